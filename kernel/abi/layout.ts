@@ -1,0 +1,130 @@
+/**
+ * SharedArrayBuffer layouts shared by the kernel, the board and the runtime,
+ * each declared once with its word offsets.
+ *
+ * - PMO: a data buffer (`pages * PAGE_BYTES`) and a page-state buffer (one
+ *   byte a page, {@link PageState}); the write barrier sets the state byte.
+ * - Control block: private to one worker and the kernel; freeze line and
+ *   run state (the safe-point protocol, docs/ARCHITECTURE.md "Freeze").
+ * - Doorbell: one wake word per thread; a holder may only wake it.
+ * - Connection: a PMO of its own, shared by client, server and kernel:
+ *   a header page and two rings (requests, responses) of fixed slots.
+ *
+ * @module
+ */
+
+import { assert } from "./errors.ts";
+import { PAGE_BYTES, RING_SLOT_BYTES, RING_SLOTS } from "./limits.ts";
+
+/** The buffers of one mapped memory object. */
+export interface PmoBuffers {
+  /** Kernel object id of the PMO. */
+  id: number;
+  /** The pages: `pageCount * PAGE_BYTES` bytes. */
+  data: SharedArrayBuffer;
+  /** One {@link PageState} byte per page. */
+  pageState: SharedArrayBuffer;
+  /** Same size as `data`: where a writer saves a COW_PENDING page before changing it. */
+  backup: SharedArrayBuffer;
+}
+
+/** State byte of one page, written by the barrier and the checkpoint manager. */
+export enum PageState {
+  /** Unchanged since the last checkpoint. */
+  CLEAN = 0,
+  /** Written since the last checkpoint. */
+  DIRTY = 1,
+  /** Captured by a copy-on-write checkpoint but not yet copied: a writer must copy it first. */
+  COW_PENDING = 2,
+  /** Being copied by the checkpoint manager or by a writer; wait, then retry. */
+  COW_COPYING = 3,
+}
+
+/** Word offsets (Int32) in a worker's control block. */
+export enum ControlWord {
+  /** 1 while the kernel holds the freeze line for this worker. */
+  FREEZE = 0,
+  /** The worker's {@link RunState}. */
+  RUN_STATE = 1,
+  /** Checkpoint epoch the freeze belongs to (for logs and tests). */
+  FREEZE_EPOCH = 2,
+  /** Bumped by the worker each time it parks; the kernel waits on it. */
+  PARK_COUNT = 3,
+  /** Milliseconds timestamp (low 31 bits) when the current handler began; 0 when idle. */
+  HANDLER_STARTED_MS = 4,
+  /** Number of words. */
+  COUNT = 8,
+}
+
+/** A worker's run state, for the freeze protocol. */
+export enum RunState {
+  /** Starting up: not yet at its first safe point. */
+  STARTING = 0,
+  /** Running a handler. */
+  RUNNING = 1,
+  /** Blocked waiting for work: a safe point, frozen without being woken. */
+  WAITING = 2,
+  /** Parked at a safe point because the freeze line is up. */
+  PARKED = 3,
+  /** Exited. */
+  DEAD = 4,
+}
+
+/** Bytes of a control block. */
+export const CONTROL_BLOCK_BYTES = ControlWord.COUNT * 4;
+
+/** Word offsets (Int32) in a doorbell buffer. */
+export enum DoorbellWord {
+  /** Incremented by anyone who wakes the owner. */
+  RING = 0,
+  COUNT = 16,
+}
+
+/** Bytes of a doorbell buffer (its own cache line). */
+export const DOORBELL_BYTES = DoorbellWord.COUNT * 4;
+
+/** Word offsets (Int32) in a connection's header page. */
+export enum ConnWord {
+  /** Requests written by the client (monotonic count). */
+  REQ_HEAD = 0,
+  /** Requests consumed by the server. */
+  REQ_TAIL = 16,
+  /** Responses written by the server. */
+  RESP_HEAD = 32,
+  /** Responses consumed by the client. */
+  RESP_TAIL = 48,
+  /** Set to 1 by the kernel when the connection is closed (peer died or revoked). */
+  CLOSED = 64,
+}
+
+/** Byte offset of the request ring in a connection buffer. */
+export const CONN_REQ_RING_OFFSET = PAGE_BYTES;
+/** Byte offset of the response ring. */
+export const CONN_RESP_RING_OFFSET = CONN_REQ_RING_OFFSET + RING_SLOTS * RING_SLOT_BYTES;
+/** Bytes of a whole connection buffer. */
+export const CONN_BYTES = CONN_RESP_RING_OFFSET + RING_SLOTS * RING_SLOT_BYTES;
+/** Pages of a connection buffer (a connection is a PMO). */
+export const CONN_PAGES = CONN_BYTES / PAGE_BYTES;
+
+/** Byte offsets inside one ring slot's header. */
+export enum SlotField {
+  /** Payload length in bytes. */
+  LENGTH = 0,
+  /** Protocol label (method number). */
+  LABEL = 4,
+  /** Call tag; 0 for a one-way send. */
+  TAG = 8,
+  /** Status (an Err code) of a reply; 0 for requests. */
+  STATUS = 12,
+}
+
+/** Word offsets in a console ring's header page (the rest is text bytes). */
+export enum ConsoleWord {
+  /** Total bytes ever written (producer-owned). */
+  HEAD = 0,
+  /** Total bytes released to the outside (board-owned). */
+  RELEASED = 16,
+}
+
+assert(CONN_BYTES % PAGE_BYTES === 0, "layout", "connection buffer must be whole pages");
+assert(ConnWord.CLOSED * 4 < PAGE_BYTES, "layout", "connection header must fit a page");

@@ -1,0 +1,62 @@
+/**
+ * Every limit of the system in one place (xv6's param.h), units last.
+ * Each constant is checked against the others when this module loads.
+ *
+ * @module
+ */
+
+import { assert } from "./errors.ts";
+
+/** Bytes in a page of a memory object and of the NVM image. */
+export const PAGE_BYTES = 4096;
+/** Bytes in a huge frame (LLFree's 2 MiB area: 512 pages). */
+export const HUGE_FRAME_BYTES = 2 * 1024 * 1024;
+/** Pages in a huge frame. */
+export const HUGE_FRAME_PAGES = HUGE_FRAME_BYTES / PAGE_BYTES;
+
+/** Capability slots in one cap group's table. */
+export const CAP_SLOTS_MAX = 1024;
+/** Kernel objects of all kinds in the system. */
+export const KERNEL_OBJECTS_MAX = 65536;
+/** Pages in one memory object (256 MiB). */
+export const PMO_PAGES_MAX = 65536;
+
+/** Bytes of payload one IPC message may carry; larger data goes through a shared PMO. */
+export const MESSAGE_PAYLOAD_BYTES_MAX = 1008;
+/** Bytes of a message header in a ring slot: length, label, tag, status. */
+export const MESSAGE_HEADER_BYTES = 16;
+/** Bytes of one ring slot: header plus the largest payload. */
+export const RING_SLOT_BYTES = MESSAGE_HEADER_BYTES + MESSAGE_PAYLOAD_BYTES_MAX;
+/** Slots in each direction of a connection (a power of two). */
+export const RING_SLOTS = 64;
+/** Connections one endpoint may have open at once. */
+export const ENDPOINT_CONNECTIONS_MAX = 256;
+/** Capabilities one message may carry through the kernel. */
+export const MESSAGE_CAPS_MAX = 4;
+
+/** Iterations a waiter spins on its doorbell before it sleeps in Atomics.wait. */
+export const SPIN_ITERATIONS = 20000;
+/** Longest single sleep of a waiting worker, so it re-checks its state now and then. */
+export const WAIT_SLICE_MS = 50;
+
+/** Default checkpoint period. 0 turns checkpoints off. */
+export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
+/** Longest the kernel waits for every worker to park before it skips a checkpoint. */
+export const FREEZE_BUDGET_MS = 20;
+/** Longest a system call may take before the caller gets E_TIMEOUT. */
+export const SYSCALL_BUDGET_MS = 5000;
+/** Longest a worker may take from start to ready before it is declared dead. */
+export const WORKER_START_BUDGET_MS = 10000;
+
+/** Bytes of console output a thread may have outstanding (not yet released). */
+export const CONSOLE_RING_BYTES = 64 * 1024;
+
+/** Default NVM image size. */
+export const IMAGE_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Default NVM image path, relative to the current directory. */
+export const IMAGE_PATH_DEFAULT = "tardigrade.img";
+
+assert((RING_SLOTS & (RING_SLOTS - 1)) === 0, "limits", "RING_SLOTS must be a power of two");
+assert(RING_SLOT_BYTES % 16 === 0, "limits", "RING_SLOT_BYTES must be 16-byte aligned");
+assert(HUGE_FRAME_BYTES % PAGE_BYTES === 0, "limits", "huge frame must be whole pages");
+assert(CONSOLE_RING_BYTES % PAGE_BYTES === 0, "limits", "console ring must be whole pages");
