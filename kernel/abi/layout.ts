@@ -52,6 +52,12 @@ export enum ControlWord {
   PARK_COUNT = 3,
   /** Milliseconds timestamp (low 31 bits) when the current handler began; 0 when idle. */
   HANDLER_STARTED_MS = 4,
+  /**
+   * Messages the kernel has posted to the worker. The worker sleeps only when
+   * it has received that many: a posted message is never left waiting behind
+   * a sleep (Deno delivers it only when the worker's event loop turns).
+   */
+  POSTED = 5,
   /** Number of words. */
   COUNT = 8,
 }
@@ -77,6 +83,8 @@ export const CONTROL_BLOCK_BYTES = ControlWord.COUNT * 4;
 export enum DoorbellWord {
   /** Incremented by anyone who wakes the owner. */
   RING = 0,
+  /** 1 while the owner sleeps in Atomics.wait: only then must a waker call Atomics.notify. */
+  SLEEPING = 1,
   COUNT = 16,
 }
 
@@ -95,6 +103,8 @@ export enum ConnWord {
   RESP_TAIL = 48,
   /** Set to 1 by the kernel when the connection is closed (peer died or revoked). */
   CLOSED = 64,
+  /** The client's next call tag, kept here so tags stay unique across a resume. */
+  NEXT_TAG = 80,
 }
 
 /** Byte offset of the request ring in a connection buffer. */
@@ -127,4 +137,4 @@ export enum ConsoleWord {
 }
 
 assert(CONN_BYTES % PAGE_BYTES === 0, "layout", "connection buffer must be whole pages");
-assert(ConnWord.CLOSED * 4 < PAGE_BYTES, "layout", "connection header must fit a page");
+assert(ConnWord.NEXT_TAG * 4 < PAGE_BYTES, "layout", "connection header must fit a page");

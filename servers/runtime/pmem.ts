@@ -44,7 +44,11 @@ export class PersistentMemory {
   private readonly state: Uint8Array;
   private readonly backup: Uint8Array;
 
-  constructor(buffers: PmoBuffers) {
+  /**
+   * @param buffers the PMO's buffers, as `pmo_map` returned them
+   * @param writable false for a read-only mapping: every write throws E_NO_RIGHTS
+   */
+  constructor(buffers: PmoBuffers, readonly writable = true) {
     this.id = buffers.id;
     this.bytes = new Uint8Array(buffers.data);
     this.words = new Int32Array(buffers.data, 0, buffers.data.byteLength >> 2);
@@ -56,6 +60,13 @@ export class PersistentMemory {
 
   /** Marks every page in [offset, offset+length) dirty; call before writing raw bytes. */
   markDirty(offset: number, length: number): void {
+    if (!this.writable) {
+      throw new TardigradeError(
+        Err.E_NO_RIGHTS,
+        `PersistentMemory: PMO ${this.id} is mapped read-only; map it with WRITE to change it`,
+        { pmo: this.id },
+      );
+    }
     if (offset < 0 || length < 0 || offset + length > this.byteLength) {
       throw new TardigradeError(
         Err.E_BAD_ARGUMENT,
@@ -119,13 +130,17 @@ export class PersistentMemory {
 
   /** Unsigned 8-bit store. */
   setU8(offset: number, value: number): void {
-    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY) this.markDirty(offset, 1);
+    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(offset, 1);
+    }
     this.bytes[offset] = value;
   }
 
   /** Unsigned 32-bit little-endian store. */
   setU32(offset: number, value: number): void {
-    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY) this.markDirty(offset, 4);
+    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(offset, 4);
+    }
     this.view.setUint32(offset, value, true);
   }
 
@@ -136,7 +151,9 @@ export class PersistentMemory {
 
   /** 64-bit float store (integers up to 2^53 are exact). */
   setF64(offset: number, value: number): void {
-    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY) this.markDirty(offset, 8);
+    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(offset, 8);
+    }
     this.view.setFloat64(offset, value, true);
   }
 
@@ -147,31 +164,41 @@ export class PersistentMemory {
 
   /** Atomics.store on Int32 word `index`, through the barrier. */
   atomicStore(index: number, value: number): void {
-    if (this.state[index >> 10] !== PageState.DIRTY) this.markDirty(index << 2, 4);
+    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(index << 2, 4);
+    }
     Atomics.store(this.words, index, value);
   }
 
   /** Atomics.add on Int32 word `index`, through the barrier; returns the old value. */
   atomicAdd(index: number, delta: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY) this.markDirty(index << 2, 4);
+    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(index << 2, 4);
+    }
     return Atomics.add(this.words, index, delta);
   }
 
   /** Atomics.compareExchange on Int32 word `index`, through the barrier. */
   atomicCas(index: number, expected: number, replacement: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY) this.markDirty(index << 2, 4);
+    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(index << 2, 4);
+    }
     return Atomics.compareExchange(this.words, index, expected, replacement);
   }
 
   /** Atomics.or on Int32 word `index`, through the barrier; returns the old value. */
   atomicOr(index: number, bits: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY) this.markDirty(index << 2, 4);
+    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(index << 2, 4);
+    }
     return Atomics.or(this.words, index, bits);
   }
 
   /** Atomics.and on Int32 word `index`, through the barrier; returns the old value. */
   atomicAnd(index: number, bits: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY) this.markDirty(index << 2, 4);
+    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
+      this.markDirty(index << 2, 4);
+    }
     return Atomics.and(this.words, index, bits);
   }
 

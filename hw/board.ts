@@ -1,0 +1,287 @@
+/**
+ * The board: the main thread of the machine process.
+ *
+ * Map of this file:
+ * - NVM controller: opens or formats the image (hw/nvm_image.ts), reads the
+ *   kernel memory object at resume, loads PMO extents on request, writes each
+ *   checkpoint's pages and commits it.
+ * - Timer: posts a tick to the kernel every millisecond (the timer IRQ).
+ * - Console: holds each thread's output until the checkpoint covering it has
+ *   committed, then releases it (delayed external visibility).
+ * - Power-failure mode: stops the machine at an exact persistence step.
+ *
+ * Everything the board says goes to stdout as one JSON object per line
+ * ({@link MachineLine}); the supervisor renders it.
+ *
+ * @module
+ */
+
+import { Err, TardigradeError } from "../kernel/abi/errors.ts";
+import { ConsoleWord, type PmoBuffers } from "../kernel/abi/layout.ts";
+import { PAGE_BYTES } from "../kernel/abi/limits.ts";
+import type {
+  BoardToKernel,
+  CheckpointStats,
+  CopyMethod,
+  KernelToBoard,
+} from "../kernel/abi/protocol.ts";
+import { KERNEL_PMO_PAGES } from "../kernel/object_table.ts";
+import type { CheckpointRoot } from "../kernel/checkpoint.ts";
+import { readConsole } from "../servers/runtime/console.ts";
+import { NvmImage, type PersistStep } from "./nvm_image.ts";
+
+/** One line of machine output. */
+export type MachineLine =
+  | { t: "log"; text: string }
+  | { t: "stage"; name: string; ms: number }
+  | { t: "ready"; epoch: number; resumed: boolean; ms: number }
+  | { t: "console"; thread: number; name: string; off: number; text: string }
+  | { t: "boot"; fresh: boolean; epoch: number }
+  | { t: "checkpoint"; stats: CheckpointStats }
+  | { t: "error"; code: string; text: string }
+  | { t: "halt"; epoch: number };
+
+/** Where to stop the machine in power-failure mode: the `index`-th step named `step` of checkpoint `epoch`. */
+export interface PowerFailSpec {
+  step: PersistStep;
+  index: number;
+  /** Fires at the first checkpoint with this epoch or later. */
+  epoch: number;
+}
+
+/** Settings of one machine. */
+export interface BoardConfig {
+  imagePath: string;
+  imageBytes: number;
+  fresh: boolean;
+  checkpointMs: number;
+  copyMethod: CopyMethod;
+  apps: string[];
+  fsync: boolean;
+  debugBarrier: boolean;
+  powerFail?: PowerFailSpec;
+  /** Emit every checkpoint's statistics as a line (benchmarks). */
+  reportCheckpoints: boolean;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Writes one machine line to stdout. */
+export function emit(line: MachineLine): void {
+  Deno.stdout.writeSync(encoder.encode(JSON.stringify(line) + "\n"));
+}
+
+/** The board of one machine. */
+export class Board {
+  private image!: NvmImage;
+  private kernel!: Worker;
+  private readonly consoles = new Map<number, { ring: PmoBuffers; name: string }>();
+  private readonly workers = new Map<number, Worker>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly bootStarted = performance.now();
+  private shutdownResolve: (() => void) | null = null;
+
+  constructor(private readonly config: BoardConfig) {}
+
+  /** Opens the image, starts the kernel and runs until shut down. */
+  async run(): Promise<void> {
+    const t0 = performance.now();
+    const fresh = this.openImage();
+    emit({
+      t: "stage",
+      name: fresh ? "board: image formatted" : "board: image opened",
+      ms: performance.now() - t0,
+    });
+    emit({ t: "boot", fresh, epoch: this.image.committedEpoch });
+    const t1 = performance.now();
+    this.kernel = new Worker(new URL("../kernel/main.ts", import.meta.url), {
+      type: "module",
+      name: "kernel",
+      // The kernel touches nothing outside its memory: the board does all I/O.
+      deno: { permissions: "none" },
+    } as WorkerOptions);
+    this.kernel.onmessage = (e: MessageEvent<KernelToBoard>) => this.onKernel(e.data);
+    this.kernel.onerror = (e) => {
+      e.preventDefault();
+      emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${e.message}` });
+      Deno.exit(70);
+    };
+    const kernelPages = fresh ? undefined : this.readKernelPages();
+    emit({ t: "stage", name: "board: kernel worker started", ms: performance.now() - t1 });
+    this.toKernel({
+      t: "boot",
+      fresh,
+      epoch: this.image.committedEpoch,
+      kernelPages,
+      config: {
+        checkpointMs: this.config.checkpointMs,
+        copyMethod: this.config.copyMethod,
+        nvmPages: this.image.pageCount,
+        apps: this.config.apps,
+        debugBarrier: this.config.debugBarrier,
+      },
+    }, kernelPages ? [kernelPages] : []);
+    this.timer = setInterval(() => this.toKernel({ t: "tick", nowMs: performance.now() }), 1);
+    await new Promise<void>((resolve) => this.shutdownResolve = resolve);
+  }
+
+  /** Opens the image, or formats it with --fresh or when no file exists. Returns true if fresh. */
+  private openImage(): boolean {
+    const { imagePath, imageBytes, fsync } = this.config;
+    let exists = true;
+    try {
+      Deno.statSync(imagePath);
+    } catch {
+      exists = false;
+    }
+    if (this.config.fresh || !exists) {
+      this.image = NvmImage.format(imagePath, imageBytes, { fsync });
+      return true;
+    }
+    this.image = NvmImage.open(imagePath, { fsync });
+    for (const line of this.image.openReport) emit({ t: "log", text: `board: ${line}` });
+    if (this.image.committedEpoch === 0) return true;
+    const root = JSON.parse(decoder.decode(this.image.committedRoot)) as CheckpointRoot;
+    if (root.kernelPages !== KERNEL_PMO_PAGES) {
+      throw new TardigradeError(
+        Err.E_IMAGE_VERSION,
+        `${imagePath} holds ${root.kernelPages} kernel pages, this kernel expects ${KERNEL_PMO_PAGES}; boot with --fresh to format it`,
+      );
+    }
+    return false;
+  }
+
+  private readKernelPages(): ArrayBuffer {
+    const out = new Uint8Array(KERNEL_PMO_PAGES * PAGE_BYTES);
+    this.image.readPages(0, KERNEL_PMO_PAGES, out);
+    return out.buffer;
+  }
+
+  private toKernel(msg: BoardToKernel, transfer: Transferable[] = []): void {
+    this.kernel.postMessage(msg, { transfer });
+  }
+
+  private onKernel(msg: KernelToBoard): void {
+    switch (msg.t) {
+      case "log":
+        return emit({ t: "log", text: msg.text });
+      case "stage":
+        return emit({ t: "stage", name: msg.name, ms: msg.ms });
+      case "ready":
+        return emit({
+          t: "ready",
+          epoch: msg.epoch,
+          resumed: msg.resumed,
+          ms: performance.now() - this.bootStarted,
+        });
+      case "console":
+        this.consoles.set(msg.threadId, { ring: msg.ring, name: msg.name });
+        return this.releaseConsole(
+          msg.threadId,
+          Atomics.load(new Int32Array(msg.ring.data), ConsoleWord.HEAD),
+        );
+      case "load":
+        this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
+        return this.toKernel({ t: "loaded", reqId: msg.reqId });
+      case "commit":
+        return this.commit(msg);
+      case "spawn":
+        return this.spawn(msg);
+      case "terminate":
+        this.workers.get(msg.threadId)?.terminate();
+        this.workers.delete(msg.threadId);
+        return;
+      case "shutdown-done":
+        return this.halt();
+      case "panic":
+        emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${msg.text}` });
+        Deno.exit(70);
+    }
+  }
+
+  /** Starts a thread's worker for the kernel: the CPU of this model. */
+  private spawn(msg: Extract<KernelToBoard, { t: "spawn" }>): void {
+    const worker = new Worker(new URL(`../${msg.program}`, import.meta.url), {
+      type: "module",
+      name: msg.name,
+      // A component reaches the world only through the kernel: no Deno permission at all.
+      deno: { permissions: "none" },
+    } as WorkerOptions);
+    worker.onerror = (e) => {
+      e.preventDefault();
+      this.toKernel({ t: "worker-failed", threadId: msg.threadId, message: e.message });
+    };
+    worker.postMessage(msg.start, [msg.start.port]);
+    this.workers.set(msg.threadId, worker);
+  }
+
+  /** Writes a checkpoint's pages, commits it, then releases the output it covers. */
+  private commit(msg: Extract<KernelToBoard, { t: "commit" }>): void {
+    try {
+      this.persist(msg);
+    } catch (e) {
+      emit({
+        t: "log",
+        text: `board: power failure during epoch ${msg.epoch}: ${(e as Error).message}`,
+      });
+      Deno.exit(137);
+    }
+    this.toKernel({ t: "committed", epoch: msg.epoch });
+    for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head);
+    if (this.config.reportCheckpoints) emit({ t: "checkpoint", stats: msg.stats });
+  }
+
+  private persist(msg: Extract<KernelToBoard, { t: "commit" }>): void {
+    this.armPowerFail(msg.epoch);
+    const bytes = new Uint8Array(msg.pages);
+    const pages = Array.from(msg.nvmPages, (page, i) => ({
+      page,
+      data: bytes.subarray(i * PAGE_BYTES, (i + 1) * PAGE_BYTES),
+    }));
+    this.image.writePages(msg.epoch, pages);
+    this.image.commit(msg.epoch, encoder.encode(msg.root));
+  }
+
+  /** Emits a thread's console bytes up to `head` (committed) and records them released. */
+  private releaseConsole(thread: number, head: number): void {
+    const c = this.consoles.get(thread);
+    if (!c) return;
+    const words = new Int32Array(c.ring.data);
+    const released = Atomics.load(words, ConsoleWord.RELEASED);
+    if (head <= released) return;
+    const text = decoder.decode(readConsole(c.ring, released, head));
+    emit({ t: "console", thread, name: c.name, off: released, text });
+    Atomics.store(words, ConsoleWord.RELEASED, head);
+  }
+
+  /** In power-failure mode, makes the image stop the process at the chosen step. */
+  private armPowerFail(epoch: number): void {
+    const spec = this.config.powerFail;
+    if (!spec || epoch < spec.epoch) return;
+    this.image.faultHook = (step, index) => {
+      if (step !== spec.step || index !== spec.index) return false;
+      if (step === "superblock-torn") return true; // the image writes half, then throws PowerFailure
+      emit({ t: "log", text: `board: power failure at ${step} #${index} of epoch ${epoch}` });
+      Deno.exit(137);
+    };
+  }
+
+  /** Asks the kernel for a clean shutdown (final checkpoint), then exits. */
+  shutdown(): void {
+    this.toKernel({ t: "shutdown" });
+    setTimeout(() => {
+      emit({ t: "log", text: "board: kernel did not finish shutting down within 10 s; halting" });
+      this.halt();
+    }, 10_000);
+  }
+
+  private halt(): void {
+    clearInterval(this.timer);
+    emit({ t: "halt", epoch: this.image.committedEpoch });
+    this.image.close();
+    for (const w of this.workers.values()) w.terminate();
+    this.kernel.terminate();
+    this.shutdownResolve?.();
+  }
+}

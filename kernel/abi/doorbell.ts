@@ -1,0 +1,33 @@
+/**
+ * Doorbells: one wake word per thread (see layout.ts DoorbellWord).
+ *
+ * A waker increments RING and calls Atomics.notify only when the owner has
+ * said it sleeps (SLEEPING = 1), so a busy owner costs its wakers one atomic
+ * add. The owner sets SLEEPING, re-checks RING, then waits: with sequentially
+ * consistent atomics one of the two always sees the other.
+ *
+ * @module
+ */
+
+import { DoorbellWord } from "./layout.ts";
+
+/** Wakes whoever waits on `doorbell`. */
+export function ringDoorbell(doorbell: Int32Array): void {
+  Atomics.add(doorbell, DoorbellWord.RING, 1);
+  if (Atomics.load(doorbell, DoorbellWord.SLEEPING) !== 0) {
+    Atomics.notify(doorbell, DoorbellWord.RING);
+  }
+}
+
+/** The current ring count, to pass to a later wait. */
+export function doorbellCount(doorbell: Int32Array): number {
+  return Atomics.load(doorbell, DoorbellWord.RING);
+}
+
+/** Spins up to `iterations` for RING to move from `seen`; true if it did. */
+export function spinDoorbell(doorbell: Int32Array, seen: number, iterations: number): boolean {
+  for (let i = 0; i < iterations; i++) {
+    if (Atomics.load(doorbell, DoorbellWord.RING) !== seen) return true;
+  }
+  return false;
+}

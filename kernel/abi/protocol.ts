@@ -1,0 +1,151 @@
+/**
+ * Messages on the control plane (postMessage): board ↔ kernel and
+ * kernel ↔ worker. The data plane (IPC rings) never uses postMessage.
+ *
+ * System calls travel as {@link SyscallRequest}; the kernel identifies the
+ * caller by the Worker object the message came from, which a worker cannot
+ * forge. Every reply is a {@link SyscallReply} holding a value or an error.
+ *
+ * @module
+ */
+
+import type { ErrorValue } from "./errors.ts";
+import type { PmoBuffers } from "./layout.ts";
+
+/** Every system call, by name. docs/KERNEL_OBJECTS.md lists the rights each needs. */
+export type SyscallOp =
+  | "cap_info"
+  | "cap_copy"
+  | "cap_mint"
+  | "cap_delete"
+  | "cap_revoke"
+  | "cap_grant"
+  | "cap_transfer"
+  | "cap_list"
+  | "cap_group_create"
+  | "thread_create"
+  | "pmo_create"
+  | "pmo_map"
+  | "endpoint_create"
+  | "endpoint_serve"
+  | "connect"
+  | "conn_attach"
+  | "notification_create"
+  | "notification_bind"
+  | "notification_signal"
+  | "irq_bind"
+  | "system_info"
+  | "ready";
+
+/** A system call from a worker to the kernel. */
+export interface SyscallRequest {
+  t: "syscall";
+  /** Caller-chosen id, echoed in the reply. */
+  id: number;
+  op: SyscallOp;
+  args: unknown[];
+}
+
+/** The kernel's answer to one {@link SyscallRequest}. */
+export type SyscallReply =
+  | { t: "sysret"; id: number; ok: true; value: unknown }
+  | { t: "sysret"; id: number; ok: false; error: ErrorValue };
+
+/** What a worker gets when it starts. */
+export interface StartMessage {
+  t: "start";
+  threadId: number;
+  capGroupId: number;
+  name: string;
+  program: string;
+  args: Record<string, unknown>;
+  /** True when the thread existed before: rebuild caches from PMOs, do not re-initialise. */
+  resumed: boolean;
+  control: SharedArrayBuffer;
+  doorbell: SharedArrayBuffer;
+  console: PmoBuffers;
+  /** The worker's end of its channel to the kernel: system calls and events. */
+  port: MessagePort;
+}
+
+/** A connection as one side sees it. */
+export interface ConnectionHandle {
+  /** Kernel object id of the connection. */
+  connId: number;
+  /** The ring buffer (a PMO of its own). */
+  ring: PmoBuffers;
+  /** The peer's doorbell: ring it after writing. */
+  peerDoorbell: SharedArrayBuffer;
+  /** Badge of the capability the client connected with (delivered to the server only). */
+  badge: number;
+  /** Endpoint slot the server serves it under (server side), or the client's connection slot. */
+  slot: number;
+}
+
+/** Events the kernel posts to a worker outside system-call replies. */
+export type KernelEvent =
+  | { t: "accept"; endpointSlot: number; conn: ConnectionHandle }
+  | { t: "peer-doorbell"; connId: number; peerDoorbell: SharedArrayBuffer }
+  | { t: "closed"; connId: number; reason: string }
+  | { t: "cap"; connId: number; slot: number; badge: number }
+  | { t: "notification"; slot: number; buffers: PmoBuffers };
+
+/** Messages from a worker to the kernel besides system calls. */
+export type WorkerMessage = SyscallRequest | { t: "log"; text: string };
+
+/** Board → kernel. */
+export type BoardToKernel =
+  | { t: "boot"; fresh: boolean; config: KernelConfig; kernelPages?: ArrayBuffer; epoch: number }
+  | { t: "tick"; nowMs: number }
+  | { t: "committed"; epoch: number }
+  | { t: "loaded"; reqId: number }
+  | { t: "worker-failed"; threadId: number; message: string }
+  | { t: "shutdown" };
+
+/** Kernel → board. */
+export type KernelToBoard =
+  | { t: "log"; text: string }
+  | { t: "stage"; name: string; ms: number }
+  | { t: "ready"; epoch: number; resumed: boolean }
+  | { t: "console"; threadId: number; ring: PmoBuffers; name: string }
+  | { t: "load"; reqId: number; data: SharedArrayBuffer; nvmBase: number; pages: number }
+  | {
+    t: "commit";
+    epoch: number;
+    root: string;
+    pages: ArrayBuffer;
+    nvmPages: Int32Array;
+    consoleHeads: Array<[number, number]>;
+    stats: CheckpointStats;
+  }
+  | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }
+  | { t: "terminate"; threadId: number }
+  | { t: "shutdown-done" }
+  | { t: "panic"; text: string };
+
+/** Copy methods of the checkpoint manager. */
+export type CopyMethod = "stop-and-copy" | "cow" | "hybrid";
+
+/** Settings the board hands the kernel at boot. */
+export interface KernelConfig {
+  checkpointMs: number;
+  copyMethod: CopyMethod;
+  nvmPages: number;
+  /** Start these apps (servers/apps/NAME.ts) after the servers. */
+  apps: string[];
+  /** Compare non-dirty pages against the last checkpoint to catch writes that skipped the barrier. */
+  debugBarrier: boolean;
+}
+
+/** Timing of one checkpoint's stop-the-world pause, in microseconds, broken down like TreeSLS. */
+export interface CheckpointStats {
+  epoch: number;
+  freezeUs: number;
+  capTreeUs: number;
+  objectsUs: Record<string, number>;
+  pageCopyUs: number;
+  pauseUs: number;
+  dirtyPages: number;
+  cowPages: number;
+  objectRecords: number;
+}

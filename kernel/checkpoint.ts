@@ -1,0 +1,289 @@
+/**
+ * The checkpoint manager: TreeSLS's whole-system checkpoint, every tick.
+ *
+ * Map of this file:
+ * - `onTick`: starts a checkpoint when the period has passed, no commit is in
+ *   flight and every thread has reached its first safe point.
+ * - `take`: the stop-the-world pause. (1) freeze: raise every worker's
+ *   freeze word and wait until each is PARKED or WAITING (a waiting worker is
+ *   frozen without being woken); (2) capability tree and other kernel
+ *   objects: flush changed records into the kernel memory object; (3) page
+ *   copy: scan page-state bytes of every loaded PMO, copying DIRTY pages
+ *   (stop-and-copy) or marking them COW_PENDING (copy-on-write; hybrid does
+ *   this for cold pages only); (4) thaw. After the pause the pending CoW pages
+ *   are copied while workers run, and the capture goes to the board, which
+ *   writes it to the image and commits (hw/board.ts).
+ * - `onCommitted`: the board made epoch E durable; output up to E is released
+ *   by the board.
+ *
+ * @module
+ */
+
+import { ControlWord, PageState, type PmoBuffers, RunState } from "./abi/layout.ts";
+import { FREEZE_BUDGET_MS, PAGE_BYTES } from "./abi/limits.ts";
+import type { CheckpointStats } from "./abi/protocol.ts";
+import { ConsoleWord } from "./abi/layout.ts";
+import type { Kernel } from "./kernel.ts";
+import { KERNEL_PMO_PAGES } from "./object_table.ts";
+
+/** One page captured by a checkpoint. */
+interface Capture {
+  nvmPage: number;
+  /** Where the contents are now: the live page (stop-and-copy) or pending (CoW). */
+  bufs: PmoBuffers;
+  page: number;
+  cow: boolean;
+}
+
+/** What the superblock's root blob holds. */
+export interface CheckpointRoot {
+  epoch: number;
+  kernelPages: number;
+  nvmPages: number;
+  takenAtMs: number;
+}
+
+/** Counters a user can read through system_info and the boot log. */
+export interface CheckpointCounters {
+  taken: number;
+  committed: number;
+  skippedBusy: number;
+  skippedFreeze: number;
+  barrierViolations: number;
+}
+
+/** Drives checkpoints for one kernel. */
+export class CheckpointManager {
+  /** The newest committed epoch. */
+  committedEpoch: number;
+  private inFlight = 0;
+  private lastTakenMs = 0;
+  private waiters: Array<() => void> = [];
+  readonly counters: CheckpointCounters = {
+    taken: 0,
+    committed: 0,
+    skippedBusy: 0,
+    skippedFreeze: 0,
+    barrierViolations: 0,
+  };
+  /** The most recent pause statistics (bounded ring). */
+  readonly recent: CheckpointStats[] = [];
+  /** Debug barrier: last checkpointed contents per PMO id. */
+  private readonly shadows = new Map<number, Uint8Array>();
+
+  constructor(private readonly k: Kernel, epoch: number) {
+    this.committedEpoch = epoch;
+  }
+
+  /** Called on every timer tick. */
+  onTick(nowMs: number): void {
+    const period = this.k.config.checkpointMs;
+    if (period === 0 || nowMs - this.lastTakenMs < period) return;
+    if (this.inFlight !== 0 || !this.k.allReady()) {
+      this.counters.skippedBusy++;
+      return;
+    }
+    this.lastTakenMs = nowMs;
+    this.take();
+  }
+
+  /** Takes one checkpoint now. Returns its statistics, or null if the freeze timed out. */
+  take(): CheckpointStats | null {
+    const epoch = this.committedEpoch + 1;
+    const t0 = performance.now();
+    const live = [...this.k.threads.values()].filter((t) => !t.dead);
+    if (!this.freeze(live, epoch)) {
+      this.thaw(live);
+      this.counters.skippedFreeze++;
+      return null;
+    }
+    const t1 = performance.now();
+    const spent = this.k.table.flush(this.k.kernelMemory);
+    const objectRecords = Object.keys(spent).length;
+    const t2 = performance.now();
+    const captures = this.capturePages();
+    const consoleHeads = this.consoleHeads();
+    const t3 = performance.now();
+    this.thaw(live);
+    const t4 = performance.now();
+    const { pages, nvmPages, cowPages } = this.copyOut(captures);
+    const stats: CheckpointStats = {
+      epoch,
+      freezeUs: (t1 - t0) * 1000,
+      capTreeUs: spent["CAP"] ?? 0,
+      objectsUs: spent,
+      pageCopyUs: (t3 - t2) * 1000,
+      pauseUs: (t4 - t0) * 1000,
+      dirtyPages: captures.length,
+      cowPages,
+      objectRecords,
+    };
+    this.recent.push(stats);
+    if (this.recent.length > 4096) this.recent.shift();
+    this.counters.taken++;
+    this.inFlight = epoch;
+    const root: CheckpointRoot = {
+      epoch,
+      kernelPages: KERNEL_PMO_PAGES,
+      nvmPages: this.k.config.nvmPages,
+      takenAtMs: Date.now(),
+    };
+    this.k.post({
+      t: "commit",
+      epoch,
+      root: JSON.stringify(root),
+      pages,
+      nvmPages,
+      consoleHeads,
+      stats,
+    }, [pages]);
+    return stats;
+  }
+
+  /** Raises the freeze line and waits for every worker to reach a safe point. */
+  private freeze(live: Array<{ control: Int32Array }>, epoch: number): boolean {
+    for (const t of live) {
+      Atomics.store(t.control, ControlWord.FREEZE_EPOCH, epoch);
+      Atomics.store(t.control, ControlWord.FREEZE, 1);
+    }
+    const deadline = performance.now() + FREEZE_BUDGET_MS;
+    for (const t of live) {
+      for (let spins = 0;; spins++) {
+        const s = Atomics.load(t.control, ControlWord.RUN_STATE);
+        if (s === RunState.PARKED || s === RunState.WAITING || s === RunState.DEAD) break;
+        if ((spins & 1023) === 1023 && performance.now() > deadline) return false;
+      }
+    }
+    return true;
+  }
+
+  private thaw(live: Array<{ control: Int32Array }>): void {
+    for (const t of live) {
+      Atomics.store(t.control, ControlWord.FREEZE, 0);
+      Atomics.notify(t.control, ControlWord.FREEZE);
+    }
+  }
+
+  /** Scans every loaded PMO (and the kernel's) for dirty pages; copies or marks them. */
+  private capturePages(): Capture[] {
+    const method = this.k.config.copyMethod;
+    const captures: Capture[] = [];
+    const scan = (id: number, bufs: PmoBuffers, nvmBase: number) => {
+      const state = new Uint8Array(bufs.pageState);
+      let hot = this.k.pmos.hot.get(id);
+      if (method === "hybrid" && !hot) this.k.pmos.hot.set(id, hot = new Uint8Array(state.length));
+      if (this.k.config.debugBarrier) this.checkBarrier(id, bufs, state);
+      for (let page = 0; page < state.length; page++) {
+        const s = state[page];
+        if (s === PageState.CLEAN) {
+          if (hot) hot[page] = 0;
+          continue;
+        }
+        if (s !== PageState.DIRTY) continue; // still COW_PENDING from a capture not yet copied
+        const cow = method === "cow" || (method === "hybrid" && hot![page] === 0);
+        if (hot) hot[page] = 1;
+        Atomics.store(state, page, cow ? PageState.COW_PENDING : PageState.CLEAN);
+        captures.push({ nvmPage: nvmBase + page, bufs, page, cow });
+      }
+    };
+    scan(0, this.k.kernelPmo, 0);
+    for (const [rec, bufs] of this.k.pmos.loaded()) scan(rec.id, bufs, rec.nvmBase);
+    // Stop-and-copy pages are copied inside the pause, CoW pages after it.
+    this.staging = new Uint8Array(captures.length * PAGE_BYTES);
+    captures.forEach((c, i) => {
+      if (!c.cow) this.copyPage(c.bufs.data, c.page, i);
+    });
+    return captures;
+  }
+
+  private staging = new Uint8Array(0);
+
+  private copyPage(from: SharedArrayBuffer, page: number, index: number): void {
+    this.staging.set(
+      new Uint8Array(from, page * PAGE_BYTES, PAGE_BYTES),
+      index * PAGE_BYTES,
+    );
+  }
+
+  /** After the thaw: copy the CoW pages (racing writers safely), then hand the staging buffer over. */
+  private copyOut(
+    captures: Capture[],
+  ): { pages: ArrayBuffer; nvmPages: Int32Array; cowPages: number } {
+    let cowPages = 0;
+    const nvmPages = new Int32Array(captures.length);
+    captures.forEach((c, i) => {
+      nvmPages[i] = c.nvmPage;
+      if (!c.cow) return;
+      cowPages++;
+      const state = new Uint8Array(c.bufs.pageState);
+      if (
+        Atomics.compareExchange(state, c.page, PageState.COW_PENDING, PageState.COW_COPYING) ===
+          PageState.COW_PENDING
+      ) {
+        this.copyPage(c.bufs.data, c.page, i);
+        Atomics.store(state, c.page, PageState.CLEAN);
+        return;
+      }
+      // A writer claimed the page first and saves the captured contents to the backup buffer.
+      while (Atomics.load(state, c.page) === PageState.COW_COPYING) { /* a few µs */ }
+      this.copyPage(c.bufs.backup, c.page, i);
+    });
+    const pages = this.staging.buffer as ArrayBuffer;
+    this.staging = new Uint8Array(0);
+    return { pages, nvmPages, cowPages };
+  }
+
+  /** Console ring heads at the cut: output up to them is released when this epoch commits. */
+  private consoleHeads(): Array<[number, number]> {
+    const heads: Array<[number, number]> = [];
+    for (const t of this.k.threads.values()) {
+      const bufs = this.k.pmos.loadedBuffers(t.rec.consolePmo);
+      if (bufs) heads.push([t.rec.id, Atomics.load(new Int32Array(bufs.data), ConsoleWord.HEAD)]);
+    }
+    return heads;
+  }
+
+  /** Debug mode: a CLEAN page whose bytes changed since the last checkpoint skipped the barrier. */
+  private checkBarrier(id: number, bufs: PmoBuffers, state: Uint8Array): void {
+    const now = new Uint8Array(bufs.data);
+    const shadow = this.shadows.get(id);
+    if (shadow) {
+      for (let page = 0; page < state.length; page++) {
+        if (state[page] !== PageState.CLEAN) continue;
+        const a = page * PAGE_BYTES;
+        for (let i = a; i < a + PAGE_BYTES; i++) {
+          if (now[i] !== shadow[i]) {
+            this.counters.barrierViolations++;
+            this.k.log(`debug barrier: PMO ${id} page ${page} changed without the write barrier`);
+            break;
+          }
+        }
+      }
+    }
+    this.shadows.set(id, now.slice());
+  }
+
+  /** The board made `epoch` durable. */
+  onCommitted(epoch: number): void {
+    if (epoch !== this.inFlight) return;
+    this.committedEpoch = epoch;
+    this.inFlight = 0;
+    this.counters.committed++;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves when no commit is in flight. */
+  private idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+
+  /** Takes a checkpoint and waits for its commit (clean shutdown). Retries a busy freeze. */
+  async finalCheckpoint(): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      await this.idle();
+      if (this.k.allReady() && this.take()) return this.idle();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.k.log("kernel: final checkpoint skipped: workers did not reach a safe point");
+  }
+}

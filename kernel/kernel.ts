@@ -1,0 +1,314 @@
+/**
+ * The kernel: its state and its life cycle, inside the kernel worker.
+ *
+ * Map of this file:
+ * - boot: `bootFresh` builds the root task (init); `resume` rebuilds every
+ *   object from the kernel memory object and starts a worker per thread.
+ * - threads: `spawn`, `onWorkerFailed` (E_PEER_DIED to callers, restart by
+ *   policy), `postEvent`.
+ * - system calls: `onSyscall` looks up the handler in kernel/syscalls.ts,
+ *   runs it and posts the reply; an exception becomes an error value and
+ *   never disturbs the kernel.
+ * - timer: `onTick` fires timer IRQs and starts checkpoints.
+ *
+ * @module
+ */
+
+import { Err, type ErrorValue, TardigradeError, toErrorValue } from "./abi/errors.ts";
+import { ConnWord, type PmoBuffers } from "./abi/layout.ts";
+import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
+import type {
+  KernelConfig,
+  KernelEvent,
+  KernelToBoard,
+  SyscallReply,
+  SyscallRequest,
+  WorkerMessage,
+} from "./abi/protocol.ts";
+import { RIGHTS_ALL } from "./abi/rights.ts";
+import { CapSpaces } from "./cspace.ts";
+import { NvmExtents, PmoManager } from "./memory.ts";
+import { KERNEL_PMO_PAGES, ObjectTable } from "./object_table.ts";
+import { ObjKind, type ThreadRecord } from "./objects/records.ts";
+import { SYSCALLS } from "./syscalls.ts";
+import { type LiveThread, sendToWorker, startWorker } from "./threads.ts";
+import { ringDoorbell } from "./abi/doorbell.ts";
+import { PersistentMemory } from "../servers/runtime/pmem.ts";
+import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
+import { CheckpointManager } from "./checkpoint.ts";
+
+/** Restarts of one thread before the kernel gives up on it. */
+const RESTARTS_MAX = 8;
+
+/** The whole kernel state. One instance per kernel worker. */
+export class Kernel {
+  readonly table: ObjectTable;
+  readonly caps: CapSpaces;
+  readonly pmos: PmoManager;
+  readonly threads = new Map<number, LiveThread>();
+  /** The kernel memory object: where object records are flushed at each checkpoint. */
+  readonly kernelPmo: PmoBuffers;
+  readonly kernelMemory: PersistentMemory;
+  readonly checkpoints: CheckpointManager;
+  /** Timer IRQ state: milliseconds since boot of the last fire, per IRQ id. */
+  private readonly irqLastFired = new Map<number, number>();
+  private loadRequests = new Map<number, () => void>();
+  private nextLoadRequest = 1;
+  private shuttingDown = false;
+  private announcedReady = false;
+  /** True when this boot resumed from a checkpoint. */
+  resumed = false;
+
+  constructor(
+    readonly config: KernelConfig,
+    private readonly toBoard: (msg: KernelToBoard, transfer?: Transferable[]) => void,
+    kernelPages: Uint8Array | undefined,
+    epoch: number,
+  ) {
+    this.kernelPmo = allocatePmoBuffers(0, KERNEL_PMO_PAGES);
+    if (kernelPages) new Uint8Array(this.kernelPmo.data).set(kernelPages);
+    this.kernelMemory = new PersistentMemory(this.kernelPmo);
+    this.table = kernelPages ? ObjectTable.load(this.kernelMemory) : new ObjectTable();
+    this.caps = new CapSpaces(this.table);
+    this.pmos = new PmoManager(
+      this.table,
+      new NvmExtents(KERNEL_PMO_PAGES, config.nvmPages),
+      (data, nvmBase, pages) => this.loadFromImage(data, nvmBase, pages),
+    );
+    this.checkpoints = new CheckpointManager(this, epoch);
+  }
+
+  /** Sends a log line to the board. */
+  log(text: string): void {
+    this.toBoard({ t: "log", text });
+  }
+
+  /** Sends any message to the board. */
+  post(msg: KernelToBoard, transfer?: Transferable[]): void {
+    this.toBoard(msg, transfer);
+  }
+
+  /** Fresh boot: the root cap group "init" with its thread and first capabilities. */
+  bootFresh(): void {
+    const group = this.createCapGroup("init", this.config.nvmPages);
+    this.caps.insertOriginal(group, group, RIGHTS_ALL, 0);
+    const timer = this.table.create(ObjKind.IRQ, { line: "timer", periodMs: 0, notification: 0 });
+    const thread = this.createThread(
+      group,
+      "servers/init/main.ts",
+      { apps: this.config.apps },
+      "none",
+    );
+    this.caps.insertOriginal(group, thread.id, RIGHTS_ALL, 1);
+    this.caps.insertOriginal(group, timer.id, RIGHTS_ALL, 2);
+    this.spawn(thread, false);
+  }
+
+  /** Resume: rebuild caches from the loaded records, then start a worker per thread. */
+  resume(): void {
+    this.resumed = true;
+    this.caps.rebuild();
+    for (const pmo of this.table.ofKind(ObjKind.PMO)) this.pmos.adopt(pmo);
+    for (const t of [...this.table.ofKind(ObjKind.THREAD)]) this.spawn(t, true);
+  }
+
+  /** Creates a cap group with its VM space. Returns the group id. */
+  createCapGroup(name: string, quotaPages: number): number {
+    const group = this.table.create(ObjKind.CAP_GROUP, {
+      name,
+      vmSpace: 0,
+      quotaPages,
+      usedPages: 0,
+    });
+    const vm = this.table.create(ObjKind.VM_SPACE, { group: group.id });
+    this.table.update(group, { vmSpace: vm.id });
+    return group.id;
+  }
+
+  /** Creates a thread object (and its console ring) in `group`; does not start it. */
+  createThread(
+    group: number,
+    program: string,
+    args: Record<string, unknown>,
+    policy: ThreadRecord["policy"],
+  ): ThreadRecord {
+    const consolePages = 1 + CONSOLE_RING_BYTES / PAGE_BYTES;
+    const console = this.pmos.create(consolePages, "console", group);
+    return this.table.create(ObjKind.THREAD, {
+      group,
+      program,
+      args,
+      policy,
+      consolePmo: console.id,
+      restarts: 0,
+    });
+  }
+
+  /** Starts the worker of a thread object. */
+  async spawn(rec: ThreadRecord, resumed: boolean): Promise<void> {
+    const group = this.table.expect(rec.group, ObjKind.CAP_GROUP);
+    const ring = await this.pmos.ensureLoaded(rec.consolePmo);
+    this.post({ t: "console", threadId: rec.id, ring, name: group.name });
+    const live = startWorker(
+      rec,
+      group.name,
+      ring,
+      resumed,
+      (m, transfer) => this.post(m, transfer),
+    );
+    this.threads.set(rec.id, live);
+    live.port.onmessage = (e: MessageEvent<WorkerMessage>) => this.onWorkerMessage(live, e.data);
+    this.reattachConnections(live);
+  }
+
+  private onWorkerMessage(live: LiveThread, msg: WorkerMessage): void {
+    if (live.dead) return;
+    if (msg?.t === "syscall") this.onSyscall(live, msg);
+    else if (msg?.t === "log") this.log(`[${live.rec.id}] ${msg.text}`);
+  }
+
+  /** Runs one system call and posts its reply. Never throws. */
+  async onSyscall(live: LiveThread, req: SyscallRequest): Promise<void> {
+    let reply: SyscallReply;
+    try {
+      const handler = typeof req.op === "string" ? SYSCALLS[req.op] : undefined;
+      if (!handler || !Array.isArray(req.args)) {
+        throw new TardigradeError(
+          Err.E_NOT_SUPPORTED,
+          `no system call named ${JSON.stringify(req.op)} (or args is not an array)`,
+          { op: String(req.op) },
+        );
+      }
+      const value = await handler(this, live, req.args);
+      reply = { t: "sysret", id: req.id, ok: true, value };
+    } catch (e) {
+      const error: ErrorValue = toErrorValue(e);
+      if (error.code === Err.E_INTERNAL) this.log(`kernel: ${req.op} failed: ${error.message}`);
+      reply = { t: "sysret", id: req.id, ok: false, error };
+    }
+    if (!live.dead) sendToWorker(live, reply);
+  }
+
+  /** Posts an event to a thread and rings its doorbell so a sleeping worker sees it. */
+  postEvent(threadId: number, event: KernelEvent): void {
+    const live = this.threads.get(threadId);
+    if (live && !live.dead) sendToWorker(live, event);
+  }
+
+  /** The board saw a worker fail (uncaught error). */
+  onWorkerError(threadId: number, message: string): void {
+    const live = this.threads.get(threadId);
+    if (live) this.onWorkerFailed(live, message);
+  }
+
+  /** Stops a worker for good: its port is closed and the board terminates it. */
+  private terminate(live: LiveThread): void {
+    live.dead = true;
+    live.port.close();
+    this.post({ t: "terminate", threadId: live.rec.id });
+  }
+
+  /** A worker threw, exited or was killed by the watchdog. */
+  onWorkerFailed(live: LiveThread, why: string): void {
+    if (live.dead || this.shuttingDown) return;
+    this.terminate(live);
+    this.log(`kernel: thread ${live.rec.id} (${live.rec.program}) failed: ${why}`);
+    this.closeConnectionsOf(live.rec.id, `peer thread ${live.rec.id} died`);
+    const rec = this.table.get(live.rec.id) as ThreadRecord | undefined;
+    if (!rec || rec.policy === "none" || rec.restarts >= RESTARTS_MAX) return;
+    this.table.update(rec, { restarts: rec.restarts + 1 });
+    this.log(`kernel: restarting thread ${rec.id} (policy ${rec.policy}, restart ${rec.restarts})`);
+    this.spawn(rec, true);
+  }
+
+  /** Marks every connection of `threadId` closed and wakes the other sides. */
+  private closeConnectionsOf(threadId: number, reason: string): void {
+    for (const c of this.table.ofKind(ObjKind.CONNECTION)) {
+      if (c.client !== threadId && c.server !== threadId) continue;
+      const bufs = this.pmos.loadedBuffers(c.pmo);
+      if (bufs) {
+        Atomics.store(new Int32Array(bufs.data), ConnWord.CLOSED, 1);
+      }
+      const other = c.client === threadId ? c.server : c.client;
+      this.postEvent(other, { t: "closed", connId: c.id, reason });
+    }
+  }
+
+  /** After a (re)start: give the thread back its connections, and its peers its new doorbell. */
+  private reattachConnections(live: LiveThread): void {
+    for (const c of this.table.ofKind(ObjKind.CONNECTION)) {
+      if (c.closed) continue;
+      const bufs = this.pmos.loadedBuffers(c.pmo);
+      if (c.server === live.rec.id || c.client === live.rec.id) {
+        if (bufs) Atomics.store(new Int32Array(bufs.data), ConnWord.CLOSED, 0);
+      }
+      if (c.client === live.rec.id) {
+        this.postEvent(c.server, { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell });
+      }
+      if (c.server === live.rec.id) {
+        this.postEvent(c.client, { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell });
+      }
+    }
+  }
+
+  /** Timer tick from the board: fire due timer IRQs, maybe start a checkpoint. */
+  onTick(nowMs: number): void {
+    for (const irq of this.table.ofKind(ObjKind.IRQ)) {
+      if (irq.periodMs === 0 || irq.notification === 0) continue;
+      const last = this.irqLastFired.get(irq.id) ?? 0;
+      if (nowMs - last < irq.periodMs) continue;
+      this.irqLastFired.set(irq.id, nowMs);
+      signalNotification(this, irq.notification, 1);
+    }
+    if (!this.shuttingDown) this.checkpoints.onTick(nowMs);
+  }
+
+  /** A thread reached its first safe point; the first time all have, tell the board "ready". */
+  onThreadReady(): void {
+    if (this.announcedReady || !this.allReady()) return;
+    const init = [...this.threads.values()].find((t) => t.rec.program === "servers/init/main.ts");
+    if (!init?.ready) return;
+    this.announcedReady = true;
+    this.post({ t: "ready", epoch: this.checkpoints.committedEpoch, resumed: this.resumed });
+  }
+
+  /** True when every live thread has reached its first safe point. */
+  allReady(): boolean {
+    for (const t of this.threads.values()) if (!t.dead && !t.ready) return false;
+    return true;
+  }
+
+  /** Asks the board to read an NVM extent into `data`; resolves when it has. */
+  private loadFromImage(data: SharedArrayBuffer, nvmBase: number, pages: number): Promise<void> {
+    const reqId = this.nextLoadRequest++;
+    return new Promise((resolve) => {
+      this.loadRequests.set(reqId, resolve);
+      this.post({ t: "load", reqId, data, nvmBase, pages });
+    });
+  }
+
+  /** The board finished a load request. */
+  onLoaded(reqId: number): void {
+    this.loadRequests.get(reqId)?.();
+    this.loadRequests.delete(reqId);
+  }
+
+  /** Clean shutdown: a final checkpoint, then every worker is terminated. */
+  async shutdown(): Promise<void> {
+    await this.checkpoints.finalCheckpoint();
+    this.shuttingDown = true;
+    for (const t of this.threads.values()) if (!t.dead) this.terminate(t);
+    this.post({ t: "shutdown-done" });
+  }
+}
+
+/** ORs `bits` into a notification's word and wakes the thread bound to it. */
+export function signalNotification(k: Kernel, notificationId: number, bits: number): void {
+  const n = k.table.get(notificationId);
+  if (!n || n.kind !== ObjKind.NOTIFICATION) return;
+  const bufs = k.pmos.loadedBuffers(n.pmo);
+  if (!bufs) return;
+  new PersistentMemory(bufs).atomicOr(0, bits);
+  const live = k.threads.get(n.boundThread);
+  if (live && !live.dead) ringDoorbell(live.doorbellWords);
+}

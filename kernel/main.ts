@@ -1,0 +1,53 @@
+/**
+ * Entry point of the kernel worker. The board posts "boot"; the kernel
+ * answers with stage timings, "ready", checkpoint captures and console
+ * rings, and serves system calls from the workers it starts.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import type { BoardToKernel, KernelToBoard } from "./abi/protocol.ts";
+import { Kernel } from "./kernel.ts";
+
+let kernel: Kernel | undefined;
+
+function toBoard(msg: KernelToBoard, transfer?: Transferable[]): void {
+  self.postMessage(msg, { transfer: transfer ?? [] });
+}
+
+self.onmessage = (e: MessageEvent<BoardToKernel>) => {
+  const msg = e.data;
+  switch (msg.t) {
+    case "boot": {
+      const t0 = performance.now();
+      const pages = msg.kernelPages ? new Uint8Array(msg.kernelPages) : undefined;
+      kernel = new Kernel(msg.config, toBoard, pages, msg.epoch);
+      if (msg.fresh) kernel.bootFresh();
+      else kernel.resume();
+      toBoard({
+        t: "stage",
+        name: msg.fresh ? "kernel objects created" : "kernel objects restored",
+        ms: performance.now() - t0,
+      });
+      break;
+    }
+    case "tick":
+      kernel?.onTick(msg.nowMs);
+      break;
+    case "committed":
+      kernel?.checkpoints.onCommitted(msg.epoch);
+      break;
+    case "loaded":
+      kernel?.onLoaded(msg.reqId);
+      break;
+    case "worker-failed":
+      kernel?.onWorkerError(msg.threadId, msg.message);
+      break;
+    case "shutdown":
+      if (kernel) kernel.shutdown();
+      else toBoard({ t: "shutdown-done" });
+      break;
+  }
+};

@@ -1,0 +1,66 @@
+/**
+ * Cap groups (processes) and threads.
+ *
+ * `cap_group_create` makes a new process whose page quota is carved out of
+ * the caller's; `thread_create` starts a program in a cap group the caller
+ * holds with WRITE. A new group gets its own cap group capability in slot 0
+ * and its thread capability in slot 1.
+ *
+ * @module
+ */
+
+import { Err, TardigradeError } from "../abi/errors.ts";
+import { Right, RIGHTS_ALL } from "../abi/rights.ts";
+import { intArg, objectArg, stringArg } from "../args.ts";
+import type { Kernel } from "../kernel.ts";
+import { type LiveThread, PROGRAM_PATTERN } from "../threads.ts";
+import { ObjKind, type RestartPolicy } from "./records.ts";
+
+const POLICIES: RestartPolicy[] = ["fresh", "rollback", "system-rollback", "none"];
+
+/** Cap group and thread system calls, by name. */
+export const capGroupSyscalls = {
+  cap_group_create(k: Kernel, t: LiveThread, args: unknown[]): number {
+    const name = stringArg("cap_group_create", args, 0, "name", 32, /^[\w.-]+$/);
+    const self = k.table.expect(t.rec.group, ObjKind.CAP_GROUP);
+    const spare = self.quotaPages - self.usedPages;
+    const quota = intArg("cap_group_create", args, 1, "quotaPages", 1, Math.max(1, spare));
+    if (quota > spare) {
+      throw new TardigradeError(
+        Err.E_NO_MEMORY,
+        `cap_group_create: quota ${quota} pages exceeds the caller's spare ${spare} pages`,
+        { quota, spare },
+      );
+    }
+    k.table.update(self, { quotaPages: self.quotaPages - quota });
+    const group = k.createCapGroup(name, quota);
+    k.caps.insertOriginal(group, group, RIGHTS_ALL, 0);
+    return k.caps.insertOriginal(t.rec.group, group, RIGHTS_ALL);
+  },
+
+  async thread_create(k: Kernel, t: LiveThread, args: unknown[]): Promise<number> {
+    const call = "thread_create";
+    const { obj: group } = k.caps.lookup(
+      t.rec.group,
+      args[0],
+      ObjKind.CAP_GROUP,
+      Right.WRITE,
+      call,
+    );
+    const program = stringArg(call, args, 1, "program", 96, PROGRAM_PATTERN);
+    const programArgs = objectArg(call, args, 2, "args", 128);
+    const policy = (args[3] ?? "fresh") as RestartPolicy;
+    if (!POLICIES.includes(policy)) {
+      throw new TardigradeError(
+        Err.E_BAD_ARGUMENT,
+        `${call}: policy must be one of ${POLICIES.join(", ")}, got ${JSON.stringify(args[3])}`,
+        { argument: "policy" },
+      );
+    }
+    const thread = k.createThread(group.id, program, programArgs, policy);
+    k.caps.insertOriginal(group.id, thread.id, RIGHTS_ALL, 1);
+    const slot = k.caps.insertOriginal(t.rec.group, thread.id, RIGHTS_ALL);
+    await k.spawn(thread, false);
+    return slot;
+  },
+};

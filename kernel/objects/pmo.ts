@@ -1,0 +1,49 @@
+/**
+ * Physical memory objects: create and map.
+ *
+ * Mapping hands the PMO's buffers to the caller's worker: this is the only
+ * way a worker gets memory, so a worker holds only the buffers of the PMOs
+ * mapped into it. READ maps it; WRITE is needed for a writable mapping (the
+ * runtime's write barrier refuses writes to a read-only mapping; see the
+ * trust model in docs/ARCHITECTURE.md for what that cannot stop).
+ *
+ * @module
+ */
+
+import { PMO_PAGES_MAX } from "../abi/limits.ts";
+import type { PmoBuffers } from "../abi/layout.ts";
+import { Right, RIGHTS_ALL } from "../abi/rights.ts";
+import { boolArg, intArg } from "../args.ts";
+import type { Kernel } from "../kernel.ts";
+import type { LiveThread } from "../threads.ts";
+import { ObjKind } from "./records.ts";
+
+/** A mapping as the caller's runtime receives it. */
+export interface MappedPmo {
+  buffers: PmoBuffers;
+  pages: number;
+  writable: boolean;
+}
+
+/** PMO system calls, by name. */
+export const pmoSyscalls = {
+  pmo_create(k: Kernel, t: LiveThread, args: unknown[]): number {
+    const pages = intArg("pmo_create", args, 0, "pages", 1, PMO_PAGES_MAX);
+    const pmo = k.pmos.create(pages, "data", t.rec.group);
+    return k.caps.insertOriginal(t.rec.group, pmo.id, RIGHTS_ALL);
+  },
+
+  async pmo_map(k: Kernel, t: LiveThread, args: unknown[]): Promise<MappedPmo> {
+    const writable = boolArg("pmo_map", args, 1, "writable", true);
+    const needed = writable ? Right.READ | Right.WRITE : Right.READ;
+    const { obj: pmo } = k.caps.lookup(t.rec.group, args[0], ObjKind.PMO, needed, "pmo_map");
+    const group = k.table.expect(t.rec.group, ObjKind.CAP_GROUP);
+    const buffers = await k.pmos.ensureLoaded(pmo.id);
+    let mapped = false;
+    for (const m of k.table.ofKind(ObjKind.MAPPING)) {
+      if (m.vmSpace === group.vmSpace && m.pmo === pmo.id) mapped = true;
+    }
+    if (!mapped) k.table.create(ObjKind.MAPPING, { vmSpace: group.vmSpace, pmo: pmo.id, writable });
+    return { buffers, pages: pmo.pages, writable };
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * The system-call table: one entry per call, each a decode-then-invoke
+ * handler from the module of its object kind (kernel/objects/). A handler
+ * checks every argument and slot before it changes anything.
+ *
+ * @module
+ */
+
+import type { SyscallOp } from "./abi/protocol.ts";
+import type { Kernel } from "./kernel.ts";
+import type { LiveThread } from "./threads.ts";
+import { capSyscalls } from "./objects/cap.ts";
+import { capGroupSyscalls } from "./objects/cap_group.ts";
+import { endpointSyscalls } from "./objects/endpoint.ts";
+import { notificationSyscalls } from "./objects/notification.ts";
+import { pmoSyscalls } from "./objects/pmo.ts";
+
+/** A system-call handler. */
+export type SyscallHandler = (k: Kernel, caller: LiveThread, args: unknown[]) => unknown;
+
+/** What `system_info` reports. */
+export interface SystemInfo {
+  epoch: number;
+  objects: number;
+  threads: number;
+  pmos: number;
+  checkpoints: Record<string, number>;
+  threadId: number;
+  capGroupId: number;
+}
+
+const systemSyscalls = {
+  system_info(k: Kernel, t: LiveThread): SystemInfo {
+    return {
+      epoch: k.checkpoints.committedEpoch,
+      objects: k.table.size,
+      threads: [...k.threads.values()].filter((x) => !x.dead).length,
+      pmos: k.pmos.count,
+      checkpoints: { ...k.checkpoints.counters },
+      threadId: t.rec.id,
+      capGroupId: t.rec.group,
+    };
+  },
+
+  ready(k: Kernel, t: LiveThread): null {
+    if (!t.ready) {
+      t.ready = true;
+      k.log(
+        `kernel: thread ${t.rec.id} (${t.rec.program}) ready in ${
+          (performance.now() - t.spawnedAt).toFixed(1)
+        } ms`,
+      );
+      k.onThreadReady();
+    }
+    return null;
+  },
+};
+
+/** Every system call, by name. */
+export const SYSCALLS: Record<SyscallOp, SyscallHandler> = {
+  ...capSyscalls,
+  ...capGroupSyscalls,
+  ...pmoSyscalls,
+  ...endpointSyscalls,
+  ...notificationSyscalls,
+  ...systemSyscalls,
+};

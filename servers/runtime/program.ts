@@ -1,0 +1,294 @@
+/**
+ * The program loop every worker runs: safe points, the freeze protocol, and
+ * dispatch of requests, replies, notifications and kernel events.
+ *
+ * A program is a `main(ctx)` function: it sets up (serve endpoints, connect,
+ * map memory, bind notifications) and returns; from then on it runs only in
+ * handlers, each run to completion between two safe points. Persistent state
+ * lives in mapped PMOs; on resume `ctx.resumed` is true and `main` rebuilds
+ * its volatile caches from them instead of initialising.
+ *
+ * Freeze protocol (docs/ARCHITECTURE.md): at a safe point, if the control
+ * block's FREEZE word is 1, the worker sets RUN_STATE = PARKED and sleeps on
+ * FREEZE until the kernel thaws it. A worker with nothing to do sets WAITING
+ * and sleeps on its doorbell; the kernel counts it as frozen without waking
+ * it. Leaving a wait it stores RUNNING, then re-reads FREEZE (the kernel
+ * stores FREEZE, then reads RUN_STATE: sequentially consistent atomics make
+ * sure one side sees the other).
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { ControlWord, DoorbellWord, RunState } from "../../kernel/abi/layout.ts";
+import { SPIN_ITERATIONS, WAIT_SLICE_MS } from "../../kernel/abi/limits.ts";
+import type { KernelEvent, StartMessage, SyscallReply } from "../../kernel/abi/protocol.ts";
+import { toErrorValue } from "../../kernel/abi/errors.ts";
+import { spinDoorbell } from "../../kernel/abi/doorbell.ts";
+import { setImmediate } from "node:timers";
+import { ConsoleWriter } from "./console.ts";
+import { ClientConnection, type RequestHandler, ServerConnection, type Waiter } from "./ipc.ts";
+import { PersistentMemory } from "./pmem.ts";
+import { Sys } from "./sys.ts";
+
+/** Requests one connection may have handled before the loop moves on (fairness). */
+const SERVE_BUDGET = 32;
+/** Loop turns between two yields to the event loop while busy. */
+const YIELD_EVERY = 64;
+
+/** What a program sees. */
+export interface Context {
+  readonly sys: Sys;
+  readonly threadId: number;
+  readonly capGroupId: number;
+  readonly name: string;
+  readonly args: Record<string, unknown>;
+  /** True when this thread existed before (resume or restart): rebuild from PMOs. */
+  readonly resumed: boolean;
+  /** For blocking calls (`callSync`): marks this worker waiting while it blocks. */
+  readonly waiter: Waiter;
+  /** Console output, released when the checkpoint covering it commits. Adds a newline. */
+  print(text: string): void;
+  /** A diagnostic line to the machine log, shown at once (not guest output). */
+  log(text: string): void;
+  /** Serves an endpoint: `handler` runs for each request of every connection to it. */
+  serve(endpointSlot: number, handler: RequestHandler): Promise<void>;
+  /** Opens a connection to an endpoint. */
+  connect(endpointSlot: number): Promise<ClientConnection>;
+  /** Re-attaches a connection capability after a resume. */
+  attach(connSlot: number): Promise<ClientConnection>;
+  /** Maps a memory object. */
+  map(pmoSlot: number, writable?: boolean): Promise<PersistentMemory>;
+  /** Runs `handler(bits)` whenever the notification in `slot` is signalled. */
+  onNotification(slot: number, handler: (bits: number) => void): Promise<void>;
+  /** Runs `handler` when a capability arrives through a connection (cap_transfer). */
+  onCapability(handler: (slot: number, badge: number, connId: number) => void): void;
+}
+
+/** The loop and its tables. One per worker. */
+class Runtime implements Waiter {
+  readonly control: Int32Array;
+  readonly doorbell: Int32Array;
+  readonly sys: Sys;
+  readonly console: ConsoleWriter;
+  private readonly handlers = new Map<number, RequestHandler>();
+  private readonly servers = new Map<number, ServerConnection>();
+  private readonly clients = new Map<number, ClientConnection>();
+  private readonly notifications: Array<
+    { mem: PersistentMemory; handler: (bits: number) => void }
+  > = [];
+  private capHandler: (slot: number, badge: number, connId: number) => void = () => {};
+  private readonly inbox: Array<SyscallReply | KernelEvent> = [];
+  /** True until `main` has finished: the kernel does not freeze a starting worker. */
+  private starting = true;
+  /** Messages received on the kernel channel (see ControlWord.POSTED). */
+  received = 0;
+
+  constructor(readonly start: StartMessage) {
+    this.control = new Int32Array(start.control);
+    this.doorbell = new Int32Array(start.doorbell);
+    this.sys = new Sys((req) => start.port.postMessage(req));
+    start.port.onmessage = (e: MessageEvent<SyscallReply | KernelEvent>) => this.deliver(e.data);
+    this.console = new ConsoleWriter(start.console);
+  }
+
+  /** A message from the kernel: queued for the loop, which runs it between safe points. */
+  deliver(msg: SyscallReply | KernelEvent): void {
+    this.received++;
+    this.inbox.push(msg);
+  }
+
+  /** `main` has finished and the kernel knows: from now on the freeze protocol applies. */
+  started(): void {
+    this.starting = false;
+    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
+  }
+
+  private handle(msg: SyscallReply | KernelEvent): void {
+    switch (msg.t) {
+      case "sysret":
+        return this.sys.onReply(msg);
+      case "accept": {
+        const handler = this.handlers.get(msg.endpointSlot);
+        if (handler) this.servers.set(msg.conn.connId, new ServerConnection(msg.conn, handler));
+        return;
+      }
+      case "closed": {
+        this.servers.delete(msg.connId);
+        this.clients.get(msg.connId)?.failPending(msg.reason);
+        return;
+      }
+      case "peer-doorbell":
+        this.servers.get(msg.connId)?.setPeerDoorbell(msg.peerDoorbell);
+        this.clients.get(msg.connId)?.setPeerDoorbell(msg.peerDoorbell);
+        return;
+      case "cap":
+        return this.capHandler(msg.slot, msg.badge, msg.connId);
+      case "notification":
+        return;
+    }
+  }
+
+  /** The context handed to the program. */
+  context(): Context {
+    const s = this.start;
+    return {
+      sys: this.sys,
+      threadId: s.threadId,
+      capGroupId: s.capGroupId,
+      name: s.name,
+      args: s.args,
+      resumed: s.resumed,
+      waiter: this,
+      print: (text) => void this.console.write(text + "\n"),
+      log: (text) => s.port.postMessage({ t: "log", text }),
+      serve: async (slot, handler) => {
+        this.handlers.set(slot, handler);
+        await this.sys.endpointServe(slot);
+      },
+      connect: async (slot) => this.track(new ClientConnection(await this.sys.connect(slot), this)),
+      attach: async (slot) =>
+        this.track(new ClientConnection(await this.sys.connAttach(slot), this)),
+      map: async (slot, writable = true) =>
+        new PersistentMemory((await this.sys.pmoMap(slot, writable)).buffers, writable),
+      onNotification: async (slot, handler) => {
+        const mem = new PersistentMemory(await this.sys.notificationBind(slot));
+        this.notifications.push({ mem, handler });
+      },
+      onCapability: (handler) => {
+        this.capHandler = handler;
+      },
+    };
+  }
+
+  private track(c: ClientConnection): ClientConnection {
+    this.clients.set(c.connId, c);
+    return c;
+  }
+
+  // ---- the freeze protocol ----
+
+  /** Safe point: parks while the freeze line is up. */
+  private safePoint(): void {
+    if (Atomics.load(this.control, ControlWord.FREEZE) === 0) return;
+    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.PARKED);
+    Atomics.add(this.control, ControlWord.PARK_COUNT, 1);
+    while (Atomics.load(this.control, ControlWord.FREEZE) !== 0) {
+      Atomics.wait(this.control, ControlWord.FREEZE, 1, WAIT_SLICE_MS);
+    }
+    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
+  }
+
+  /** Waiter: about to block (a safe point). */
+  beginWait(): void {
+    if (this.starting) return;
+    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.WAITING);
+  }
+
+  /** Waiter: done blocking; parks first if frozen. */
+  endWait(): void {
+    if (this.starting) return;
+    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
+    this.safePoint();
+  }
+
+  // ---- the loop ----
+
+  /** Runs handlers until the worker is terminated. */
+  async loop(): Promise<void> {
+    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.STARTING);
+    for (let turn = 1;; turn++) {
+      this.safePoint();
+      const work = this.runOnce();
+      if (work > 0) {
+        await (turn % YIELD_EVERY === 0 ? this.yieldToEventLoop() : null);
+        continue;
+      }
+      const seen = Atomics.load(this.doorbell, DoorbellWord.RING);
+      if (spinDoorbell(this.doorbell, seen, SPIN_ITERATIONS)) {
+        await this.yieldToEventLoop();
+        continue;
+      }
+      await this.sleep(seen);
+    }
+  }
+
+  /** One pass over every source of work; returns how much it did. */
+  private runOnce(): number {
+    let work = 0;
+    while (this.inbox.length > 0) {
+      this.handle(this.inbox.shift()!);
+      work++;
+    }
+    for (const n of this.notifications) {
+      if (Atomics.load(n.mem.words, 0) === 0) continue;
+      const bits = Atomics.exchange(n.mem.words, 0, 0);
+      n.mem.markDirty(0, 4);
+      n.handler(bits);
+      work++;
+    }
+    for (const s of this.servers.values()) work += s.serve(SERVE_BUDGET);
+    for (const c of this.clients.values()) work += c.poll();
+    return work;
+  }
+
+  /**
+   * Sleeps on the doorbell (a safe point), then lets the event loop deliver
+   * kernel messages. Deno does not reliably wake Atomics.waitAsync, so the
+   * worker blocks in Atomics.wait; the kernel rings the doorbell after every
+   * message it posts.
+   */
+  private async sleep(seen: number): Promise<void> {
+    Atomics.store(this.doorbell, DoorbellWord.SLEEPING, 1);
+    if (
+      Atomics.load(this.doorbell, DoorbellWord.RING) === seen && this.inbox.length === 0 &&
+      Atomics.load(this.control, ControlWord.POSTED) === this.received
+    ) {
+      this.beginWait();
+      Atomics.wait(this.doorbell, DoorbellWord.RING, seen, WAIT_SLICE_MS);
+      this.endWait();
+    }
+    Atomics.store(this.doorbell, DoorbellWord.SLEEPING, 0);
+    await this.yieldToEventLoop();
+  }
+
+  /**
+   * Lets queued event-loop tasks (kernel messages) run. setImmediate, not a
+   * MessageChannel: Deno starves a worker's own messages behind a channel.
+   */
+  private yieldToEventLoop(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Runs a program in this worker: waits for the kernel's start message, calls
+ * `main(ctx)`, reports ready, then runs the loop.
+ *
+ * @example
+ * ```ts
+ * runProgram(async (ctx) => {
+ *   await ctx.serve(2, (req) => req.payload); // an echo server on slot 2
+ * });
+ * ```
+ */
+export function runProgram(main: (ctx: Context) => Promise<void> | void): void {
+  self.onmessage = (e: MessageEvent<StartMessage>) => {
+    if (e.data?.t !== "start") return;
+    self.onmessage = null;
+    const runtime = new Runtime(e.data);
+    runtime.loop();
+    (async () => {
+      await main(runtime.context());
+      await runtime.sys.raw("ready");
+      runtime.started();
+    })().catch((err) => {
+      e.data.port.postMessage({ t: "log", text: `start-up failed: ${toErrorValue(err).message}` });
+      // An uncaught error is what tells the kernel this worker failed.
+      setTimeout(() => {
+        throw err;
+      });
+    });
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * System-call stubs: each call posts a SyscallRequest to the kernel and
+ * resolves with its value, or rejects with the TardigradeError the kernel
+ * returned (named code, message, detail).
+ *
+ * @module
+ */
+
+import { fromErrorValue } from "../../kernel/abi/errors.ts";
+import type {
+  ConnectionHandle,
+  SyscallOp,
+  SyscallReply,
+  SyscallRequest,
+} from "../../kernel/abi/protocol.ts";
+import type { PmoBuffers } from "../../kernel/abi/layout.ts";
+import type { CapInfo } from "../../kernel/objects/cap.ts";
+import type { MappedPmo } from "../../kernel/objects/pmo.ts";
+import type { SystemInfo } from "../../kernel/syscalls.ts";
+import type { RestartPolicy } from "../../kernel/objects/records.ts";
+
+/** The system calls of one worker. */
+export class Sys {
+  private nextId = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+
+  constructor(private readonly post: (req: SyscallRequest) => void) {}
+
+  /** Raw call by name: for tests that send what the typed stubs would refuse. */
+  raw<T = unknown>(op: SyscallOp | string, ...args: unknown[]): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.post({ t: "syscall", id, op: op as SyscallOp, args });
+    });
+  }
+
+  /** Delivers the kernel's reply to the waiting call. */
+  onReply(reply: SyscallReply): void {
+    const w = this.waiting.get(reply.id);
+    if (!w) return;
+    this.waiting.delete(reply.id);
+    if (reply.ok) w.resolve(reply.value);
+    else w.reject(fromErrorValue(reply.error));
+  }
+
+  /** What the capability in `slot` is. */
+  capInfo(slot: number): Promise<CapInfo> {
+    return this.raw("cap_info", slot);
+  }
+  /** Every capability this cap group holds. */
+  capList(): Promise<CapInfo[]> {
+    return this.raw("cap_list");
+  }
+  /** Copies a capability (same or fewer rights) into a new slot; needs GRANT. */
+  capCopy(slot: number, rights?: number, destSlot?: number): Promise<number> {
+    return this.raw("cap_copy", slot, rights, destSlot);
+  }
+  /** Derives a badged capability with the same or fewer rights; needs GRANT. */
+  capMint(slot: number, rights: number, badge: number, destSlot?: number): Promise<number> {
+    return this.raw("cap_mint", slot, rights, badge, destSlot);
+  }
+  /** Deletes one capability. */
+  capDelete(slot: number): Promise<null> {
+    return this.raw("cap_delete", slot);
+  }
+  /** Removes every capability derived from `slot`; returns how many. */
+  capRevoke(slot: number): Promise<number> {
+    return this.raw("cap_revoke", slot);
+  }
+  /** Derives a capability into another cap group (WRITE on it, GRANT on the source). */
+  capGrant(
+    groupSlot: number,
+    slot: number,
+    rights?: number,
+    badge?: number,
+    destSlot?: number,
+  ): Promise<number> {
+    return this.raw("cap_grant", groupSlot, slot, rights, badge, destSlot);
+  }
+  /** Sends a capability to the server of a connection; it gets a "cap" event. */
+  capTransfer(connSlot: number, slot: number, rights?: number): Promise<number> {
+    return this.raw("cap_transfer", connSlot, slot, rights);
+  }
+  /** Creates a cap group with a page quota carved from the caller's. */
+  capGroupCreate(name: string, quotaPages: number): Promise<number> {
+    return this.raw("cap_group_create", name, quotaPages);
+  }
+  /** Starts `program` (e.g. "servers/fs/main.ts") in a cap group. */
+  threadCreate(
+    groupSlot: number,
+    program: string,
+    args: Record<string, unknown> = {},
+    policy: RestartPolicy = "fresh",
+  ): Promise<number> {
+    return this.raw("thread_create", groupSlot, program, args, policy);
+  }
+  /** Creates a memory object of `pages` pages, charged to this cap group. */
+  pmoCreate(pages: number): Promise<number> {
+    return this.raw("pmo_create", pages);
+  }
+  /** Maps a memory object into this worker. */
+  pmoMap(slot: number, writable = true): Promise<MappedPmo> {
+    return this.raw("pmo_map", slot, writable);
+  }
+  /** Creates an endpoint; the caller holds every right on it. */
+  endpointCreate(): Promise<number> {
+    return this.raw("endpoint_create");
+  }
+  /** Serves an endpoint (RECEIVE); returns the number of connections offered. */
+  endpointServe(slot: number): Promise<number> {
+    return this.raw("endpoint_serve", slot);
+  }
+  /** Opens a connection to an endpoint (CALL). */
+  connect(slot: number): Promise<ConnectionHandle> {
+    return this.raw("connect", slot);
+  }
+  /** Re-obtains the buffers of a connection capability (after a resume). */
+  connAttach(slot: number): Promise<ConnectionHandle> {
+    return this.raw("conn_attach", slot);
+  }
+  /** Creates a notification. */
+  notificationCreate(): Promise<number> {
+    return this.raw("notification_create");
+  }
+  /** Binds a notification to this thread; returns its buffers. */
+  notificationBind(slot: number): Promise<PmoBuffers> {
+    return this.raw("notification_bind", slot);
+  }
+  /** Signals a notification (SEND). */
+  notificationSignal(slot: number): Promise<null> {
+    return this.raw("notification_signal", slot);
+  }
+  /** Makes an IRQ signal a notification every `periodMs`. */
+  irqBind(irqSlot: number, notificationSlot: number, periodMs: number): Promise<null> {
+    return this.raw("irq_bind", irqSlot, notificationSlot, periodMs);
+  }
+  /** Counters of the whole system. */
+  systemInfo(): Promise<SystemInfo> {
+    return this.raw("system_info");
+  }
+}

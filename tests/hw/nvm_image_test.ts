@@ -1,0 +1,567 @@
+import assert from "node:assert/strict";
+import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
+import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import { crc32 } from "../../hw/crc32.ts";
+import {
+  imageLayout,
+  NvmImage,
+  type PersistStep,
+  PowerFailure,
+  ROOT_BYTES_MAX,
+} from "../../hw/nvm_image.ts";
+
+// ---- helpers ----
+
+/** Runs `f` with a fresh temp file path, removed afterwards. */
+function withTemp(f: (path: string) => void): void {
+  const path = Deno.makeTempFileSync({ prefix: "tardigrade-nvm-", suffix: ".img" });
+  try {
+    f(path);
+  } finally {
+    Deno.removeSync(path);
+  }
+}
+
+/** Deterministic page contents, distinct for each (version, page). */
+function pageData(version: number, page: number): Uint8Array {
+  const d = new Uint8Array(PAGE_BYTES);
+  let x = (version * 2654435761 + page * 40503 + 1) >>> 0;
+  for (let i = 0; i < PAGE_BYTES; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    d[i] = x >>> 24;
+  }
+  return d;
+}
+
+const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** Asserts that `f` throws a TardigradeError with `code` (and message text, if given). */
+function throwsCode(f: () => unknown, code: Err, includes?: string | RegExp): TardigradeError {
+  let caught: unknown;
+  try {
+    f();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof TardigradeError, `expected ${Err[code]}, got ${String(caught)}`);
+  assert.equal(caught.codeName, Err[code], caught.message);
+  if (typeof includes === "string") assert.ok(caught.message.includes(includes), caught.message);
+  if (includes instanceof RegExp) assert.match(caught.message, includes);
+  return caught;
+}
+
+/** Asserts every page of `img` reads as `model` says (absent: zeros), page by page and in bulk. */
+function assertContents(img: NvmImage, model: Map<number, Uint8Array>): void {
+  const out = new Uint8Array(PAGE_BYTES);
+  for (let p = 0; p < img.pageCount; p++) {
+    const want = model.get(p);
+    const written = img.readPage(p, out);
+    assert.equal(written, want !== undefined, `page ${p}: written flag`);
+    assert.deepEqual(out, want ?? ZERO_PAGE, `page ${p}: contents`);
+  }
+  const all = new Uint8Array(img.pageCount * PAGE_BYTES);
+  img.readPages(0, img.pageCount, all);
+  for (let p = 0; p < img.pageCount; p++) {
+    const got = all.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
+    assert.deepEqual(got, model.get(p) ?? ZERO_PAGE, `page ${p}: contents via readPages`);
+  }
+}
+
+/** Writes `pages` (each with version `epoch`'s data) as checkpoint `epoch` and commits it. */
+function checkpoint(
+  img: NvmImage,
+  model: Map<number, Uint8Array>,
+  epoch: number,
+  pages: number[],
+): void {
+  img.writePages(epoch, pages.map((page) => ({ page, data: pageData(epoch, page) })));
+  img.commit(epoch, text(`root ${epoch}`));
+  for (const page of pages) model.set(page, pageData(epoch, page));
+}
+
+function flipByte(path: string, offset: number): void {
+  const f = Deno.openSync(path, { read: true, write: true });
+  try {
+    const b = new Uint8Array(1);
+    f.seekSync(offset, Deno.SeekMode.Start);
+    assert.equal(f.readSync(b), 1);
+    b[0] ^= 0x5a;
+    f.seekSync(offset, Deno.SeekMode.Start);
+    f.writeSync(b);
+  } finally {
+    f.close();
+  }
+}
+
+/** Asserts that opening `path` fails with `code` and leaves the file byte-identical. */
+function openFailsUnchanged(path: string, code: Err, includes?: string | RegExp): TardigradeError {
+  const before = Deno.readFileSync(path);
+  const e = throwsCode(() => NvmImage.open(path), code, includes);
+  assert.deepEqual(Deno.readFileSync(path), before, "a failed open must not modify the file");
+  return e;
+}
+
+// ---- crc32 ----
+
+Deno.test("crc32 gives the standard check value, chains across splits, and agrees for all sizes", () => {
+  assert.equal(crc32(text("123456789")), 0xcbf43926);
+  assert.equal(crc32(new Uint8Array(0)), 0);
+  const table = new Uint32Array(256).map((_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const reference = (b: Uint8Array) => {
+    let c = ~0;
+    for (const x of b) c = table[(c ^ x) & 0xff] ^ (c >>> 8);
+    return ~c >>> 0;
+  };
+  const data = pageData(9, 9);
+  for (const n of [1, 12, 31, 32, 33, 100, 4096]) {
+    const b = data.subarray(3, 3 + n);
+    assert.equal(crc32(b), reference(b), `length ${n}`);
+    for (const k of [0, 1, n >> 1, n]) {
+      assert.equal(crc32(b.subarray(k), crc32(b.subarray(0, k))), crc32(b), `split ${n}/${k}`);
+    }
+  }
+});
+
+// ---- format, open, read, write ----
+
+Deno.test("format then open round-trips pages and root; a page never written reads zeros", () => {
+  withTemp((path) => {
+    const img = NvmImage.format(path, 16 * PAGE_BYTES);
+    assert.equal(img.pageCount, 16);
+    assert.equal(img.committedEpoch, 0);
+    assert.deepEqual(img.committedRoot, new Uint8Array(0));
+    assert.equal(Deno.statSync(path).size, NvmImage.imageBytesFor(16));
+    img.writePage(3, 1, pageData(1, 3));
+    img.writePage(15, 1, pageData(1, 15));
+    const root = pageData(7, 7).subarray(0, ROOT_BYTES_MAX);
+    img.commit(1, root);
+    const model = new Map([[3, pageData(1, 3)], [15, pageData(1, 15)]]);
+    assertContents(img, model);
+    img.close();
+
+    const again = NvmImage.open(path);
+    try {
+      assert.equal(again.pageCount, 16);
+      assert.equal(again.committedEpoch, 1);
+      assert.deepEqual(again.committedRoot, root);
+      assert.deepEqual(again.openReport, []);
+      assertContents(again, model);
+      const out = new Uint8Array(PAGE_BYTES).fill(0xee);
+      assert.equal(again.readPage(0, out), false);
+      assert.deepEqual(out, ZERO_PAGE);
+    } finally {
+      again.close();
+    }
+  });
+});
+
+Deno.test("a freshly formatted image opens at epoch 0 with an empty root and all-zero pages", () => {
+  withTemp((path) => {
+    NvmImage.format(path, 8 * PAGE_BYTES).close();
+    const img = NvmImage.open(path);
+    try {
+      assert.equal(img.committedEpoch, 0);
+      assert.equal(img.committedRoot.length, 0);
+      assert.deepEqual(img.openReport, []);
+      assertContents(img, new Map());
+    } finally {
+      img.close();
+    }
+  });
+});
+
+Deno.test("imageBytesFor follows the documented layout", () => {
+  // 2 superblocks + header table (256 pages × 2 × 16 = 8192) + 256 × 2 data slots.
+  assert.equal(NvmImage.imageBytesFor(256), 8192 + 8192 + 256 * 2 * 4096);
+  // 1 page: the header table still takes one whole 4096-byte block.
+  assert.equal(NvmImage.imageBytesFor(1), 8192 + 4096 + 2 * 4096);
+  const l = imageLayout(262144);
+  assert.equal(l.headerTableBytes, 8 * 1024 * 1024);
+  assert.equal(l.dataOffset, 8192 + 8 * 1024 * 1024);
+});
+
+Deno.test("writes are invisible until commit, and each page reads its newest committed version", () => {
+  withTemp((path) => {
+    const img = NvmImage.format(path, 32 * PAGE_BYTES);
+    const model = new Map<number, Uint8Array>();
+    const plan = [[0, 1, 2, 3], [2, 3, 4], [0, 4, 31], [3], [1, 2, 3, 4, 5, 31]];
+    for (let i = 0; i < plan.length; i++) {
+      const epoch = i + 1;
+      if (epoch % 2 === 0) {
+        for (const p of plan[i]) img.writePage(p, epoch, pageData(epoch, p));
+      } else {
+        img.writePages(epoch, plan[i].map((page) => ({ page, data: pageData(epoch, page) })));
+      }
+      assertContents(img, model); // still the previous epoch
+      img.commit(epoch, text(`root ${epoch}`));
+      for (const p of plan[i]) model.set(p, pageData(epoch, p));
+      assert.equal(img.committedEpoch, epoch);
+      assertContents(img, model);
+    }
+    img.close();
+    const again = NvmImage.open(path);
+    try {
+      assert.equal(again.committedEpoch, 5);
+      assert.deepEqual(again.committedRoot, text("root 5"));
+      assertContents(again, model);
+    } finally {
+      again.close();
+    }
+  });
+});
+
+Deno.test("a page written twice in one checkpoint keeps its last data", () => {
+  withTemp((path) => {
+    const img = NvmImage.format(path, 4 * PAGE_BYTES);
+    try {
+      img.writePage(1, 1, pageData(1, 1));
+      img.commit(1, text("a"));
+      img.writePage(1, 2, pageData(2, 1));
+      img.writePages(2, [{ page: 1, data: pageData(3, 1) }, { page: 1, data: pageData(4, 1) }]);
+      img.commit(2, text("b"));
+      assertContents(img, new Map([[1, pageData(4, 1)]]));
+    } finally {
+      img.close();
+    }
+  });
+});
+
+Deno.test("writePages leaves the same bytes on disk as the equivalent writePage calls", () => {
+  const plan = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [0, 2, 4, 6, 8], [...Array(10).keys()], [1, 9]];
+  const images: Uint8Array[] = [];
+  for (const bulk of [false, true]) {
+    withTemp((path) => {
+      const img = NvmImage.format(path, 12 * PAGE_BYTES);
+      plan.forEach((pages, i) => {
+        const epoch = i + 1;
+        const writes = pages.map((page) => ({ page, data: pageData(epoch, page) }));
+        if (bulk) img.writePages(epoch, writes);
+        else for (const w of writes) img.writePage(w.page, epoch, w.data);
+        img.commit(epoch, text("r"));
+      });
+      img.close();
+      images.push(Deno.readFileSync(path).subarray(8192)); // superblocks hold the format time
+    });
+  }
+  assert.deepEqual(images[0], images[1]);
+});
+
+// ---- crash atomicity ----
+
+/** The hook steps of a checkpoint writing `k` pages, in the order they happen. */
+function stepsOf(k: number): Array<[PersistStep, number]> {
+  const steps: Array<[PersistStep, number]> = [];
+  for (let i = 0; i < k; i++) steps.push(["page-before", i], ["page-after", i]);
+  steps.push(["superblock-before", 0], ["superblock-torn", 0], ["superblock-after", 0]);
+  return steps;
+}
+
+Deno.test("the fault hook sees every persistence step of a checkpoint in order", () => {
+  withTemp((path) => {
+    const seen: Array<[PersistStep, number, number]> = [];
+    const img = NvmImage.format(path, 8 * PAGE_BYTES, {
+      faultHook: (step, index, epoch) => void seen.push([step, index, epoch]),
+    });
+    try {
+      img.writePages(1, [0, 5, 2].map((page) => ({ page, data: pageData(1, page) })));
+      img.commit(1, text("x"));
+      assert.deepEqual(seen, stepsOf(3).map(([s, i]) => [s, i, 1]));
+      seen.length = 0;
+      img.writePage(4, 2, pageData(2, 4)); // the index restarts with each checkpoint
+      img.commit(2, text("y"));
+      assert.deepEqual(seen, stepsOf(1).map(([s, i]) => [s, i, 2]));
+    } finally {
+      img.close();
+    }
+  });
+});
+
+Deno.test("a power failure at any persistence step leaves exactly the old or the new checkpoint, and uncommitted slots never resurface", () => {
+  withTemp((base) => {
+    // Base image: epoch 1 and 2 fill both slots of some pages, one slot of others.
+    const baseModel = new Map<number, Uint8Array>();
+    const img = NvmImage.format(base, 16 * PAGE_BYTES);
+    checkpoint(img, baseModel, 1, [0, 1, 2, 3, 4]);
+    checkpoint(img, baseModel, 2, [0, 1, 5]);
+    img.close();
+
+    // Checkpoint 3: pages with two committed versions, one, and none.
+    const crashPages = [0, 2, 5, 9, 12];
+    const newModel = new Map(baseModel);
+    for (const p of crashPages) newModel.set(p, pageData(3, p));
+
+    for (const [step, index] of stepsOf(crashPages.length)) {
+      const what = `${step} #${index}`;
+      withTemp((path) => {
+        Deno.copyFileSync(base, path);
+        const victim = NvmImage.open(path);
+        victim.faultHook = (s, i) => {
+          if (s !== step || i !== index) return false;
+          if (s === "superblock-torn") return true;
+          throw new PowerFailure(`power cut at ${what}`);
+        };
+        assert.throws(() => {
+          victim.writePages(3, crashPages.map((page) => ({ page, data: pageData(3, page) })));
+          victim.commit(3, text("root 3"));
+        }, PowerFailure);
+        throwsCode(() => victim.readPage(0, new Uint8Array(PAGE_BYTES)), Err.E_NOT_READY);
+        victim.close();
+
+        const committed = step === "superblock-after";
+        const model = new Map(committed ? newModel : baseModel);
+        const img = NvmImage.open(path);
+        try {
+          assert.equal(img.committedEpoch, committed ? 3 : 2, what);
+          assert.deepEqual(img.committedRoot, text(committed ? "root 3" : "root 2"), what);
+          assertContents(img, model);
+          if (step === "superblock-torn") {
+            assert.ok(
+              img.openReport.includes(
+                "superblock 1 has a bad checksum; using epoch 2 from superblock 0",
+              ),
+              `${what}: ${img.openReport.join(" | ")}`,
+            );
+          }
+          // Life goes on: the next checkpoint reuses epoch 3 when 3 never committed.
+          // Pages 2 and 9 are not rewritten, so their uncommitted slots must stay dead.
+          const next = img.committedEpoch + 1;
+          checkpoint(img, model, next, [1, 5, 12, 15]);
+          assertContents(img, model);
+          checkpoint(img, model, next + 1, [0, 9]);
+          assertContents(img, model);
+        } finally {
+          img.close();
+        }
+        const reopened = NvmImage.open(path);
+        try {
+          assert.equal(reopened.committedEpoch, committed ? 5 : 4, what);
+          assertContents(reopened, model);
+        } finally {
+          reopened.close();
+        }
+      });
+    }
+  });
+});
+
+Deno.test("open discards slots of an uncommitted checkpoint on disk, not only in memory", () => {
+  withTemp((path) => {
+    const model = new Map<number, Uint8Array>();
+    const img = NvmImage.format(path, 4 * PAGE_BYTES);
+    checkpoint(img, model, 1, [0]);
+    img.faultHook = (s) => {
+      if (s === "superblock-before") throw new PowerFailure();
+    };
+    assert.throws(() => {
+      img.writePage(1, 2, pageData(2, 1));
+      img.commit(2, text("never"));
+    }, PowerFailure);
+    img.close();
+
+    const headerOffset = (page: number, slot: number) => 8192 + (2 * page + slot) * 16;
+    const stale = Deno.readFileSync(path).subarray(headerOffset(1, 0), headerOffset(1, 0) + 16);
+    assert.notDeepEqual(stale, new Uint8Array(16), "the crashed write left a header");
+    const first = NvmImage.open(path);
+    assert.equal(first.openReport.length, 1);
+    assert.match(first.openReport[0], /discarded 1 page slot/);
+    first.close();
+    const after = Deno.readFileSync(path).subarray(headerOffset(1, 0), headerOffset(1, 0) + 16);
+    assert.deepEqual(after, new Uint8Array(16));
+    const second = NvmImage.open(path);
+    assert.deepEqual(second.openReport, []);
+    assertContents(second, model);
+    second.close();
+  });
+});
+
+// ---- corruption and foreign files ----
+
+/** Formats `path` and commits epochs 1..3; returns the model of epoch 2 and epoch 3. */
+function threeEpochs(path: string): [Map<number, Uint8Array>, Map<number, Uint8Array>] {
+  const model = new Map<number, Uint8Array>();
+  const img = NvmImage.format(path, 16 * PAGE_BYTES);
+  checkpoint(img, model, 1, [0, 1, 2]);
+  checkpoint(img, model, 2, [1, 3]);
+  const at2 = new Map(model);
+  checkpoint(img, model, 3, [1, 2, 7]);
+  img.close();
+  return [at2, model];
+}
+
+Deno.test("a damaged newest superblock falls back to the older one and says so in openReport", () => {
+  withTemp((path) => {
+    const [at2] = threeEpochs(path);
+    flipByte(path, 4096 + 40); // epoch 3 is in superblock 1; byte 40 is in its root
+    const img = NvmImage.open(path);
+    try {
+      assert.equal(img.committedEpoch, 2);
+      assert.deepEqual(img.committedRoot, text("root 2"));
+      assert.ok(
+        img.openReport.includes("superblock 1 has a bad checksum; using epoch 2 from superblock 0"),
+        img.openReport.join(" | "),
+      );
+      assertContents(img, at2);
+      // The next checkpoint is epoch 3 again; epoch 3's old page slots must not show through.
+      const model = new Map(at2);
+      checkpoint(img, model, 3, [5]);
+      assertContents(img, model);
+    } finally {
+      img.close();
+    }
+  });
+});
+
+Deno.test("a damaged older superblock is reported but the newest is used", () => {
+  withTemp((path) => {
+    const [, at3] = threeEpochs(path);
+    flipByte(path, 100); // superblock 0 holds epoch 2
+    const img = NvmImage.open(path);
+    try {
+      assert.equal(img.committedEpoch, 3);
+      assert.deepEqual(img.openReport, [
+        "superblock 0 has a bad checksum; using epoch 3 from superblock 1",
+      ]);
+      assertContents(img, at3);
+    } finally {
+      img.close();
+    }
+  });
+});
+
+Deno.test("both superblocks damaged: open fails with E_IMAGE_CORRUPT and leaves the file unchanged", () => {
+  withTemp((path) => {
+    threeEpochs(path);
+    flipByte(path, 20);
+    flipByte(path, 4096 + 20);
+    openFailsUnchanged(path, Err.E_IMAGE_CORRUPT, "--fresh");
+  });
+});
+
+Deno.test("a truncated image fails with E_IMAGE_TRUNCATED and is left unchanged", () => {
+  withTemp((path) => {
+    threeEpochs(path);
+    const full = Deno.statSync(path).size;
+    for (const size of [full - 1, full >> 1, 5000, 100]) {
+      Deno.truncateSync(path, size);
+      const e = openFailsUnchanged(path, Err.E_IMAGE_TRUNCATED, "--fresh");
+      assert.ok(e.message.includes(`${size} bytes`), e.message);
+    }
+  });
+});
+
+Deno.test("random bytes, a text file and an empty file are not Tardigrade images", () => {
+  withTemp((path) => {
+    const random = new Uint8Array(5 * PAGE_BYTES);
+    crypto.getRandomValues(random);
+    Deno.writeFileSync(path, random);
+    openFailsUnchanged(path, Err.E_IMAGE_NOT_TARDIGRADE, "--fresh");
+    Deno.writeTextFileSync(path, "# Notes\nThis is not a disk image.\n".repeat(400));
+    openFailsUnchanged(path, Err.E_IMAGE_NOT_TARDIGRADE, "TRDGRADE");
+    Deno.writeTextFileSync(path, "hello\n");
+    openFailsUnchanged(path, Err.E_IMAGE_NOT_TARDIGRADE);
+    Deno.writeFileSync(path, new Uint8Array(0));
+    openFailsUnchanged(path, Err.E_IMAGE_NOT_TARDIGRADE);
+  });
+});
+
+Deno.test("an image of format version 2 fails with E_IMAGE_VERSION and is left unchanged", () => {
+  withTemp((path) => {
+    NvmImage.format(path, 4 * PAGE_BYTES).close();
+    const bytes = Deno.readFileSync(path);
+    const v = new DataView(bytes.buffer);
+    v.setUint32(8, 2, true);
+    v.setUint32(4092, crc32(bytes.subarray(0, 4092)), true);
+    Deno.writeFileSync(path, bytes);
+    openFailsUnchanged(path, Err.E_IMAGE_VERSION, "version 2");
+  });
+});
+
+Deno.test("a flipped byte in committed page data makes reading that page fail with E_IMAGE_CORRUPT naming it", () => {
+  withTemp((path) => {
+    const [, at3] = threeEpochs(path);
+    const { dataOffset } = imageLayout(16);
+    // Page 7 was written once (epoch 3), into slot 0.
+    flipByte(path, dataOffset + (2 * 7 + 0) * PAGE_BYTES + 123);
+    const img = NvmImage.open(path);
+    try {
+      const e = throwsCode(
+        () => img.readPage(7, new Uint8Array(PAGE_BYTES)),
+        Err.E_IMAGE_CORRUPT,
+        "page 7 slot 0 (epoch 3)",
+      );
+      assert.equal(e.detail.page, 7);
+      throwsCode(
+        () => img.readPages(0, 16, new Uint8Array(16 * PAGE_BYTES)),
+        Err.E_IMAGE_CORRUPT,
+        "page 7",
+      );
+      const out = new Uint8Array(PAGE_BYTES); // the other pages are fine
+      for (const p of [0, 1, 2, 3]) {
+        img.readPage(p, out);
+        assert.deepEqual(out, at3.get(p));
+      }
+    } finally {
+      img.close();
+    }
+  });
+});
+
+Deno.test("a slot header with a bad checksum is ignored as a torn write", () => {
+  withTemp((path) => {
+    const [at2] = threeEpochs(path);
+    // Page 2: epoch 1 in slot 0, epoch 3 in slot 1. Damage slot 1's header.
+    flipByte(path, 8192 + (2 * 2 + 1) * 16 + 9);
+    const img = NvmImage.open(path);
+    try {
+      const out = new Uint8Array(PAGE_BYTES);
+      assert.equal(img.readPage(2, out), true);
+      assert.deepEqual(out, at2.get(2));
+    } finally {
+      img.close();
+    }
+  });
+});
+
+// ---- bad arguments ----
+
+Deno.test("bad page numbers, buffer lengths, epochs and sizes fail with E_BAD_ARGUMENT", () => {
+  withTemp((path) => {
+    throwsCode(() => NvmImage.format(path, 4095), Err.E_BAD_ARGUMENT);
+    throwsCode(() => NvmImage.format(path, 0), Err.E_BAD_ARGUMENT);
+    throwsCode(() => NvmImage.format(path, 4096 * 1.5), Err.E_BAD_ARGUMENT);
+    throwsCode(() => NvmImage.imageBytesFor(0), Err.E_BAD_ARGUMENT);
+    const img = NvmImage.format(path, 8 * PAGE_BYTES);
+    try {
+      const page = new Uint8Array(PAGE_BYTES);
+      for (const p of [-1, 8, 1.5, NaN]) {
+        throwsCode(() => img.writePage(p, 1, page), Err.E_BAD_ARGUMENT, `page ${p}`);
+        throwsCode(() => img.readPage(p, page), Err.E_BAD_ARGUMENT);
+      }
+      throwsCode(() => img.writePage(0, 1, new Uint8Array(4095)), Err.E_BAD_ARGUMENT, "4096");
+      throwsCode(() => img.writePage(0, 1, new Uint8Array(4097)), Err.E_BAD_ARGUMENT);
+      throwsCode(() => img.readPage(0, new Uint8Array(100)), Err.E_BAD_ARGUMENT);
+      throwsCode(() => img.readPages(6, 3, new Uint8Array(3 * PAGE_BYTES)), Err.E_BAD_ARGUMENT);
+      throwsCode(() => img.readPages(0, 2, new Uint8Array(PAGE_BYTES)), Err.E_BAD_ARGUMENT);
+      for (const epoch of [0, 2, 1.5]) {
+        throwsCode(() => img.writePage(0, epoch, page), Err.E_BAD_ARGUMENT, "epoch");
+        throwsCode(() => img.commit(epoch, new Uint8Array(0)), Err.E_BAD_ARGUMENT);
+      }
+      // writePages checks everything before writing anything.
+      throwsCode(
+        () => img.writePages(1, [{ page: 0, data: pageData(1, 0) }, { page: 9, data: page }]),
+        Err.E_BAD_ARGUMENT,
+      );
+      throwsCode(() => img.commit(1, new Uint8Array(ROOT_BYTES_MAX + 1)), Err.E_BAD_ARGUMENT);
+      img.commit(1, new Uint8Array(0));
+      assertContents(img, new Map());
+    } finally {
+      img.close();
+    }
+    throwsCode(() => img.readPage(0, new Uint8Array(PAGE_BYTES)), Err.E_NOT_READY, "closed");
+  });
+});

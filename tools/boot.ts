@@ -1,0 +1,124 @@
+/**
+ * The supervisor: `deno task boot [--run-for SECONDS] [--restart-on-crash] [machine flags]`.
+ *
+ * Starts the machine process (hw/machine.ts) as a child, renders its boot
+ * log and console, and on Ctrl-C asks it to shut down cleanly (final
+ * checkpoint). With --run-for it shuts down by itself after that many
+ * seconds of being ready and exits 0. With --restart-on-crash a machine that
+ * dies (e.g. SIGKILL from a script) is powered on again and resumes.
+ *
+ * Machine flags: see hw/machine.ts (--image, --image-mb, --fresh,
+ * --checkpoint-ms, --copy-method, --apps, ...).
+ *
+ * @module
+ */
+
+import { IMAGE_PATH_DEFAULT } from "../kernel/abi/limits.ts";
+import type { MachineLine } from "../hw/board.ts";
+import { ConsoleView, MachineProcess } from "./machine_process.ts";
+
+interface SupervisorFlags {
+  runForS?: number;
+  restartOnCrash: boolean;
+  imagePath: string;
+  machineArgs: string[];
+}
+
+function parseSupervisorArgs(argv: string[]): SupervisorFlags {
+  const flags: SupervisorFlags = {
+    restartOnCrash: false,
+    imagePath: IMAGE_PATH_DEFAULT,
+    machineArgs: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--run-for") {
+      const s = Number(argv[++i]);
+      if (!(s >= 0)) throw new Error(`--run-for needs a number of seconds, got ${argv[i]}`);
+      flags.runForS = s;
+    } else if (a === "--restart-on-crash") flags.restartOnCrash = true;
+    else if (a === "--image") flags.imagePath = argv[++i];
+    else flags.machineArgs.push(a);
+  }
+  return flags;
+}
+
+const out = (s: string) => console.log(s);
+
+function render(line: MachineLine, view: ConsoleView): void {
+  switch (line.t) {
+    case "stage":
+      return out(`[boot] ${line.name.padEnd(40, " ")} ${line.ms.toFixed(1).padStart(8)} ms`);
+    case "log":
+      return out(`[log]  ${line.text}`);
+    case "boot":
+      if (line.fresh) view.reset();
+      return out(
+        line.fresh
+          ? "[boot] fresh system (formatting a new one)"
+          : `[boot] resuming from checkpoint epoch ${line.epoch}`,
+      );
+    case "ready":
+      return out(
+        `[boot] ready: ${line.resumed ? `resumed at epoch ${line.epoch}` : "fresh system"} in ${
+          line.ms.toFixed(1)
+        } ms`,
+      );
+    case "console": {
+      const text = view.accept(line);
+      if (text) {
+        Deno.stdout.writeSync(new TextEncoder().encode(text.replace(/^(?=.)/gm, `${line.name}| `)));
+      }
+      return;
+    }
+    case "error":
+      return out(`error ${line.code}: ${line.text}`);
+    case "halt":
+      return out(`[boot] halted cleanly at checkpoint epoch ${line.epoch}`);
+    case "checkpoint":
+      return;
+  }
+}
+
+async function main(): Promise<number> {
+  let flags: SupervisorFlags;
+  try {
+    flags = parseSupervisorArgs(Deno.args);
+  } catch (e) {
+    console.error(`error E_BAD_ARGUMENT: ${(e as Error).message}`);
+    return 2;
+  }
+  const view = new ConsoleView();
+  let stopping = false;
+  let machine: MachineProcess | undefined;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    out("[boot] shutting down (final checkpoint)...");
+    machine?.shutdown();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  let args = flags.machineArgs;
+  for (;;) {
+    machine = MachineProcess.start(flags.imagePath, args, { quietStderr: false });
+    machine.onLine((l) => render(l, view));
+    machine.onLine((l) => {
+      if (l.t === "ready" && flags.runForS !== undefined) setTimeout(stop, flags.runForS * 1000);
+    });
+    const status = await machine.exited;
+    if (status.success) return 0;
+    if (stopping || !flags.restartOnCrash || machine.lines.some((l) => l.t === "error")) {
+      out(
+        `[boot] machine exited with code ${status.code}${
+          status.signal ? ` (${status.signal})` : ""
+        }`,
+      );
+      return status.code === 0 ? 0 : status.code || 1;
+    }
+    out(`[boot] machine died (${status.signal ?? `code ${status.code}`}); powering it on again`);
+    args = args.filter((a) => a !== "--fresh");
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,176 @@
+/**
+ * Drives a machine process from outside: start it as a child process
+ * (`Deno.execPath()`), read its JSON lines, wait for "ready", kill it
+ * (SIGKILL = power failure) or shut it down (SIGTERM = clean).
+ *
+ * {@link ConsoleView} is the outside observer: it keeps, per thread, how
+ * many console bytes it has shown, so a machine that re-releases output
+ * after a resume is never shown the same byte twice (like TCP sequence
+ * numbers). The supervisor, the scenario runner and the tests share both.
+ *
+ * @module
+ */
+
+import type { MachineLine } from "../hw/board.ts";
+
+const REPO = new URL("../", import.meta.url);
+
+/** Deno permissions of the machine process: read the code and the image, write only the image. */
+export function machinePermissionFlags(imagePath: string): string[] {
+  return [
+    "--unstable-worker-options",
+    `--allow-read=${REPO.pathname},${imagePath}`,
+    `--allow-write=${imagePath}`,
+  ];
+}
+
+/** Console output as an outside observer saw it, deduplicated by byte offset. */
+export class ConsoleView {
+  private readonly shown = new Map<number, number>();
+  /** Everything shown, per thread. */
+  readonly text = new Map<number, string>();
+
+  /** A fresh machine: thread ids start again. */
+  reset(): void {
+    this.shown.clear();
+    this.text.clear();
+  }
+
+  /** Returns the part of a console frame not shown before ("" if none). */
+  accept(line: Extract<MachineLine, { t: "console" }>): string {
+    const shown = this.shown.get(line.thread) ?? 0;
+    const end = line.off + line.text.length;
+    if (end <= shown) return "";
+    const fresh = line.text.slice(Math.max(0, shown - line.off));
+    this.shown.set(line.thread, end);
+    this.text.set(line.thread, (this.text.get(line.thread) ?? "") + fresh);
+    return fresh;
+  }
+}
+
+/** A running machine process. */
+export class MachineProcess {
+  readonly child: Deno.ChildProcess;
+  /** Every line the machine printed, in order. */
+  readonly lines: MachineLine[] = [];
+  private readonly listeners: Array<(line: MachineLine) => void> = [];
+  /** Resolves with the exit status. */
+  readonly exited: Promise<Deno.CommandStatus>;
+  private readonly stderrText: Promise<string>;
+
+  private constructor(imagePath: string, args: string[], quietStderr: boolean) {
+    const script = new URL("../hw/machine.ts", import.meta.url).pathname;
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...machinePermissionFlags(imagePath), script, "--image", imagePath, ...args],
+      stdout: "piped",
+      stderr: quietStderr ? "piped" : "inherit",
+      stdin: "null",
+    }).spawn();
+    this.stderrText = quietStderr ? new Response(this.child.stderr).text() : Promise.resolve("");
+    this.exited = this.readLines().then(() => this.child.status);
+  }
+
+  /** Starts a machine on `imagePath` with machine flags `args` (see hw/machine.ts). */
+  static start(
+    imagePath: string,
+    args: string[] = [],
+    opts: { quietStderr?: boolean } = {},
+  ): MachineProcess {
+    return new MachineProcess(imagePath, args, opts.quietStderr ?? true);
+  }
+
+  private async readLines(): Promise<void> {
+    const decoder = new TextDecoderStream();
+    let buffered = "";
+    for await (const chunk of this.child.stdout.pipeThrough(decoder)) {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const raw = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let line: MachineLine;
+        try {
+          line = JSON.parse(raw) as MachineLine;
+        } catch {
+          line = { t: "log", text: raw };
+        }
+        this.lines.push(line);
+        for (const l of this.listeners) l(line);
+      }
+    }
+  }
+
+  /** Calls `fn` for every line from now on (and for every line so far). */
+  onLine(fn: (line: MachineLine) => void): void {
+    for (const l of this.lines) fn(l);
+    this.listeners.push(fn);
+  }
+
+  /** Resolves with the first line matching `pred`; rejects if the machine exits first or time runs out. */
+  waitFor<T extends MachineLine>(pred: (l: MachineLine) => l is T, timeoutMs?: number): Promise<T>;
+  waitFor(pred: (l: MachineLine) => boolean, timeoutMs?: number): Promise<MachineLine>;
+  waitFor(pred: (l: MachineLine) => boolean, timeoutMs = 60_000): Promise<MachineLine> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`machine: no matching line within ${timeoutMs} ms`))),
+        timeoutMs,
+      );
+      const finish = (f: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        f();
+      };
+      this.onLine((l) => {
+        if (pred(l)) finish(() => resolve(l));
+      });
+      this.exited.then(async (s) => {
+        const err = await this.stderrText;
+        finish(() =>
+          reject(
+            new Error(
+              `machine exited with code ${s.code} before the awaited line\n${this.describeErrors()}${
+                err.slice(-2000)
+              }`,
+            ),
+          )
+        );
+      });
+    });
+  }
+
+  /** Waits for the "ready" line. */
+  ready(timeoutMs = 60_000): Promise<Extract<MachineLine, { t: "ready" }>> {
+    return this.waitFor(
+      (l): l is Extract<MachineLine, { t: "ready" }> => l.t === "ready",
+      timeoutMs,
+    );
+  }
+
+  /** Power failure: SIGKILL, then wait for the exit. */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await this.exited;
+  }
+
+  /** Clean shutdown (final checkpoint); resolves with the exit status. */
+  async shutdown(): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    return await this.exited;
+  }
+
+  /** The machine's error lines, for failure messages. */
+  describeErrors(): string {
+    return this.lines.filter((l) => l.t === "error").map((l) => JSON.stringify(l)).join("\n");
+  }
+
+  /** What the machine wrote to stderr (when quiet). */
+  stderr(): Promise<string> {
+    return this.stderrText;
+  }
+}
