@@ -43,7 +43,11 @@ export const SERVICE_SLOT = 2;
 /** First slot of the CALL capabilities a component receives for the services it needs. */
 export const NEEDS_FIRST_SLOT = 3;
 
-/** Apps init can start (`--apps NAME,...`): program and needs; quota per app. */
+/**
+ * Apps init can start (`--apps NAME,...`): program and needs. A name that is
+ * a path under tests/programs/ starts that program with CALL capabilities to
+ * every service (slots 3, 4, 5: memory, fs, net) and a 10 ms timer (slot 2).
+ */
 export const APPS: Record<string, { program: string; needs: string[]; timerMs?: number }> = {
   counter: { program: "servers/apps/counter.ts", needs: [], timerMs: 20 },
   writer: { program: "servers/apps/writer.ts", needs: [], timerMs: 1 },

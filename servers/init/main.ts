@@ -74,14 +74,17 @@ async function startService(
 
 /** Starts one app with a timer notification and CALL capabilities to its services. */
 async function startApp(ctx: Context, name: string, endpoints: Map<string, number>, badge: number) {
-  const app = APPS[name];
+  const app = APPS[name] ?? programApp(name);
   if (!app) {
     throw new TardigradeError(
       Err.E_NOT_FOUND,
       `init: no app named "${name}"; known apps: ${Object.keys(APPS).join(", ")}`,
     );
   }
-  const group = await ctx.sys.capGroupCreate(name, APP_QUOTA_PAGES);
+  const group = await ctx.sys.capGroupCreate(
+    name.replace(/^.*\//, "").replace(/\.ts$/, ""),
+    APP_QUOTA_PAGES,
+  );
   if (app.timerMs) {
     const notification = await ctx.sys.notificationCreate();
     await ctx.sys.capGrant(
@@ -96,6 +99,12 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
   await grantNeeds(ctx, group, app.needs, endpoints, badge);
   await ctx.sys.threadCreate(group, app.program, {}, "fresh");
   ctx.log(`init: app ${name} started`);
+}
+
+/** An app given as a program path (tests/programs/x.ts): it may call every service. */
+function programApp(path: string): (typeof APPS)[string] | undefined {
+  if (!/^tests\/programs\/[a-z0-9_-]+\.ts$/.test(path)) return undefined;
+  return { program: path, needs: SERVICES.map((s) => s.name), timerMs: 10 };
 }
 
 runProgram(async (ctx) => {

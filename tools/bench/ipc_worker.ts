@@ -1,0 +1,368 @@
+/**
+ * Worker for the IPC benchmark (tools/bench/ipc.ts): one file, two roles.
+ *
+ * - Server: serves the connection (`ServerConnection.serve`) in a
+ *   synchronous loop while the control word {@link Ctl.MODE} says
+ *   {@link Mode.RING}; when idle it spins on its doorbell, then sleeps in
+ *   `Atomics.wait` for a millisecond at most. Label {@link Label.ECHO}
+ *   replies with the request's payload; label {@link Label.COUNT} is
+ *   one-way: it checks the sequence number in the payload and counts the
+ *   message (published in {@link Ctl.CONSUMED}). Between ring phases it
+ *   sits in its event loop and posts every Uint8Array that arrives on its
+ *   MessagePort straight back (the postMessage baseline); a `{ t: "ring" }`
+ *   message on the port puts it back into the ring loop. It leaves the ring
+ *   loop for good on {@link Mode.STOP} and posts {@link ServerDone}.
+ * - Client: measures (a) `callSync` round trips, (b) postMessage round
+ *   trips to the same server worker, (c) one-way batched `send`/`flush`
+ *   throughput, and posts {@link ClientResult}.
+ *
+ * Any wrong reply, lost message or exception fails the run loudly: the
+ * client posts `error`, or the exception reaches the main thread's onerror.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { Err, errName } from "../../kernel/abi/errors.ts";
+import { DoorbellWord } from "../../kernel/abi/layout.ts";
+import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
+import { doorbellCount, ringDoorbell, spinDoorbell } from "../../kernel/abi/doorbell.ts";
+import {
+  ClientConnection,
+  type Request,
+  ServerConnection,
+  type Waiter,
+} from "../../servers/runtime/ipc.ts";
+
+/** Word offsets (Int32) in the benchmark's control buffer. */
+export enum Ctl {
+  /** A {@link Mode}, written by the client (and by the main thread on failure). */
+  MODE = 0,
+  /** One-way messages the server has consumed so far (published after each `serve`). */
+  CONSUMED = 1,
+  /** Set to 1 by the server when a one-way message arrived out of sequence. */
+  SEQ_ERROR = 2,
+  /** The sequence number the server saw instead of the expected one. */
+  SEQ_GOT = 3,
+  COUNT = 8,
+}
+
+/** What the server does now. */
+export enum Mode {
+  /** Sit in the event loop: answer postMessage pings. */
+  EVENT = 0,
+  /** Serve the ring in a synchronous loop. */
+  RING = 1,
+  /** Leave the ring loop and finish. */
+  STOP = 2,
+}
+
+/** Protocol labels of the benchmark connection. */
+export enum Label {
+  ECHO = 1,
+  COUNT = 2,
+}
+
+/** Bytes of the control buffer. */
+export const CTL_BYTES = Ctl.COUNT * 4;
+/** The badge the server side's handle carries; the server checks every request has it. */
+export const BENCH_BADGE = 7;
+/** Payload bytes of every benchmark message. */
+export const PAYLOAD_BYTES = 16;
+
+/** Start message of the server role. */
+export interface ServerStart {
+  role: "server";
+  handle: ConnectionHandle;
+  /** The server's own doorbell (the client handle's peerDoorbell). */
+  doorbell: SharedArrayBuffer;
+  ctl: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+/** Start message of the client role. */
+export interface ClientStart {
+  role: "client";
+  handle: ConnectionHandle;
+  /** The client's own doorbell (the server handle's peerDoorbell). */
+  doorbell: SharedArrayBuffer;
+  ctl: SharedArrayBuffer;
+  port: MessagePort;
+  /** callSync samples after warm-up. */
+  rttSamples: number;
+  rttWarmup: number;
+  /** postMessage samples after warm-up. */
+  pmSamples: number;
+  pmWarmup: number;
+  /** Length of the throughput run. */
+  throughputMs: number;
+}
+
+/** What the client measured. Sample arrays are in microseconds, unsorted. */
+export interface ClientResult {
+  t: "result";
+  rtt: Float64Array;
+  pm: Float64Array;
+  sent: number;
+  throughputMs: number;
+}
+
+/** The server's last word. */
+export interface ServerDone {
+  t: "stopped";
+  consumed: number;
+  served: number;
+}
+
+/** Posted when the server is in its event loop, ready for the client. */
+export interface ServerReady {
+  t: "ready";
+}
+
+/** Posted by either role when it fails. */
+export interface WorkerFailure {
+  t: "error";
+  role: string;
+  message: string;
+}
+
+// ---------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------
+
+/** Spins on the doorbell before sleeping: about 0.1 to 0.5 ms. */
+const SERVER_SPIN = 100_000;
+/** Requests per `serve` call. */
+const SERVE_BUDGET = 256;
+
+function runServer(start: ServerStart): void {
+  const ctl = new Int32Array(start.ctl);
+  const door = new Int32Array(start.doorbell);
+  let consumed = 0;
+  let served = 0;
+  const handler = (req: Request): Uint8Array | void => {
+    if (req.badge !== BENCH_BADGE) throw new Error(`badge ${req.badge}, expected ${BENCH_BADGE}`);
+    if (req.label === Label.ECHO) return req.payload;
+    if (req.label === Label.COUNT) {
+      const p = req.payload;
+      const seq = (p[0] | (p[1] << 8) | (p[2] << 16) | (p[3] << 24)) >>> 0;
+      if (p.length !== PAYLOAD_BYTES || seq !== consumed) {
+        if (Atomics.load(ctl, Ctl.SEQ_ERROR) === 0) {
+          Atomics.store(ctl, Ctl.SEQ_GOT, seq);
+          Atomics.store(ctl, Ctl.SEQ_ERROR, 1);
+        }
+      }
+      consumed++;
+      return;
+    }
+    throw new Error(`unknown label ${req.label}`);
+  };
+  const conn = new ServerConnection(start.handle, handler);
+
+  /** Serves until the mode leaves RING; returns false on STOP. */
+  const ringLoop = (): boolean => {
+    for (;;) {
+      const seen = doorbellCount(door);
+      const n = conn.serve(SERVE_BUDGET);
+      if (n > 0) {
+        served += n;
+        Atomics.store(ctl, Ctl.CONSUMED, consumed);
+        continue;
+      }
+      const mode = Atomics.load(ctl, Ctl.MODE);
+      if (mode !== Mode.RING) return mode !== Mode.STOP;
+      if (spinDoorbell(door, seen, SERVER_SPIN)) continue;
+      Atomics.store(door, DoorbellWord.SLEEPING, 1);
+      Atomics.wait(door, DoorbellWord.RING, seen, 1);
+      Atomics.store(door, DoorbellWord.SLEEPING, 0);
+    }
+  };
+
+  const port = start.port;
+  port.onmessage = (ev: MessageEvent) => {
+    const data = ev.data;
+    if (data instanceof Uint8Array) {
+      port.postMessage(data);
+      return;
+    }
+    if (data?.t === "ring") {
+      if (!ringLoop()) {
+        Atomics.store(ctl, Ctl.CONSUMED, consumed);
+        const done: ServerDone = { t: "stopped", consumed, served };
+        self.postMessage(done);
+        port.close();
+      }
+    }
+  };
+  const ready: ServerReady = { t: "ready" };
+  self.postMessage(ready);
+}
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+function fail(message: string): never {
+  throw new Error(`ipc bench client: ${message}`);
+}
+
+function setMode(ctl: Int32Array, serverDoor: Int32Array, mode: Mode): void {
+  Atomics.store(ctl, Ctl.MODE, mode);
+  ringDoorbell(serverDoor);
+}
+
+/** (a) callSync round trips; every reply must echo its request. */
+function measureRtt(conn: ClientConnection, warmup: number, samples: number): Float64Array {
+  const out = new Float64Array(samples);
+  const payload = new Uint8Array(PAYLOAD_BYTES);
+  const view = new DataView(payload.buffer);
+  for (let i = -warmup; i < samples; i++) {
+    view.setUint32(0, i >>> 0, true);
+    view.setUint32(8, (i * 2654435761) >>> 0, true);
+    const t0 = performance.now();
+    const reply = conn.callSync(Label.ECHO, payload);
+    const t1 = performance.now();
+    if (reply.status !== Err.OK) {
+      fail(
+        `call ${i}: status ${errName(reply.status)}: ${new TextDecoder().decode(reply.payload)}`,
+      );
+    }
+    const got = reply.payload;
+    if (got.length !== PAYLOAD_BYTES) fail(`call ${i}: reply of ${got.length} bytes`);
+    for (let k = 0; k < PAYLOAD_BYTES; k++) {
+      if (got[k] !== payload[k]) fail(`call ${i}: reply payload differs at byte ${k}`);
+    }
+    if (i >= 0) out[i] = (t1 - t0) * 1000;
+  }
+  if (conn.orphanReplies !== 0) fail(`${conn.orphanReplies} replies for no call`);
+  return out;
+}
+
+/** (b) postMessage round trips over the port to the server worker. */
+async function measurePostMessage(
+  port: MessagePort,
+  warmup: number,
+  samples: number,
+): Promise<Float64Array> {
+  const out = new Float64Array(samples);
+  let resolve: (v: Uint8Array) => void = () => {};
+  port.onmessage = (ev: MessageEvent) => resolve(ev.data as Uint8Array);
+  for (let i = -warmup; i < samples; i++) {
+    const payload = new Uint8Array(PAYLOAD_BYTES);
+    const view = new DataView(payload.buffer);
+    view.setUint32(0, i >>> 0, true);
+    view.setUint32(8, (i * 2654435761) >>> 0, true);
+    const back = new Promise<Uint8Array>((r) => (resolve = r));
+    const t0 = performance.now();
+    port.postMessage(payload);
+    const got = await back;
+    const t1 = performance.now();
+    if (!(got instanceof Uint8Array) || got.length !== PAYLOAD_BYTES) {
+      fail(`ping ${i}: bad reply`);
+    }
+    for (let k = 0; k < PAYLOAD_BYTES; k++) {
+      if (got[k] !== payload[k]) fail(`ping ${i}: reply payload differs at byte ${k}`);
+    }
+    if (i >= 0) out[i] = (t1 - t0) * 1000;
+  }
+  return out;
+}
+
+/** Waits (spinning, with a deadline) until the server has consumed `sent` one-way messages. */
+function awaitConsumed(ctl: Int32Array, sent: number, what: string): void {
+  const deadline = performance.now() + 5000;
+  while (Atomics.load(ctl, Ctl.CONSUMED) !== sent) {
+    if (performance.now() > deadline) {
+      fail(`${what}: server consumed ${Atomics.load(ctl, Ctl.CONSUMED)} of ${sent} messages`);
+    }
+  }
+  if (Atomics.load(ctl, Ctl.SEQ_ERROR) !== 0) {
+    fail(`${what}: server saw sequence ${Atomics.load(ctl, Ctl.SEQ_GOT)} out of order`);
+  }
+}
+
+/**
+ * (c) One-way throughput: fill the request ring with `send`, `flush`, keep
+ * refilling as the server drains, for `ms`; the clock stops when the server
+ * has consumed the last message. Returns [messages, elapsed ms].
+ */
+function measureThroughput(
+  conn: ClientConnection,
+  ctl: Int32Array,
+  firstSeq: number,
+  ms: number,
+): [number, number] {
+  const payload = new Uint8Array(PAYLOAD_BYTES);
+  let seq = firstSeq;
+  const t0 = performance.now();
+  const until = t0 + ms;
+  let batches = 0;
+  do {
+    // One batch: fill the ring (as far as the server has drained it), then wake the server.
+    for (let k = 0; k < 64; k++) {
+      payload[0] = seq;
+      payload[1] = seq >>> 8;
+      payload[2] = seq >>> 16;
+      payload[3] = seq >>> 24;
+      if (!conn.send(Label.COUNT, payload)) break;
+      seq++;
+    }
+    conn.flush();
+    batches++;
+  } while ((batches & 63) !== 0 || performance.now() < until);
+  awaitConsumed(ctl, seq, "throughput");
+  const t1 = performance.now();
+  return [seq - firstSeq, t1 - t0];
+}
+
+async function runClient(start: ClientStart): Promise<ClientResult> {
+  const ctl = new Int32Array(start.ctl);
+  const serverDoor = new Int32Array(start.handle.peerDoorbell);
+  const waiter: Waiter = {
+    doorbell: new Int32Array(start.doorbell),
+    beginWait() {},
+    endWait() {},
+  };
+  const conn = new ClientConnection(start.handle, waiter);
+  const port = start.port;
+  port.start();
+
+  // (a) ring round trips.
+  setMode(ctl, serverDoor, Mode.RING);
+  port.postMessage({ t: "ring" });
+  const rtt = measureRtt(conn, start.rttWarmup, start.rttSamples);
+
+  // (b) postMessage round trips: the server goes back to its event loop.
+  setMode(ctl, serverDoor, Mode.EVENT);
+  const pm = await measurePostMessage(port, start.pmWarmup, start.pmSamples);
+
+  // (c) batched one-way throughput, after a short warm-up run.
+  setMode(ctl, serverDoor, Mode.RING);
+  port.postMessage({ t: "ring" });
+  const [warm] = measureThroughput(conn, ctl, 0, Math.min(100, start.throughputMs));
+  const [sent, ms] = measureThroughput(conn, ctl, warm, start.throughputMs);
+  if (Atomics.load(ctl, Ctl.CONSUMED) !== warm + sent) fail("consumed count drifted");
+
+  setMode(ctl, serverDoor, Mode.STOP);
+  return { t: "result", rtt, pm, sent, throughputMs: ms };
+}
+
+self.onmessage = (ev: MessageEvent<ServerStart | ClientStart>) => {
+  const start = ev.data;
+  if (start.role === "server") {
+    runServer(start);
+    return;
+  }
+  runClient(start).then(
+    (result) => self.postMessage(result, [result.rtt.buffer, result.pm.buffer]),
+    (e) => {
+      const failure: WorkerFailure = {
+        t: "error",
+        role: "client",
+        message: e instanceof Error ? e.stack ?? e.message : String(e),
+      };
+      self.postMessage(failure);
+    },
+  );
+};
