@@ -17,7 +17,7 @@
  */
 
 import { Err, TardigradeError } from "../kernel/abi/errors.ts";
-import { ConsoleWord, type PmoBuffers } from "../kernel/abi/layout.ts";
+import { ConsoleRegister, type PmoBuffers } from "../kernel/abi/layout.ts";
 import { PAGE_BYTES } from "../kernel/abi/limits.ts";
 import type {
   BoardToKernel,
@@ -35,11 +35,20 @@ export type MachineLine =
   | { t: "log"; text: string }
   | { t: "stage"; name: string; ms: number }
   | { t: "ready"; epoch: number; resumed: boolean; ms: number }
-  | { t: "console"; thread: number; name: string; off: number; text: string }
+  | {
+    t: "console";
+    thread: number;
+    name: string;
+    off: number;
+    text: string;
+    /** The committed checkpoint that covers this text. */
+    epoch: number;
+  }
   | { t: "boot"; fresh: boolean; epoch: number }
   | { t: "checkpoint"; stats: CheckpointStats }
   | { t: "error"; code: string; text: string }
-  | { t: "halt"; epoch: number };
+  | { t: "halt"; epoch: number }
+  | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" };
 
 /** Where to stop the machine in power-failure mode: the `index`-th step named `step` of checkpoint `epoch`. */
 export interface PowerFailSpec {
@@ -62,6 +71,8 @@ export interface BoardConfig {
   powerFail?: PowerFailSpec;
   /** Emit every checkpoint's statistics as a line (benchmarks). */
   reportCheckpoints: boolean;
+  /** Digest the state at every commit and after restoring (tests of resume exactness). */
+  digest: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -76,7 +87,10 @@ export function emit(line: MachineLine): void {
 export class Board {
   private image!: NvmImage;
   private kernel!: Worker;
-  private readonly consoles = new Map<number, { ring: PmoBuffers; name: string }>();
+  private readonly consoles = new Map<
+    number,
+    { ring: PmoBuffers; released: Int32Array; name: string }
+  >();
   private readonly workers = new Map<number, Worker>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly bootStarted = performance.now();
@@ -120,6 +134,7 @@ export class Board {
         nvmPages: this.image.pageCount,
         apps: this.config.apps,
         debugBarrier: this.config.debugBarrier,
+        digest: this.config.digest,
       },
     }, kernelPages ? [kernelPages] : []);
     this.timer = setInterval(() => this.toKernel({ t: "tick", nowMs: performance.now() }), 1);
@@ -168,6 +183,8 @@ export class Board {
         return emit({ t: "log", text: msg.text });
       case "stage":
         return emit({ t: "stage", name: msg.name, ms: msg.ms });
+      case "digest":
+        return emit({ t: "digest", epoch: msg.epoch, digest: msg.digest, when: "resume" });
       case "ready":
         return emit({
           t: "ready",
@@ -176,11 +193,13 @@ export class Board {
           ms: performance.now() - this.bootStarted,
         });
       case "console":
-        this.consoles.set(msg.threadId, { ring: msg.ring, name: msg.name });
-        return this.releaseConsole(
-          msg.threadId,
-          Atomics.load(new Int32Array(msg.ring.data), ConsoleWord.HEAD),
-        );
+        this.consoles.set(msg.threadId, {
+          ring: msg.ring,
+          released: new Int32Array(msg.register),
+          name: msg.name,
+        });
+        // Text already in the ring is released with the next commit, never before.
+        return;
       case "load":
         this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
         return this.toKernel({ t: "loaded", reqId: msg.reqId });
@@ -228,8 +247,11 @@ export class Board {
       Deno.exit(137);
     }
     this.toKernel({ t: "committed", epoch: msg.epoch });
-    for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head);
+    for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     if (this.config.reportCheckpoints) emit({ t: "checkpoint", stats: msg.stats });
+    if (msg.stats.digest) {
+      emit({ t: "digest", epoch: msg.epoch, digest: msg.stats.digest, when: "commit" });
+    }
   }
 
   private persist(msg: Extract<KernelToBoard, { t: "commit" }>): void {
@@ -244,15 +266,14 @@ export class Board {
   }
 
   /** Emits a thread's console bytes up to `head` (committed) and records them released. */
-  private releaseConsole(thread: number, head: number): void {
+  private releaseConsole(thread: number, head: number, epoch: number): void {
     const c = this.consoles.get(thread);
     if (!c) return;
-    const words = new Int32Array(c.ring.data);
-    const released = Atomics.load(words, ConsoleWord.RELEASED);
+    const released = Atomics.load(c.released, ConsoleRegister.RELEASED);
     if (head <= released) return;
     const text = decoder.decode(readConsole(c.ring, released, head));
-    emit({ t: "console", thread, name: c.name, off: released, text });
-    Atomics.store(words, ConsoleWord.RELEASED, head);
+    emit({ t: "console", thread, name: c.name, off: released, text, epoch });
+    Atomics.store(c.released, ConsoleRegister.RELEASED, head);
   }
 
   /** In power-failure mode, makes the image stop the process at the chosen step. */

@@ -6,7 +6,7 @@
  *
  * Flags: --image PATH, --image-mb N, --fresh, --checkpoint-ms N (0 = off),
  * --copy-method stop-and-copy|cow|hybrid, --apps a,b, --fsync,
- * --debug-barrier, --report-checkpoints, --power-fail STEP:INDEX[@EPOCH].
+ * --debug-barrier, --report-checkpoints, --digest, --power-fail STEP:INDEX[@EPOCH].
  *
  * @module
  */
@@ -45,6 +45,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
       fsync: { type: "boolean", default: false },
       "debug-barrier": { type: "boolean", default: false },
       "report-checkpoints": { type: "boolean", default: false },
+      digest: { type: "boolean", default: false },
       "power-fail": { type: "string" },
     },
     strict: true,
@@ -75,6 +76,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     fsync: values.fsync!,
     debugBarrier: values["debug-barrier"]!,
     reportCheckpoints: values["report-checkpoints"]!,
+    digest: values.digest!,
     powerFail: values["power-fail"] ? parsePowerFail(values["power-fail"]) : undefined,
   };
 }

@@ -25,6 +25,7 @@ import type { CheckpointStats } from "./abi/protocol.ts";
 import { ConsoleWord } from "./abi/layout.ts";
 import type { Kernel } from "./kernel.ts";
 import { KERNEL_PMO_PAGES } from "./object_table.ts";
+import { digestState } from "./digest.ts";
 
 /** One page captured by a checkpoint. */
 interface Capture {
@@ -104,6 +105,9 @@ export class CheckpointManager {
     const captures = this.capturePages();
     const consoleHeads = this.consoleHeads();
     const t3 = performance.now();
+    const digest = this.k.config.digest
+      ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
+      : undefined;
     this.thaw(live);
     const t4 = performance.now();
     const { pages, nvmPages, cowPages } = this.copyOut(captures);
@@ -117,6 +121,7 @@ export class CheckpointManager {
       dirtyPages: captures.length,
       cowPages,
       objectRecords,
+      digest,
     };
     this.recent.push(stats);
     if (this.recent.length > 4096) this.recent.shift();

@@ -15,7 +15,7 @@
  */
 
 import { Err, type ErrorValue, TardigradeError, toErrorValue } from "./abi/errors.ts";
-import { ConnWord, type PmoBuffers } from "./abi/layout.ts";
+import { ConnWord, ConsoleRegister, ConsoleWord, type PmoBuffers } from "./abi/layout.ts";
 import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
 import type {
   KernelConfig,
@@ -36,6 +36,7 @@ import { ringDoorbell } from "./abi/doorbell.ts";
 import { PersistentMemory } from "../servers/runtime/pmem.ts";
 import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
+import { digestState } from "./digest.ts";
 
 /** Restarts of one thread before the kernel gives up on it. */
 const RESTARTS_MAX = 8;
@@ -58,6 +59,8 @@ export class Kernel {
   private announcedReady = false;
   /** True when this boot resumed from a checkpoint. */
   resumed = false;
+  /** True once boot or resume has started every thread: no checkpoint before. */
+  booted = false;
 
   constructor(
     readonly config: KernelConfig,
@@ -89,7 +92,7 @@ export class Kernel {
   }
 
   /** Fresh boot: the root cap group "init" with its thread and first capabilities. */
-  bootFresh(): void {
+  bootFresh(): Promise<void> {
     const group = this.createCapGroup("init", this.config.nvmPages);
     this.caps.insertOriginal(group, group, RIGHTS_ALL, 0);
     const timer = this.table.create(ObjKind.IRQ, { line: "timer", periodMs: 0, notification: 0 });
@@ -101,15 +104,23 @@ export class Kernel {
     );
     this.caps.insertOriginal(group, thread.id, RIGHTS_ALL, 1);
     this.caps.insertOriginal(group, timer.id, RIGHTS_ALL, 2);
-    this.spawn(thread, false);
+    return this.spawn(thread, false);
   }
 
   /** Resume: rebuild caches from the loaded records, then start a worker per thread. */
-  resume(): void {
+  async resume(): Promise<void> {
     this.resumed = true;
     this.caps.rebuild();
-    for (const pmo of this.table.ofKind(ObjKind.PMO)) this.pmos.adopt(pmo);
-    for (const t of [...this.table.ofKind(ObjKind.THREAD)]) this.spawn(t, true);
+    const pmos = [...this.table.ofKind(ObjKind.PMO)];
+    for (const pmo of pmos) this.pmos.adopt(pmo);
+    if (this.config.digest) {
+      const all = await Promise.all(
+        pmos.map(async (p) => [p.id, await this.pmos.ensureLoaded(p.id)] as [number, PmoBuffers]),
+      );
+      const epoch = this.checkpoints.committedEpoch;
+      this.post({ t: "digest", epoch, digest: digestState(this.kernelPmo, all) });
+    }
+    for (const t of [...this.table.ofKind(ObjKind.THREAD)]) await this.spawn(t, true);
   }
 
   /** Creates a cap group with its VM space. Returns the group id. */
@@ -148,14 +159,10 @@ export class Kernel {
   async spawn(rec: ThreadRecord, resumed: boolean): Promise<void> {
     const group = this.table.expect(rec.group, ObjKind.CAP_GROUP);
     const ring = await this.pmos.ensureLoaded(rec.consolePmo);
-    this.post({ t: "console", threadId: rec.id, ring, name: group.name });
-    const live = startWorker(
-      rec,
-      group.name,
-      ring,
-      resumed,
-      (m, transfer) => this.post(m, transfer),
-    );
+    const register = consoleRegister(ring);
+    this.post({ t: "console", threadId: rec.id, ring, register, name: group.name });
+    const toBoard = (m: KernelToBoard, transfer: Transferable[]) => this.post(m, transfer);
+    const live = startWorker(rec, group.name, ring, register, resumed, toBoard);
     this.threads.set(rec.id, live);
     live.port.onmessage = (e: MessageEvent<WorkerMessage>) => this.onWorkerMessage(live, e.data);
     this.reattachConnections(live);
@@ -227,7 +234,7 @@ export class Kernel {
       if (c.client !== threadId && c.server !== threadId) continue;
       const bufs = this.pmos.loadedBuffers(c.pmo);
       if (bufs) {
-        Atomics.store(new Int32Array(bufs.data), ConnWord.CLOSED, 1);
+        new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, 1);
       }
       const other = c.client === threadId ? c.server : c.client;
       this.postEvent(other, { t: "closed", connId: c.id, reason });
@@ -240,7 +247,7 @@ export class Kernel {
       if (c.closed) continue;
       const bufs = this.pmos.loadedBuffers(c.pmo);
       if (c.server === live.rec.id || c.client === live.rec.id) {
-        if (bufs) Atomics.store(new Int32Array(bufs.data), ConnWord.CLOSED, 0);
+        if (bufs) new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, 0);
       }
       if (c.client === live.rec.id) {
         this.postEvent(c.server, { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell });
@@ -253,6 +260,7 @@ export class Kernel {
 
   /** Timer tick from the board: fire due timer IRQs, maybe start a checkpoint. */
   onTick(nowMs: number): void {
+    if (!this.booted) return; // no interrupts before every thread object has its worker
     for (const irq of this.table.ofKind(ObjKind.IRQ)) {
       if (irq.periodMs === 0 || irq.notification === 0) continue;
       const last = this.irqLastFired.get(irq.id) ?? 0;
@@ -274,6 +282,7 @@ export class Kernel {
 
   /** True when every live thread has reached its first safe point. */
   allReady(): boolean {
+    if (!this.booted) return false;
     for (const t of this.threads.values()) if (!t.dead && !t.ready) return false;
     return true;
   }
@@ -300,6 +309,19 @@ export class Kernel {
     for (const t of this.threads.values()) if (!t.dead) this.terminate(t);
     this.post({ t: "shutdown-done" });
   }
+}
+
+/**
+ * A console's device register for a (re)started thread. What was released
+ * before a crash is unknown here, so it assumes nothing in the ring was: the
+ * board re-sends the retained text and the outside observer drops what it
+ * has seen (by byte offset).
+ */
+function consoleRegister(ring: PmoBuffers): SharedArrayBuffer {
+  const register = new SharedArrayBuffer(ConsoleRegister.COUNT * 4);
+  const head = Atomics.load(new Int32Array(ring.data), ConsoleWord.HEAD);
+  new Int32Array(register)[ConsoleRegister.RELEASED] = Math.max(0, head - CONSOLE_RING_BYTES);
+  return register;
 }
 
 /** ORs `bits` into a notification's word and wakes the thread bound to it. */

@@ -24,12 +24,18 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       const t0 = performance.now();
       const pages = msg.kernelPages ? new Uint8Array(msg.kernelPages) : undefined;
       kernel = new Kernel(msg.config, toBoard, pages, msg.epoch);
-      if (msg.fresh) kernel.bootFresh();
-      else kernel.resume();
-      toBoard({
-        t: "stage",
-        name: msg.fresh ? "kernel objects created" : "kernel objects restored",
-        ms: performance.now() - t0,
+      toBoard({ t: "stage", name: "kernel: object table loaded", ms: performance.now() - t0 });
+      const t1 = performance.now();
+      const started = msg.fresh ? kernel.bootFresh() : kernel.resume();
+      started.then(() => {
+        kernel!.booted = true;
+        toBoard({
+          t: "stage",
+          name: msg.fresh
+            ? "kernel: root task started"
+            : "kernel: objects restored, workers started",
+          ms: performance.now() - t1,
+        });
       });
       break;
     }

@@ -46,6 +46,7 @@ export function startWorker(
   rec: ThreadRecord,
   capGroupName: string,
   consoleRing: PmoBuffers,
+  consoleRegister: SharedArrayBuffer,
   resumed: boolean,
   toBoard: (msg: KernelToBoard, transfer: Transferable[]) => void,
 ): LiveThread {
@@ -63,6 +64,7 @@ export function startWorker(
     control: controlSab,
     doorbell,
     console: consoleRing,
+    consoleRegister,
     port: channel.port2,
   };
   toBoard({

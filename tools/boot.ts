@@ -77,6 +77,8 @@ function render(line: MachineLine, view: ConsoleView): void {
       return out(`[boot] halted cleanly at checkpoint epoch ${line.epoch}`);
     case "checkpoint":
       return;
+    case "digest":
+      return out(`[boot] state digest at epoch ${line.epoch} (${line.when}): ${line.digest}`);
   }
 }
 

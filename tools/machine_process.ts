@@ -29,6 +29,11 @@ export class ConsoleView {
   private readonly shown = new Map<number, number>();
   /** Everything shown, per thread. */
   readonly text = new Map<number, string>();
+  /**
+   * Re-sent bytes that differ from what was shown before: an observer that
+   * detects a rollback. Must stay 0 (invariant 1).
+   */
+  rollbacksSeen = 0;
 
   /** A fresh machine: thread ids start again. */
   reset(): void {
@@ -40,6 +45,9 @@ export class ConsoleView {
   accept(line: Extract<MachineLine, { t: "console" }>): string {
     const shown = this.shown.get(line.thread) ?? 0;
     const end = line.off + line.text.length;
+    const seen = this.text.get(line.thread) ?? "";
+    const overlap = line.text.slice(0, Math.max(0, Math.min(end, shown) - line.off));
+    if (overlap !== seen.slice(line.off, line.off + overlap.length)) this.rollbacksSeen++;
     if (end <= shown) return "";
     const fresh = line.text.slice(Math.max(0, shown - line.off));
     this.shown.set(line.thread, end);

@@ -132,8 +132,16 @@ export enum SlotField {
 export enum ConsoleWord {
   /** Total bytes ever written (producer-owned). */
   HEAD = 0,
-  /** Total bytes released to the outside (board-owned). */
-  RELEASED = 16,
+}
+
+/**
+ * Word offsets in a console's device register: a small volatile buffer the
+ * board owns (device state, not guest state, so not in the persistent ring).
+ */
+export enum ConsoleRegister {
+  /** Total bytes released to the outside; the writer may not overwrite past it. */
+  RELEASED = 0,
+  COUNT = 16,
 }
 
 assert(CONN_BYTES % PAGE_BYTES === 0, "layout", "connection buffer must be whole pages");

@@ -64,6 +64,8 @@ export interface StartMessage {
   control: SharedArrayBuffer;
   doorbell: SharedArrayBuffer;
   console: PmoBuffers;
+  /** The console's device register (ConsoleRegister). */
+  consoleRegister: SharedArrayBuffer;
   /** The worker's end of its channel to the kernel: system calls and events. */
   port: MessagePort;
 }
@@ -107,7 +109,8 @@ export type KernelToBoard =
   | { t: "log"; text: string }
   | { t: "stage"; name: string; ms: number }
   | { t: "ready"; epoch: number; resumed: boolean }
-  | { t: "console"; threadId: number; ring: PmoBuffers; name: string }
+  | { t: "digest"; epoch: number; digest: string }
+  | { t: "console"; threadId: number; ring: PmoBuffers; register: SharedArrayBuffer; name: string }
   | { t: "load"; reqId: number; data: SharedArrayBuffer; nvmBase: number; pages: number }
   | {
     t: "commit";
@@ -135,6 +138,8 @@ export interface KernelConfig {
   apps: string[];
   /** Compare non-dirty pages against the last checkpoint to catch writes that skipped the barrier. */
   debugBarrier: boolean;
+  /** Digest the whole state inside each pause and after restoring (resume-exactness tests). */
+  digest: boolean;
 }
 
 /** Timing of one checkpoint's stop-the-world pause, in microseconds, broken down like TreeSLS. */
@@ -148,4 +153,6 @@ export interface CheckpointStats {
   dirtyPages: number;
   cowPages: number;
   objectRecords: number;
+  /** Digest of the captured state, with --digest only. */
+  digest?: string;
 }

@@ -16,6 +16,7 @@ import { ENDPOINT_CONNECTIONS_MAX } from "../abi/limits.ts";
 import type { ConnectionHandle } from "../abi/protocol.ts";
 import { Right } from "../abi/rights.ts";
 import type { Kernel } from "../kernel.ts";
+import { PersistentMemory } from "../../servers/runtime/pmem.ts";
 import type { LiveThread } from "../threads.ts";
 import { type ConnectionRecord, type EndpointRecord, ObjKind } from "./records.ts";
 
@@ -48,7 +49,7 @@ async function offer(k: Kernel, ep: EndpointRecord, c: ConnectionRecord): Promis
 export function closeConnection(k: Kernel, c: ConnectionRecord, reason: string): void {
   k.table.update(c, { closed: true });
   const bufs = k.pmos.loadedBuffers(c.pmo);
-  if (bufs) Atomics.store(new Int32Array(bufs.data), ConnWord.CLOSED, 1);
+  if (bufs) new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, 1);
   k.postEvent(c.server, { t: "closed", connId: c.id, reason });
   k.postEvent(c.client, { t: "closed", connId: c.id, reason });
 }

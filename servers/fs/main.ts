@@ -1,16 +1,278 @@
 /**
- * The file system server. At this stage it answers STATUS and ECHO over its
- * endpoint and checks that it can reach the memory server (slot 3).
+ * The file server: a flat namespace of files kept in the memory server
+ * (protocol: servers/fs/protocol.ts). It answers STATUS and ECHO like every
+ * server, and CREATE, WRITE, READ, STAT, DELETE.
+ *
+ * ## Storage
+ *
+ * The server keeps no state of its own: a file is a named object
+ * "fs:<name>" of the memory server, its *inode* of {@link INODE_BYTES}
+ * bytes (u32 length, 3 reserved words, then {@link FS_CHUNKS_MAX} ids of
+ * {@link FS_CHUNK_BYTES}-byte chunk objects; a zero id is a hole that reads
+ * as zeros). A new inode is all zeros (the memory server zeroes new
+ * objects): an empty file. WRITE fills the chunks first and then writes the
+ * inode with one memory WRITE, so the file changes in one step; a failure
+ * (or a crash) in between at worst leaks a chunk, never links a bad one.
+ * DELETE removes the name first, then frees the chunks.
+ *
+ * ## The memory connection
+ *
+ * Slot 3 is the CALL capability to the memory server (NEEDS_FIRST_SLOT);
+ * the first start connects through it and the connection capability lands
+ * in the lowest free slot, {@link MEMORY_CONN_SLOT} (checked); a resume
+ * re-attaches that slot. Request handlers must answer synchronously, so they
+ * call the memory server with `callSync` (the worker waits, a safe point).
  *
  * @module
  */
 
+import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { NEEDS_FIRST_SLOT } from "../init/config.ts";
-import { runProgram } from "../runtime/program.ts";
+import type { ClientConnection, Request } from "../runtime/ipc.ts";
+import { jsonPayload } from "../runtime/ipc.ts";
+import { type Context, runProgram } from "../runtime/program.ts";
 import { serveService } from "../runtime/service.ts";
+import { MemoryClient, type MemoryClientSync } from "../memory/client.ts";
+import {
+  DATA_BYTES_MAX,
+  ID_BYTES,
+  idFromBytes,
+  idToBytes,
+  isNullId,
+  PayloadReader,
+  PayloadWriter,
+} from "../memory/protocol.ts";
+import {
+  decodeFsRead,
+  decodeFsWrite,
+  FILE_BYTES_MAX,
+  type FileStat,
+  FS_CHUNK_BYTES,
+  FS_CHUNKS_MAX,
+  FS_NAME_BYTES_MAX,
+  FS_READ_BYTES_MAX,
+  FsLabel,
+} from "./protocol.ts";
+
+/** Slot of the connection to the memory server: 0 group, 1 thread, 2 endpoint, 3 memory CALL. */
+const MEMORY_CONN_SLOT = 4;
+/** Bytes before the chunk table of an inode. */
+const INODE_HEADER_BYTES = 16;
+/** Bytes of an inode. */
+const INODE_BYTES = INODE_HEADER_BYTES + FS_CHUNKS_MAX * ID_BYTES;
+
+const encoder = new TextEncoder();
+
+function fail(code: Err, what: string): never {
+  throw new TardigradeError(code, `fs: ${what}`);
+}
+
+/** An inode as read from the memory server. */
+class Inode {
+  readonly view: DataView;
+
+  constructor(readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get length(): number {
+    return this.view.getUint32(0, true);
+  }
+
+  set length(n: number) {
+    this.view.setUint32(0, n, true);
+  }
+
+  /** The id of chunk `i`, or null for a hole. */
+  chunk(i: number): string | null {
+    const at = INODE_HEADER_BYTES + i * ID_BYTES;
+    return isNullId(this.bytes, at) ? null : idFromBytes(this.bytes, at);
+  }
+
+  setChunk(i: number, id: string): void {
+    this.bytes.set(idToBytes(id), INODE_HEADER_BYTES + i * ID_BYTES);
+  }
+
+  chunks(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < FS_CHUNKS_MAX; i++) {
+      const id = this.chunk(i);
+      if (id) out.push(id);
+    }
+    return out;
+  }
+}
+
+/** The files, over a blocking memory client. */
+class FileStore {
+  constructor(
+    private readonly memory: MemoryClientSync,
+    private readonly log: (s: string) => void,
+  ) {}
+
+  /** The memory-server name of a file (E_BAD_ARGUMENT for a bad name). */
+  private objectName(name: string): string {
+    const n = encoder.encode(name).length;
+    if (n < 1 || n > FS_NAME_BYTES_MAX) {
+      fail(Err.E_BAD_ARGUMENT, `a file name is 1..${FS_NAME_BYTES_MAX} bytes of UTF-8, not ${n}`);
+    }
+    return `fs:${name}`;
+  }
+
+  /** Opens a file's inode: its id and contents. */
+  private inode(name: string): { id: string; inode: Inode } {
+    let info;
+    try {
+      info = this.memory.open(this.objectName(name));
+    } catch (e) {
+      if (e instanceof TardigradeError && e.code === Err.E_NOT_FOUND) {
+        fail(Err.E_NOT_FOUND, `no file named ${JSON.stringify(name)}`);
+      }
+      throw e;
+    }
+    if (info.size !== INODE_BYTES) fail(Err.E_NOT_FOUND, `"fs:${name}" is not a file inode`);
+    return { id: info.id, inode: new Inode(this.memory.read(info.id, 0, INODE_BYTES)) };
+  }
+
+  handle(req: Request): Uint8Array | void {
+    switch (req.label) {
+      case FsLabel.CREATE: {
+        const name = new PayloadReader(req.payload, "fs CREATE").restText();
+        this.memory.create(this.objectName(name), INODE_BYTES);
+        return;
+      }
+      case FsLabel.WRITE: {
+        const { offset, name, data } = decodeFsWrite(req.payload);
+        return new PayloadWriter(8).f64(this.write(name, offset, data)).done();
+      }
+      case FsLabel.READ: {
+        const { offset, length, name } = decodeFsRead(req.payload);
+        return this.read(name, offset, length);
+      }
+      case FsLabel.STAT: {
+        const name = new PayloadReader(req.payload, "fs STAT").restText();
+        const { inode } = this.inode(name);
+        const stat: FileStat = {
+          name,
+          size: inode.length,
+          chunks: inode.chunks().length,
+          maxSize: FILE_BYTES_MAX,
+        };
+        return jsonPayload(stat);
+      }
+      case FsLabel.DELETE: {
+        const name = new PayloadReader(req.payload, "fs DELETE").restText();
+        const { inode } = this.inode(name);
+        this.memory.deleteName(this.objectName(name)); // the file is gone from here on
+        for (const id of inode.chunks()) {
+          try {
+            this.memory.free(id);
+          } catch (e) {
+            this.log(`fs: delete ${name}: chunk ${id} not freed (${String(e)})`);
+          }
+        }
+        return;
+      }
+      default:
+        fail(Err.E_NOT_SUPPORTED, `no operation with label ${req.label}`);
+    }
+  }
+
+  private write(name: string, offset: number, data: Uint8Array): number {
+    if (!(Number.isInteger(offset) && offset >= 0)) {
+      fail(Err.E_BAD_ARGUMENT, `write offset ${offset} must be a non-negative integer`);
+    }
+    const end = offset + data.length;
+    if (end > FILE_BYTES_MAX) {
+      fail(Err.E_LIMIT, `a write up to byte ${end} is past the largest file (${FILE_BYTES_MAX})`);
+    }
+    const { id, inode } = this.inode(name);
+    if (data.length === 0) return inode.length;
+    const before = inode.length;
+    const fresh: string[] = [];
+    try {
+      for (let c = Math.floor(offset / FS_CHUNK_BYTES); c * FS_CHUNK_BYTES < end; c++) {
+        let chunk = inode.chunk(c);
+        if (!chunk) {
+          chunk = this.memory.alloc(FS_CHUNK_BYTES).id;
+          fresh.push(chunk);
+          inode.setChunk(c, chunk);
+        }
+        const from = Math.max(offset, c * FS_CHUNK_BYTES);
+        const to = Math.min(end, (c + 1) * FS_CHUNK_BYTES);
+        for (let at = from; at < to; at += DATA_BYTES_MAX) {
+          const n = Math.min(DATA_BYTES_MAX, to - at);
+          this.memory.write(
+            chunk,
+            at - c * FS_CHUNK_BYTES,
+            data.subarray(at - offset, at - offset + n),
+          );
+        }
+      }
+      if (end > inode.length) inode.length = end;
+      if (fresh.length > 0 || inode.length !== before) this.memory.write(id, 0, inode.bytes);
+    } catch (e) {
+      for (const chunk of fresh) {
+        try {
+          this.memory.free(chunk);
+        } catch { /* leaked; it stays charged to the file server */ }
+      }
+      throw e;
+    }
+    return inode.length;
+  }
+
+  private read(name: string, offset: number, length: number): Uint8Array {
+    if (!(Number.isInteger(offset) && offset >= 0)) {
+      fail(Err.E_BAD_ARGUMENT, `read offset ${offset} must be a non-negative integer`);
+    }
+    if (!(Number.isInteger(length) && length >= 0 && length <= FS_READ_BYTES_MAX)) {
+      fail(
+        Err.E_BAD_ARGUMENT,
+        `read length ${length} must be an integer in [0, ${FS_READ_BYTES_MAX}]`,
+      );
+    }
+    const { inode } = this.inode(name);
+    const end = Math.min(inode.length, offset + length);
+    if (offset >= end) return new Uint8Array(0);
+    const out = new Uint8Array(end - offset);
+    for (let c = Math.floor(offset / FS_CHUNK_BYTES); c * FS_CHUNK_BYTES < end; c++) {
+      const chunk = inode.chunk(c);
+      const from = Math.max(offset, c * FS_CHUNK_BYTES);
+      const to = Math.min(end, (c + 1) * FS_CHUNK_BYTES);
+      if (chunk) {
+        out.set(this.memory.read(chunk, from - c * FS_CHUNK_BYTES, to - from), from - offset);
+      }
+    }
+    return out;
+  }
+}
+
+/** The connection to the memory server: made on the first start, re-attached on resume. */
+async function memoryConnection(ctx: Context): Promise<ClientConnection> {
+  if (ctx.resumed) {
+    try {
+      return await ctx.attach(MEMORY_CONN_SLOT);
+    } catch (e) {
+      // The first start may have died before it connected.
+      if (!(e instanceof TardigradeError && e.code === Err.E_EMPTY_SLOT)) throw e;
+    }
+  }
+  const conn = await ctx.connect(NEEDS_FIRST_SLOT);
+  if (conn.slot !== MEMORY_CONN_SLOT) {
+    throw new TardigradeError(
+      Err.E_INTERNAL,
+      `fs: the memory connection landed in slot ${conn.slot}, expected ${MEMORY_CONN_SLOT}`,
+    );
+  }
+  return conn;
+}
 
 runProgram(async (ctx) => {
-  const memory = ctx.resumed ? null : await ctx.connect(NEEDS_FIRST_SLOT);
-  await serveService(ctx, "fs");
-  if (memory) ctx.log(`fs: connected to the memory server (connection ${memory.connId})`);
+  const conn = await memoryConnection(ctx);
+  const files = new FileStore(new MemoryClient(conn).sync, ctx.log);
+  await serveService(ctx, "fs", (req) => files.handle(req));
+  ctx.log(
+    `fs: ${ctx.resumed ? "re-attached" : "connected"} to the memory server (slot ${conn.slot})`,
+  );
 });

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ConsoleWord, type PmoBuffers } from "../../kernel/abi/layout.ts";
+import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "../../kernel/abi/layout.ts";
 import { CONSOLE_RING_BYTES, PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { PersistentMemory } from "./pmem.ts";
 
@@ -22,8 +22,11 @@ export class ConsoleWriter {
   /** Bytes dropped because the ring was full of unreleased text. */
   dropped = 0;
 
-  constructor(ring: PmoBuffers) {
+  private readonly register: Int32Array;
+
+  constructor(ring: PmoBuffers, register: SharedArrayBuffer) {
     this.mem = new PersistentMemory(ring);
+    this.register = new Int32Array(register);
   }
 
   /** Appends `text`; returns false (and counts it dropped) if unreleased text fills the ring. */
@@ -31,7 +34,7 @@ export class ConsoleWriter {
     const bytes = encoder.encode(text);
     const words = this.mem.words;
     const head = Atomics.load(words, ConsoleWord.HEAD);
-    const released = Atomics.load(words, ConsoleWord.RELEASED);
+    const released = Atomics.load(this.register, ConsoleRegister.RELEASED);
     if (head - released + bytes.length > CONSOLE_RING_BYTES) {
       this.dropped += bytes.length;
       return false;

@@ -34,6 +34,8 @@ import { Sys } from "./sys.ts";
 
 /** Requests one connection may have handled before the loop moves on (fairness). */
 const SERVE_BUDGET = 32;
+/** Microtask turns the loop gives pending continuations after doing work. */
+const MICROTASK_TURNS = 8;
 /** Loop turns between two yields to the event loop while busy. */
 const YIELD_EVERY = 64;
 
@@ -90,7 +92,7 @@ class Runtime implements Waiter {
     this.doorbell = new Int32Array(start.doorbell);
     this.sys = new Sys((req) => start.port.postMessage(req));
     start.port.onmessage = (e: MessageEvent<SyscallReply | KernelEvent>) => this.deliver(e.data);
-    this.console = new ConsoleWriter(start.console);
+    this.console = new ConsoleWriter(start.console, start.consoleRegister);
   }
 
   /** A message from the kernel: queued for the loop, which runs it between safe points. */
@@ -202,7 +204,9 @@ class Runtime implements Waiter {
       this.safePoint();
       const work = this.runOnce();
       if (work > 0) {
-        await (turn % YIELD_EVERY === 0 ? this.yieldToEventLoop() : null);
+        // Let continuations of resolved calls run (a chain of awaits needs several turns).
+        if (turn % YIELD_EVERY === 0) await this.yieldToEventLoop();
+        else for (let i = 0; i < MICROTASK_TURNS; i++) await null;
         continue;
       }
       const seen = Atomics.load(this.doorbell, DoorbellWord.RING);
@@ -223,8 +227,8 @@ class Runtime implements Waiter {
     }
     for (const n of this.notifications) {
       if (Atomics.load(n.mem.words, 0) === 0) continue;
-      const bits = Atomics.exchange(n.mem.words, 0, 0);
       n.mem.markDirty(0, 4);
+      const bits = Atomics.exchange(n.mem.words, 0, 0);
       n.handler(bits);
       work++;
     }

@@ -26,11 +26,15 @@
 
 import { Err, errName } from "../../kernel/abi/errors.ts";
 import { DoorbellWord } from "../../kernel/abi/layout.ts";
+import { RING_SLOTS } from "../../kernel/abi/limits.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
 import { doorbellCount, ringDoorbell, spinDoorbell } from "../../kernel/abi/doorbell.ts";
+import { PersistentMemory } from "../../servers/runtime/pmem.ts";
 import {
   ClientConnection,
+  connectionRings,
   type Request,
+  type Ring,
   ServerConnection,
   type Waiter,
 } from "../../servers/runtime/ipc.ts";
@@ -45,7 +49,22 @@ export enum Ctl {
   SEQ_ERROR = 2,
   /** The sequence number the server saw instead of the expected one. */
   SEQ_GOT = 3,
+  /** The client's current {@link Phase}, for the main thread's hang report. */
+  PHASE = 4,
+  /** 1 while the server is in its ring loop, 0 in its event loop, 2 when it has stopped. */
+  SERVER_LOOP = 5,
+  /** Pings the server has posted back. */
+  PINGS = 6,
   COUNT = 8,
+}
+
+/** What the client is measuring, published in {@link Ctl.PHASE}. */
+export enum Phase {
+  STARTING = 0,
+  RTT = 1,
+  POSTMESSAGE = 2,
+  THROUGHPUT = 3,
+  DONE = 4,
 }
 
 /** What the server does now. */
@@ -131,8 +150,10 @@ export interface WorkerFailure {
 // Server
 // ---------------------------------------------------------------------------
 
-/** Spins on the doorbell before sleeping: about 0.1 to 0.5 ms. */
-const SERVER_SPIN = 100_000;
+/** Spins on the doorbell before sleeping: some tens of microseconds. */
+const SERVER_SPIN = 20_000;
+/** What the one-way handler returns (shared: `serve` drops replies to one-way messages). */
+const NO_REPLY = new Uint8Array(0);
 /** Requests per `serve` call. */
 const SERVE_BUDGET = 256;
 
@@ -154,7 +175,8 @@ function runServer(start: ServerStart): void {
         }
       }
       consumed++;
-      return;
+      // One-way: the reply is dropped, but returning nothing makes serve allocate an empty one.
+      return NO_REPLY;
     }
     throw new Error(`unknown label ${req.label}`);
   };
@@ -162,6 +184,7 @@ function runServer(start: ServerStart): void {
 
   /** Serves until the mode leaves RING; returns false on STOP. */
   const ringLoop = (): boolean => {
+    Atomics.store(ctl, Ctl.SERVER_LOOP, 1);
     for (;;) {
       const seen = doorbellCount(door);
       const n = conn.serve(SERVE_BUDGET);
@@ -171,7 +194,10 @@ function runServer(start: ServerStart): void {
         continue;
       }
       const mode = Atomics.load(ctl, Ctl.MODE);
-      if (mode !== Mode.RING) return mode !== Mode.STOP;
+      if (mode !== Mode.RING) {
+        Atomics.store(ctl, Ctl.SERVER_LOOP, mode === Mode.STOP ? 2 : 0);
+        return mode !== Mode.STOP;
+      }
       if (spinDoorbell(door, seen, SERVER_SPIN)) continue;
       Atomics.store(door, DoorbellWord.SLEEPING, 1);
       Atomics.wait(door, DoorbellWord.RING, seen, 1);
@@ -184,6 +210,7 @@ function runServer(start: ServerStart): void {
     const data = ev.data;
     if (data instanceof Uint8Array) {
       port.postMessage(data);
+      Atomics.add(ctl, Ctl.PINGS, 1);
       return;
     }
     if (data?.t === "ring") {
@@ -282,37 +309,75 @@ function awaitConsumed(ctl: Int32Array, sent: number, what: string): void {
   }
 }
 
+/** Local busy work between two looks at shared memory; returns a value so it is not elided. */
+function pause(iterations: number): number {
+  let x = 0;
+  for (let i = 0; i < iterations; i++) x = (x * 31 + i) | 0;
+  return x;
+}
+
+/** Busy-work iterations between two looks at a full ring (well under a microsecond). */
+const BACKOFF_ITERATIONS = 200;
+/** How long the client spins on a full ring before it starts sleeping in 50 µs naps. */
+const YIELD_AFTER_MS = 0.2;
+
 /**
- * (c) One-way throughput: fill the request ring with `send`, `flush`, keep
- * refilling as the server drains, for `ms`; the clock stops when the server
- * has consumed the last message. Returns [messages, elapsed ms].
+ * (c) One-way throughput: fill the request ring with `send`, `flush`; when
+ * the ring is full, wait for the server to drain half of it (looking at the
+ * ring's tail only now and then, so the server owns the cache lines it
+ * works on), refill, and so on for `ms`. The clock stops when the server has
+ * consumed the last message. Returns [messages, elapsed ms].
  */
 function measureThroughput(
   conn: ClientConnection,
+  requests: Ring,
+  ownDoor: Int32Array,
   ctl: Int32Array,
   firstSeq: number,
   ms: number,
 ): [number, number] {
   const payload = new Uint8Array(PAYLOAD_BYTES);
   let seq = firstSeq;
+  let sink = 0;
   const t0 = performance.now();
   const until = t0 + ms;
   let batches = 0;
   do {
-    // One batch: fill the ring (as far as the server has drained it), then wake the server.
-    for (let k = 0; k < 64; k++) {
+    // One batch: fill the ring, then wake the server.
+    const before = seq;
+    let full = false;
+    for (let k = 0; k < RING_SLOTS; k++) {
       payload[0] = seq;
       payload[1] = seq >>> 8;
       payload[2] = seq >>> 16;
       payload[3] = seq >>> 24;
-      if (!conn.send(Label.COUNT, payload)) break;
+      if (!conn.send(Label.COUNT, payload)) {
+        full = true;
+        break;
+      }
       seq++;
     }
-    conn.flush();
+    if (seq !== before) conn.flush();
+    if (full) {
+      // Wait for the server to drain half the ring. Spin first; if that takes long, the
+      // server has no core of its own (another process runs): sleep a little to give it ours.
+      let rounds = 0;
+      let since = 0;
+      while (requests.pending() > RING_SLOTS / 2) {
+        sink += pause(BACKOFF_ITERATIONS);
+        if ((++rounds & 63) !== 0) continue;
+        const now = performance.now();
+        if (since === 0) since = now;
+        else if (now - since > YIELD_AFTER_MS) {
+          Atomics.wait(ownDoor, DoorbellWord.RING, Atomics.load(ownDoor, DoorbellWord.RING), 0.05);
+        }
+      }
+    }
     batches++;
-  } while ((batches & 63) !== 0 || performance.now() < until);
+  } while ((batches & 15) !== 0 || performance.now() < until);
   awaitConsumed(ctl, seq, "throughput");
   const t1 = performance.now();
+  if (sink === 0.5) fail("unreachable");
   return [seq - firstSeq, t1 - t0];
 }
 
@@ -329,21 +394,41 @@ async function runClient(start: ClientStart): Promise<ClientResult> {
   port.start();
 
   // (a) ring round trips.
+  Atomics.store(ctl, Ctl.PHASE, Phase.RTT);
   setMode(ctl, serverDoor, Mode.RING);
   port.postMessage({ t: "ring" });
   const rtt = measureRtt(conn, start.rttWarmup, start.rttSamples);
 
   // (b) postMessage round trips: the server goes back to its event loop.
+  Atomics.store(ctl, Ctl.PHASE, Phase.POSTMESSAGE);
   setMode(ctl, serverDoor, Mode.EVENT);
   const pm = await measurePostMessage(port, start.pmWarmup, start.pmSamples);
 
   // (c) batched one-way throughput, after a short warm-up run.
+  Atomics.store(ctl, Ctl.PHASE, Phase.THROUGHPUT);
   setMode(ctl, serverDoor, Mode.RING);
   port.postMessage({ t: "ring" });
-  const [warm] = measureThroughput(conn, ctl, 0, Math.min(100, start.throughputMs));
-  const [sent, ms] = measureThroughput(conn, ctl, warm, start.throughputMs);
+  // The client's own view of the request ring, only to see how full it is.
+  const { requests } = connectionRings(new PersistentMemory(start.handle.ring, false));
+  const [warm] = measureThroughput(
+    conn,
+    requests,
+    waiter.doorbell,
+    ctl,
+    0,
+    Math.min(100, start.throughputMs),
+  );
+  const [sent, ms] = measureThroughput(
+    conn,
+    requests,
+    waiter.doorbell,
+    ctl,
+    warm,
+    start.throughputMs,
+  );
   if (Atomics.load(ctl, Ctl.CONSUMED) !== warm + sent) fail("consumed count drifted");
 
+  Atomics.store(ctl, Ctl.PHASE, Phase.DONE);
   setMode(ctl, serverDoor, Mode.STOP);
   return { t: "result", rtt, pm, sent, throughputMs: ms };
 }
@@ -355,7 +440,8 @@ self.onmessage = (ev: MessageEvent<ServerStart | ClientStart>) => {
     return;
   }
   runClient(start).then(
-    (result) => self.postMessage(result, [result.rtt.buffer, result.pm.buffer]),
+    (result) =>
+      self.postMessage(result, [result.rtt.buffer as ArrayBuffer, result.pm.buffer as ArrayBuffer]),
     (e) => {
       const failure: WorkerFailure = {
         t: "error",

@@ -1,0 +1,49 @@
+/**
+ * Invariant 2, resume is exact: the digest of every page and every kernel
+ * object taken inside the last checkpoint's pause equals the digest of the
+ * state restored from the image, before any worker runs.
+ */
+
+import assert from "node:assert/strict";
+import type { MachineLine } from "../../hw/board.ts";
+import { MachineProcess } from "../../tools/machine_process.ts";
+import { tempImage } from "../helpers.ts";
+
+type Digest = Extract<MachineLine, { t: "digest" }>;
+const isDigest = (l: MachineLine): l is Digest => l.t === "digest";
+
+for (const method of ["stop-and-copy", "cow", "hybrid"]) {
+  Deno.test(`resume (${method}): the restored state's digest equals the last commit's`, async () => {
+    const image = tempImage();
+    try {
+      const first = MachineProcess.start(image, [
+        "--fresh",
+        "--apps",
+        "counter,writer",
+        "--digest",
+        "--copy-method",
+        method,
+      ]);
+      await first.ready();
+      await first.waitFor((l) => l.t === "console" && l.text.includes("counter 20"));
+      assert.equal((await first.shutdown()).code, 0);
+      const commits = first.lines.filter(isDigest).filter((d) => d.when === "commit");
+      const last = commits[commits.length - 1];
+      assert.ok(last, "the final checkpoint reported a digest");
+
+      const second = MachineProcess.start(image, ["--digest", "--copy-method", method]);
+      const restored = await second.waitFor(isDigest);
+      assert.equal(restored.when, "resume");
+      assert.equal(restored.epoch, last.epoch);
+      assert.equal(
+        restored.digest,
+        last.digest,
+        `state at epoch ${last.epoch} was restored exactly`,
+      );
+      await second.ready();
+      assert.equal((await second.shutdown()).code, 0);
+    } finally {
+      Deno.removeSync(image);
+    }
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * `deno task bench NAME [--json] [--quick]`: runs one benchmark.
+ *
+ * With `--json`, stdout holds exactly one JSON object (the figures) and
+ * nothing else; progress goes to stderr. Without it, stdout gets the
+ * benchmark's readable report. An unknown NAME lists the names and exits 2.
+ *
+ * To add a benchmark: write `tools/bench/NAME.ts` exporting a function of
+ * type {@link BenchFn} and add a loader to {@link BENCHES}.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** Options every benchmark takes. */
+export interface BenchOptions {
+  /** Smaller counts and shorter runs. */
+  quick: boolean;
+}
+
+/** A benchmark: figures (flat numbers, for --json) and a readable report. */
+export type BenchFn = (
+  opts: BenchOptions,
+) => Promise<{ figures: Record<string, number>; report: string }>;
+
+/** Every benchmark, by name; loaded on demand, so a missing module fails only when run. */
+export const BENCHES: Record<string, () => Promise<BenchFn>> = {
+  ipc: () => import("./ipc.ts").then((m) => m.benchIpc),
+  memory: () => import("./memory.ts").then((m) => m.benchMemory),
+  checkpoint: () => import("./checkpoint.ts").then((m) => m.benchCheckpoint),
+};
+
+const USAGE = `usage: deno task bench NAME [--json] [--quick]
+  NAME     one of: ${Object.keys(BENCHES).join(", ")}
+  --json   print only the figures, as one JSON object, on stdout
+  --quick  smaller counts and shorter runs`;
+
+/** Parses the arguments and runs one benchmark; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean", default: false },
+        quick: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(`bench: expected one benchmark name, got ${positionals.length}\n${USAGE}`);
+    return 2;
+  }
+  const name = positionals[0];
+  const load = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
+  if (!load) {
+    console.error(
+      `bench: unknown benchmark "${name}"; the benchmarks are: ${
+        Object.keys(BENCHES).join(", ")
+      }\n${USAGE}`,
+    );
+    return 2;
+  }
+  let bench: BenchFn;
+  try {
+    bench = await load();
+  } catch (e) {
+    console.error(
+      `bench: cannot load benchmark "${name}" (tools/bench/${name}.ts): ${
+        e instanceof Error ? e.message : String(e)
+      }`,
+    );
+    return 1;
+  }
+  if (typeof bench !== "function") {
+    console.error(`bench: tools/bench/${name}.ts does not export the expected bench function`);
+    return 1;
+  }
+  const quick = values.quick!;
+  console.error(`bench: running ${name}${quick ? " (quick)" : ""}...`);
+  const t0 = performance.now();
+  const { figures, report } = await bench({ quick });
+  console.error(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(values.json ? JSON.stringify(figures) : report);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
