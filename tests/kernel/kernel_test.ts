@@ -116,7 +116,7 @@ Deno.test("boot: deno task boot --run-for boots to ready, shuts down cleanly and
     for (
       const stage of [
         "board: image formatted",
-        "kernel objects created",
+        "kernel: root task started",
         "init: memory server up",
         "init: fs server up",
         "init: net server up",

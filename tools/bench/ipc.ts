@@ -133,15 +133,28 @@ function describeState(
   ].join("; ");
 }
 
-/** CPU time (clock ticks) used by the whole machine and by this process, from /proc; null elsewhere. */
+/**
+ * CPU time (clock ticks) used by the whole machine and by this process, from
+ * /proc; null when that cannot be read. Deno lets only --allow-all read /proc
+ * directly, so this asks `cat` (when --allow-run grants it).
+ */
 function cpuTicks(): { machine: number; own: number; at: number } | null {
   try {
-    const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/);
+    if (Deno.permissions.querySync({ name: "run", command: "cat" }).state !== "granted") {
+      return null;
+    }
+    const out = new Deno.Command("cat", {
+      args: ["/proc/stat", `/proc/${Deno.pid}/stat`],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    if (!out.success) return null;
+    const lines = new TextDecoder().decode(out.stdout).split("\n");
     // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
-    const f = cpu.slice(1, 9).map(Number);
+    const f = lines[0].trim().split(/\s+/).slice(1, 9).map(Number);
     const machine = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
-    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
-    const self = Deno.readTextFileSync("/proc/self/stat");
+    // After the command name (which may hold spaces): utime and stime are fields 14 and 15.
+    const self = lines.find((l) => l.startsWith(`${Deno.pid} (`)) ?? "";
     const rest = self.slice(self.lastIndexOf(")") + 2).split(" ");
     const own = Number(rest[11]) + Number(rest[12]);
     if (!Number.isFinite(machine) || !Number.isFinite(own)) return null;
@@ -307,7 +320,7 @@ function summarise(
     "  each postMessage hop wakes a sleeping event loop, so it includes the OS (or VM) wake-up",
     "  latency, which is lower on a busy machine; the rings spin and avoid it",
     foreign === null
-      ? "other processes' CPU use during the run: unknown (no /proc)"
+      ? "other processes' CPU use during the run: unknown (needs /proc and --allow-run)"
       : `other processes used ${
         foreign.toFixed(2)
       } of ${navigator.hardwareConcurrency} cores during the run` +

@@ -150,8 +150,8 @@ export interface WorkerFailure {
 // Server
 // ---------------------------------------------------------------------------
 
-/** Spins on the doorbell before sleeping: some tens of microseconds. */
-const SERVER_SPIN = 20_000;
+/** Spins on the doorbell before sleeping: about 0.1 to 0.5 ms, longer than most GC pauses. */
+const SERVER_SPIN = 100_000;
 /** What the one-way handler returns (shared: `serve` drops replies to one-way messages). */
 const NO_REPLY = new Uint8Array(0);
 /** Requests per `serve` call. */
@@ -318,8 +318,11 @@ function pause(iterations: number): number {
 
 /** Busy-work iterations between two looks at a full ring (well under a microsecond). */
 const BACKOFF_ITERATIONS = 200;
-/** How long the client spins on a full ring before it starts sleeping in 50 µs naps. */
-const YIELD_AFTER_MS = 0.2;
+/**
+ * How long the client spins on a full ring before it starts sleeping in 50 µs naps: longer
+ * than a GC pause of the server, so naps happen only when the server has lost its core.
+ */
+const YIELD_AFTER_MS = 2;
 
 /**
  * (c) One-way throughput: fill the request ring with `send`, `flush`; when
