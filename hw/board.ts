@@ -17,7 +17,7 @@
  */
 
 import { Err, TardigradeError } from "../kernel/abi/errors.ts";
-import { ConsoleRegister, type PmoBuffers } from "../kernel/abi/layout.ts";
+import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "../kernel/abi/layout.ts";
 import { PAGE_BYTES } from "../kernel/abi/limits.ts";
 import type {
   BoardToKernel,
@@ -137,8 +137,17 @@ export class Board {
         digest: this.config.digest,
       },
     }, kernelPages ? [kernelPages] : []);
-    this.timer = setInterval(() => this.toKernel({ t: "tick", nowMs: performance.now() }), 1);
+    this.timer = setInterval(() => this.onTimer(), 1);
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
+  }
+
+  /** The timer IRQ. With checkpoints off nothing is durable, so output is released at once. */
+  private onTimer(): void {
+    this.toKernel({ t: "tick", nowMs: performance.now() });
+    if (this.config.checkpointMs !== 0) return;
+    for (const [thread, c] of this.consoles) {
+      this.releaseConsole(thread, Atomics.load(new Int32Array(c.ring.data), ConsoleWord.HEAD), 0);
+    }
   }
 
   /** Opens the image, or formats it with --fresh or when no file exists. Returns true if fresh. */

@@ -24,7 +24,7 @@ import { type KernelRecord, ObjKind, type RecordOf } from "./objects/records.ts"
 /** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
 export const RECORD_BYTES = 256;
 /** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
-export const RECORDS_MAX = 8192;
+export const RECORDS_MAX = 16384;
 /** Pages of the kernel memory object. */
 export const KERNEL_PMO_PAGES = (RECORDS_MAX * RECORD_BYTES) / PAGE_BYTES;
 

@@ -15,7 +15,7 @@ export const HUGE_FRAME_BYTES = 2 * 1024 * 1024;
 export const HUGE_FRAME_PAGES = HUGE_FRAME_BYTES / PAGE_BYTES;
 
 /** Capability slots in one cap group's table. */
-export const CAP_SLOTS_MAX = 1024;
+export const CAP_SLOTS_MAX = 8192;
 /** Kernel objects of all kinds in the system. */
 export const KERNEL_OBJECTS_MAX = 65536;
 /** Pages in one memory object (256 MiB). */

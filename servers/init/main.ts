@@ -74,7 +74,8 @@ async function startService(
 
 /** Starts one app with a timer notification and CALL capabilities to its services. */
 async function startApp(ctx: Context, name: string, endpoints: Map<string, number>, badge: number) {
-  const app = APPS[name] ?? programApp(name);
+  const app: (typeof APPS)[string] & { args?: Record<string, unknown> } = APPS[name] ??
+    programApp(name);
   if (!app) {
     throw new TardigradeError(
       Err.E_NOT_FOUND,
@@ -97,14 +98,24 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
     await ctx.sys.irqBind(TIMER_IRQ_SLOT, notification, app.timerMs);
   }
   await grantNeeds(ctx, group, app.needs, endpoints, badge);
-  await ctx.sys.threadCreate(group, app.program, {}, "fresh");
+  await ctx.sys.threadCreate(group, app.program, app.args ?? {}, "fresh");
   ctx.log(`init: app ${name} started`);
 }
 
-/** An app given as a program path (tests/programs/x.ts): it may call every service. */
-function programApp(path: string): (typeof APPS)[string] | undefined {
-  if (!/^tests\/programs\/[a-z0-9_-]+\.ts$/.test(path)) return undefined;
-  return { program: path, needs: SERVICES.map((s) => s.name), timerMs: 10 };
+/**
+ * An app given as a program path, optionally with arguments:
+ * `tests/programs/x.ts?pages=64&objects=1000` (numbers stay numbers). It may
+ * call every service and gets a 10 ms timer unless `timerMs` says otherwise.
+ */
+function programApp(
+  spec: string,
+): ((typeof APPS)[string] & { args: Record<string, unknown> }) | undefined {
+  const [path, query = ""] = spec.split("?");
+  if (!/^(tests\/programs|servers\/apps)\/[a-z0-9_-]+\.ts$/.test(path)) return undefined;
+  const args: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(query)) args[k] = /^\d+$/.test(v) ? Number(v) : v;
+  const timerMs = typeof args.timerMs === "number" ? args.timerMs : 10;
+  return { program: path, needs: SERVICES.map((s) => s.name), timerMs, args };
 }
 
 runProgram(async (ctx) => {
