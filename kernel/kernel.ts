@@ -15,8 +15,15 @@
  */
 
 import { Err, type ErrorValue, TardigradeError, toErrorValue } from "./abi/errors.ts";
-import { ConnWord, ConsoleRegister, ConsoleWord, type PmoBuffers } from "./abi/layout.ts";
-import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
+import {
+  ConnWord,
+  ConsoleRegister,
+  ConsoleWord,
+  ControlWord,
+  type PmoBuffers,
+} from "./abi/layout.ts";
+import { CONSOLE_RING_BYTES, HANDLER_BUDGET_MS, PAGE_BYTES } from "./abi/limits.ts";
+import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
 import type {
   KernelConfig,
   KernelEvent,
@@ -261,6 +268,7 @@ export class Kernel {
   /** Timer tick from the board: fire due timer IRQs, maybe start a checkpoint. */
   onTick(nowMs: number): void {
     if (!this.booted) return; // no interrupts before every thread object has its worker
+    this.watchdog();
     for (const irq of this.table.ofKind(ObjKind.IRQ)) {
       if (irq.periodMs === 0 || irq.notification === 0) continue;
       const last = this.irqLastFired.get(irq.id) ?? 0;
@@ -278,6 +286,17 @@ export class Kernel {
     if (!init?.ready) return;
     this.announcedReady = true;
     this.post({ t: "ready", epoch: this.checkpoints.committedEpoch, resumed: this.resumed });
+  }
+
+  /** Restarts any worker whose current run of handlers is past HANDLER_BUDGET_MS (endless loops). */
+  private watchdog(): void {
+    const now = watchdogStamp();
+    for (const t of this.threads.values()) {
+      if (t.dead) continue;
+      const started = Atomics.load(t.control, ControlWord.HANDLER_STARTED_MS);
+      if (started === 0 || watchdogElapsed(now, started) <= HANDLER_BUDGET_MS) continue;
+      this.onWorkerFailed(t, `watchdog: a handler ran past its budget of ${HANDLER_BUDGET_MS} ms`);
+    }
   }
 
   /** True when every live thread has reached its first safe point. */

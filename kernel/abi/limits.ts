@@ -43,6 +43,8 @@ export const WAIT_SLICE_MS = 50;
 export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
 /** Longest the kernel waits for every worker to park before it skips a checkpoint. */
 export const FREEZE_BUDGET_MS = 20;
+/** Longest one run of handlers may take before the watchdog restarts the worker. */
+export const HANDLER_BUDGET_MS = 2000;
 /** Longest a system call may take before the caller gets E_TIMEOUT. */
 export const SYSCALL_BUDGET_MS = 5000;
 /** Longest a worker may take from start to ready before it is declared dead. */

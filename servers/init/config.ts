@@ -54,6 +54,6 @@ export const APPS: Record<string, { program: string; needs: string[]; timerMs?: 
 };
 
 /** Pages each app may use. */
-export const APP_QUOTA_PAGES = 8192;
+export const APP_QUOTA_PAGES = 2048;
 /** Slot of an app's timer notification. */
 export const APP_TIMER_SLOT = 2;

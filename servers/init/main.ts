@@ -83,7 +83,7 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
     );
   }
   const group = await ctx.sys.capGroupCreate(
-    name.replace(/^.*\//, "").replace(/\.ts$/, ""),
+    name.split("?")[0].replace(/^.*\//, "").replace(/\.ts$/, ""),
     APP_QUOTA_PAGES,
   );
   if (app.timerMs) {

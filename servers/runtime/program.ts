@@ -26,6 +26,7 @@ import { SPIN_ITERATIONS, WAIT_SLICE_MS } from "../../kernel/abi/limits.ts";
 import type { KernelEvent, StartMessage, SyscallReply } from "../../kernel/abi/protocol.ts";
 import { toErrorValue } from "../../kernel/abi/errors.ts";
 import { spinDoorbell } from "../../kernel/abi/doorbell.ts";
+import { watchdogStamp } from "../../kernel/abi/watchdog.ts";
 import { setImmediate } from "node:timers";
 import { ConsoleWriter } from "./console.ts";
 import { ClientConnection, type RequestHandler, ServerConnection, type Waiter } from "./ipc.ts";
@@ -82,6 +83,8 @@ class Runtime implements Waiter {
   > = [];
   private capHandler: (slot: number, badge: number, connId: number) => void = () => {};
   private readonly inbox: Array<SyscallReply | KernelEvent> = [];
+  /** True while handlers run (for the watchdog stamp). */
+  private inRun = false;
   /** True until `main` has finished: the kernel does not freeze a starting worker. */
   private starting = true;
   /** Messages received on the kernel channel (see ControlWord.POSTED). */
@@ -184,12 +187,14 @@ class Runtime implements Waiter {
 
   /** Waiter: about to block (a safe point). */
   beginWait(): void {
+    Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, 0);
     if (this.starting) return;
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.WAITING);
   }
 
   /** Waiter: done blocking; parks first if frozen. */
   endWait(): void {
+    if (this.inRun) Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
     if (this.starting) return;
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
     this.safePoint();
@@ -220,6 +225,24 @@ class Runtime implements Waiter {
 
   /** One pass over every source of work; returns how much it did. */
   private runOnce(): number {
+    this.stampHandler(true);
+    try {
+      return this.runSources();
+    } finally {
+      this.stampHandler(false);
+    }
+  }
+
+  /**
+   * Tells the kernel's watchdog when the current run of handlers began
+   * (0: none running). A run past the budget gets the worker restarted.
+   */
+  private stampHandler(running: boolean): void {
+    this.inRun = running;
+    Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, running ? watchdogStamp() : 0);
+  }
+
+  private runSources(): number {
     let work = 0;
     while (this.inbox.length > 0) {
       this.handle(this.inbox.shift()!);

@@ -1,0 +1,17 @@
+/**
+ * The watchdog's clock: a worker stamps its control block's
+ * HANDLER_STARTED_MS when a run of handlers begins (0 when idle or blocked);
+ * the kernel restarts a worker whose stamp is older than HANDLER_BUDGET_MS.
+ *
+ * @module
+ */
+
+/** Milliseconds in 31 bits, never 0 (0 means "no handler running"). */
+export function watchdogStamp(): number {
+  return (Date.now() & 0x7fffffff) || 1;
+}
+
+/** Milliseconds from `stamp` to `now`, across the 31-bit wrap. */
+export function watchdogElapsed(now: number, stamp: number): number {
+  return (now - stamp) & 0x7fffffff;
+}

@@ -1,0 +1,37 @@
+/**
+ * Invariant 4 (first part): a component that loops forever or throws is
+ * stopped and restarted by its policy, and the rest of the system (the
+ * counter app, the servers) never notices.
+ */
+
+import assert from "node:assert/strict";
+import { MachineProcess } from "../../tools/machine_process.ts";
+import { consoleLine, tempImage } from "../helpers.ts";
+
+for (const fault of ["loop", "throw"]) {
+  Deno.test(`a component that ${fault === "loop" ? "loops forever" : "throws"} is restarted; others keep running`, async () => {
+    const image = tempImage();
+    const m = MachineProcess.start(image, [
+      "--fresh",
+      "--apps",
+      `counter,tests/programs/faulty.ts?fault=${fault}`,
+    ]);
+    try {
+      await m.ready();
+      assert.equal(await consoleLine(m, "faulty restarted "), "1");
+      const failed = m.lines.find((l) => l.t === "log" && /faulty\.ts\) failed/.test(l.text));
+      assert.ok(failed && failed.t === "log", "the kernel reports the failure");
+      if (fault === "loop") assert.match(failed.text, /watchdog/);
+      // The counter kept counting through the fault and after it.
+      const seen = m.lines.filter((l) => l.t === "console" && l.name === "counter").length;
+      await m.waitFor((l) =>
+        l.t === "console" && l.name === "counter" && /counter \d+/.test(l.text)
+      );
+      assert.ok(seen > 0);
+      assert.equal((await m.shutdown()).code, 0);
+    } finally {
+      await m.kill();
+      Deno.removeSync(image);
+    }
+  });
+}
