@@ -255,7 +255,7 @@ export class Board {
       });
       Deno.exit(137);
     }
-    this.toKernel({ t: "committed", epoch: msg.epoch });
+    this.toKernel({ t: "committed", epoch: msg.epoch, staging: msg.pages }, [msg.pages]);
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     if (this.config.reportCheckpoints) emit({ t: "checkpoint", stats: msg.stats });
     if (msg.stats.digest) {

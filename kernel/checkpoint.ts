@@ -194,20 +194,37 @@ export class CheckpointManager {
     scan(0, this.k.kernelPmo, 0);
     for (const [rec, bufs] of this.k.pmos.loaded()) scan(rec.id, bufs, rec.nvmBase);
     // Stop-and-copy pages are copied inside the pause, CoW pages after it.
-    this.staging = new Uint8Array(captures.length * PAGE_BYTES);
+    this.staging = this.stagingBuffer(captures.length * PAGE_BYTES);
     captures.forEach((c, i) => {
       if (!c.cow) this.copyPage(c.bufs.data, c.page, i);
     });
     return captures;
   }
 
-  private staging = new Uint8Array(0);
+  private staging: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  /** Staging buffers the board gave back after writing them: reused, so no page faults in the pause. */
+  private readonly pool: ArrayBuffer[] = [];
+  /** One Uint8Array view per SharedArrayBuffer, made once. */
+  private readonly views = new WeakMap<SharedArrayBuffer, Uint8Array>();
+
+  private stagingBuffer(bytes: number): Uint8Array<ArrayBuffer> {
+    const i = this.pool.findIndex((b) => b.byteLength >= bytes);
+    const buf = i >= 0
+      ? this.pool.splice(i, 1)[0]
+      : new ArrayBuffer(Math.max(bytes, 64 * PAGE_BYTES));
+    return new Uint8Array(buf, 0, bytes);
+  }
+
+  /** The board is done with a staging buffer. */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.pool.length < 4) this.pool.push(buffer);
+  }
 
   private copyPage(from: SharedArrayBuffer, page: number, index: number): void {
-    this.staging.set(
-      new Uint8Array(from, page * PAGE_BYTES, PAGE_BYTES),
-      index * PAGE_BYTES,
-    );
+    let view = this.views.get(from);
+    if (!view) this.views.set(from, view = new Uint8Array(from));
+    const at = page * PAGE_BYTES;
+    this.staging.set(view.subarray(at, at + PAGE_BYTES), index * PAGE_BYTES);
   }
 
   /** After the thaw: copy the CoW pages (racing writers safely), then hand the staging buffer over. */

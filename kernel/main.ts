@@ -43,6 +43,7 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       kernel?.onTick(msg.nowMs);
       break;
     case "committed":
+      kernel?.checkpoints.recycle(msg.staging);
       kernel?.checkpoints.onCommitted(msg.epoch);
       break;
     case "loaded":

@@ -99,7 +99,7 @@ export type WorkerMessage = SyscallRequest | { t: "log"; text: string };
 export type BoardToKernel =
   | { t: "boot"; fresh: boolean; config: KernelConfig; kernelPages?: ArrayBuffer; epoch: number }
   | { t: "tick"; nowMs: number }
-  | { t: "committed"; epoch: number }
+  | { t: "committed"; epoch: number; staging: ArrayBuffer }
   | { t: "loaded"; reqId: number }
   | { t: "worker-failed"; threadId: number; message: string }
   | { t: "shutdown" };
