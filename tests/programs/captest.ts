@@ -31,7 +31,7 @@ runProgram(async (ctx) => {
   const r: Record<string, Outcome> = {};
   r.memoryCap = await attempt(() => sys.capInfo(3));
   r.badSlotNegative = await attempt(() => sys.capInfo(-1));
-  r.badSlotHuge = await attempt(() => sys.capInfo(5000));
+  r.badSlotHuge = await attempt(() => sys.capInfo(100_000));
   r.badSlotFraction = await attempt(() => sys.capInfo(1.5));
   r.badSlotString = await attempt(() => sys.raw("cap_info", "3"));
   r.emptySlot = await attempt(() => sys.capInfo(900));
