@@ -37,7 +37,7 @@ import { PersistentMemory } from "./pmem.ts";
 
 const SLOT_MASK = RING_SLOTS - 1;
 
-/** One received message. `payload` is a copy: it stays valid after the slot is reused. */
+/** One received message. `payload` is a copy, unless `peek(false)` said otherwise. */
 export interface Message {
   label: number;
   tag: number;
@@ -74,32 +74,44 @@ export class Ring {
     if (((head - Atomics.load(words, this.tailWord)) | 0) >= RING_SLOTS) return false;
     const at = this.base + (head & SLOT_MASK) * RING_SLOT_BYTES;
     const mem = this.mem;
-    mem.setU32(at + SlotField.LENGTH, payload.length);
-    mem.setU32(at + SlotField.LABEL, label);
-    mem.setU32(at + SlotField.TAG, tag);
-    mem.setU32(at + SlotField.STATUS, status);
-    if (payload.length > 0) mem.write(at + MESSAGE_HEADER_BYTES, payload);
+    // A slot never straddles a page: one barrier call covers header and payload.
+    mem.markDirty(at, MESSAGE_HEADER_BYTES + payload.length);
+    const w = at >> 2;
+    words[w + (SlotField.LENGTH >> 2)] = payload.length;
+    words[w + (SlotField.LABEL >> 2)] = label;
+    words[w + (SlotField.TAG >> 2)] = tag;
+    words[w + (SlotField.STATUS >> 2)] = status;
+    if (payload.length > 0) mem.bytes.set(payload, at + MESSAGE_HEADER_BYTES);
     mem.atomicStore(this.headWord, (head + 1) | 0);
     return true;
   }
 
-  /** The oldest unread message, or null. A slot with an impossible length reads as E_BAD_MESSAGE. */
-  peek(): Message | null {
+  /**
+   * The oldest unread message, or null. A slot with an impossible length
+   * reads as E_BAD_MESSAGE. With `copy` false the payload is a view into the
+   * slot, valid only until `advance()` (allocating a copy costs more than the
+   * rest of a message here).
+   */
+  peek(copy = true): Message | null {
     const words = this.mem.words;
     const tail = Atomics.load(words, this.tailWord);
     if (Atomics.load(words, this.headWord) === tail) return null;
     const at = this.base + (tail & SLOT_MASK) * RING_SLOT_BYTES;
-    const length = this.mem.getU32(at + SlotField.LENGTH);
-    const label = this.mem.getU32(at + SlotField.LABEL);
-    const tag = this.mem.getU32(at + SlotField.TAG);
+    const w = at >> 2;
+    const length = words[w + (SlotField.LENGTH >> 2)] >>> 0;
+    const label = words[w + (SlotField.LABEL >> 2)] >>> 0;
+    const tag = words[w + (SlotField.TAG >> 2)] >>> 0;
     if (length > MESSAGE_PAYLOAD_BYTES_MAX) {
       return { label, tag, status: Err.E_BAD_MESSAGE, payload: new Uint8Array(0) };
     }
+    const from = at + MESSAGE_HEADER_BYTES;
     return {
       label,
       tag,
-      status: this.mem.getU32(at + SlotField.STATUS),
-      payload: this.mem.bytes.slice(at + MESSAGE_HEADER_BYTES, at + MESSAGE_HEADER_BYTES + length),
+      status: words[w + (SlotField.STATUS >> 2)] >>> 0,
+      payload: copy
+        ? this.mem.bytes.slice(from, from + length)
+        : this.mem.bytes.subarray(from, from + length),
     };
   }
 
@@ -295,7 +307,10 @@ export class ClientConnection {
   }
 }
 
-/** A request as a server handler sees it. */
+/**
+ * A request as a server handler sees it. Its payload is valid only while the
+ * handler runs: copy what you keep.
+ */
 export interface Request extends Message {
   /** Badge of the capability the client connected with: set by the kernel, not the client. */
   badge: number;
@@ -338,15 +353,16 @@ export class ServerConnection {
     let handled = 0;
     let replied = false;
     for (; handled < budget; handled++) {
-      const m = this.requests.peek();
+      // The request's payload is a view into its slot: valid until advance(), after the reply.
+      const m = this.requests.peek(false);
       if (!m) break;
       if (m.tag !== 0 && this.responses.pending() >= RING_SLOTS) break;
-      this.requests.advance();
       const { status, payload } = this.run(m);
       if (m.tag !== 0) {
         this.responses.tryWrite(m.label, m.tag, status, payload);
         replied = true;
       }
+      this.requests.advance();
     }
     if (replied) ringDoorbell(this.peerDoorbell);
     return handled;
