@@ -24,18 +24,18 @@ export const SERVICES: ServiceConfig[] = [
   {
     name: "memory",
     program: "servers/memory/main.ts",
-    quotaPages: 4096,
+    quotaPages: 2176,
     policy: "fresh",
     needs: [],
   },
   {
     name: "fs",
     program: "servers/fs/main.ts",
-    quotaPages: 512,
+    quotaPages: 256,
     policy: "fresh",
     needs: ["memory"],
   },
-  { name: "net", program: "servers/net/main.ts", quotaPages: 256, policy: "fresh", needs: [] },
+  { name: "net", program: "servers/net/main.ts", quotaPages: 64, policy: "fresh", needs: [] },
 ];
 
 /** Slot of a server's own endpoint in its cap group. */

@@ -211,37 +211,30 @@ export class ClientConnection {
     ringDoorbell(this.peerDoorbell);
   }
 
-  /** Calls the server; resolves with its reply. Needs the program loop to be running. */
-  call(label: number, payload: Uint8Array = new Uint8Array(0)): Promise<Reply> {
+  /** Writes a request with a fresh tag and wakes the server; returns the tag. */
+  private request(label: number, payload: Uint8Array): number {
     this.checkOpen();
     const tag = this.takeTag();
     if (!this.requests.tryWrite(label, tag, 0, payload)) {
       throw new TardigradeError(
         Err.E_WOULD_BLOCK,
-        `connection ${this.connId}: request ring is full`,
-        {
-          conn: this.connId,
-        },
+        `connection ${this.connId}: request ring is full; wait for replies, then retry`,
+        { conn: this.connId },
       );
     }
     ringDoorbell(this.peerDoorbell);
+    return tag;
+  }
+
+  /** Calls the server; resolves with its reply. Needs the program loop to be running. */
+  call(label: number, payload: Uint8Array = new Uint8Array(0)): Promise<Reply> {
+    const tag = this.request(label, payload);
     return new Promise((resolve) => this.pending.set(tag, resolve));
   }
 
   /** Calls the server and blocks this worker until the reply (spin first, then sleep). */
   callSync(label: number, payload: Uint8Array = new Uint8Array(0)): Reply {
-    this.checkOpen();
-    const tag = this.takeTag();
-    if (!this.requests.tryWrite(label, tag, 0, payload)) {
-      throw new TardigradeError(
-        Err.E_WOULD_BLOCK,
-        `connection ${this.connId}: request ring is full`,
-        {
-          conn: this.connId,
-        },
-      );
-    }
-    ringDoorbell(this.peerDoorbell);
+    const tag = this.request(label, payload);
     let mine: Reply | null = null;
     const words = this.mem.words;
     const respHead = ConnWord.RESP_HEAD;

@@ -31,7 +31,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { runBenchCli } from "./cli.ts";
 import type { MachineLine } from "../../hw/board.ts";
 import type { CheckpointStats, CopyMethod } from "../../kernel/abi/protocol.ts";
 import { MachineProcess } from "../machine_process.ts";
@@ -684,14 +684,4 @@ export async function benchCheckpoint(
   return { figures, report: out.join("\n") };
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-    },
-  });
-  const { figures, report } = await benchCheckpoint({ quick: values.quick! });
-  console.log(values.json ? JSON.stringify(figures) : report);
-}
+if (import.meta.main) await runBenchCli(benchCheckpoint);

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { runBenchCli } from "./cli.ts";
 import { CONN_PAGES, ConnWord, DOORBELL_BYTES, DoorbellWord } from "../../kernel/abi/layout.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
 import { allocatePmoBuffers } from "../../servers/runtime/pmem.ts";
@@ -333,14 +333,4 @@ function summarise(
   return { figures, report: lines.join("\n") };
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-    },
-  });
-  const { figures, report } = await benchIpc({ quick: values.quick! });
-  console.log(values.json ? JSON.stringify(figures) : report);
-}
+if (import.meta.main) await runBenchCli(benchIpc);

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { runBenchCli } from "./cli.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
 import { LLFree } from "../../servers/memory/llfree.ts";
@@ -335,14 +335,4 @@ export async function benchMemory(
   return { figures, report: lines.join("\n") };
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-    },
-  });
-  const { figures, report } = await benchMemory({ quick: values.quick! });
-  console.log(values.json ? JSON.stringify(figures) : report);
-}
+if (import.meta.main) await runBenchCli(benchMemory);
