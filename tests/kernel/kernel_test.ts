@@ -54,6 +54,11 @@ Deno.test("kernel: rights, revoke, badges and bad input give named errors; the s
     );
     assert.equal(r.oversized.err, "E_MESSAGE_TOO_LARGE");
     assert.equal(r.callAfterRevoke.err, "E_PEER_DIED");
+    assert.equal(r.readFile.err, "NotCapable", "a worker has no file access");
+    assert.equal(r.env.err, "NotCapable", "a worker has no environment access");
+    assert.equal(r.spawn.err, "NotCapable", "a worker cannot start processes");
+    assert.equal(r.mapWritableWithoutWrite.err, "E_NO_RIGHTS");
+    assert.equal(r.writeReadOnly.err, "E_NO_RIGHTS");
     assert.equal(r.memoryStatus.ok, "memory");
     assert.equal(r.memoryUnknownLabel.err, "E_NOT_SUPPORTED");
     const status = await m.shutdown();

@@ -21,7 +21,8 @@ async function attempt(f: () => Promise<unknown> | unknown): Promise<Outcome> {
   try {
     return { ok: await f() };
   } catch (e) {
-    return { err: e instanceof TardigradeError ? e.codeName : `untyped: ${String(e)}` };
+    if (e instanceof TardigradeError) return { err: e.codeName };
+    return { err: e instanceof Error ? `${e.name}` : `untyped: ${String(e)}` };
   }
 }
 
@@ -73,6 +74,15 @@ runProgram(async (ctx) => {
   // Revoking the badged capability closes the connection made through it.
   await sys.capRevoke(mine);
   r.callAfterRevoke = await attempt(() => conn.call(9));
+
+  // Isolation: Deno APIs the worker's permissions deny, and a read-only mapping.
+  r.readFile = await attempt(() => Deno.readTextFileSync("/etc/hostname"));
+  r.env = await attempt(() => Deno.env.get("HOME"));
+  r.spawn = await attempt(() => new Deno.Command("true").outputSync());
+  const ro = await sys.capCopy(await sys.pmoCreate(1), Right.READ | Right.GRANT);
+  r.mapWritableWithoutWrite = await attempt(() => sys.pmoMap(ro, true));
+  const roMem = await ctx.map(ro, false);
+  r.writeReadOnly = await attempt(() => roMem.setU32(0, 1));
 
   // The memory server still answers, and saw the badge init minted for us.
   const memory = await ctx.connect(3);
