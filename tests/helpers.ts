@@ -13,6 +13,11 @@ export function tempImage(): string {
   return `${dir}/test.img`;
 }
 
+/** Removes an image made by {@link tempImage}, with its directory. */
+export function removeImage(path: string): void {
+  Deno.removeSync(path.replace(/\/[^/]+$/, ""), { recursive: true });
+}
+
 /** Resolves with the rest of the first console line starting with `prefix`. */
 export async function consoleLine(
   m: MachineProcess,

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { MachineProcess } from "../../tools/machine_process.ts";
-import { consoleLine, tempImage } from "../helpers.ts";
+import { consoleLine, removeImage, tempImage } from "../helpers.ts";
 
 for (const fault of ["loop", "throw"]) {
   Deno.test(`a component that ${fault === "loop" ? "loops forever" : "throws"} is restarted; others keep running`, async () => {
@@ -31,7 +31,7 @@ for (const fault of ["loop", "throw"]) {
       assert.equal((await m.shutdown()).code, 0);
     } finally {
       await m.kill();
-      Deno.removeSync(image);
+      removeImage(image);
     }
   });
 }

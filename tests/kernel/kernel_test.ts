@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { MachineProcess } from "../../tools/machine_process.ts";
-import { consoleLine, tempImage } from "../helpers.ts";
+import { consoleLine, removeImage, tempImage } from "../helpers.ts";
 
 Deno.test("kernel: rights, revoke, badges and bad input give named errors; the system keeps serving", async () => {
   const image = tempImage();
@@ -65,7 +65,7 @@ Deno.test("kernel: rights, revoke, badges and bad input give named errors; the s
     assert.equal(status.code, 0);
   } finally {
     await m.kill();
-    Deno.removeSync(image);
+    removeImage(image);
   }
 });
 
@@ -90,7 +90,7 @@ Deno.test("kernel: IPC under many concurrent clients loses and mixes up nothing"
     assert.equal((await m.shutdown()).code, 0);
   } finally {
     await m.kill();
-    Deno.removeSync(image);
+    removeImage(image);
   }
 });
 
@@ -131,6 +131,6 @@ Deno.test("boot: deno task boot --run-for boots to ready, shuts down cleanly and
     }
     assert.match(text, /halted cleanly at checkpoint epoch \d+/);
   } finally {
-    Deno.removeSync(image);
+    removeImage(image);
   }
 });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { crashScenario, powerPoints, powerScenario } from "../../tools/scenario.ts";
 import { freshSeed } from "../../tools/prng.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
-import { tempImage } from "../helpers.ts";
+import { removeImage, tempImage } from "../helpers.ts";
 
 const crashSeed = Number(Deno.env.get("TARDIGRADE_SEED") ?? freshSeed()) >>> 0;
 
@@ -56,7 +56,7 @@ Deno.test("a file that is not a Tardigrade image is refused with a clear error a
     assert.notEqual(r.exit, 0);
     assert.deepEqual(Deno.readFileSync(image), before, "never overwritten without --fresh");
   } finally {
-    Deno.removeSync(image);
+    removeImage(image);
   }
 });
 
@@ -80,7 +80,7 @@ Deno.test("a truncated image is refused with E_IMAGE_TRUNCATED and left untouche
     assert.equal(r.code, "E_IMAGE_TRUNCATED");
     assert.deepEqual(Deno.readFileSync(image), before);
   } finally {
-    Deno.removeSync(image);
+    removeImage(image);
   }
 });
 
@@ -105,7 +105,7 @@ Deno.test("a bad checksum in the newest superblock falls back to the previous ch
     await m.ready();
     assert.equal((await m.shutdown()).code, 0);
   } finally {
-    Deno.removeSync(image);
+    removeImage(image);
   }
 });
 
@@ -119,6 +119,6 @@ Deno.test("both superblocks corrupt: refused with E_IMAGE_CORRUPT", async () => 
     const r = await refused(image);
     assert.equal(r.code, "E_IMAGE_CORRUPT");
   } finally {
-    Deno.removeSync(image);
+    removeImage(image);
   }
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { MachineLine } from "../../hw/board.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
-import { tempImage } from "../helpers.ts";
+import { removeImage, tempImage } from "../helpers.ts";
 
 type Digest = Extract<MachineLine, { t: "digest" }>;
 const isDigest = (l: MachineLine): l is Digest => l.t === "digest";
@@ -43,7 +43,7 @@ for (const method of ["stop-and-copy", "cow", "hybrid"]) {
       await second.ready();
       assert.equal((await second.shutdown()).code, 0);
     } finally {
-      Deno.removeSync(image);
+      removeImage(image);
     }
   });
 }
