@@ -240,12 +240,13 @@ export class ClientConnection {
     const respHead = ConnWord.RESP_HEAD;
     const door = this.waiter.doorbell;
     for (;;) {
+      // Read the head before taking replies: a reply that lands after the look moves it.
+      const head = Atomics.load(words, respHead);
       mine = this.takeReplies(tag);
       if (mine) return mine;
       this.checkOpen();
       this.waiter.beginWait();
       // Spin on the response head: the reply usually comes within a microsecond.
-      const head = Atomics.load(words, respHead);
       let moved = false;
       for (let i = 0; i < SPIN_ITERATIONS; i++) {
         if (Atomics.load(words, respHead) !== head || Atomics.load(words, ConnWord.CLOSED) !== 0) {

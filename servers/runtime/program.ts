@@ -206,6 +206,8 @@ class Runtime implements Waiter {
   async loop(): Promise<void> {
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.STARTING);
     for (let turn = 1;; turn++) {
+      // Read the doorbell before looking for work: a ring that comes after the look is seen.
+      const seen = Atomics.load(this.doorbell, DoorbellWord.RING);
       this.safePoint();
       const work = this.runOnce();
       if (work > 0) {
@@ -214,7 +216,6 @@ class Runtime implements Waiter {
         else for (let i = 0; i < MICROTASK_TURNS; i++) await null;
         continue;
       }
-      const seen = Atomics.load(this.doorbell, DoorbellWord.RING);
       if (spinDoorbell(this.doorbell, seen, SPIN_ITERATIONS)) {
         await this.yieldToEventLoop();
         continue;
