@@ -67,6 +67,12 @@ export interface Context {
   onNotification(slot: number, handler: (bits: number) => void): Promise<void>;
   /** Runs `handler` when a capability arrives through a connection (cap_transfer). */
   onCapability(handler: (slot: number, badge: number, connId: number) => void): void;
+  /**
+   * Runs `handler` whenever nothing else is pending: background work in
+   * short steps, each a handler between two safe points. Return true while
+   * there is more to do (the worker then never sleeps).
+   */
+  onIdle(handler: () => boolean): void;
 }
 
 /** The loop and its tables. One per worker. */
@@ -82,6 +88,7 @@ class Runtime implements Waiter {
     { mem: PersistentMemory; handler: (bits: number) => void }
   > = [];
   private capHandler: (slot: number, badge: number, connId: number) => void = () => {};
+  private readonly idleHandlers: Array<() => boolean> = [];
   private readonly inbox: Array<SyscallReply | KernelEvent> = [];
   /** True while handlers run (for the watchdog stamp). */
   private inRun = false;
@@ -163,6 +170,9 @@ class Runtime implements Waiter {
       },
       onCapability: (handler) => {
         this.capHandler = handler;
+      },
+      onIdle: (handler) => {
+        this.idleHandlers.push(handler);
       },
     };
   }
@@ -258,6 +268,7 @@ class Runtime implements Waiter {
     }
     for (const s of this.servers.values()) work += s.serve(SERVE_BUDGET);
     for (const c of this.clients.values()) work += c.poll();
+    if (work === 0) { for (const idle of this.idleHandlers) if (idle()) work++; }
     return work;
   }
 
