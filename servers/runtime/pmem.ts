@@ -85,10 +85,10 @@ export class PersistentMemory {
   /** Slow path: a clean page becomes dirty; a COW_PENDING page is saved first. */
   private markSlow(page: number): void {
     for (;;) {
-      const s = this.state[page];
+      const s = Atomics.load(this.state, page); // atomic: a plain load may be hoisted out of this loop
       if (s === PageState.DIRTY) return;
       if (s === PageState.CLEAN) {
-        this.state[page] = PageState.DIRTY;
+        Atomics.store(this.state, page, PageState.DIRTY);
         return;
       }
       if (s === PageState.COW_PENDING && this.claimForCopy(page)) {
