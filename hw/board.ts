@@ -95,6 +95,7 @@ export class Board {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly bootStarted = performance.now();
   private shutdownResolve: (() => void) | null = null;
+  private shuttingDown = false;
 
   constructor(private readonly config: BoardConfig) {}
 
@@ -299,6 +300,9 @@ export class Board {
 
   /** Asks the kernel for a clean shutdown (final checkpoint), then exits. */
   shutdown(): void {
+    // Ctrl-C reaches both the supervisor and this process: act on the first request only.
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
     this.toKernel({ t: "shutdown" });
     setTimeout(() => {
       emit({ t: "log", text: "board: kernel did not finish shutting down within 10 s; halting" });
