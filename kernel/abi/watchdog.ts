@@ -11,7 +11,13 @@ export function watchdogStamp(): number {
   return (Date.now() & 0x7fffffff) || 1;
 }
 
-/** Milliseconds from `stamp` to `now`, across the 31-bit wrap. */
+/**
+ * Milliseconds from `stamp` to `now`, across the 31-bit wrap. A stamp taken
+ * just after `now` was read (a worker racing the watchdog) counts as 0, not
+ * as a wrap of almost 25 days.
+ */
 export function watchdogElapsed(now: number, stamp: number): number {
-  return (now - stamp) & 0x7fffffff;
+  const d = now - stamp;
+  if (d >= 0) return d;
+  return d < -0x40000000 ? d + 0x80000000 : 0;
 }
