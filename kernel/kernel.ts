@@ -20,6 +20,8 @@ import {
   ConsoleRegister,
   ConsoleWord,
   ControlWord,
+  DOORBELL_BYTES,
+  DoorbellWord,
   type PmoBuffers,
 } from "./abi/layout.ts";
 import { CONSOLE_RING_BYTES, HANDLER_BUDGET_MS, PAGE_BYTES } from "./abi/limits.ts";
@@ -45,6 +47,8 @@ import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { digestState } from "./digest.ts";
 
+/** The root task's program: always started at resume. */
+const INIT_PROGRAM = "servers/init/main.ts";
 /** Restarts of one thread before the kernel gives up on it. */
 const RESTARTS_MAX = 8;
 
@@ -54,6 +58,11 @@ export class Kernel {
   readonly caps: CapSpaces;
   readonly pmos: PmoManager;
   readonly threads = new Map<number, LiveThread>();
+  /** Threads restored but not started: they start on their first doorbell ring or signal. */
+  readonly dormant = new Map<
+    number,
+    { rec: ThreadRecord; doorbell: SharedArrayBuffer; waking: boolean }
+  >();
   /** The kernel memory object: where object records are flushed at each checkpoint. */
   readonly kernelPmo: PmoBuffers;
   readonly kernelMemory: PersistentMemory;
@@ -127,8 +136,56 @@ export class Kernel {
       const epoch = this.checkpoints.committedEpoch;
       this.post({ t: "digest", epoch, digest: digestState(this.kernelPmo, all) });
     }
-    // Start every worker at once: a worker takes ~80 ms to load, and they load in parallel.
-    await Promise.all([...this.table.ofKind(ObjKind.THREAD)].map((t) => this.spawn(t, true)));
+    // A server (a thread serving an endpoint) with nothing to do stays dormant until its
+    // doorbell rings or it is signalled; the others start at once, in parallel.
+    const now: ThreadRecord[] = [];
+    for (const t of [...this.table.ofKind(ObjKind.THREAD)]) {
+      if (this.isServer(t) && !(await this.hasPendingWork(t))) {
+        this.dormant.set(t.id, {
+          rec: t,
+          doorbell: new SharedArrayBuffer(DOORBELL_BYTES),
+          waking: false,
+        });
+      } else now.push(t);
+    }
+    await Promise.all(now.map((t) => this.spawn(t, true)));
+  }
+
+  /** True when the thread serves an endpoint (init never stays dormant). */
+  private isServer(t: ThreadRecord): boolean {
+    if (t.program === INIT_PROGRAM) return false;
+    for (const e of this.table.ofKind(ObjKind.ENDPOINT)) if (e.server === t.id) return true;
+    return false;
+  }
+
+  /** True when requests wait in a ring the thread serves, or a signal in its notification. */
+  private async hasPendingWork(t: ThreadRecord): Promise<boolean> {
+    for (const c of [...this.table.ofKind(ObjKind.CONNECTION)]) {
+      if (c.server !== t.id || c.closed) continue;
+      const words = new Int32Array((await this.pmos.ensureLoaded(c.pmo)).data);
+      if (words[ConnWord.REQ_HEAD] !== words[ConnWord.REQ_TAIL]) return true;
+    }
+    for (const n of [...this.table.ofKind(ObjKind.NOTIFICATION)]) {
+      if (n.boundThread !== t.id) continue;
+      if (new Int32Array((await this.pmos.ensureLoaded(n.pmo)).data)[0] !== 0) return true;
+    }
+    return false;
+  }
+
+  /** Starts a dormant thread (its doorbell rang, it was signalled, or an event is for it). */
+  wake(threadId: number): void {
+    const d = this.dormant.get(threadId);
+    if (!d || d.waking) return;
+    d.waking = true; // its doorbell stays the one peers hold until the worker is registered
+    this.log(`kernel: thread ${threadId} (${d.rec.program}) woken from dormancy`);
+    this.spawn(d.rec, true, d.doorbell).then(() => this.dormant.delete(threadId));
+  }
+
+  /** The doorbell to give a peer of `threadId`: its own, a dormant one's, or a fresh one. */
+  doorbellOf(threadId: number): SharedArrayBuffer {
+    const live = this.threads.get(threadId);
+    if (live && !live.dead) return live.doorbell;
+    return this.dormant.get(threadId)?.doorbell ?? new SharedArrayBuffer(DOORBELL_BYTES);
   }
 
   /** Creates a cap group with its VM space. Returns the group id. */
@@ -164,13 +221,13 @@ export class Kernel {
   }
 
   /** Starts the worker of a thread object. */
-  async spawn(rec: ThreadRecord, resumed: boolean): Promise<void> {
+  async spawn(rec: ThreadRecord, resumed: boolean, doorbell?: SharedArrayBuffer): Promise<void> {
     const group = this.table.expect(rec.group, ObjKind.CAP_GROUP);
     const ring = await this.pmos.ensureLoaded(rec.consolePmo);
     const register = consoleRegister(ring);
     this.post({ t: "console", threadId: rec.id, ring, register, name: group.name });
     const toBoard = (m: KernelToBoard, transfer: Transferable[]) => this.post(m, transfer);
-    const live = startWorker(rec, group.name, ring, register, resumed, toBoard);
+    const live = startWorker(rec, group.name, ring, register, resumed, toBoard, doorbell);
     this.threads.set(rec.id, live);
     live.port.onmessage = (e: MessageEvent<WorkerMessage>) => this.onWorkerMessage(live, e.data);
     this.reattachConnections(live);
@@ -205,7 +262,9 @@ export class Kernel {
   }
 
   /** Posts an event to a thread and rings its doorbell so a sleeping worker sees it. */
-  postEvent(threadId: number, event: KernelEvent): void {
+  postEvent(threadId: number, event: KernelEvent, wakeDormant = true): void {
+    // A dormant thread is started; it re-learns its connections as it sets up.
+    if (wakeDormant) this.wake(threadId);
     const live = this.threads.get(threadId);
     if (live && !live.dead) sendToWorker(live, event);
   }
@@ -258,10 +317,18 @@ export class Kernel {
         if (bufs) new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, 0);
       }
       if (c.client === live.rec.id) {
-        this.postEvent(c.server, { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell });
+        this.postEvent(
+          c.server,
+          { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell },
+          false,
+        );
       }
       if (c.server === live.rec.id) {
-        this.postEvent(c.client, { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell });
+        this.postEvent(
+          c.client,
+          { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell },
+          false,
+        );
       }
     }
   }
@@ -270,6 +337,11 @@ export class Kernel {
   onTick(nowMs: number): void {
     if (!this.booted) return; // no interrupts before every thread object has its worker
     this.watchdog();
+    for (const [id, d] of this.dormant) {
+      if (!d.waking && Atomics.load(new Int32Array(d.doorbell), DoorbellWord.RING) !== 0) {
+        this.wake(id);
+      }
+    }
     for (const irq of this.table.ofKind(ObjKind.IRQ)) {
       if (irq.periodMs === 0 || irq.notification === 0) continue;
       const last = this.irqLastFired.get(irq.id) ?? 0;
@@ -348,8 +420,12 @@ function consoleRegister(ring: PmoBuffers): SharedArrayBuffer {
 export function signalNotification(k: Kernel, notificationId: number, bits: number): void {
   const n = k.table.get(notificationId);
   if (!n || n.kind !== ObjKind.NOTIFICATION) return;
+  k.wake(n.boundThread);
   const bufs = k.pmos.loadedBuffers(n.pmo);
-  if (!bufs) return;
+  if (!bufs) {
+    k.pmos.ensureLoaded(n.pmo).then(() => signalNotification(k, notificationId, bits));
+    return;
+  }
   new PersistentMemory(bufs).atomicOr(0, bits);
   const live = k.threads.get(n.boundThread);
   if (live && !live.dead) ringDoorbell(live.doorbellWords);

@@ -49,10 +49,10 @@ export function startWorker(
   consoleRegister: SharedArrayBuffer,
   resumed: boolean,
   toBoard: (msg: KernelToBoard, transfer: Transferable[]) => void,
+  doorbell = new SharedArrayBuffer(DOORBELL_BYTES),
 ): LiveThread {
   const channel = new MessageChannel();
   const controlSab = new SharedArrayBuffer(CONTROL_BLOCK_BYTES);
-  const doorbell = new SharedArrayBuffer(DOORBELL_BYTES);
   const start: StartMessage = {
     t: "start",
     threadId: rec.id,

@@ -11,7 +11,7 @@
  */
 
 import { Err, TardigradeError } from "../abi/errors.ts";
-import { CONN_PAGES, ConnWord, DOORBELL_BYTES } from "../abi/layout.ts";
+import { CONN_PAGES, ConnWord } from "../abi/layout.ts";
 import { ENDPOINT_CONNECTIONS_MAX } from "../abi/limits.ts";
 import type { ConnectionHandle } from "../abi/protocol.ts";
 import { Right } from "../abi/rights.ts";
@@ -22,8 +22,7 @@ import { type ConnectionRecord, type EndpointRecord, ObjKind } from "./records.t
 
 /** The doorbell of `threadId` if it runs, else a fresh one nobody waits on (replaced on restart). */
 function doorbellOf(k: Kernel, threadId: number): SharedArrayBuffer {
-  const live = k.threads.get(threadId);
-  return live && !live.dead ? live.doorbell : new SharedArrayBuffer(DOORBELL_BYTES);
+  return k.doorbellOf(threadId);
 }
 
 /** Posts an accept event for `c` to its server. */
