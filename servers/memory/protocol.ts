@@ -45,6 +45,7 @@
  * @module
  */
 
+import type { HeapStats } from "./objects.ts";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { MESSAGE_PAYLOAD_BYTES_MAX } from "../../kernel/abi/limits.ts";
 
@@ -121,17 +122,7 @@ export interface Usage {
 
 /** What STATS answers. */
 export interface MemoryStats {
-  heap: {
-    liveObjects: number;
-    names: number;
-    owners: number;
-    dataPages: number;
-    freePages: number;
-    slabPages: number;
-    largePages: number;
-    maxObjects: number;
-    highWater: number;
-  };
+  heap: HeapStats;
   frames: { pages: number; freePages: number; hugeFrames: number; owners: number };
   /** Requests served by this incarnation of the server. */
   requests: number;
