@@ -16,8 +16,6 @@ export const HUGE_FRAME_PAGES = HUGE_FRAME_BYTES / PAGE_BYTES;
 
 /** Capability slots in one cap group's table. */
 export const CAP_SLOTS_MAX = 8192;
-/** Kernel objects of all kinds in the system. */
-export const KERNEL_OBJECTS_MAX = 65536;
 /** Pages in one memory object (256 MiB). */
 export const PMO_PAGES_MAX = 65536;
 
@@ -31,8 +29,6 @@ export const RING_SLOT_BYTES = MESSAGE_HEADER_BYTES + MESSAGE_PAYLOAD_BYTES_MAX;
 export const RING_SLOTS = 64;
 /** Connections one endpoint may have open at once. */
 export const ENDPOINT_CONNECTIONS_MAX = 256;
-/** Capabilities one message may carry through the kernel. */
-export const MESSAGE_CAPS_MAX = 4;
 
 /** Iterations a waiter spins on its doorbell before it sleeps in Atomics.wait. */
 export const SPIN_ITERATIONS = 20000;
@@ -45,10 +41,6 @@ export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
 export const FREEZE_BUDGET_MS = 20;
 /** Longest one run of handlers may take before the watchdog restarts the worker. */
 export const HANDLER_BUDGET_MS = 2000;
-/** Longest a system call may take before the caller gets E_TIMEOUT. */
-export const SYSCALL_BUDGET_MS = 5000;
-/** Longest a worker may take from start to ready before it is declared dead. */
-export const WORKER_START_BUDGET_MS = 10000;
 
 /** Bytes of console output a thread may have outstanding (not yet released). */
 export const CONSOLE_RING_BYTES = 64 * 1024;
