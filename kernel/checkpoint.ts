@@ -99,8 +99,8 @@ export class CheckpointManager {
       return null;
     }
     const t1 = performance.now();
+    const objectRecords = this.k.table.dirtyCount;
     const spent = this.k.table.flush(this.k.kernelMemory);
-    const objectRecords = Object.keys(spent).length;
     const t2 = performance.now();
     const captures = this.capturePages();
     const consoleHeads = this.consoleHeads();

@@ -379,7 +379,18 @@ function pauseTable(title: string, key: string, rows: Array<[number, PauseSummar
   const out = [
     title,
     pad(
-      [key, "n", "pause", "freeze", "cap tree", "other objs", "page copy", "dirty", "cow", "kinds"],
+      [
+        key,
+        "n",
+        "pause",
+        "freeze",
+        "cap tree",
+        "other objs",
+        "page copy",
+        "dirty",
+        "cow",
+        "records",
+      ],
       w,
     ),
   ];
@@ -401,7 +412,7 @@ function pauseTable(title: string, key: string, rows: Array<[number, PauseSummar
     }
   }
   out.push(
-    "  (µs, median/p99; dirty, cow: pages, kinds: objectRecords (object kinds flushed); medians per checkpoint)",
+    "  (µs, median/p99; dirty, cow: pages, records: kernel object records flushed; medians per checkpoint)",
   );
   return out.join("\n");
 }
