@@ -4,7 +4,7 @@
  * `cap_group_create` makes a new process whose page quota is carved out of
  * the caller's; `thread_create` starts a program in a cap group the caller
  * holds with WRITE. A new group gets its own cap group capability in slot 0
- * and its thread capability in slot 1.
+ * and its first thread's capability in slot 1 (later threads: the lowest free slot).
  *
  * @module
  */
@@ -58,7 +58,9 @@ export const capGroupSyscalls = {
       );
     }
     const thread = k.createThread(group.id, program, programArgs, policy);
-    k.caps.insertOriginal(group.id, thread.id, RIGHTS_ALL, 1);
+    // The group's first thread sits in slot 1; a second thread of the same group anywhere free.
+    const firstThread = !k.caps.list(group.id).some((c) => c.slot === 1);
+    k.caps.insertOriginal(group.id, thread.id, RIGHTS_ALL, firstThread ? 1 : undefined);
     const slot = k.caps.insertOriginal(t.rec.group, thread.id, RIGHTS_ALL);
     await k.spawn(thread, false);
     return slot;

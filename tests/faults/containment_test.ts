@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { Err } from "../../kernel/abi/errors.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
 import { consoleLine, removeImage, tempImage } from "../helpers.ts";
 
@@ -35,3 +36,24 @@ for (const fault of ["loop", "throw"]) {
     }
   });
 }
+
+Deno.test("a caller whose server hangs gets E_PEER_DIED once the watchdog stops it, never a hang", async () => {
+  const image = tempImage();
+  const m = MachineProcess.start(image, ["--fresh", "--apps", "tests/programs/peerdeath.ts"]);
+  try {
+    const r = JSON.parse(await consoleLine(m, "peerdeath ")) as {
+      echo: string;
+      status: number;
+      waitedMs: number;
+      after: string;
+    };
+    assert.equal(r.echo, "hi", "the server answered before it hung");
+    assert.equal(r.status, Err.E_PEER_DIED);
+    assert.ok(r.waitedMs >= 1000, `the call waited for the watchdog (${r.waitedMs} ms)`);
+    assert.equal(r.after, "E_PEER_DIED", "later calls on the dead connection fail at once");
+    assert.equal((await m.shutdown()).code, 0);
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
+});
