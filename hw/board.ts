@@ -223,9 +223,6 @@ export class Board {
         return;
       case "shutdown-done":
         return this.halt();
-      case "panic":
-        emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${msg.text}` });
-        Deno.exit(70);
     }
   }
 

@@ -93,7 +93,7 @@ export class CheckpointManager {
     const epoch = this.committedEpoch + 1;
     const t0 = performance.now();
     const live = [...this.k.threads.values()].filter((t) => !t.dead);
-    if (!this.freeze(live, epoch)) {
+    if (!this.freeze(live)) {
       this.thaw(live);
       this.counters.skippedFreeze++;
       return null;
@@ -146,16 +146,15 @@ export class CheckpointManager {
   }
 
   /** Raises the freeze line and waits for every worker to reach a safe point. */
-  private freeze(live: Array<{ control: Int32Array }>, epoch: number): boolean {
+  private freeze(live: Array<{ control: Int32Array }>): boolean {
     for (const t of live) {
-      Atomics.store(t.control, ControlWord.FREEZE_EPOCH, epoch);
       Atomics.store(t.control, ControlWord.FREEZE, 1);
     }
     const deadline = performance.now() + FREEZE_BUDGET_MS;
     for (const t of live) {
       for (let spins = 0;; spins++) {
         const s = Atomics.load(t.control, ControlWord.RUN_STATE);
-        if (s === RunState.PARKED || s === RunState.WAITING || s === RunState.DEAD) break;
+        if (s === RunState.PARKED || s === RunState.WAITING) break;
         if ((spins & 1023) === 1023 && performance.now() > deadline) return false;
       }
     }

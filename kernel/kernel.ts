@@ -40,6 +40,7 @@ import { NvmExtents, PmoManager } from "./memory.ts";
 import { KERNEL_PMO_PAGES, ObjectTable } from "./object_table.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { SYSCALLS } from "./syscalls.ts";
+import { setClosedWord } from "./objects/endpoint.ts";
 import { type LiveThread, sendToWorker, startWorker } from "./threads.ts";
 import { ringDoorbell } from "./abi/doorbell.ts";
 import { PersistentMemory } from "../servers/runtime/pmem.ts";
@@ -299,10 +300,7 @@ export class Kernel {
   private closeConnectionsOf(threadId: number, reason: string): void {
     for (const c of this.table.ofKind(ObjKind.CONNECTION)) {
       if (c.client !== threadId && c.server !== threadId) continue;
-      const bufs = this.pmos.loadedBuffers(c.pmo);
-      if (bufs) {
-        new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, 1);
-      }
+      setClosedWord(this, c, true);
       const other = c.client === threadId ? c.server : c.client;
       this.postEvent(other, { t: "closed", connId: c.id, reason });
     }
@@ -312,10 +310,7 @@ export class Kernel {
   private reattachConnections(live: LiveThread): void {
     for (const c of this.table.ofKind(ObjKind.CONNECTION)) {
       if (c.closed) continue;
-      const bufs = this.pmos.loadedBuffers(c.pmo);
-      if (c.server === live.rec.id || c.client === live.rec.id) {
-        if (bufs) new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, 0);
-      }
+      if (c.server === live.rec.id || c.client === live.rec.id) setClosedWord(this, c, false);
       if (c.client === live.rec.id) {
         this.postEvent(
           c.server,

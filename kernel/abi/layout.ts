@@ -46,10 +46,6 @@ export enum ControlWord {
   FREEZE = 0,
   /** The worker's {@link RunState}. */
   RUN_STATE = 1,
-  /** Checkpoint epoch the freeze belongs to (for logs and tests). */
-  FREEZE_EPOCH = 2,
-  /** Bumped by the worker each time it parks; the kernel waits on it. */
-  PARK_COUNT = 3,
   /** Milliseconds timestamp (low 31 bits) when the current handler began; 0 when idle. */
   HANDLER_STARTED_MS = 4,
   /**
@@ -72,8 +68,6 @@ export enum RunState {
   WAITING = 2,
   /** Parked at a safe point because the freeze line is up. */
   PARKED = 3,
-  /** Exited. */
-  DEAD = 4,
 }
 
 /** Bytes of a control block. */

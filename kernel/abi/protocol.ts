@@ -89,8 +89,7 @@ export type KernelEvent =
   | { t: "accept"; endpointSlot: number; conn: ConnectionHandle }
   | { t: "peer-doorbell"; connId: number; peerDoorbell: SharedArrayBuffer }
   | { t: "closed"; connId: number; reason: string }
-  | { t: "cap"; connId: number; slot: number; badge: number }
-  | { t: "notification"; slot: number; buffers: PmoBuffers };
+  | { t: "cap"; connId: number; slot: number; badge: number };
 
 /** Messages from a worker to the kernel besides system calls. */
 export type WorkerMessage = SyscallRequest | { t: "log"; text: string };
@@ -123,8 +122,7 @@ export type KernelToBoard =
   }
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }
   | { t: "terminate"; threadId: number }
-  | { t: "shutdown-done" }
-  | { t: "panic"; text: string };
+  | { t: "shutdown-done" };
 
 /** Copy methods of the checkpoint manager. */
 export type CopyMethod = "stop-and-copy" | "cow" | "hybrid";

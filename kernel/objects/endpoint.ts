@@ -44,11 +44,19 @@ async function offer(k: Kernel, ep: EndpointRecord, c: ConnectionRecord): Promis
   });
 }
 
+/**
+ * Sets the CLOSED word both sides read (through the write barrier: the ring is
+ * persistent). A closed ring refuses new calls with E_PEER_DIED.
+ */
+export function setClosedWord(k: Kernel, c: ConnectionRecord, closed: boolean): void {
+  const bufs = k.pmos.loadedBuffers(c.pmo);
+  if (bufs) new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, closed ? 1 : 0);
+}
+
 /** Closes a connection for good: both sides see CLOSED; the ring PMO is freed. */
 export function closeConnection(k: Kernel, c: ConnectionRecord, reason: string): void {
   k.table.update(c, { closed: true });
-  const bufs = k.pmos.loadedBuffers(c.pmo);
-  if (bufs) new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, 1);
+  setClosedWord(k, c, true);
   k.postEvent(c.server, { t: "closed", connId: c.id, reason });
   k.postEvent(c.client, { t: "closed", connId: c.id, reason });
 }

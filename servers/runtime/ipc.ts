@@ -120,11 +120,6 @@ export class Ring {
     const tail = Atomics.load(this.mem.words, this.tailWord);
     this.mem.atomicStore(this.tailWord, (tail + 1) | 0);
   }
-
-  /** Drops every unread message (the kernel does this for requests to a dead server). */
-  discardAll(): void {
-    this.mem.atomicStore(this.tailWord, Atomics.load(this.mem.words, this.headWord));
-  }
 }
 
 /** The two rings of a connection buffer. */

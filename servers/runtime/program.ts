@@ -137,8 +137,6 @@ class Runtime implements Waiter {
         return;
       case "cap":
         return this.capHandler(msg.slot, msg.badge, msg.connId);
-      case "notification":
-        return;
     }
   }
 
@@ -188,7 +186,6 @@ class Runtime implements Waiter {
   private safePoint(): void {
     if (Atomics.load(this.control, ControlWord.FREEZE) === 0) return;
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.PARKED);
-    Atomics.add(this.control, ControlWord.PARK_COUNT, 1);
     while (Atomics.load(this.control, ControlWord.FREEZE) !== 0) {
       Atomics.wait(this.control, ControlWord.FREEZE, 1, WAIT_SLICE_MS);
     }
