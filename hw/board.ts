@@ -9,6 +9,11 @@
  * - Console: holds each thread's output until the checkpoint covering it has
  *   committed, then releases it (delayed external visibility).
  * - Power-failure mode: stops the machine at an exact persistence step.
+ * - Fault-injection port (--fault-injection only): reads commands from stdin,
+ *   one JSON object per line, `{"t":"inject","target":"fs","fault":"throw","seed":1}`,
+ *   and passes them to the kernel.
+ * - System rollback: on the kernel's request, stops every worker and the
+ *   kernel and resumes from the last committed checkpoint, in this process.
  *
  * Everything the board says goes to stdout as one JSON object per line
  * ({@link MachineLine}); the supervisor renders it.
@@ -19,11 +24,14 @@
 import { Err, TardigradeError } from "../kernel/abi/errors.ts";
 import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "../kernel/abi/layout.ts";
 import { PAGE_BYTES } from "../kernel/abi/limits.ts";
-import type {
-  BoardToKernel,
-  CheckpointStats,
-  CopyMethod,
-  KernelToBoard,
+import {
+  type BoardToKernel,
+  type CheckpointStats,
+  type CopyMethod,
+  FAULT_KINDS,
+  type FaultKind,
+  type KernelToBoard,
+  type RestartPolicy,
 } from "../kernel/abi/protocol.ts";
 import { KERNEL_PMO_PAGES } from "../kernel/object_table.ts";
 import type { CheckpointRoot } from "../kernel/checkpoint.ts";
@@ -73,6 +81,12 @@ export interface BoardConfig {
   reportCheckpoints: boolean;
   /** Digest the state at every commit and after restoring (tests of resume exactness). */
   digest: boolean;
+  /** Read fault-injection commands from stdin. */
+  faultInjection: boolean;
+  /** The watchdog's budget for one run of handlers. */
+  handlerBudgetMs: number;
+  /** Restart policy per component name, overriding init's configuration. */
+  policies: Record<string, RestartPolicy>;
 }
 
 const encoder = new TextEncoder();
@@ -93,7 +107,7 @@ export class Board {
   >();
   private readonly workers = new Map<number, Worker>();
   private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly bootStarted = performance.now();
+  private bootStarted = performance.now();
   private shutdownResolve: (() => void) | null = null;
   private shuttingDown = false;
 
@@ -101,14 +115,23 @@ export class Board {
 
   /** Opens the image, starts the kernel and runs until shut down. */
   async run(): Promise<void> {
+    this.boot(this.config.fresh);
+    this.timer = setInterval(() => this.onTimer(), 1);
+    if (this.config.faultInjection) this.readCommands();
+    await new Promise<void>((resolve) => this.shutdownResolve = resolve);
+  }
+
+  /** Opens the image and starts the kernel worker on it (fresh, or resuming). */
+  private boot(fresh: boolean): void {
+    this.bootStarted = performance.now();
     const t0 = performance.now();
-    const fresh = this.openImage();
+    const formatted = this.openImage(fresh);
     emit({
       t: "stage",
-      name: fresh ? "board: image formatted" : "board: image opened",
+      name: formatted ? "board: image formatted" : "board: image opened",
       ms: performance.now() - t0,
     });
-    emit({ t: "boot", fresh, epoch: this.image.committedEpoch });
+    emit({ t: "boot", fresh: formatted, epoch: this.image.committedEpoch });
     const t1 = performance.now();
     this.kernel = new Worker(new URL("../kernel/main.ts", import.meta.url), {
       type: "module",
@@ -122,24 +145,76 @@ export class Board {
       emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${e.message}` });
       Deno.exit(70);
     };
-    const kernelPages = fresh ? undefined : this.readKernelPages();
+    const kernelPages = formatted ? undefined : this.readKernelPages();
     emit({ t: "stage", name: "board: kernel worker started", ms: performance.now() - t1 });
+    const c = this.config;
     this.toKernel({
       t: "boot",
-      fresh,
+      fresh: formatted,
       epoch: this.image.committedEpoch,
       kernelPages,
       config: {
-        checkpointMs: this.config.checkpointMs,
-        copyMethod: this.config.copyMethod,
+        checkpointMs: c.checkpointMs,
+        copyMethod: c.copyMethod,
         nvmPages: this.image.pageCount,
-        apps: this.config.apps,
-        debugBarrier: this.config.debugBarrier,
-        digest: this.config.digest,
+        apps: c.apps,
+        debugBarrier: c.debugBarrier,
+        digest: c.digest,
+        faultInjection: c.faultInjection,
+        handlerBudgetMs: c.handlerBudgetMs,
+        policies: c.policies,
       },
     }, kernelPages ? [kernelPages] : []);
-    this.timer = setInterval(() => this.onTimer(), 1);
-    await new Promise<void>((resolve) => this.shutdownResolve = resolve);
+  }
+
+  /**
+   * Rolls the whole system back to the last committed checkpoint: every
+   * worker and the kernel stop, and the kernel resumes from the image, as
+   * after a power failure. Output not yet released is dropped with the state
+   * that made it, so the outside never sees the difference.
+   */
+  private systemRollback(reason: string): void {
+    emit({ t: "log", text: `board: system rollback (${reason})` });
+    for (const w of this.workers.values()) w.terminate();
+    this.workers.clear();
+    this.consoles.clear();
+    this.kernel.terminate();
+    this.image.close();
+    this.boot(false);
+  }
+
+  /** The fault-injection port: one JSON command per stdin line. */
+  private async readCommands(): Promise<void> {
+    let buffered = "";
+    for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line.length > 0) this.onCommand(line);
+      }
+    }
+  }
+
+  private onCommand(line: string): void {
+    let cmd: { t?: unknown; target?: unknown; fault?: unknown; seed?: unknown };
+    try {
+      cmd = JSON.parse(line);
+    } catch {
+      return emit({ t: "log", text: `board: command is not JSON: ${line.slice(0, 80)}` });
+    }
+    if (
+      cmd?.t !== "inject" || typeof cmd.target !== "string" ||
+      !FAULT_KINDS.includes(cmd.fault as FaultKind)
+    ) {
+      return emit({
+        t: "log",
+        text: `board: unknown command ${line.slice(0, 80)}; expected ` +
+          `{"t":"inject","target":NAME,"fault":${FAULT_KINDS.join("|")},"seed":N}`,
+      });
+    }
+    const seed = Number.isInteger(cmd.seed) ? cmd.seed as number : 1;
+    this.toKernel({ t: "inject", target: cmd.target, fault: cmd.fault as FaultKind, seed });
   }
 
   /** The timer IRQ. With checkpoints off nothing is durable, so output is released at once. */
@@ -151,8 +226,8 @@ export class Board {
     }
   }
 
-  /** Opens the image, or formats it with --fresh or when no file exists. Returns true if fresh. */
-  private openImage(): boolean {
+  /** Opens the image, or formats it when `fresh` or when no file exists. Returns true if formatted. */
+  private openImage(fresh: boolean): boolean {
     const { imagePath, imageBytes, fsync } = this.config;
     let exists = true;
     try {
@@ -160,7 +235,7 @@ export class Board {
     } catch {
       exists = false;
     }
-    if (this.config.fresh || !exists) {
+    if (fresh || !exists) {
       this.image = NvmImage.format(imagePath, imageBytes, { fsync });
       return true;
     }
@@ -221,6 +296,8 @@ export class Board {
         this.workers.get(msg.threadId)?.terminate();
         this.workers.delete(msg.threadId);
         return;
+      case "system-rollback":
+        return this.systemRollback(msg.reason);
       case "shutdown-done":
         return this.halt();
     }

@@ -6,7 +6,9 @@
  *
  * Flags: --image PATH, --image-mb N, --fresh, --checkpoint-ms N (0 = off),
  * --copy-method stop-and-copy|cow|hybrid, --apps a,b, --fsync,
- * --debug-barrier, --report-checkpoints, --digest, --power-fail STEP:INDEX[@EPOCH].
+ * --debug-barrier, --report-checkpoints, --digest, --power-fail STEP:INDEX[@EPOCH],
+ * --fault-injection (read inject commands from stdin), --handler-budget-ms N,
+ * --policy NAME=POLICY[,NAME=POLICY] (restart policies, overriding init's).
  *
  * @module
  */
@@ -15,10 +17,11 @@ import { parseArgs } from "node:util";
 import { TardigradeError } from "../kernel/abi/errors.ts";
 import {
   CHECKPOINT_PERIOD_MS_DEFAULT,
+  HANDLER_BUDGET_MS,
   IMAGE_BYTES_DEFAULT,
   IMAGE_PATH_DEFAULT,
 } from "../kernel/abi/limits.ts";
-import type { CopyMethod } from "../kernel/abi/protocol.ts";
+import { type CopyMethod, RESTART_POLICIES, type RestartPolicy } from "../kernel/abi/protocol.ts";
 import { Board, type BoardConfig, emit, type PowerFailSpec } from "./board.ts";
 import type { PersistStep } from "./nvm_image.ts";
 
@@ -47,6 +50,9 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
       "report-checkpoints": { type: "boolean", default: false },
       digest: { type: "boolean", default: false },
       "power-fail": { type: "string" },
+      "fault-injection": { type: "boolean", default: false },
+      "handler-budget-ms": { type: "string", default: String(HANDLER_BUDGET_MS) },
+      policy: { type: "string", default: "" },
     },
     strict: true,
   });
@@ -78,7 +84,35 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     reportCheckpoints: values["report-checkpoints"]!,
     digest: values.digest!,
     powerFail: values["power-fail"] ? parsePowerFail(values["power-fail"]) : undefined,
+    faultInjection: values["fault-injection"]!,
+    handlerBudgetMs: parseHandlerBudget(values["handler-budget-ms"]!),
+    policies: parsePolicies(values.policy!),
   };
+}
+
+function parseHandlerBudget(text: string): number {
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 50 || ms > 600_000) {
+    throw new Error(`--handler-budget-ms must be an integer in 50…600000, got ${text}`);
+  }
+  return ms;
+}
+
+/** "fs=rollback,memory=fresh" → { fs: "rollback", memory: "fresh" }. */
+export function parsePolicies(text: string): Record<string, RestartPolicy> {
+  const out: Record<string, RestartPolicy> = {};
+  for (const item of text.split(",").filter((x) => x.length > 0)) {
+    const [name, policy] = item.split("=");
+    if (!name || !RESTART_POLICIES.includes(policy as RestartPolicy)) {
+      throw new Error(
+        `--policy takes NAME=POLICY pairs with POLICY one of ${
+          RESTART_POLICIES.join(", ")
+        }, got ${item}`,
+      );
+    }
+    out[name] = policy as RestartPolicy;
+  }
+  return out;
 }
 
 /** "page-after:3@5" → the 4th page-after step of checkpoint 5 (epoch defaults to 1). */

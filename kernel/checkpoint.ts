@@ -59,6 +59,8 @@ export class CheckpointManager {
   committedEpoch: number;
   private inFlight = 0;
   private lastTakenMs = 0;
+  /** While above 0 no checkpoint starts (a component's memory is being rolled back). */
+  private holds = 0;
   private waiters: Array<() => void> = [];
   readonly counters: CheckpointCounters = {
     taken: 0,
@@ -80,7 +82,7 @@ export class CheckpointManager {
   onTick(nowMs: number): void {
     const period = this.k.config.checkpointMs;
     if (period === 0 || nowMs - this.lastTakenMs < period) return;
-    if (this.inFlight !== 0 || !this.k.allReady()) {
+    if (this.inFlight !== 0 || this.holds > 0 || !this.k.allReady()) {
       this.counters.skippedBusy++;
       return;
     }
@@ -293,8 +295,23 @@ export class CheckpointManager {
     for (const w of this.waiters.splice(0)) w();
   }
 
+  /** The epoch the next capture will have: what a PMO created now is first part of. */
+  get nextCaptureEpoch(): number {
+    return Math.max(this.committedEpoch, this.inFlight) + 1;
+  }
+
+  /** Keeps new checkpoints from starting until `release` (the hold counts). */
+  hold(): void {
+    this.holds++;
+  }
+
+  /** Ends one `hold`. */
+  release(): void {
+    this.holds--;
+  }
+
   /** Resolves when no commit is in flight. */
-  private idle(): Promise<void> {
+  idle(): Promise<void> {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
   }
 

@@ -24,9 +24,10 @@ import {
   DoorbellWord,
   type PmoBuffers,
 } from "./abi/layout.ts";
-import { CONSOLE_RING_BYTES, HANDLER_BUDGET_MS, PAGE_BYTES } from "./abi/limits.ts";
+import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
 import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
 import type {
+  FaultKind,
   KernelConfig,
   KernelEvent,
   KernelToBoard,
@@ -40,7 +41,7 @@ import { NvmExtents, PmoManager } from "./memory.ts";
 import { KERNEL_PMO_PAGES, ObjectTable } from "./object_table.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { SYSCALLS } from "./syscalls.ts";
-import { setClosedWord } from "./objects/endpoint.ts";
+import { offer, setClosedWord } from "./objects/endpoint.ts";
 import { type LiveThread, sendToWorker, startWorker } from "./threads.ts";
 import { ringDoorbell } from "./abi/doorbell.ts";
 import { PersistentMemory } from "../servers/runtime/pmem.ts";
@@ -50,8 +51,10 @@ import { digestState } from "./digest.ts";
 
 /** The root task's program: always started at resume. */
 const INIT_PROGRAM = "servers/init/main.ts";
-/** Restarts of one thread before the kernel gives up on it. */
+/** Failures in a row (each soon after the thread became ready) before the kernel gives up. */
 const RESTARTS_MAX = 8;
+/** A thread that ran this long after becoming ready starts a new count of failures in a row. */
+const RESTART_STABLE_MS = 500;
 
 /** The whole kernel state. One instance per kernel worker. */
 export class Kernel {
@@ -71,7 +74,10 @@ export class Kernel {
   /** Timer IRQ state: milliseconds since boot of the last fire, per IRQ id. */
   private readonly irqLastFired = new Map<number, number>();
   private loadRequests = new Map<number, () => void>();
+  /** Each thread's console device register, kept across restarts of its worker. */
+  private readonly consoleRegisters = new Map<number, SharedArrayBuffer>();
   private nextLoadRequest = 1;
+  /** True once the kernel stops for good: shutdown, or a system rollback. */
   private shuttingDown = false;
   private announcedReady = false;
   /** True when this boot resumed from a checkpoint. */
@@ -94,6 +100,7 @@ export class Kernel {
       this.table,
       new NvmExtents(KERNEL_PMO_PAGES, config.nvmPages),
       (data, nvmBase, pages) => this.loadFromImage(data, nvmBase, pages),
+      () => this.checkpoints.nextCaptureEpoch,
     );
     this.checkpoints = new CheckpointManager(this, epoch);
   }
@@ -116,7 +123,7 @@ export class Kernel {
     const thread = this.createThread(
       group,
       "servers/init/main.ts",
-      { apps: this.config.apps },
+      { apps: this.config.apps, policies: this.config.policies },
       "none",
     );
     this.caps.insertOriginal(group, thread.id, RIGHTS_ALL, 1);
@@ -225,10 +232,21 @@ export class Kernel {
   async spawn(rec: ThreadRecord, resumed: boolean, doorbell?: SharedArrayBuffer): Promise<void> {
     const group = this.table.expect(rec.group, ObjKind.CAP_GROUP);
     const ring = await this.pmos.ensureLoaded(rec.consolePmo);
-    const register = consoleRegister(ring);
+    // A restart keeps what the board already released; a resume cannot know it.
+    let register = this.consoleRegisters.get(rec.id);
+    if (!register) this.consoleRegisters.set(rec.id, register = consoleRegister(ring));
     this.post({ t: "console", threadId: rec.id, ring, register, name: group.name });
     const toBoard = (m: KernelToBoard, transfer: Transferable[]) => this.post(m, transfer);
-    const live = startWorker(rec, group.name, ring, register, resumed, toBoard, doorbell);
+    const live = startWorker(
+      rec,
+      group.name,
+      ring,
+      register,
+      resumed,
+      this.config.faultInjection,
+      toBoard,
+      doorbell,
+    );
     this.threads.set(rec.id, live);
     live.port.onmessage = (e: MessageEvent<WorkerMessage>) => this.onWorkerMessage(live, e.data);
     this.reattachConnections(live);
@@ -283,17 +301,86 @@ export class Kernel {
     this.post({ t: "terminate", threadId: live.rec.id });
   }
 
-  /** A worker threw, exited or was killed by the watchdog. */
+  /**
+   * A worker threw, exited or was stopped by the watchdog. Its callers get
+   * E_PEER_DIED; then its policy decides: `fresh` starts it again on its
+   * memory as it is, `rollback` first puts that memory back as the last
+   * committed checkpoint holds it, `system-rollback` rolls everything back
+   * (the board resumes from the image), `none` leaves it dead. A thread that
+   * fails RESTARTS_MAX times in a row, each within RESTART_STABLE_MS of
+   * becoming ready, is left dead.
+   */
   onWorkerFailed(live: LiveThread, why: string): void {
     if (live.dead || this.shuttingDown) return;
     this.terminate(live);
-    this.log(`kernel: thread ${live.rec.id} (${live.rec.program}) failed: ${why}`);
-    this.closeConnectionsOf(live.rec.id, `peer thread ${live.rec.id} died`);
-    const rec = this.table.get(live.rec.id) as ThreadRecord | undefined;
-    if (!rec || rec.policy === "none" || rec.restarts >= RESTARTS_MAX) return;
-    this.table.update(rec, { restarts: rec.restarts + 1 });
-    this.log(`kernel: restarting thread ${rec.id} (policy ${rec.policy}, restart ${rec.restarts})`);
-    this.spawn(rec, true);
+    const id = live.rec.id;
+    this.log(`kernel: thread ${id} (${live.rec.program}) failed: ${why}`);
+    this.closeConnectionsOf(id, `peer thread ${id} died`);
+    const rec = this.table.get(id) as ThreadRecord | undefined;
+    if (!rec || rec.policy === "none") return;
+    const stable = live.ready && performance.now() - live.readyAt >= RESTART_STABLE_MS;
+    const inARow = stable ? 1 : rec.restarts + 1;
+    if (inARow > RESTARTS_MAX) {
+      this.log(
+        `kernel: thread ${id} failed ${RESTARTS_MAX} times in a row, each within ` +
+          `${RESTART_STABLE_MS} ms of starting; it stays stopped`,
+      );
+      return;
+    }
+    this.table.update(rec, { restarts: inARow });
+    if (rec.policy === "system-rollback") return this.systemRollback(`thread ${id} failed`);
+    this.log(`kernel: restarting thread ${id} (policy ${rec.policy}, failure ${inARow} in a row)`);
+    if (rec.policy === "fresh") {
+      this.spawn(rec, true);
+      return;
+    }
+    this.rollBackMemory(rec.group).then(() => this.spawn(rec, true));
+  }
+
+  /**
+   * Puts every data PMO of `group` back as the last committed checkpoint
+   * holds it. No checkpoint starts meanwhile (one taken now would capture
+   * the memory as the failure left it); one in flight was captured while the
+   * thread was at a safe point, so it may finish first.
+   */
+  private async rollBackMemory(group: number): Promise<void> {
+    const t0 = performance.now();
+    this.checkpoints.hold();
+    try {
+      await this.checkpoints.idle();
+      const epoch = this.checkpoints.committedEpoch;
+      const pmos = [...this.table.ofKind(ObjKind.PMO)].filter((p) =>
+        p.owner === group && p.role === "data"
+      );
+      for (const pmo of pmos) await this.pmos.rollBack(pmo, epoch);
+      this.log(
+        `kernel: rolled ${pmos.length} memory objects of cap group ${group} back to epoch ` +
+          `${epoch} in ${(performance.now() - t0).toFixed(1)} ms`,
+      );
+    } finally {
+      this.checkpoints.release();
+    }
+  }
+
+  /** Stops the kernel and asks the board to resume the whole system from the last commit. */
+  private systemRollback(reason: string): void {
+    this.shuttingDown = true;
+    this.log(`kernel: system rollback to epoch ${this.checkpoints.committedEpoch} (${reason})`);
+    this.post({ t: "system-rollback", reason });
+  }
+
+  /** The board's fault-injection port: make the component named `target` commit `fault`. */
+  onInject(target: string, fault: FaultKind, seed: number): void {
+    if (!this.config.faultInjection) {
+      return this.log("kernel: fault injection is off; start the machine with --fault-injection");
+    }
+    const live = [...this.threads.values()].find((t) => {
+      const group = this.table.get(t.rec.group);
+      return !t.dead && t.ready && group?.kind === ObjKind.CAP_GROUP && group.name === target;
+    });
+    if (!live) return this.log(`fault: no running component named "${target}"`);
+    this.log(`fault: injecting ${fault} into ${target} (thread ${live.rec.id})`);
+    sendToWorker(live, { t: "inject", fault, seed });
   }
 
   /** Marks every connection of `threadId` closed and wakes the other sides. */
@@ -311,12 +398,10 @@ export class Kernel {
     for (const c of this.table.ofKind(ObjKind.CONNECTION)) {
       if (c.closed) continue;
       if (c.server === live.rec.id || c.client === live.rec.id) setClosedWord(this, c, false);
+      // The server dropped the connection when this client died: offer it again.
       if (c.client === live.rec.id) {
-        this.postEvent(
-          c.server,
-          { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell },
-          false,
-        );
+        const ep = this.table.get(c.endpoint);
+        if (ep?.kind === ObjKind.ENDPOINT && ep.server === c.server) offer(this, ep, c);
       }
       if (c.server === live.rec.id) {
         this.postEvent(
@@ -356,14 +441,15 @@ export class Kernel {
     this.post({ t: "ready", epoch: this.checkpoints.committedEpoch, resumed: this.resumed });
   }
 
-  /** Restarts any worker whose current run of handlers is past HANDLER_BUDGET_MS (endless loops). */
+  /** Stops any worker whose current run of handlers is past the handler budget (endless loops). */
   private watchdog(): void {
     const now = watchdogStamp();
     for (const t of this.threads.values()) {
       if (t.dead) continue;
       const started = Atomics.load(t.control, ControlWord.HANDLER_STARTED_MS);
-      if (started === 0 || watchdogElapsed(now, started) <= HANDLER_BUDGET_MS) continue;
-      this.onWorkerFailed(t, `watchdog: a handler ran past its budget of ${HANDLER_BUDGET_MS} ms`);
+      const budget = this.config.handlerBudgetMs;
+      if (started === 0 || watchdogElapsed(now, started) <= budget) continue;
+      this.onWorkerFailed(t, `watchdog: a handler ran past its budget of ${budget} ms`);
     }
   }
 

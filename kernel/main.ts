@@ -52,6 +52,9 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
     case "worker-failed":
       kernel?.onWorkerError(msg.threadId, msg.message);
       break;
+    case "inject":
+      kernel?.onInject(msg.target, msg.fault, msg.seed);
+      break;
     case "shutdown":
       if (kernel) kernel.shutdown();
       else toBoard({ t: "shutdown-done" });

@@ -13,7 +13,7 @@
  */
 
 import { Err, TardigradeError } from "./abi/errors.ts";
-import type { PmoBuffers } from "./abi/layout.ts";
+import { PageState, type PmoBuffers } from "./abi/layout.ts";
 import { PMO_PAGES_MAX } from "./abi/limits.ts";
 import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
 import type { ObjectTable } from "./object_table.ts";
@@ -89,11 +89,15 @@ export class PmoManager {
   private readonly ready = new Set<number>();
   /** Per PMO: 1 where the page was dirty at the previous checkpoint (hybrid copy's "hot"). */
   readonly hot = new Map<number, Uint8Array>();
+  /** Per PMO created this run: the first checkpoint epoch that holds it. */
+  private readonly born = new Map<number, number>();
 
   constructor(
     private readonly table: ObjectTable,
     readonly extents: NvmExtents,
     private readonly loader: PageLoader,
+    /** The epoch of the next checkpoint capture. */
+    private readonly nextEpoch: () => number = () => 1,
   ) {}
 
   /** Creates a PMO of `pages` pages owned by cap group `owner` (0 for the kernel). */
@@ -116,9 +120,10 @@ export class PmoManager {
     const rec = this.table.create(ObjKind.PMO, { pages, nvmBase, role, owner });
     const bufs = allocatePmoBuffers(rec.id, pages);
     // A fresh PMO is all zeros; mark it dirty so the first checkpoint overwrites stale NVM slots.
-    new Uint8Array(bufs.pageState).fill(1);
+    new Uint8Array(bufs.pageState).fill(PageState.DIRTY);
     this.buffers.set(rec.id, bufs);
     this.ready.add(rec.id);
+    this.born.set(rec.id, this.nextEpoch());
     return rec;
   }
 
@@ -140,6 +145,7 @@ export class PmoManager {
 
   /** Destroys a PMO: its buffers, its NVM extent and its quota charge. */
   destroy(rec: PmoRecord): void {
+    this.born.delete(rec.id);
     this.buffers.delete(rec.id);
     this.ready.delete(rec.id);
     this.hot.delete(rec.id);
@@ -175,6 +181,21 @@ export class PmoManager {
     }
     await p;
     return bufs;
+  }
+
+  /**
+   * Puts a loaded PMO's pages back as checkpoint `epoch` (committed) holds
+   * them: read from the image, or all zeros if the PMO was created after it.
+   * Every page is marked dirty, so the next checkpoint writes them again.
+   * The caller holds checkpoints off while this runs.
+   */
+  async rollBack(rec: PmoRecord, epoch: number): Promise<void> {
+    const bufs = this.loadedBuffers(rec.id);
+    if (!bufs) return; // not loaded since resume: its pages are the image's already
+    const saved = new SharedArrayBuffer(bufs.data.byteLength);
+    if ((this.born.get(rec.id) ?? 0) <= epoch) await this.loader(saved, rec.nvmBase, rec.pages);
+    new Uint8Array(bufs.data).set(new Uint8Array(saved));
+    new Uint8Array(bufs.pageState).fill(PageState.DIRTY);
   }
 
   /** Buffers of a PMO whose pages are in memory, or undefined. */

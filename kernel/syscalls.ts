@@ -45,6 +45,7 @@ const systemSyscalls = {
   ready(k: Kernel, t: LiveThread): null {
     if (!t.ready) {
       t.ready = true;
+      t.readyAt = performance.now();
       k.log(
         `kernel: thread ${t.rec.id} (${t.rec.program}) ready in ${
           (performance.now() - t.spawnedAt).toFixed(1)
@@ -56,12 +57,19 @@ const systemSyscalls = {
   },
 };
 
-/** Every system call, by name. */
-export const SYSCALLS: Record<SyscallOp, SyscallHandler> = {
-  ...capSyscalls,
-  ...capGroupSyscalls,
-  ...pmoSyscalls,
-  ...endpointSyscalls,
-  ...notificationSyscalls,
-  ...systemSyscalls,
-};
+/**
+ * Every system call, by name. The table has no prototype, so a name a worker
+ * sends such as "constructor" or "toString" finds no handler (E_NOT_SUPPORTED)
+ * instead of an Object.prototype method.
+ */
+export const SYSCALLS: Record<SyscallOp, SyscallHandler> = Object.setPrototypeOf(
+  {
+    ...capSyscalls,
+    ...capGroupSyscalls,
+    ...pmoSyscalls,
+    ...endpointSyscalls,
+    ...notificationSyscalls,
+    ...systemSyscalls,
+  } satisfies Record<SyscallOp, SyscallHandler>,
+  null,
+);

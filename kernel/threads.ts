@@ -27,6 +27,8 @@ export interface LiveThread {
   doorbellWords: Int32Array;
   /** True once the program called `ready` (reached its first safe point). */
   ready: boolean;
+  /** performance.now() when it became ready (0 before). */
+  readyAt: number;
   /** True once the worker failed or was terminated. */
   dead: boolean;
   /** performance.now() when the worker was spawned. */
@@ -48,6 +50,7 @@ export function startWorker(
   consoleRing: PmoBuffers,
   consoleRegister: SharedArrayBuffer,
   resumed: boolean,
+  faultInjection: boolean,
   toBoard: (msg: KernelToBoard, transfer: Transferable[]) => void,
   doorbell = new SharedArrayBuffer(DOORBELL_BYTES),
 ): LiveThread {
@@ -66,6 +69,7 @@ export function startWorker(
     console: consoleRing,
     consoleRegister,
     port: channel.port2,
+    faultInjection,
   };
   toBoard({
     t: "spawn",
@@ -83,6 +87,7 @@ export function startWorker(
     doorbell,
     doorbellWords: new Int32Array(doorbell),
     ready: false,
+    readyAt: 0,
     dead: false,
     spawnedAt: performance.now(),
   };

@@ -12,6 +12,7 @@
  */
 
 import type { MachineLine } from "../hw/board.ts";
+import type { FaultKind } from "../kernel/abi/protocol.ts";
 
 const REPO = new URL("../", import.meta.url);
 
@@ -65,6 +66,7 @@ export class MachineProcess {
   /** Resolves with the exit status. */
   readonly exited: Promise<Deno.CommandStatus>;
   private readonly stderrText: Promise<string>;
+  private commands: WritableStreamDefaultWriter<Uint8Array> | undefined;
 
   private constructor(imagePath: string, args: string[], quietStderr: boolean) {
     const script = new URL("../hw/machine.ts", import.meta.url).pathname;
@@ -72,8 +74,10 @@ export class MachineProcess {
       args: ["run", ...machinePermissionFlags(imagePath), script, "--image", imagePath, ...args],
       stdout: "piped",
       stderr: quietStderr ? "piped" : "inherit",
-      stdin: "null",
+      // The fault-injection port is the machine's stdin.
+      stdin: args.includes("--fault-injection") ? "piped" : "null",
     }).spawn();
+    if (args.includes("--fault-injection")) this.commands = this.child.stdin.getWriter();
     this.stderrText = quietStderr ? new Response(this.child.stderr).text() : Promise.resolve("");
     this.exited = this.readLines().then(() => this.child.status);
   }
@@ -154,6 +158,13 @@ export class MachineProcess {
       (l): l is Extract<MachineLine, { t: "ready" }> => l.t === "ready",
       timeoutMs,
     );
+  }
+
+  /** Makes component `target` commit `fault` (a machine started with --fault-injection). */
+  async inject(target: string, fault: FaultKind, seed: number): Promise<void> {
+    if (!this.commands) throw new Error("inject: start the machine with --fault-injection");
+    const line = JSON.stringify({ t: "inject", target, fault, seed }) + "\n";
+    await this.commands.write(new TextEncoder().encode(line));
   }
 
   /** Power failure: SIGKILL, then wait for the exit. */

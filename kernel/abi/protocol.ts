@@ -68,6 +68,8 @@ export interface StartMessage {
   consoleRegister: SharedArrayBuffer;
   /** The worker's end of its channel to the kernel: system calls and events. */
   port: MessagePort;
+  /** True when the machine runs with --fault-injection: the worker acts on "inject" events. */
+  faultInjection: boolean;
 }
 
 /** A connection as one side sees it. */
@@ -89,7 +91,35 @@ export type KernelEvent =
   | { t: "accept"; endpointSlot: number; conn: ConnectionHandle }
   | { t: "peer-doorbell"; connId: number; peerDoorbell: SharedArrayBuffer }
   | { t: "closed"; connId: number; reason: string }
-  | { t: "cap"; connId: number; slot: number; badge: number };
+  | { t: "cap"; connId: number; slot: number; badge: number }
+  | { t: "inject"; fault: FaultKind; seed: number };
+
+/**
+ * Faults the fault injector can make a component commit (docs/FAULTS.md):
+ * crashes (`throw`, `loop`) and misuse (`oom`: allocate until refused;
+ * `garbage`: malformed system calls and ring slots; `oversized`: messages
+ * and arguments over every limit; `forged-cap` and `revoked-cap`: slots it
+ * does not hold or no longer holds).
+ */
+export type FaultKind =
+  | "throw"
+  | "loop"
+  | "oom"
+  | "garbage"
+  | "oversized"
+  | "forged-cap"
+  | "revoked-cap";
+
+/** Every fault kind, crashes first. */
+export const FAULT_KINDS: FaultKind[] = [
+  "throw",
+  "loop",
+  "oom",
+  "garbage",
+  "oversized",
+  "forged-cap",
+  "revoked-cap",
+];
 
 /** Messages from a worker to the kernel besides system calls. */
 export type WorkerMessage = SyscallRequest | { t: "log"; text: string };
@@ -101,6 +131,7 @@ export type BoardToKernel =
   | { t: "committed"; epoch: number; staging: ArrayBuffer }
   | { t: "loaded"; reqId: number }
   | { t: "worker-failed"; threadId: number; message: string }
+  | { t: "inject"; target: string; fault: FaultKind; seed: number }
   | { t: "shutdown" };
 
 /** Kernel → board. */
@@ -122,7 +153,19 @@ export type KernelToBoard =
   }
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }
   | { t: "terminate"; threadId: number }
+  | { t: "system-rollback"; reason: string }
   | { t: "shutdown-done" };
+
+/**
+ * What the kernel does when a thread fails (docs/FAULTS.md): start it again
+ * on its persistent memory as it is (`fresh`); first roll that memory back
+ * to the last committed checkpoint (`rollback`); roll the whole system back
+ * to the last committed checkpoint (`system-rollback`); or leave it dead.
+ */
+export type RestartPolicy = "fresh" | "rollback" | "system-rollback" | "none";
+
+/** Every restart policy. */
+export const RESTART_POLICIES: RestartPolicy[] = ["fresh", "rollback", "system-rollback", "none"];
 
 /** Copy methods of the checkpoint manager. */
 export type CopyMethod = "stop-and-copy" | "cow" | "hybrid";
@@ -138,6 +181,12 @@ export interface KernelConfig {
   debugBarrier: boolean;
   /** Digest the whole state inside each pause and after restoring (resume-exactness tests). */
   digest: boolean;
+  /** Accept fault-injection commands (tests and `scenario faults` only). */
+  faultInjection: boolean;
+  /** Longest one run of handlers may take before the watchdog stops the worker. */
+  handlerBudgetMs: number;
+  /** Restart policy per component name, overriding init's configuration. */
+  policies: Record<string, RestartPolicy>;
 }
 
 /** Timing of one checkpoint's stop-the-world pause, in microseconds, broken down like TreeSLS. */

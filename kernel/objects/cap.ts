@@ -48,6 +48,27 @@ export function onCapsRemoved(k: Kernel, removed: CapRecord[]): void {
       }
     }
   }
+  reclaimUnreferencedPmos(k, removed);
+}
+
+/**
+ * Destroys the data PMOs among `removed`'s objects that no capability names
+ * any more (with their mappings): their pages go back to the owner's quota
+ * and their NVM extent is freed. A worker that still has one mapped keeps a
+ * buffer nothing checkpoints.
+ */
+function reclaimUnreferencedPmos(k: Kernel, removed: CapRecord[]): void {
+  const candidates = new Set<number>();
+  for (const cap of removed) {
+    const obj = k.table.get(cap.obj);
+    if (obj?.kind === ObjKind.PMO && obj.role === "data") candidates.add(obj.id);
+  }
+  if (candidates.size === 0) return;
+  for (const c of k.table.ofKind(ObjKind.CAP)) candidates.delete(c.obj);
+  for (const id of candidates) {
+    for (const m of [...k.table.ofKind(ObjKind.MAPPING)]) if (m.pmo === id) k.table.remove(m.id);
+    k.pmos.destroy(k.table.expect(id, ObjKind.PMO));
+  }
 }
 
 /** Capability system calls, by name. */

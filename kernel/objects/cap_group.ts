@@ -14,9 +14,8 @@ import { Right, RIGHTS_ALL } from "../abi/rights.ts";
 import { intArg, objectArg, stringArg } from "../args.ts";
 import type { Kernel } from "../kernel.ts";
 import { type LiveThread, PROGRAM_PATTERN } from "../threads.ts";
-import { ObjKind, type RestartPolicy } from "./records.ts";
-
-const POLICIES: RestartPolicy[] = ["fresh", "rollback", "system-rollback", "none"];
+import { ObjKind } from "./records.ts";
+import { RESTART_POLICIES, type RestartPolicy } from "../abi/protocol.ts";
 
 /** Cap group and thread system calls, by name. */
 export const capGroupSyscalls = {
@@ -50,10 +49,12 @@ export const capGroupSyscalls = {
     const program = stringArg(call, args, 1, "program", 96, PROGRAM_PATTERN);
     const programArgs = objectArg(call, args, 2, "args", 128);
     const policy = (args[3] ?? "fresh") as RestartPolicy;
-    if (!POLICIES.includes(policy)) {
+    if (!RESTART_POLICIES.includes(policy)) {
       throw new TardigradeError(
         Err.E_BAD_ARGUMENT,
-        `${call}: policy must be one of ${POLICIES.join(", ")}, got ${JSON.stringify(args[3])}`,
+        `${call}: policy must be one of ${RESTART_POLICIES.join(", ")}, got ${
+          JSON.stringify(args[3])
+        }`,
         { argument: "policy" },
       );
     }

@@ -25,8 +25,8 @@ function doorbellOf(k: Kernel, threadId: number): SharedArrayBuffer {
   return k.doorbellOf(threadId);
 }
 
-/** Posts an accept event for `c` to its server. */
-async function offer(k: Kernel, ep: EndpointRecord, c: ConnectionRecord): Promise<void> {
+/** Posts an accept event for `c` to its server (and the server's doorbell to the client). */
+export async function offer(k: Kernel, ep: EndpointRecord, c: ConnectionRecord): Promise<void> {
   const ring = await k.pmos.ensureLoaded(c.pmo);
   const conn: ConnectionHandle = {
     connId: c.id,

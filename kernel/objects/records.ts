@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { RestartPolicy } from "../abi/protocol.ts";
+
 /** Object kinds, with explicit numbers. */
 export enum ObjKind {
   CAP_GROUP = 1,
@@ -27,9 +29,6 @@ export enum ObjKind {
 
 /** Number of kinds plus one (kinds start at 1). */
 export const OBJ_KIND_COUNT = 11;
-
-/** Restart policies a thread can be declared with (init's configuration). */
-export type RestartPolicy = "fresh" | "rollback" | "system-rollback" | "none";
 
 /** Fields every record has. */
 interface RecordBase {

@@ -28,10 +28,10 @@
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { NEEDS_FIRST_SLOT } from "../init/config.ts";
-import type { ClientConnection, Request } from "../runtime/ipc.ts";
+import type { Request } from "../runtime/ipc.ts";
 import { jsonPayload } from "../runtime/ipc.ts";
-import { type Context, runProgram } from "../runtime/program.ts";
-import { serveService } from "../runtime/service.ts";
+import { runProgram } from "../runtime/program.ts";
+import { lastingConnection, serveService } from "../runtime/service.ts";
 import { MemoryClient, type MemoryClientSync } from "../memory/client.ts";
 import {
   DATA_BYTES_MAX,
@@ -248,28 +248,8 @@ class FileStore {
   }
 }
 
-/** The connection to the memory server: made on the first start, re-attached on resume. */
-async function memoryConnection(ctx: Context): Promise<ClientConnection> {
-  if (ctx.resumed) {
-    try {
-      return await ctx.attach(MEMORY_CONN_SLOT);
-    } catch (e) {
-      // The first start may have died before it connected.
-      if (!(e instanceof TardigradeError && e.code === Err.E_EMPTY_SLOT)) throw e;
-    }
-  }
-  const conn = await ctx.connect(NEEDS_FIRST_SLOT);
-  if (conn.slot !== MEMORY_CONN_SLOT) {
-    throw new TardigradeError(
-      Err.E_INTERNAL,
-      `fs: the memory connection landed in slot ${conn.slot}, expected ${MEMORY_CONN_SLOT}`,
-    );
-  }
-  return conn;
-}
-
 runProgram(async (ctx) => {
-  const conn = await memoryConnection(ctx);
+  const conn = await lastingConnection(ctx, NEEDS_FIRST_SLOT, MEMORY_CONN_SLOT);
   const files = new FileStore(new MemoryClient(conn).sync, ctx.log);
   await serveService(ctx, "fs", (req) => files.handle(req));
   ctx.log(

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { RestartPolicy } from "../../kernel/objects/records.ts";
+import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 
 /** One server init starts. */
 export interface ServiceConfig {
@@ -51,6 +51,7 @@ export const NEEDS_FIRST_SLOT = 3;
 export const APPS: Record<string, { program: string; needs: string[]; timerMs?: number }> = {
   counter: { program: "servers/apps/counter.ts", needs: [], timerMs: 20 },
   writer: { program: "servers/apps/writer.ts", needs: [], timerMs: 1 },
+  ledger: { program: "servers/apps/ledger.ts", needs: ["memory", "fs", "net"], timerMs: 10 },
 };
 
 /** Pages each app may use. */

@@ -10,6 +10,7 @@
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { Right } from "../../kernel/abi/rights.ts";
+import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 import { Label, type ServerStatus } from "../protocol.ts";
 import { parseJson, unwrap } from "../runtime/ipc.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
@@ -44,6 +45,12 @@ async function grantNeeds(
   }
 }
 
+/** The restart policy of component `name`: the machine's --policy for it, else `declared`. */
+function policyOf(ctx: Context, name: string, declared: RestartPolicy): RestartPolicy {
+  const overrides = (ctx.args.policies ?? {}) as Record<string, RestartPolicy>;
+  return overrides[name] ?? declared;
+}
+
 /** Starts one server and checks it answers STATUS and ECHO. */
 async function startService(
   ctx: Context,
@@ -57,7 +64,7 @@ async function startService(
   endpoints.set(svc.name, ep);
   await ctx.sys.capGrant(group, ep, Right.RECEIVE | Right.READ, undefined, SERVICE_SLOT);
   await grantNeeds(ctx, group, svc.needs, endpoints, badge);
-  await ctx.sys.threadCreate(group, svc.program, {}, svc.policy);
+  await ctx.sys.threadCreate(group, svc.program, {}, policyOf(ctx, svc.name, svc.policy));
   const conn = await ctx.connect(ep);
   const status = parseJson<ServerStatus>(
     unwrap(await conn.call(Label.STATUS), `${svc.name} status`),
@@ -82,10 +89,8 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
       `init: no app named "${name}"; known apps: ${Object.keys(APPS).join(", ")}`,
     );
   }
-  const group = await ctx.sys.capGroupCreate(
-    name.split("?")[0].replace(/^.*\//, "").replace(/\.ts$/, ""),
-    APP_QUOTA_PAGES,
-  );
+  const groupName = name.split("?")[0].replace(/^.*\//, "").replace(/\.ts$/, "");
+  const group = await ctx.sys.capGroupCreate(groupName, APP_QUOTA_PAGES);
   if (app.timerMs) {
     const notification = await ctx.sys.notificationCreate();
     await ctx.sys.capGrant(
@@ -98,7 +103,7 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
     await ctx.sys.irqBind(TIMER_IRQ_SLOT, notification, app.timerMs);
   }
   await grantNeeds(ctx, group, app.needs, endpoints, badge);
-  await ctx.sys.threadCreate(group, app.program, app.args ?? {}, "fresh");
+  await ctx.sys.threadCreate(group, app.program, app.args ?? {}, policyOf(ctx, groupName, "fresh"));
   ctx.log(`init: app ${name} started`);
 }
 

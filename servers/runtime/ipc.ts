@@ -60,8 +60,18 @@ export class Ring {
       Atomics.load(this.mem.words, this.tailWord)) | 0;
   }
 
-  /** Writes one message; false when the ring is full. Throws E_MESSAGE_TOO_LARGE. */
-  tryWrite(label: number, tag: number, status: number, payload: Uint8Array): boolean {
+  /**
+   * Writes one message; false when the ring is full. Throws E_MESSAGE_TOO_LARGE.
+   * `claimedLength` (fault injection only) writes that length into the header
+   * instead, as a hostile peer could.
+   */
+  tryWrite(
+    label: number,
+    tag: number,
+    status: number,
+    payload: Uint8Array,
+    claimedLength = payload.length,
+  ): boolean {
     if (payload.length > MESSAGE_PAYLOAD_BYTES_MAX) {
       throw new TardigradeError(
         Err.E_MESSAGE_TOO_LARGE,
@@ -77,7 +87,7 @@ export class Ring {
     // A slot never straddles a page: one barrier call covers header and payload.
     mem.markDirty(at, MESSAGE_HEADER_BYTES + payload.length);
     const w = at >> 2;
-    words[w + (SlotField.LENGTH >> 2)] = payload.length;
+    words[w + (SlotField.LENGTH >> 2)] = claimedLength;
     words[w + (SlotField.LABEL >> 2)] = label;
     words[w + (SlotField.TAG >> 2)] = tag;
     words[w + (SlotField.STATUS >> 2)] = status;
@@ -207,10 +217,10 @@ export class ClientConnection {
   }
 
   /** Writes a request with a fresh tag and wakes the server; returns the tag. */
-  private request(label: number, payload: Uint8Array): number {
+  private request(label: number, payload: Uint8Array, claimedLength = payload.length): number {
     this.checkOpen();
     const tag = this.takeTag();
-    if (!this.requests.tryWrite(label, tag, 0, payload)) {
+    if (!this.requests.tryWrite(label, tag, 0, payload, claimedLength)) {
       throw new TardigradeError(
         Err.E_WOULD_BLOCK,
         `connection ${this.connId}: request ring is full; wait for replies, then retry`,
@@ -224,6 +234,16 @@ export class ClientConnection {
   /** Calls the server; resolves with its reply. Needs the program loop to be running. */
   call(label: number, payload: Uint8Array = new Uint8Array(0)): Promise<Reply> {
     const tag = this.request(label, payload);
+    return new Promise((resolve) => this.pending.set(tag, resolve));
+  }
+
+  /**
+   * Fault injection: a call whose slot header claims `claimedLength` payload
+   * bytes (what a hostile client can write into its own ring). The server
+   * must answer E_BAD_MESSAGE.
+   */
+  forgeRequest(label: number, claimedLength: number): Promise<Reply> {
+    const tag = this.request(label, new Uint8Array(0), claimedLength);
     return new Promise((resolve) => this.pending.set(tag, resolve));
   }
 

@@ -31,6 +31,7 @@ import { setImmediate } from "node:timers";
 import { ConsoleWriter } from "./console.ts";
 import { ClientConnection, type RequestHandler, ServerConnection, type Waiter } from "./ipc.ts";
 import { PersistentMemory } from "./pmem.ts";
+import { FaultInjector } from "./faults.ts";
 import { Sys } from "./sys.ts";
 
 /** Requests one connection may have handled before the loop moves on (fairness). */
@@ -96,6 +97,7 @@ class Runtime implements Waiter {
   private starting = true;
   /** Messages received on the kernel channel (see ControlWord.POSTED). */
   received = 0;
+  private readonly faults: FaultInjector;
 
   constructor(readonly start: StartMessage) {
     this.control = new Int32Array(start.control);
@@ -103,6 +105,11 @@ class Runtime implements Waiter {
     this.sys = new Sys((req) => start.port.postMessage(req));
     start.port.onmessage = (e: MessageEvent<SyscallReply | KernelEvent>) => this.deliver(e.data);
     this.console = new ConsoleWriter(start.console, start.consoleRegister);
+    this.faults = new FaultInjector(
+      this.sys,
+      (text) => start.port.postMessage({ t: "log", text }),
+      () => [...this.clients.values()],
+    );
   }
 
   /** A message from the kernel: queued for the loop, which runs it between safe points. */
@@ -137,6 +144,9 @@ class Runtime implements Waiter {
         return;
       case "cap":
         return this.capHandler(msg.slot, msg.badge, msg.connId);
+      case "inject":
+        if (this.start.faultInjection) this.faults.inject(msg.fault, msg.seed);
+        return;
     }
   }
 

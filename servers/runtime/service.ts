@@ -9,7 +9,7 @@
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { SERVICE_SLOT } from "../init/config.ts";
 import { Label, type ServerStatus } from "../protocol.ts";
-import { type HandlerResult, jsonPayload, type Request } from "./ipc.ts";
+import { type ClientConnection, type HandlerResult, jsonPayload, type Request } from "./ipc.ts";
 import type { Context } from "./program.ts";
 
 /**
@@ -40,4 +40,33 @@ export async function serveService(
         );
     }
   });
+}
+
+/**
+ * A client connection that survives restarts: on a first start it connects
+ * to the endpoint in `endpointSlot` (the capability must land in
+ * `connSlot`, the lowest free slot); on a resume or restart it re-attaches
+ * the connection capability in `connSlot` (connecting afresh if the first
+ * start died before it connected).
+ */
+export async function lastingConnection(
+  ctx: Context,
+  endpointSlot: number,
+  connSlot: number,
+): Promise<ClientConnection> {
+  if (ctx.resumed) {
+    try {
+      return await ctx.attach(connSlot);
+    } catch (e) {
+      if (!(e instanceof TardigradeError && e.code === Err.E_EMPTY_SLOT)) throw e;
+    }
+  }
+  const conn = await ctx.connect(endpointSlot);
+  if (conn.slot !== connSlot) {
+    throw new TardigradeError(
+      Err.E_INTERNAL,
+      `${ctx.name}: the connection to slot ${endpointSlot} landed in slot ${conn.slot}, expected ${connSlot}`,
+    );
+  }
+  return conn;
 }

@@ -17,7 +17,7 @@ import type { PmoBuffers } from "../../kernel/abi/layout.ts";
 import type { CapInfo } from "../../kernel/objects/cap.ts";
 import type { MappedPmo } from "../../kernel/objects/pmo.ts";
 import type { SystemInfo } from "../../kernel/syscalls.ts";
-import type { RestartPolicy } from "../../kernel/objects/records.ts";
+import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 
 /** The system calls of one worker. */
 export class Sys {

@@ -1,0 +1,121 @@
+/**
+ * The ledger: a workload that uses every server and checks its own data,
+ * for fault injection (`deno task scenario faults`). On every timer tick it
+ * appends entry n: it writes n into slot (n-1) mod 4096 of the file
+ * "ledger" (the FS server, which keeps it in the memory server), writes n
+ * into the named memory object "ledger:count", pings the network driver,
+ * and only then records n as acknowledged in its own PMO and prints
+ * `ledger n`. A call that fails (a server died: E_PEER_DIED) is retried on
+ * the next tick; the writes are idempotent.
+ *
+ * Every 25 entries, and at every start, it reads its entries back and
+ * prints `ledger LOST entry k (read v)` for each one that is not there.
+ * Once `ledger n` has been released, n is committed: it must never be lost.
+ *
+ * @module
+ */
+
+import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
+import { Label } from "../protocol.ts";
+import { FsClient } from "../fs/protocol.ts";
+import { MemoryClient } from "../memory/client.ts";
+import { unwrap } from "../runtime/ipc.ts";
+import { type Context, runProgram } from "../runtime/program.ts";
+import { lastingConnection } from "../runtime/service.ts";
+import { APP_TIMER_SLOT } from "../init/config.ts";
+
+/** Slots init gives an app: memory, fs and net CALL capabilities. */
+const MEMORY_SLOT = 3, FS_SLOT = 4, NET_SLOT = 5;
+/** Its own PMO, then its three connections, in the lowest free slots. */
+const STATE_SLOT = 6, MEMORY_CONN_SLOT = 7, FS_CONN_SLOT = 8, NET_CONN_SLOT = 9;
+/** State PMO words: entries acknowledged by every server. */
+const ACKED_OFFSET = 0;
+/** Entries the file holds before it wraps (4 bytes each). */
+const FILE_ENTRIES = 4096;
+/** Entries one read covers (the FS server's read limit is 960 bytes). */
+const READ_ENTRIES = 240;
+/** Entries between two verifications. */
+const VERIFY_EVERY = 25;
+const FILE = "ledger";
+const COUNT_OBJECT = "ledger:count";
+
+/** Reads entries [from, to] back (to - from < FILE_ENTRIES); returns the ones missing. */
+async function verify(fs: FsClient, from: number, to: number): Promise<string[]> {
+  const lost: string[] = [];
+  for (let first = from; first <= to; first += READ_ENTRIES) {
+    const last = Math.min(to, first + READ_ENTRIES - 1);
+    const at = (first - 1) % FILE_ENTRIES;
+    const count = Math.min(last - first + 1, FILE_ENTRIES - at);
+    const bytes = await fs.read(FILE, at * 4, count * 4);
+    const words = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < count; i++) {
+      const got = 4 * i + 4 <= bytes.byteLength ? words.getUint32(4 * i, true) : 0;
+      if (got !== first + i) lost.push(`ledger LOST entry ${first + i} (read ${got})`);
+    }
+    first -= READ_ENTRIES - count; // a read that stopped at the wrap continues from there
+  }
+  return lost;
+}
+
+async function countObject(memory: MemoryClient): Promise<string> {
+  try {
+    return (await memory.open(COUNT_OBJECT)).id;
+  } catch (e) {
+    if (!(e instanceof TardigradeError && e.code === Err.E_NOT_FOUND)) throw e;
+    return (await memory.create(COUNT_OBJECT, 8)).id;
+  }
+}
+
+runProgram(async (ctx: Context) => {
+  if (!ctx.resumed) await ctx.sys.pmoCreate(1);
+  const state = await ctx.map(STATE_SLOT);
+  const memory = new MemoryClient(await lastingConnection(ctx, MEMORY_SLOT, MEMORY_CONN_SLOT));
+  const fs = new FsClient(await lastingConnection(ctx, FS_SLOT, FS_CONN_SLOT));
+  const net = await lastingConnection(ctx, NET_SLOT, NET_CONN_SLOT);
+  let busy = false;
+  let failures = 0;
+  const report = (lost: string[]) => lost.forEach((l) => ctx.print(l));
+
+  /** One step: append the next entry (again, if the last try failed). */
+  const step = async () => {
+    const n = state.getU32(ACKED_OFFSET) + 1;
+    if (n === 1) await fs.create(FILE).catch(ignoreExists);
+    const entry = new Uint8Array(4);
+    new DataView(entry.buffer).setUint32(0, n, true);
+    await fs.write(FILE, ((n - 1) % FILE_ENTRIES) * 4, entry);
+    const count = new Uint8Array(8);
+    new DataView(count.buffer).setFloat64(0, n, true);
+    await memory.write(await countObject(memory), 0, count);
+    unwrap(await net.call(Label.ECHO, entry), "net echo");
+    state.setU32(ACKED_OFFSET, n);
+    ctx.print(`ledger ${n}`);
+    if (n % VERIFY_EVERY === 0) report(await verify(fs, n - VERIFY_EVERY + 1, n));
+  };
+
+  const run = () => {
+    if (busy) return;
+    busy = true;
+    step().catch((e) => {
+      failures++;
+      const code = e instanceof TardigradeError ? e.codeName : String(e);
+      ctx.log(`ledger: step failed (${code}); retrying on the next tick (${failures} so far)`);
+    }).finally(() => busy = false);
+  };
+
+  // At every start: check what the previous life acknowledged is all there.
+  const acked = state.getU32(ACKED_OFFSET);
+  if (ctx.resumed && acked > 0) {
+    try {
+      const lost = await verify(fs, Math.max(1, acked - FILE_ENTRIES + 1), acked);
+      report(lost);
+      ctx.print(`ledger verified ${Math.min(acked, FILE_ENTRIES)} entries, ${lost.length} lost`);
+    } catch (e) {
+      ctx.log(`ledger: could not verify at start (${String(e)}); the next checks will`);
+    }
+  }
+  await ctx.onNotification(APP_TIMER_SLOT, () => run());
+});
+
+function ignoreExists(e: unknown): void {
+  if (!(e instanceof TardigradeError && e.code === Err.E_EXISTS)) throw e;
+}
