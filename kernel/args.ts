@@ -9,6 +9,17 @@
 import { Err, TardigradeError } from "./abi/errors.ts";
 import { RIGHTS_ALL } from "./abi/rights.ts";
 
+/**
+ * A worker-sent value, described for an error message without running any
+ * conversion that can throw: `String({ toString: 1 })`, `JSON.stringify(1n)`
+ * and a cyclic object all would, turning a bad argument into E_INTERNAL.
+ */
+export function describeArg(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.slice(0, 80));
+  if (v === null || v === undefined || typeof v !== "object") return String(v);
+  return Array.isArray(v) ? "an array" : "an object";
+}
+
 /** Argument `index` of `call` as an integer in [min, max]; `fallback` when absent. */
 export function intArg(
   call: string,
@@ -23,8 +34,8 @@ export function intArg(
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     throw new TardigradeError(
       Err.E_BAD_ARGUMENT,
-      `${call}: argument ${name} must be an integer in ${min}…${max}, got ${String(v)}`,
-      { argument: name, value: String(v) },
+      `${call}: argument ${name} must be an integer in ${min}…${max}, got ${describeArg(v)}`,
+      { argument: name, value: describeArg(v) },
     );
   }
   return v;
@@ -63,7 +74,7 @@ export function stringArg(
     throw new TardigradeError(
       Err.E_BAD_ARGUMENT,
       `${call}: argument ${name} must be a string of 1…${maxLength} characters matching ${pattern}, got ${
-        JSON.stringify(v)?.slice(0, 80)
+        describeArg(v)
       }`,
       { argument: name },
     );
@@ -80,7 +91,12 @@ export function objectArg(
   maxBytes: number,
 ): Record<string, unknown> {
   const v = args[index] ?? {};
-  const json = typeof v === "object" && !Array.isArray(v) ? JSON.stringify(v) : undefined;
+  let json: string | undefined;
+  try {
+    json = typeof v === "object" && !Array.isArray(v) ? JSON.stringify(v) : undefined;
+  } catch {
+    json = undefined; // cyclic, a BigInt inside, or nested too deep: not a JSON object
+  }
   if (json === undefined || json.length > maxBytes) {
     throw new TardigradeError(
       Err.E_BAD_ARGUMENT,

@@ -18,6 +18,7 @@
 import { Err, TardigradeError } from "./abi/errors.ts";
 import { CAP_SLOTS_MAX } from "./abi/limits.ts";
 import { hasRights, isSubset, rightsToString } from "./abi/rights.ts";
+import { describeArg } from "./args.ts";
 import type { ObjectTable } from "./object_table.ts";
 import { type CapRecord, type KernelRecord, ObjKind } from "./objects/records.ts";
 
@@ -66,8 +67,8 @@ export class CapSpaces {
     if (typeof slot !== "number" || !Number.isInteger(slot) || slot < 0 || slot >= CAP_SLOTS_MAX) {
       throw new TardigradeError(
         Err.E_BAD_SLOT,
-        `${call}: slot ${String(slot)} is not an integer in 0…${CAP_SLOTS_MAX - 1}`,
-        { slot: String(slot) },
+        `${call}: slot ${describeArg(slot)} is not an integer in 0…${CAP_SLOTS_MAX - 1}`,
+        { slot: describeArg(slot) },
       );
     }
     const cap = this.slots.get(group)?.get(slot);

@@ -11,7 +11,7 @@
 
 import { Err, TardigradeError } from "../abi/errors.ts";
 import { Right, RIGHTS_ALL } from "../abi/rights.ts";
-import { intArg, objectArg, stringArg } from "../args.ts";
+import { describeArg, intArg, objectArg, stringArg } from "../args.ts";
 import type { Kernel } from "../kernel.ts";
 import { type LiveThread, PROGRAM_PATTERN } from "../threads.ts";
 import { ObjKind } from "./records.ts";
@@ -53,7 +53,7 @@ export const capGroupSyscalls = {
       throw new TardigradeError(
         Err.E_BAD_ARGUMENT,
         `${call}: policy must be one of ${RESTART_POLICIES.join(", ")}, got ${
-          JSON.stringify(args[3])
+          describeArg(args[3])
         }`,
         { argument: "policy" },
       );
