@@ -20,7 +20,7 @@
  */
 
 import { ControlWord, PageState, type PmoBuffers, RunState } from "./abi/layout.ts";
-import { FREEZE_BUDGET_MS, PAGE_BYTES } from "./abi/limits.ts";
+import { FREEZE_BACKOFF_MAX_MS, FREEZE_BUDGET_MS, PAGE_BYTES } from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
 import { ConsoleWord } from "./abi/layout.ts";
 import type { Kernel } from "./kernel.ts";
@@ -61,6 +61,8 @@ export class CheckpointManager {
   private lastTakenMs = 0;
   /** While above 0 no checkpoint starts (a component's memory is being rolled back). */
   private holds = 0;
+  /** Freezes in a row that timed out: each doubles the wait before the next try. */
+  private failedFreezes = 0;
   private waiters: Array<() => void> = [];
   readonly counters: CheckpointCounters = {
     taken: 0,
@@ -81,7 +83,10 @@ export class CheckpointManager {
   /** Called on every timer tick. */
   onTick(nowMs: number): void {
     const period = this.k.config.checkpointMs;
-    if (period === 0 || nowMs - this.lastTakenMs < period) return;
+    // A worker stuck in a handler (until the watchdog stops it) would otherwise have every
+    // other worker parked most of the time by freezes that cannot finish: back off.
+    const wait = Math.min(period << Math.min(this.failedFreezes, 16), FREEZE_BACKOFF_MAX_MS);
+    if (period === 0 || nowMs - this.lastTakenMs < Math.max(period, wait)) return;
     if (this.inFlight !== 0 || this.holds > 0 || !this.k.allReady()) {
       this.counters.skippedBusy++;
       return;
@@ -98,8 +103,10 @@ export class CheckpointManager {
     if (!this.freeze(live)) {
       this.thaw(live);
       this.counters.skippedFreeze++;
+      this.failedFreezes++;
       return null;
     }
+    this.failedFreezes = 0;
     const t1 = performance.now();
     const objectRecords = this.k.table.dirtyCount;
     const spent = this.k.table.flush(this.k.kernelMemory);

@@ -112,16 +112,27 @@ export class MachineProcess {
     }
   }
 
-  /** Calls `fn` for every line from now on (and for every line so far). */
-  onLine(fn: (line: MachineLine) => void): void {
-    for (const l of this.lines) fn(l);
+  /** Calls `fn` for every line from now on, and for the lines so far from index `since`. */
+  onLine(fn: (line: MachineLine) => void, since = 0): void {
+    for (const l of this.lines.slice(since)) fn(l);
     this.listeners.push(fn);
   }
 
-  /** Resolves with the first line matching `pred`; rejects if the machine exits first or time runs out. */
-  waitFor<T extends MachineLine>(pred: (l: MachineLine) => l is T, timeoutMs?: number): Promise<T>;
-  waitFor(pred: (l: MachineLine) => boolean, timeoutMs?: number): Promise<MachineLine>;
-  waitFor(pred: (l: MachineLine) => boolean, timeoutMs = 60_000): Promise<MachineLine> {
+  /**
+   * Resolves with the first line matching `pred` (looking from line index
+   * `since`); rejects if the machine exits first or time runs out.
+   */
+  waitFor<T extends MachineLine>(
+    pred: (l: MachineLine) => l is T,
+    timeoutMs?: number,
+    since?: number,
+  ): Promise<T>;
+  waitFor(
+    pred: (l: MachineLine) => boolean,
+    timeoutMs?: number,
+    since?: number,
+  ): Promise<MachineLine>;
+  waitFor(pred: (l: MachineLine) => boolean, timeoutMs = 60_000, since = 0): Promise<MachineLine> {
     return new Promise((resolve, reject) => {
       let done = false;
       const timer = setTimeout(
@@ -136,7 +147,7 @@ export class MachineProcess {
       };
       this.onLine((l) => {
         if (pred(l)) finish(() => resolve(l));
-      });
+      }, since);
       this.exited.then(async (s) => {
         const err = await this.stderrText;
         finish(() =>

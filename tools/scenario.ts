@@ -8,6 +8,8 @@
  *   (before/after each page write, before/after the superblock, a torn
  *   superblock), resume, and check the image holds the previous or the new
  *   checkpoint, never a mix.
+ * - faults: seeded fault injection into the servers and apps
+ *   (tools/faults_scenario.ts).
  *
  * Every choice comes from one seed (tools/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
@@ -21,6 +23,7 @@ import type { MachineLine } from "../hw/board.ts";
 import type { PersistStep } from "../hw/nvm_image.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
 import { freshSeed, Prng } from "./prng.ts";
+import { faultsScenario } from "./faults_scenario.ts";
 
 /** Summary of a scenario run. */
 export interface ScenarioResult {
@@ -260,12 +263,40 @@ async function main(): Promise<number> {
       iterations: { type: "string" },
       "copy-method": { type: "string", default: "hybrid" },
       pages: { type: "string", default: "8" },
+      policy: { type: "string" },
+      "verify-every": { type: "string", default: "250" },
+      trace: { type: "boolean", default: false },
     },
   });
   const name = positionals[0];
   const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : freshSeed();
   const log = (s: string) => console.log(s);
   console.log(`scenario ${name}, seed ${seed}`);
+  if (name === "faults") {
+    const iterations = Number(values.iterations ?? 200);
+    const r = await faultsScenario(seed, iterations, {
+      log,
+      policy: values.policy,
+      verifyEvery: Number(values["verify-every"]),
+      trace: values.trace,
+    });
+    const kinds = Object.entries(r.byKind).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
+    const targets = Object.entries(r.byTarget).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
+    console.log(`contained by fault: ${kinds.join(", ")}`);
+    console.log(`contained by component: ${targets.join(", ")}`);
+    console.log(
+      `summary: scenario faults, seed ${seed}: faults injected ${r.injected}, contained ${r.contained}, ` +
+        `kernel survived ${r.kernelSurvived}/${r.injected}, other components unaffected ${r.othersUnaffected}/${r.injected}, ` +
+        `committed data lost ${r.committedDataLost}, console rollbacks ${r.consoleRollbacks}, resumes ${r.resumes}`,
+    );
+    for (const v of r.violations) console.log(`violation: ${v}`);
+    if (r.violations.length === 0) return 0;
+    const policy = values.policy ? ` --policy ${values.policy}` : "";
+    console.log(
+      `replay: deno task scenario faults --seed ${seed} --iterations ${iterations}${policy}`,
+    );
+    return 1;
+  }
   let result: ScenarioResult;
   if (name === "crash") {
     const iterations = Number(values.iterations ?? 50);
@@ -273,7 +304,7 @@ async function main(): Promise<number> {
   } else if (name === "power") {
     result = await powerScenario(seed, powerPoints(Number(values.pages)), { log });
   } else {
-    console.error(`unknown scenario "${name}": use crash or power`);
+    console.error(`unknown scenario "${name}": use crash, power or faults`);
     return 2;
   }
   console.log(

@@ -39,6 +39,8 @@ export const WAIT_SLICE_MS = 50;
 export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
 /** Longest the kernel waits for every worker to park before it skips a checkpoint. */
 export const FREEZE_BUDGET_MS = 20;
+/** Longest wait between two freeze attempts while a worker keeps missing them. */
+export const FREEZE_BACKOFF_MAX_MS = 64;
 /** Longest one run of handlers may take before the watchdog restarts the worker. */
 export const HANDLER_BUDGET_MS = 2000;
 

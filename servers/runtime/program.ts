@@ -192,14 +192,19 @@ class Runtime implements Waiter {
 
   // ---- the freeze protocol ----
 
-  /** Safe point: parks while the freeze line is up. */
+  /**
+   * Safe point: parks while the freeze line is up. Time parked does not
+   * count against the handler budget (the watchdog stamp restarts after it).
+   */
   private safePoint(): void {
     if (Atomics.load(this.control, ControlWord.FREEZE) === 0) return;
+    Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, 0);
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.PARKED);
     while (Atomics.load(this.control, ControlWord.FREEZE) !== 0) {
       Atomics.wait(this.control, ControlWord.FREEZE, 1, WAIT_SLICE_MS);
     }
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
+    if (this.inRun) Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
   }
 
   /** Waiter: about to block (a safe point). */
