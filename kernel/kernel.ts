@@ -37,6 +37,7 @@ import type {
 } from "./abi/protocol.ts";
 import { RIGHTS_ALL } from "./abi/rights.ts";
 import { CapSpaces } from "./cspace.ts";
+import { describeArg } from "./args.ts";
 import { NvmExtents, PmoManager } from "./memory.ts";
 import { KERNEL_PMO_PAGES, ObjectTable } from "./object_table.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
@@ -53,6 +54,9 @@ import { digestState } from "./digest.ts";
 const INIT_PROGRAM = "servers/init/main.ts";
 /** Failures in a row (each soon after the thread became ready) before the kernel gives up. */
 const RESTARTS_MAX = 8;
+/** A thread's start-up (`main`) may take this many handler budgets, and at least START_BUDGET_MIN_MS. */
+const START_BUDGET_FACTOR = 4;
+const START_BUDGET_MIN_MS = 1000;
 /** A thread that ran this long after becoming ready starts a new count of failures in a row. */
 const RESTART_STABLE_MS = 500;
 
@@ -255,26 +259,31 @@ export class Kernel {
   private onWorkerMessage(live: LiveThread, msg: WorkerMessage): void {
     if (live.dead) return;
     if (msg?.t === "syscall") this.onSyscall(live, msg);
-    else if (msg?.t === "log") this.log(`[${live.rec.id}] ${msg.text}`);
+    else if (msg?.t === "log") {
+      // Whatever a worker sends is cloned data it chose: never format it unchecked.
+      const text = typeof msg.text === "string" ? msg.text.slice(0, 4000) : describeArg(msg.text);
+      this.log(`[${live.rec.id}] ${text}`);
+    }
   }
 
   /** Runs one system call and posts its reply. Never throws. */
   async onSyscall(live: LiveThread, req: SyscallRequest): Promise<void> {
     let reply: SyscallReply;
+    const op = describeArg(req.op);
     try {
       const handler = typeof req.op === "string" ? SYSCALLS[req.op] : undefined;
       if (!handler || !Array.isArray(req.args)) {
         throw new TardigradeError(
           Err.E_NOT_SUPPORTED,
-          `no system call named ${JSON.stringify(req.op)} (or args is not an array)`,
-          { op: String(req.op) },
+          `no system call named ${op} (or args is not an array)`,
+          { op },
         );
       }
       const value = await handler(this, live, req.args);
       reply = { t: "sysret", id: req.id, ok: true, value };
     } catch (e) {
       const error: ErrorValue = toErrorValue(e);
-      if (error.code === Err.E_INTERNAL) this.log(`kernel: ${req.op} failed: ${error.message}`);
+      if (error.code === Err.E_INTERNAL) this.log(`kernel: ${op} failed: ${error.message}`);
       reply = { t: "sysret", id: req.id, ok: false, error };
     }
     if (!live.dead) sendToWorker(live, reply);
@@ -338,10 +347,12 @@ export class Kernel {
   }
 
   /**
-   * Puts every data PMO of `group` back as the last committed checkpoint
-   * holds it. No checkpoint starts meanwhile (one taken now would capture
-   * the memory as the failure left it); one in flight was captured while the
-   * thread was at a safe point, so it may finish first.
+   * Puts the memory of `group` back as the last committed checkpoint holds
+   * it: its data PMOs and its console rings (so output made since, never
+   * released, is gone with the state that made it). Connection rings are
+   * shared with peers and stay. No checkpoint starts meanwhile (one taken
+   * now would capture the memory as the failure left it); one in flight was
+   * captured while the thread was at a safe point, so it may finish first.
    */
   private async rollBackMemory(group: number): Promise<void> {
     const t0 = performance.now();
@@ -350,12 +361,13 @@ export class Kernel {
       await this.checkpoints.idle();
       const epoch = this.checkpoints.committedEpoch;
       const pmos = [...this.table.ofKind(ObjKind.PMO)].filter((p) =>
-        p.owner === group && p.role === "data"
+        p.owner === group && (p.role === "data" || p.role === "console")
       );
-      for (const pmo of pmos) await this.pmos.rollBack(pmo, epoch);
+      let changed = 0;
+      for (const pmo of pmos) changed += await this.pmos.rollBack(pmo, epoch);
       this.log(
         `kernel: rolled ${pmos.length} memory objects of cap group ${group} back to epoch ` +
-          `${epoch} in ${(performance.now() - t0).toFixed(1)} ms`,
+          `${epoch} (${changed} pages changed) in ${(performance.now() - t0).toFixed(1)} ms`,
       );
     } finally {
       this.checkpoints.release();
@@ -444,10 +456,20 @@ export class Kernel {
   /** Stops any worker whose current run of handlers is past the handler budget (endless loops). */
   private watchdog(): void {
     const now = watchdogStamp();
+    const budget = this.config.handlerBudgetMs;
+    // No checkpoint is taken before every thread reached its first safe point: a start-up
+    // that never finishes would hold back everyone's output. init, the trusted root, may take long.
+    const startBudget = Math.max(START_BUDGET_MIN_MS, START_BUDGET_FACTOR * budget);
     for (const t of this.threads.values()) {
       if (t.dead) continue;
+      if (
+        !t.ready && t.rec.program !== INIT_PROGRAM &&
+        performance.now() - t.spawnedAt > startBudget
+      ) {
+        this.onWorkerFailed(t, `watchdog: not ready (first safe point) within ${startBudget} ms`);
+        continue;
+      }
       const started = Atomics.load(t.control, ControlWord.HANDLER_STARTED_MS);
-      const budget = this.config.handlerBudgetMs;
       if (started === 0 || watchdogElapsed(now, started) <= budget) continue;
       this.onWorkerFailed(t, `watchdog: a handler ran past its budget of ${budget} ms`);
     }

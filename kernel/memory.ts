@@ -14,7 +14,7 @@
 
 import { Err, TardigradeError } from "./abi/errors.ts";
 import { PageState, type PmoBuffers } from "./abi/layout.ts";
-import { PMO_PAGES_MAX } from "./abi/limits.ts";
+import { PAGE_BYTES, PMO_PAGES_MAX } from "./abi/limits.ts";
 import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
 import type { ObjectTable } from "./object_table.ts";
 import { ObjKind, type PmoRecord } from "./objects/records.ts";
@@ -187,15 +187,26 @@ export class PmoManager {
    * Puts a loaded PMO's pages back as checkpoint `epoch` (committed) holds
    * them: read from the image, or all zeros if the PMO was created after it.
    * Every page is marked dirty, so the next checkpoint writes them again.
-   * The caller holds checkpoints off while this runs.
+   * The caller holds checkpoints off while this runs. Returns how many pages
+   * it changed.
    */
-  async rollBack(rec: PmoRecord, epoch: number): Promise<void> {
+  async rollBack(rec: PmoRecord, epoch: number): Promise<number> {
     const bufs = this.loadedBuffers(rec.id);
-    if (!bufs) return; // not loaded since resume: its pages are the image's already
-    const saved = new SharedArrayBuffer(bufs.data.byteLength);
-    if ((this.born.get(rec.id) ?? 0) <= epoch) await this.loader(saved, rec.nvmBase, rec.pages);
-    new Uint8Array(bufs.data).set(new Uint8Array(saved));
+    if (!bufs) return 0; // not loaded since resume: its pages are the image's already
+    const saved = new Uint8Array(new SharedArrayBuffer(bufs.data.byteLength));
+    if ((this.born.get(rec.id) ?? 0) <= epoch) {
+      await this.loader(saved.buffer as SharedArrayBuffer, rec.nvmBase, rec.pages);
+    }
+    const live = new Uint8Array(bufs.data);
+    let changed = 0;
+    for (let at = 0; at < live.length; at += PAGE_BYTES) {
+      const page = live.subarray(at, at + PAGE_BYTES);
+      const old = saved.subarray(at, at + PAGE_BYTES);
+      if (page.some((b, i) => b !== old[i])) changed++;
+    }
+    live.set(saved);
     new Uint8Array(bufs.pageState).fill(PageState.DIRTY);
+    return changed;
   }
 
   /** Buffers of a PMO whose pages are in memory, or undefined. */
