@@ -132,7 +132,7 @@ export class CapSpaces {
   insertOriginal(group: number, obj: number, rights: number, slot?: number): number {
     const s = this.freeSlot(group, slot);
     this.index(
-      this.table.create(ObjKind.CAP, { group, slot: s, obj, rights, badge: 0, parent: 0 }),
+      this.table.create(ObjKind.CAP, { group, slot: s, obj, rights, badge: 0, parent: 0 }, group),
     );
     return s;
   }
@@ -173,7 +173,7 @@ export class CapSpaces {
       rights,
       badge: badge ?? parent.badge,
       parent: parent.id,
-    });
+    }, group);
     this.index(cap);
     return s;
   }

@@ -39,7 +39,7 @@ import { RIGHTS_ALL } from "./abi/rights.ts";
 import { CapSpaces } from "./cspace.ts";
 import { describeArg } from "./args.ts";
 import { NvmExtents, PmoManager } from "./memory.ts";
-import { KERNEL_PMO_PAGES, ObjectTable } from "./object_table.ts";
+import { KERNEL_PMO_PAGES, ObjectTable, RECORDS_MAX } from "./object_table.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { SYSCALLS } from "./syscalls.ts";
 import { offer, setClosedWord } from "./objects/endpoint.ts";
@@ -56,7 +56,7 @@ const INIT_PROGRAM = "servers/init/main.ts";
 const RESTARTS_MAX = 8;
 /** A thread's start-up (`main`) may take this many handler budgets, and at least START_BUDGET_MIN_MS. */
 const START_BUDGET_FACTOR = 4;
-const START_BUDGET_MIN_MS = 1000;
+const START_BUDGET_MIN_MS = 5000;
 /** A thread that ran this long after becoming ready starts a new count of failures in a row. */
 const RESTART_STABLE_MS = 500;
 
@@ -121,7 +121,8 @@ export class Kernel {
 
   /** Fresh boot: the root cap group "init" with its thread and first capabilities. */
   bootFresh(): Promise<void> {
-    const group = this.createCapGroup("init", this.config.nvmPages);
+    // The root task may use every kernel record but a reserve for the kernel's own.
+    const group = this.createCapGroup("init", this.config.nvmPages, RECORDS_MAX - 1024, 0);
     this.caps.insertOriginal(group, group, RIGHTS_ALL, 0);
     const timer = this.table.create(ObjKind.IRQ, { line: "timer", periodMs: 0, notification: 0 });
     const thread = this.createThread(
@@ -129,6 +130,7 @@ export class Kernel {
       "servers/init/main.ts",
       { apps: this.config.apps, policies: this.config.policies },
       "none",
+      group,
     );
     this.caps.insertOriginal(group, thread.id, RIGHTS_ALL, 1);
     this.caps.insertOriginal(group, timer.id, RIGHTS_ALL, 2);
@@ -200,15 +202,20 @@ export class Kernel {
     return this.dormant.get(threadId)?.doorbell ?? new SharedArrayBuffer(DOORBELL_BYTES);
   }
 
-  /** Creates a cap group with its VM space. Returns the group id. */
-  createCapGroup(name: string, quotaPages: number): number {
+  /**
+   * Creates a cap group with its VM space, both charged to cap group
+   * `chargeTo` (0: the kernel). Returns the group id.
+   */
+  createCapGroup(name: string, quotaPages: number, quotaObjects: number, chargeTo: number): number {
     const group = this.table.create(ObjKind.CAP_GROUP, {
       name,
       vmSpace: 0,
       quotaPages,
       usedPages: 0,
-    });
-    const vm = this.table.create(ObjKind.VM_SPACE, { group: group.id });
+      quotaObjects,
+      usedObjects: 0,
+    }, chargeTo);
+    const vm = this.table.create(ObjKind.VM_SPACE, { group: group.id }, chargeTo);
     this.table.update(group, { vmSpace: vm.id });
     return group.id;
   }
@@ -219,6 +226,7 @@ export class Kernel {
     program: string,
     args: Record<string, unknown>,
     policy: ThreadRecord["policy"],
+    chargeTo: number,
   ): ThreadRecord {
     const consolePages = 1 + CONSOLE_RING_BYTES / PAGE_BYTES;
     const console = this.pmos.create(consolePages, "console", group);
@@ -229,7 +237,7 @@ export class Kernel {
       policy,
       consolePmo: console.id,
       restarts: 0,
-    });
+    }, chargeTo);
   }
 
   /** Starts the worker of a thread object. */

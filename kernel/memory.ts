@@ -117,7 +117,14 @@ export class PmoManager {
       this.charge(owner, -pages);
       throw e;
     }
-    const rec = this.table.create(ObjKind.PMO, { pages, nvmBase, role, owner });
+    let rec: PmoRecord;
+    try {
+      rec = this.table.create(ObjKind.PMO, { pages, nvmBase, role, owner }, owner);
+    } catch (e) {
+      this.extents.release(nvmBase, pages);
+      this.charge(owner, -pages);
+      throw e;
+    }
     const bufs = allocatePmoBuffers(rec.id, pages);
     // A fresh PMO is all zeros; mark it dirty so the first checkpoint overwrites stale NVM slots.
     new Uint8Array(bufs.pageState).fill(PageState.DIRTY);

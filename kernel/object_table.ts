@@ -38,18 +38,31 @@ export class ObjectTable {
   private readonly freeIds: number[] = [];
   private nextId = 1;
 
-  /** Creates a record of `kind` with a fresh id; throws E_LIMIT when the table is full. */
-  create<K extends ObjKind>(kind: K, fields: Omit<RecordOf<K>, "id" | "kind">): RecordOf<K> {
-    const id = this.freeIds.pop() ?? this.nextId++;
-    if (id >= RECORDS_MAX) {
-      this.nextId = RECORDS_MAX;
+  /**
+   * Creates a record of `kind` with a fresh id; throws E_LIMIT when the table
+   * is full. With `chargeTo` (a cap group id) the record counts against that
+   * group's object quota until it is removed: E_NO_MEMORY when it is used up.
+   */
+  create<K extends ObjKind>(
+    kind: K,
+    fields: Omit<RecordOf<K>, "id" | "kind" | "charged">,
+    chargeTo = 0,
+  ): RecordOf<K> {
+    if (this.freeIds.length === 0 && this.nextId >= RECORDS_MAX) {
       throw new TardigradeError(
         Err.E_LIMIT,
         `object table: all ${RECORDS_MAX - 1} kernel objects are in use; delete some`,
         { limit: RECORDS_MAX - 1 },
       );
     }
-    const record = { ...fields, id, kind } as RecordOf<K>;
+    if (chargeTo !== 0) this.charge(chargeTo, 1);
+    const id = this.freeIds.pop() ?? this.nextId++;
+    const record = {
+      ...fields,
+      id,
+      kind,
+      ...(chargeTo !== 0 ? { charged: chargeTo } : {}),
+    } as RecordOf<K>;
     this.records.set(id, record);
     this.dirty.add(id);
     return record;
@@ -82,10 +95,27 @@ export class ObjectTable {
     return record;
   }
 
-  /** Removes a record; its id is recycled after the next flush. */
+  /** Removes a record (and its charge); its id is recycled after the next flush. */
   remove(id: number): void {
-    if (!this.records.delete(id)) return;
+    const r = this.records.get(id);
+    if (!r) return;
+    this.records.delete(id);
     this.dirty.add(id);
+    if (r.charged !== undefined) this.charge(r.charged, -1);
+  }
+
+  /** Adds `n` to a cap group's used objects; E_NO_MEMORY past its quota. */
+  private charge(groupId: number, n: number): void {
+    const g = this.records.get(groupId);
+    if (!g || g.kind !== ObjKind.CAP_GROUP) return; // the group is gone: nothing to charge
+    if (n > 0 && g.usedObjects + n > g.quotaObjects) {
+      throw new TardigradeError(
+        Err.E_NO_MEMORY,
+        `cap group "${g.name}" has all ${g.quotaObjects} of its kernel objects in use; delete some`,
+        { used: g.usedObjects, quota: g.quotaObjects },
+      );
+    }
+    this.update(g, { usedObjects: g.usedObjects + n });
   }
 
   /** Every record of `kind`. */

@@ -29,6 +29,10 @@ export const RING_SLOT_BYTES = MESSAGE_HEADER_BYTES + MESSAGE_PAYLOAD_BYTES_MAX;
 export const RING_SLOTS = 64;
 /** Connections one endpoint may have open at once. */
 export const ENDPOINT_CONNECTIONS_MAX = 256;
+/** Connections one cap group may have open to one endpoint (so no client takes them all). */
+export const CLIENT_CONNECTIONS_MAX = 16;
+/** Kernel records (objects and capabilities) a new cap group may use unless its creator says. */
+export const GROUP_OBJECTS_DEFAULT = 1024;
 
 /** Iterations a waiter spins on its doorbell before it sleeps in Atomics.wait. */
 export const SPIN_ITERATIONS = 20000;

@@ -48,26 +48,41 @@ export function onCapsRemoved(k: Kernel, removed: CapRecord[]): void {
       }
     }
   }
-  reclaimUnreferencedPmos(k, removed);
+  reclaimUnreferenced(k, removed);
 }
 
 /**
- * Destroys the data PMOs among `removed`'s objects that no capability names
- * any more (with their mappings): their pages go back to the owner's quota
- * and their NVM extent is freed. A worker that still has one mapped keeps a
- * buffer nothing checkpoints.
+ * Destroys the objects among `removed`'s that no capability names any more
+ * and nothing else uses: data PMOs (with their mappings; their pages go
+ * back to the owner's quota, their NVM extent is freed), notifications
+ * (with their word's PMO and timer bindings) and endpoints no connection
+ * uses. Their records stop counting against their group's object quota. A
+ * worker that still has a buffer of one keeps memory nothing checkpoints.
  */
-function reclaimUnreferencedPmos(k: Kernel, removed: CapRecord[]): void {
+function reclaimUnreferenced(k: Kernel, removed: CapRecord[]): void {
   const candidates = new Set<number>();
   for (const cap of removed) {
     const obj = k.table.get(cap.obj);
-    if (obj?.kind === ObjKind.PMO && obj.role === "data") candidates.add(obj.id);
+    if (
+      (obj?.kind === ObjKind.PMO && obj.role === "data") || obj?.kind === ObjKind.NOTIFICATION ||
+      obj?.kind === ObjKind.ENDPOINT
+    ) candidates.add(obj.id);
   }
   if (candidates.size === 0) return;
   for (const c of k.table.ofKind(ObjKind.CAP)) candidates.delete(c.obj);
+  for (const c of k.table.ofKind(ObjKind.CONNECTION)) candidates.delete(c.endpoint);
   for (const id of candidates) {
-    for (const m of [...k.table.ofKind(ObjKind.MAPPING)]) if (m.pmo === id) k.table.remove(m.id);
-    k.pmos.destroy(k.table.expect(id, ObjKind.PMO));
+    const obj = k.table.get(id);
+    if (obj?.kind === ObjKind.PMO) {
+      for (const m of [...k.table.ofKind(ObjKind.MAPPING)]) if (m.pmo === id) k.table.remove(m.id);
+      k.pmos.destroy(obj);
+    } else if (obj?.kind === ObjKind.NOTIFICATION) {
+      for (const irq of [...k.table.ofKind(ObjKind.IRQ)]) {
+        if (irq.notification === id) k.table.remove(irq.id);
+      }
+      k.pmos.destroy(k.table.expect(obj.pmo, ObjKind.PMO));
+      k.table.remove(id);
+    } else k.table.remove(id);
   }
 }
 

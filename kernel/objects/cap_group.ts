@@ -11,7 +11,9 @@
 
 import { Err, TardigradeError } from "../abi/errors.ts";
 import { Right, RIGHTS_ALL } from "../abi/rights.ts";
-import { describeArg, intArg, objectArg, stringArg } from "../args.ts";
+import { describeArg, intArg, objectArg, optIntArg, stringArg } from "../args.ts";
+import { GROUP_OBJECTS_DEFAULT } from "../abi/limits.ts";
+import { RECORDS_MAX } from "../object_table.ts";
 import type { Kernel } from "../kernel.ts";
 import { type LiveThread, PROGRAM_PATTERN } from "../threads.ts";
 import { ObjKind } from "./records.ts";
@@ -31,8 +33,21 @@ export const capGroupSyscalls = {
         { quota, spare },
       );
     }
-    k.table.update(self, { quotaPages: self.quotaPages - quota });
-    const group = k.createCapGroup(name, quota);
+    const spareObjects = self.quotaObjects - self.usedObjects;
+    const objects = optIntArg("cap_group_create", args, 2, "quotaObjects", 1, RECORDS_MAX) ??
+      Math.min(GROUP_OBJECTS_DEFAULT, spareObjects);
+    if (objects > spareObjects) {
+      throw new TardigradeError(
+        Err.E_NO_MEMORY,
+        `cap_group_create: quota ${objects} objects exceeds the caller's spare ${spareObjects}`,
+        { quota: objects, spare: spareObjects },
+      );
+    }
+    k.table.update(self, {
+      quotaPages: self.quotaPages - quota,
+      quotaObjects: self.quotaObjects - objects,
+    });
+    const group = k.createCapGroup(name, quota, objects, t.rec.group);
     k.caps.insertOriginal(group, group, RIGHTS_ALL, 0);
     return k.caps.insertOriginal(t.rec.group, group, RIGHTS_ALL);
   },
@@ -58,7 +73,7 @@ export const capGroupSyscalls = {
         { argument: "policy" },
       );
     }
-    const thread = k.createThread(group.id, program, programArgs, policy);
+    const thread = k.createThread(group.id, program, programArgs, policy, t.rec.group);
     // The group's first thread sits in slot 1; a second thread of the same group anywhere free.
     const firstThread = !k.caps.list(group.id).some((c) => c.slot === 1);
     k.caps.insertOriginal(group.id, thread.id, RIGHTS_ALL, firstThread ? 1 : undefined);

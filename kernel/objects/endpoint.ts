@@ -12,7 +12,7 @@
 
 import { Err, TardigradeError } from "../abi/errors.ts";
 import { CONN_PAGES, ConnWord } from "../abi/layout.ts";
-import { ENDPOINT_CONNECTIONS_MAX } from "../abi/limits.ts";
+import { CLIENT_CONNECTIONS_MAX, ENDPOINT_CONNECTIONS_MAX } from "../abi/limits.ts";
 import type { ConnectionHandle } from "../abi/protocol.ts";
 import { Right } from "../abi/rights.ts";
 import type { Kernel } from "../kernel.ts";
@@ -64,7 +64,7 @@ export function closeConnection(k: Kernel, c: ConnectionRecord, reason: string):
 /** Endpoint and connection system calls, by name. */
 export const endpointSyscalls = {
   endpoint_create(k: Kernel, t: LiveThread): number {
-    const ep = k.table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 });
+    const ep = k.table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 }, t.rec.group);
     return k.caps.insertOriginal(t.rec.group, ep.id, 0x3f);
   },
 
@@ -103,9 +103,18 @@ export const endpointSyscalls = {
       Right.CALL,
       "connect",
     );
-    let open = 0;
+    let open = 0, mine = 0;
     for (const c of k.table.ofKind(ObjKind.CONNECTION)) {
-      if (c.endpoint === ep.id && !c.closed) open++;
+      if (c.endpoint !== ep.id || c.closed) continue;
+      open++;
+      if (c.charged === t.rec.group) mine++;
+    }
+    if (mine >= CLIENT_CONNECTIONS_MAX) {
+      throw new TardigradeError(
+        Err.E_LIMIT,
+        `connect: this cap group has ${mine} open connections to endpoint ${ep.id}, the most one client may; reuse or close one`,
+        { endpoint: ep.id, limit: CLIENT_CONNECTIONS_MAX },
+      );
     }
     if (open >= ENDPOINT_CONNECTIONS_MAX) {
       throw new TardigradeError(
@@ -123,7 +132,7 @@ export const endpointSyscalls = {
       pmo: pmo.id,
       viaCap: cap.id,
       closed: false,
-    });
+    }, t.rec.group);
     const slot = k.caps.insertOriginal(t.rec.group, c.id, Right.CALL | Right.GRANT | Right.READ);
     if (ep.server !== 0) await offer(k, ep, c);
     return {

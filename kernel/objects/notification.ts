@@ -23,7 +23,11 @@ import { ObjKind } from "./records.ts";
 export const notificationSyscalls = {
   notification_create(k: Kernel, t: LiveThread): number {
     const pmo = k.pmos.create(1, "notification", t.rec.group);
-    const n = k.table.create(ObjKind.NOTIFICATION, { pmo: pmo.id, boundThread: 0, boundSlot: 0 });
+    const n = k.table.create(
+      ObjKind.NOTIFICATION,
+      { pmo: pmo.id, boundThread: 0, boundSlot: 0 },
+      t.rec.group,
+    );
     return k.caps.insertOriginal(t.rec.group, n.id, RIGHTS_ALL);
   },
 
@@ -62,7 +66,7 @@ export const notificationSyscalls = {
     );
     const periodMs = intArg("irq_bind", args, 2, "periodMs", 1, 3_600_000);
     // The timer line is a factory: each binding is an IRQ object of its own.
-    k.table.create(ObjKind.IRQ, { line: irq.line, notification: n.id, periodMs });
+    k.table.create(ObjKind.IRQ, { line: irq.line, notification: n.id, periodMs }, t.rec.group);
     return null;
   },
 };

@@ -43,7 +43,9 @@ export const pmoSyscalls = {
     for (const m of k.table.ofKind(ObjKind.MAPPING)) {
       if (m.vmSpace === group.vmSpace && m.pmo === pmo.id) mapped = true;
     }
-    if (!mapped) k.table.create(ObjKind.MAPPING, { vmSpace: group.vmSpace, pmo: pmo.id, writable });
+    if (!mapped) {
+      k.table.create(ObjKind.MAPPING, { vmSpace: group.vmSpace, pmo: pmo.id, writable }, group.id);
+    }
     return { buffers, pages: pmo.pages, writable };
   },
 };

@@ -34,6 +34,8 @@ export const OBJ_KIND_COUNT = 11;
 interface RecordBase {
   id: number;
   kind: ObjKind;
+  /** The cap group whose object quota this record counts against (absent: the kernel's own). */
+  charged?: number;
 }
 
 /** A process: a capability space and a VM space. */
@@ -43,6 +45,9 @@ export interface CapGroupRecord extends RecordBase {
   vmSpace: number;
   quotaPages: number;
   usedPages: number;
+  /** Kernel records (objects and capabilities) the group may have charged to it. */
+  quotaObjects: number;
+  usedObjects: number;
 }
 
 /** A thread: one worker running one program. */

@@ -92,28 +92,27 @@ runProgram(async (ctx: Context) => {
     if (n % VERIFY_EVERY === 0) report(await verify(fs, n - VERIFY_EVERY + 1, n));
   };
 
-  const run = () => {
+  const run = (work: () => Promise<void>) => {
     if (busy) return;
     busy = true;
-    step().catch((e) => {
+    work().catch((e) => {
       failures++;
       const code = e instanceof TardigradeError ? e.codeName : String(e);
       ctx.log(`ledger: step failed (${code}); retrying on the next tick (${failures} so far)`);
     }).finally(() => busy = false);
   };
 
-  // At every start: check what the previous life acknowledged is all there.
-  const acked = state.getU32(ACKED_OFFSET);
-  if (ctx.resumed && acked > 0) {
-    try {
-      const lost = await verify(fs, Math.max(1, acked - FILE_ENTRIES + 1), acked);
-      report(lost);
-      ctx.print(`ledger verified ${Math.min(acked, FILE_ENTRIES)} entries, ${lost.length} lost`);
-    } catch (e) {
-      ctx.log(`ledger: could not verify at start (${String(e)}); the next checks will`);
-    }
-  }
-  await ctx.onNotification(APP_TIMER_SLOT, () => run());
+  // At every start (as its first step, so start-up stays short): check that what the
+  // previous life acknowledged is all there.
+  let verifyPending = ctx.resumed && state.getU32(ACKED_OFFSET) > 0;
+  const verifyAll = async () => {
+    const acked = state.getU32(ACKED_OFFSET);
+    const lost = await verify(fs, Math.max(1, acked - FILE_ENTRIES + 1), acked);
+    report(lost);
+    ctx.print(`ledger verified ${Math.min(acked, FILE_ENTRIES)} entries, ${lost.length} lost`);
+    verifyPending = false;
+  };
+  await ctx.onNotification(APP_TIMER_SLOT, () => run(verifyPending ? verifyAll : step));
 });
 
 function ignoreExists(e: unknown): void {

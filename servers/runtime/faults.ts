@@ -121,32 +121,45 @@ export class FaultInjector {
     }
   }
 
-  /** Allocates memory objects until the kernel refuses, then frees them and checks it got them back. */
+  /**
+   * Allocates until the kernel refuses, twice: memory pages (PMOs of 16
+   * pages, against the cap group's page quota) and kernel objects
+   * (notifications, against its object quota). Then frees everything and
+   * checks the quota came back.
+   */
   private async oom(r: FaultReport): Promise<void> {
+    r.detail.pagesAllocated = 16 * await this.exhaust(r, "pages", () => this.sys.pmoCreate(16));
+    r.detail.objectsAllocated = await this.exhaust(
+      r,
+      "objects",
+      () => this.sys.notificationCreate(),
+    );
+  }
+
+  /** Calls `allocate` until it fails with E_NO_MEMORY, frees it all, allocates once more. */
+  private async exhaust(r: FaultReport, what: string, allocate: () => Promise<number>) {
     const held: number[] = [];
-    const chunk = 64;
     let refusal: unknown;
     for (let i = 0; i < 100_000 && refusal === undefined; i++) {
       try {
-        held.push(await this.sys.pmoCreate(chunk));
+        held.push(await allocate());
       } catch (e) {
         refusal = e;
       }
     }
     r.attempts++;
-    r.detail.pagesAllocated = held.length * chunk;
     if (refusal instanceof TardigradeError && refusal.code === Err.E_NO_MEMORY) {
-      r.refused[refusal.codeName] = 1;
-    } else r.breaches.push(`allocation was never refused with E_NO_MEMORY: ${String(refusal)}`);
+      r.refused[refusal.codeName] = (r.refused[refusal.codeName] ?? 0) + 1;
+    } else r.breaches.push(`${what}: never refused with E_NO_MEMORY: ${String(refusal)}`);
     for (const slot of held) await this.sys.capDelete(slot);
-    // The quota must come back: the same allocation succeeds again once the memory is freed.
-    if (held.length > 0) {
-      try {
-        await this.sys.capDelete(await this.sys.pmoCreate(chunk));
-      } catch (e) {
-        r.breaches.push(`memory was not reclaimed after free: ${String(e)}`);
-      }
+    // The quota must come back: the same allocation succeeds again once everything is freed.
+    if (held.length === 0) return 0; // nothing fitted in the first place
+    try {
+      await this.sys.capDelete(await allocate());
+    } catch (e) {
+      r.breaches.push(`${what}: not reclaimed after free: ${String(e)}`);
     }
+    return held.length;
   }
 
   /** Malformed system calls, and requests with labels no server defines on every connection. */

@@ -60,8 +60,10 @@ async function failUnderPolicy(target: string, policy: string, extra: string[] =
     await m.ready();
     const counter = await m.waitFor((l) => l.t === "console" && l.name === "counter");
     const thread = counter.t === "console" ? counter.thread : -1;
-    // Wait until a few checkpoints have committed output, then fail the target.
+    // Wait until checkpoints have committed some output, then fail the target.
     await m.waitFor((l) => l.t === "console" && l.name === "counter" && /counter 8\n/.test(l.text));
+    // The line is released at a commit; let the counter tick on past it before the failure.
+    await new Promise((r) => setTimeout(r, 150));
     await m.inject(target, "throw", 1);
     await m.waitFor((l) => isLog(l, /^kernel: thread \d+ .* failed: .*injected fault/));
     const failedAt = m.lines.length;
