@@ -32,7 +32,7 @@ export const ENDPOINT_CONNECTIONS_MAX = 256;
 /** Connections one cap group may have open to one endpoint (so no client takes them all). */
 export const CLIENT_CONNECTIONS_MAX = 16;
 /** Kernel records (objects and capabilities) a new cap group may use unless its creator says. */
-export const GROUP_OBJECTS_DEFAULT = 1024;
+export const GROUP_OBJECTS_DEFAULT = 256;
 
 /** Iterations a waiter spins on its doorbell before it sleeps in Atomics.wait. */
 export const SPIN_ITERATIONS = 20000;

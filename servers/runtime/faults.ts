@@ -124,7 +124,7 @@ export class FaultInjector {
   /**
    * Allocates until the kernel refuses, twice: memory pages (PMOs of 16
    * pages, against the cap group's page quota) and kernel objects
-   * (notifications, against its object quota). Then frees everything and
+   * (endpoints, against its object quota). Then frees everything and
    * checks the quota came back.
    */
   private async oom(r: FaultReport): Promise<void> {
@@ -132,7 +132,7 @@ export class FaultInjector {
     r.detail.objectsAllocated = await this.exhaust(
       r,
       "objects",
-      () => this.sys.notificationCreate(),
+      () => this.sys.endpointCreate(),
     );
   }
 
