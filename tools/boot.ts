@@ -5,7 +5,9 @@
  * log and console, and on Ctrl-C asks it to shut down cleanly (final
  * checkpoint). With --run-for it shuts down by itself after that many
  * seconds of being ready and exits 0. With --restart-on-crash a machine that
- * dies (e.g. SIGKILL from a script) is powered on again and resumes.
+ * dies (e.g. SIGKILL from a script) is powered on again and resumes. With
+ * the machine flag --fault-injection it reads commands on stdin:
+ * `inject TARGET FAULT [SEED]`, e.g. `inject fs throw` (docs/FAULTS.md).
  *
  * Machine flags: see hw/machine.ts (--image, --image-mb, --fresh,
  * --checkpoint-ms, --copy-method, --apps, ...).
@@ -16,6 +18,7 @@
 import { IMAGE_PATH_DEFAULT } from "../kernel/abi/limits.ts";
 import type { MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
+import { FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
 
 interface SupervisorFlags {
   runForS?: number;
@@ -102,6 +105,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   let args = flags.machineArgs;
+  if (args.includes("--fault-injection")) readInjectCommands(() => machine);
   for (;;) {
     machine = MachineProcess.start(flags.imagePath, args, { quietStderr: false });
     machine.onLine((l) => render(l, view));
@@ -120,6 +124,33 @@ async function main(): Promise<number> {
     }
     out(`[boot] machine died (${status.signal ?? `code ${status.code}`}); powering it on again`);
     args = args.filter((a) => a !== "--fresh");
+  }
+}
+
+/** Reads `inject TARGET FAULT [SEED]` lines from stdin and passes them to the running machine. */
+async function readInjectCommands(current: () => MachineProcess | undefined): Promise<void> {
+  out(
+    `[boot] fault injection on: type "inject TARGET FAULT [SEED]" (faults: ${
+      FAULT_KINDS.join(", ")
+    })`,
+  );
+  let buffered = "";
+  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      const [verb, target, fault, seed] = buffered.slice(0, nl).trim().split(/\s+/);
+      buffered = buffered.slice(nl + 1);
+      if (!verb) continue;
+      if (verb !== "inject" || !target || !FAULT_KINDS.includes(fault as FaultKind)) {
+        out(
+          `[boot] unknown command; type "inject TARGET FAULT [SEED]", FAULT one of ${
+            FAULT_KINDS.join(", ")
+          }`,
+        );
+        continue;
+      }
+      await current()?.inject(target, fault as FaultKind, Number(seed ?? 1) >>> 0);
+    }
   }
 }
 
