@@ -145,7 +145,7 @@ export class Board {
       emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${e.message}` });
       Deno.exit(70);
     };
-    const kernelPages = formatted ? undefined : this.readKernelPages();
+    const kernelPages = formatted ? undefined : this.readKernelPages(this.committedRoot());
     emit({ t: "stage", name: "board: kernel worker started", ms: performance.now() - t1 });
     const c = this.config;
     this.toKernel({
@@ -242,7 +242,7 @@ export class Board {
     this.image = NvmImage.open(imagePath, { fsync });
     for (const line of this.image.openReport) emit({ t: "log", text: `board: ${line}` });
     if (this.image.committedEpoch === 0) return true;
-    const root = JSON.parse(decoder.decode(this.image.committedRoot)) as CheckpointRoot;
+    const root = this.committedRoot();
     if (root.kernelPages !== KERNEL_PMO_PAGES) {
       throw new TardigradeError(
         Err.E_IMAGE_VERSION,
@@ -252,9 +252,15 @@ export class Board {
     return false;
   }
 
-  private readKernelPages(): ArrayBuffer {
-    const out = new Uint8Array(KERNEL_PMO_PAGES * PAGE_BYTES);
-    this.image.readPages(0, KERNEL_PMO_PAGES, out);
+  private committedRoot(): CheckpointRoot {
+    return JSON.parse(decoder.decode(this.image.committedRoot)) as CheckpointRoot;
+  }
+
+  /** The kernel memory object's pages that can hold records (the rest are empty). */
+  private readKernelPages(root: CheckpointRoot): ArrayBuffer {
+    const pages = Math.min(KERNEL_PMO_PAGES, root.kernelPagesUsed ?? KERNEL_PMO_PAGES);
+    const out = new Uint8Array(pages * PAGE_BYTES);
+    this.image.readPages(0, pages, out);
     return out.buffer;
   }
 

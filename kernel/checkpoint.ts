@@ -24,7 +24,7 @@ import { FREEZE_BACKOFF_MAX_MS, FREEZE_BUDGET_MS, PAGE_BYTES } from "./abi/limit
 import type { CheckpointStats } from "./abi/protocol.ts";
 import { ConsoleWord } from "./abi/layout.ts";
 import type { Kernel } from "./kernel.ts";
-import { KERNEL_PMO_PAGES } from "./object_table.ts";
+import { KERNEL_PMO_PAGES, RECORD_BYTES } from "./object_table.ts";
 import { digestState } from "./digest.ts";
 
 /** One page captured by a checkpoint. */
@@ -40,6 +40,8 @@ interface Capture {
 export interface CheckpointRoot {
   epoch: number;
   kernelPages: number;
+  /** Kernel pages that can hold records (the rest are empty): all a resume needs to read. */
+  kernelPagesUsed: number;
   nvmPages: number;
   takenAtMs: number;
 }
@@ -139,6 +141,7 @@ export class CheckpointManager {
     const root: CheckpointRoot = {
       epoch,
       kernelPages: KERNEL_PMO_PAGES,
+      kernelPagesUsed: Math.ceil((this.k.table.idBound * RECORD_BYTES) / PAGE_BYTES),
       nvmPages: this.k.config.nvmPages,
       takenAtMs: Date.now(),
     };

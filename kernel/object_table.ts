@@ -22,7 +22,9 @@ import type { PersistentMemory } from "../servers/runtime/pmem.ts";
 import { type KernelRecord, ObjKind, type RecordOf } from "./objects/records.ts";
 
 /** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
-export const RECORD_BYTES = 256;
+export const RECORD_BYTES = 512;
+/** Room a record keeps for its numbers to grow (usage counters): a new record must leave it free. */
+const RECORD_GROWTH_BYTES = 32;
 /** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
 export const RECORDS_MAX = 16384;
 /** Pages of the kernel memory object. */
@@ -53,6 +55,20 @@ export class ObjectTable {
         Err.E_LIMIT,
         `object table: all ${RECORDS_MAX - 1} kernel objects are in use; delete some`,
         { limit: RECORDS_MAX - 1 },
+      );
+    }
+    // Refuse a record that could outgrow its slot here, in the call that makes it, not at the
+    // next checkpoint (numbers in it may still grow: a margin is kept for them).
+    const bytes = encoder.encode(
+      JSON.stringify({ ...fields, id: RECORDS_MAX, kind, charged: chargeTo }),
+    );
+    if (bytes.length > RECORD_BYTES - 4 - RECORD_GROWTH_BYTES) {
+      throw new TardigradeError(
+        Err.E_LIMIT,
+        `a ${ObjKind[kind]} record would need ${bytes.length} bytes, over the ${
+          RECORD_BYTES - 4 - RECORD_GROWTH_BYTES
+        } a record may start with; shorten its name, program path or arguments`,
+        { bytes: bytes.length },
       );
     }
     if (chargeTo !== 0) this.charge(chargeTo, 1);
@@ -121,6 +137,11 @@ export class ObjectTable {
   /** Every record of `kind`. */
   *ofKind<K extends ObjKind>(kind: K): IterableIterator<RecordOf<K>> {
     for (const r of this.records.values()) if (r.kind === kind) yield r as RecordOf<K>;
+  }
+
+  /** One past the highest id ever handed out: slots from here on are empty. */
+  get idBound(): number {
+    return this.nextId;
   }
 
   /** Number of live records. */
