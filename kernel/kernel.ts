@@ -418,8 +418,9 @@ export class Kernel {
     for (const c of this.table.ofKind(ObjKind.CONNECTION)) {
       if (c.closed) continue;
       if (c.server === live.rec.id || c.client === live.rec.id) setClosedWord(this, c, false);
-      // The server dropped the connection when this client died: offer it again.
-      if (c.client === live.rec.id) {
+      // A running server dropped the connection when this client died: offer it again. A
+      // dormant one (resume) is offered every connection when it wakes and serves again.
+      if (c.client === live.rec.id && this.threads.has(c.server) && !this.dormant.has(c.server)) {
         const ep = this.table.get(c.endpoint);
         if (ep?.kind === ObjKind.ENDPOINT && ep.server === c.server) offer(this, ep, c);
       }

@@ -47,3 +47,23 @@ for (const method of ["stop-and-copy", "cow", "hybrid"]) {
     }
   });
 }
+
+Deno.test("resume is lazy: servers nobody calls stay dormant until called", async () => {
+  const image = tempImage();
+  try {
+    const first = MachineProcess.start(image, ["--fresh"]);
+    await first.ready();
+    assert.equal((await first.shutdown()).code, 0);
+    const second = MachineProcess.start(image);
+    await second.ready();
+    const woken = second.lines.filter((l) => l.t === "log" && /woken from dormancy/.test(l.text));
+    assert.deepEqual(woken, [], "no server was started before ready");
+    const started = second.lines.filter((l) =>
+      l.t === "log" && /^kernel: thread \d+ \(servers\/(memory|fs|net)\//.test(l.text)
+    );
+    assert.deepEqual(started, [], "memory, fs and net did not run");
+    assert.equal((await second.shutdown()).code, 0);
+  } finally {
+    removeImage(image);
+  }
+});
