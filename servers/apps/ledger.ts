@@ -32,6 +32,11 @@ const STATE_SLOT = 6, MEMORY_CONN_SLOT = 7, FS_CONN_SLOT = 8, NET_CONN_SLOT = 9;
 const ACKED_OFFSET = 0;
 /** Entries the file holds before it wraps (4 bytes each). */
 const FILE_ENTRIES = 4096;
+/**
+ * Entries a check at start can cover: entry acked+1 may have been written
+ * (over entry acked+1-FILE_ENTRIES) but not acknowledged.
+ */
+const CHECKABLE_ENTRIES = FILE_ENTRIES - 1;
 /** Entries one read covers (the FS server's read limit is 960 bytes). */
 const READ_ENTRIES = 240;
 /** Entries between two verifications. */
@@ -107,9 +112,9 @@ runProgram(async (ctx: Context) => {
   let verifyPending = ctx.resumed && state.getU32(ACKED_OFFSET) > 0;
   const verifyAll = async () => {
     const acked = state.getU32(ACKED_OFFSET);
-    const lost = await verify(fs, Math.max(1, acked - FILE_ENTRIES + 1), acked);
+    const lost = await verify(fs, Math.max(1, acked - CHECKABLE_ENTRIES + 1), acked);
     report(lost);
-    ctx.print(`ledger verified ${Math.min(acked, FILE_ENTRIES)} entries, ${lost.length} lost`);
+    ctx.print(`ledger verified ${Math.min(acked, CHECKABLE_ENTRIES)} entries, ${lost.length} lost`);
     verifyPending = false;
   };
   await ctx.onNotification(APP_TIMER_SLOT, () => run(verifyPending ? verifyAll : step));
