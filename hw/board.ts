@@ -30,6 +30,7 @@ import {
   type CopyMethod,
   FAULT_KINDS,
   type FaultKind,
+  INIT_PROGRAM,
   type KernelToBoard,
   type RestartPolicy,
 } from "../kernel/abi/protocol.ts";
@@ -92,6 +93,19 @@ export interface BoardConfig {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * A worker running `program` (a path from the repository root) with no Deno
+ * permissions at all: the kernel touches nothing outside its memory, and a
+ * component reaches the world only through the kernel. The board does all I/O.
+ */
+function programWorker(program: string, name: string): Worker {
+  return new Worker(new URL(`../${program}`, import.meta.url), {
+    type: "module",
+    name,
+    deno: { permissions: "none" },
+  } as WorkerOptions);
+}
+
 /** Writes one machine line to stdout. */
 export function emit(line: MachineLine): void {
   Deno.stdout.writeSync(encoder.encode(JSON.stringify(line) + "\n"));
@@ -106,6 +120,8 @@ export class Board {
     { ring: PmoBuffers; released: Int32Array; name: string }
   >();
   private readonly workers = new Map<number, Worker>();
+  /** init's worker, started with the kernel's and handed over at init's spawn. */
+  private earlyInit: Worker | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private bootStarted = performance.now();
   private shutdownResolve: (() => void) | null = null;
@@ -121,9 +137,22 @@ export class Board {
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
   }
 
-  /** Opens the image and starts the kernel worker on it (fresh, or resuming). */
+  /**
+   * Starts the kernel worker and opens the image (fresh, or resuming). The
+   * kernel's and init's workers are created first, so that they load their
+   * modules while the image is opened and read.
+   */
   private boot(fresh: boolean): void {
     this.bootStarted = performance.now();
+    const t1 = performance.now();
+    this.kernel = programWorker("kernel/main.ts", "kernel");
+    this.earlyInit?.terminate();
+    this.earlyInit = programWorker(INIT_PROGRAM, "init");
+    emit({
+      t: "stage",
+      name: "board: kernel and init workers created",
+      ms: performance.now() - t1,
+    });
     const t0 = performance.now();
     const formatted = this.openImage(fresh);
     emit({
@@ -132,21 +161,17 @@ export class Board {
       ms: performance.now() - t0,
     });
     emit({ t: "boot", fresh: formatted, epoch: this.image.committedEpoch });
-    const t1 = performance.now();
-    this.kernel = new Worker(new URL("../kernel/main.ts", import.meta.url), {
-      type: "module",
-      name: "kernel",
-      // The kernel touches nothing outside its memory: the board does all I/O.
-      deno: { permissions: "none" },
-    } as WorkerOptions);
     this.kernel.onmessage = (e: MessageEvent<KernelToBoard>) => this.onKernel(e.data);
     this.kernel.onerror = (e) => {
       e.preventDefault();
       emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${e.message}` });
       Deno.exit(70);
     };
+    const t2 = performance.now();
     const kernelPages = formatted ? undefined : this.readKernelPages(this.committedRoot());
-    emit({ t: "stage", name: "board: kernel worker started", ms: performance.now() - t1 });
+    if (kernelPages) {
+      emit({ t: "stage", name: "board: kernel pages read", ms: performance.now() - t2 });
+    }
     const c = this.config;
     this.toKernel({
       t: "boot",
@@ -311,12 +336,10 @@ export class Board {
 
   /** Starts a thread's worker for the kernel: the CPU of this model. */
   private spawn(msg: Extract<KernelToBoard, { t: "spawn" }>): void {
-    const worker = new Worker(new URL(`../${msg.program}`, import.meta.url), {
-      type: "module",
-      name: msg.name,
-      // A component reaches the world only through the kernel: no Deno permission at all.
-      deno: { permissions: "none" },
-    } as WorkerOptions);
+    // init's worker was started with the kernel's, so both load their modules at once.
+    const early = msg.program === INIT_PROGRAM ? this.earlyInit : undefined;
+    this.earlyInit = undefined;
+    const worker = early ?? programWorker(msg.program, msg.name);
     worker.onerror = (e) => {
       e.preventDefault();
       this.toKernel({ t: "worker-failed", threadId: msg.threadId, message: e.message });
@@ -395,6 +418,7 @@ export class Board {
     emit({ t: "halt", epoch: this.image.committedEpoch });
     this.image.close();
     for (const w of this.workers.values()) w.terminate();
+    this.earlyInit?.terminate();
     this.kernel.terminate();
     this.shutdownResolve?.();
   }

@@ -26,9 +26,10 @@ import {
 } from "./abi/layout.ts";
 import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
 import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
-import type {
-  FaultKind,
-  KernelConfig,
+import {
+  type FaultKind,
+  INIT_PROGRAM,
+  type KernelConfig,
   KernelEvent,
   KernelToBoard,
   SyscallReply,
@@ -50,8 +51,6 @@ import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { digestState } from "./digest.ts";
 
-/** The root task's program: always started at resume. */
-const INIT_PROGRAM = "servers/init/main.ts";
 /** Failures in a row (each soon after the thread became ready) before the kernel gives up. */
 const RESTARTS_MAX = 8;
 /** A thread's start-up (`main`) may take this many handler budgets, and at least START_BUDGET_MIN_MS. */
@@ -127,7 +126,7 @@ export class Kernel {
     const timer = this.table.create(ObjKind.IRQ, { line: "timer", periodMs: 0, notification: 0 });
     const thread = this.createThread(
       group,
-      "servers/init/main.ts",
+      INIT_PROGRAM,
       { apps: this.config.apps, policies: this.config.policies },
       "none",
       group,
@@ -456,7 +455,7 @@ export class Kernel {
   /** A thread reached its first safe point; the first time all have, tell the board "ready". */
   onThreadReady(): void {
     if (this.announcedReady || !this.allReady()) return;
-    const init = [...this.threads.values()].find((t) => t.rec.program === "servers/init/main.ts");
+    const init = [...this.threads.values()].find((t) => t.rec.program === INIT_PROGRAM);
     if (!init?.ready) return;
     this.announcedReady = true;
     this.post({ t: "ready", epoch: this.checkpoints.committedEpoch, resumed: this.resumed });

@@ -37,6 +37,9 @@ export type SyscallOp =
   | "system_info"
   | "ready";
 
+/** The root task's program: started at every boot and resume (the board starts its worker early). */
+export const INIT_PROGRAM = "servers/init/main.ts";
+
 /** A system call from a worker to the kernel. */
 export interface SyscallRequest {
   t: "syscall";

@@ -15,6 +15,7 @@ import { Label, type ServerStatus } from "../protocol.ts";
 import { parseJson, unwrap } from "../runtime/ipc.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import {
+  APP_QUOTA_OBJECTS,
   APP_QUOTA_PAGES,
   APP_TIMER_SLOT,
   APPS,
@@ -90,7 +91,10 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
     );
   }
   const groupName = name.split("?")[0].replace(/^.*\//, "").replace(/\.ts$/, "");
-  const group = await ctx.sys.capGroupCreate(groupName, APP_QUOTA_PAGES);
+  const objects = typeof app.args?.quotaObjects === "number"
+    ? app.args.quotaObjects
+    : APP_QUOTA_OBJECTS;
+  const group = await ctx.sys.capGroupCreate(groupName, APP_QUOTA_PAGES, objects);
   if (app.timerMs) {
     const notification = await ctx.sys.notificationCreate();
     await ctx.sys.capGrant(
@@ -110,7 +114,8 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
 /**
  * An app given as a program path, optionally with arguments:
  * `tests/programs/x.ts?pages=64&objects=1000` (numbers stay numbers). It may
- * call every service and gets a 10 ms timer unless `timerMs` says otherwise.
+ * call every service and gets a 10 ms timer unless `timerMs` says otherwise,
+ * and 1024 kernel records unless `quotaObjects` says otherwise.
  */
 function programApp(
   spec: string,

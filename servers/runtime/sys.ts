@@ -85,9 +85,9 @@ export class Sys {
   capTransfer(connSlot: number, slot: number, rights?: number): Promise<number> {
     return this.raw("cap_transfer", connSlot, slot, rights);
   }
-  /** Creates a cap group with a page quota carved from the caller's. */
-  capGroupCreate(name: string, quotaPages: number): Promise<number> {
-    return this.raw("cap_group_create", name, quotaPages);
+  /** Creates a cap group with page and kernel-object quotas carved from the caller's. */
+  capGroupCreate(name: string, quotaPages: number, quotaObjects?: number): Promise<number> {
+    return this.raw("cap_group_create", name, quotaPages, quotaObjects);
   }
   /** Starts `program` (e.g. "servers/fs/main.ts") in a cap group. */
   threadCreate(

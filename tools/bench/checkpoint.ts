@@ -157,7 +157,12 @@ async function runLoad(opts: {
 }): Promise<LoadRun> {
   const img = await tempImage();
   const query = new URLSearchParams(
-    Object.entries({ timerMs: 1, ...opts.app }).map(([k, v]) => [k, String(v)]),
+    Object.entries({
+      timerMs: 1,
+      // ckload's endpoints are two kernel records each; leave room for its other objects.
+      quotaObjects: Number(opts.app.objects ?? 0) + 512,
+      ...opts.app,
+    }).map(([k, v]) => [k, String(v)]),
   ).toString();
   const args = [
     "--fresh",
