@@ -10,7 +10,8 @@
  *   from one of our endpoints and deleted again (fire and forget; at most
  *   one mint/delete chain in flight per unit). Default 0.
  * - `mode`: "ticks" (default) or "throughput": write bursts of 0.2 ms over a
- *   256-page region whenever the worker has nothing else to do (ctx.onIdle),
+ *   region of `region` pages (default 256) whenever the worker has nothing
+ *   else to do (ctx.onIdle),
  *   so it writes flat out; counts writes (the total is kept in the PMO) and
  *   about every 100 ms prints `ckload ops N elapsedMs M` (since the first
  *   burst after this start).
@@ -26,7 +27,7 @@ import { APP_TIMER_SLOT } from "../../servers/init/config.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
 
 const PAGE = 4096;
-/** Pages the throughput loop writes over. */
+/** Pages the throughput loop writes over, unless `region` says. */
 const THROUGHPUT_PAGES = 256;
 /** Length of one throughput burst. */
 const BURST_MS = 0.2;
@@ -46,7 +47,8 @@ runProgram(async (ctx) => {
   const objects = num(ctx.args.objects, 0);
   const touch = num(ctx.args.touch, 0);
   const mode = ctx.args.mode === "throughput" ? "throughput" : "ticks";
-  const pmoPages = Math.max(pages, mode === "throughput" ? THROUGHPUT_PAGES : 1) + 1;
+  const region = Math.max(1, num(ctx.args.region, THROUGHPUT_PAGES));
+  const pmoPages = Math.max(pages, mode === "throughput" ? region : 1) + 1;
 
   let pmoSlot: number;
   let firstEndpoint = -1;
@@ -90,7 +92,7 @@ runProgram(async (ctx) => {
     }
     const end = now + BURST_MS;
     let ops = 0;
-    const span = THROUGHPUT_PAGES * PAGE;
+    const span = region * PAGE;
     do {
       // 64 writes between clock reads, spread over the region.
       for (let i = 0; i < 64; i++) {

@@ -45,6 +45,8 @@ export interface CheckpointBenchOptions {
 /** Checkpoints after `ckload ready` that are not counted. */
 const WARMUP_CHECKPOINTS = 5;
 const METHODS: CopyMethod[] = ["stop-and-copy", "cow", "hybrid"];
+/** Pages the throughput writer dirties, for the overhead-vs-dirty-rate sweep (d'). */
+const REGIONS = [4, 16, 64, 256];
 /** Threads of a system without apps: kernel, init, memory, fs, net. */
 const BASE_THREADS = 5;
 
@@ -514,11 +516,11 @@ export async function benchCheckpoint(
   }
 
   // (d) runtime overhead.
-  const tput = async (checkpointMs: number, method: CopyMethod) => {
-    log(`throughput: checkpoint-ms=${checkpointMs} ${method}`);
+  const tput = async (checkpointMs: number, method: CopyMethod, region = 256) => {
+    log(`throughput: checkpoint-ms=${checkpointMs} ${method} region=${region}`);
     try {
       const r = await runLoad({
-        app: { mode: "throughput" },
+        app: { mode: "throughput", region },
         checkpointMs,
         method,
         durationMs: tputMs,
@@ -555,6 +557,15 @@ export async function benchCheckpoint(
   figures.ops_per_s_off_spread_pct = offs.length === 2
     ? (Math.abs(offs[0] - offs[1]) / opsOff) * 100
     : NaN;
+  // (d') overhead at 1 ms hybrid as the written region (the dirty pages per checkpoint) grows,
+  // each against its own "off" run in the same sweep.
+  const regionRows: Array<{ region: number; off: number; on: number; overhead: number }> = [];
+  for (const region of quick ? [] : REGIONS) {
+    const off = (await tput(0, "hybrid", region)).opsPerS;
+    const on = (await tput(1, "hybrid", region)).opsPerS;
+    regionRows.push({ region, off, on, overhead: (1 - on / off) * 100 });
+    figures[`overhead_pct_1ms_hybrid_region_${region}`] = (1 - on / off) * 100;
+  }
   for (const r of tputRows) {
     figures[`ops_per_s_${r.ms}ms_${methodKey(r.method)}`] = r.opsPerS;
     figures[`overhead_pct_${r.ms}ms_${methodKey(r.method)}`] = (1 - r.opsPerS / opsOff) * 100;
@@ -639,6 +650,17 @@ export async function benchCheckpoint(
         f1(figures.ops_per_s_off_spread_pct)
       } %: the noise floor); ckpts = checkpoints committed in the window`,
     );
+  }
+  if (regionRows.length > 0) {
+    const w = [20, 14, 14, 10];
+    out.push("");
+    out.push(
+      "(d') overhead at 1 ms hybrid vs pages the writer dirties (each against its own off run)",
+    );
+    out.push(pad(["region (pages)", "ops/s off", "ops/s 1 ms", "overhead"], w));
+    for (const r of regionRows) {
+      out.push(pad([String(r.region), f0(r.off), f0(r.on), `${f1(r.overhead)} %`], w));
+    }
   }
   out.push("");
   {
