@@ -5,8 +5,10 @@
  * "ledger" (the FS server, which keeps it in the memory server), writes n
  * into the named memory object "ledger:count", pings the network driver,
  * and only then records n as acknowledged in its own PMO and prints
- * `ledger n`. A call that fails (a server died: E_PEER_DIED) is retried on
- * the next tick; the writes are idempotent.
+ * `ledger n`. Its requests are idempotent, so a call cut short by a
+ * server's death is sent again once that server is back (transparent retry,
+ * `retryOnPeerDeath`); a step that fails anyway is tried again on the next
+ * tick.
  *
  * Every 25 entries, and at every start, it reads its entries back and
  * prints `ledger LOST entry k (read v)` for each one that is not there.
@@ -41,6 +43,8 @@ const CHECKABLE_ENTRIES = FILE_ENTRIES - 1;
 const READ_ENTRIES = 240;
 /** Entries between two verifications. */
 const VERIFY_EVERY = 25;
+/** Tries of a request whose server died, and the longest wait for it to be back. */
+const RETRY_ATTEMPTS = 3, RETRY_WAIT_MS = 10_000;
 const FILE = "ledger";
 const COUNT_OBJECT = "ledger:count";
 
@@ -74,11 +78,16 @@ async function countObject(memory: MemoryClient): Promise<string> {
 runProgram(async (ctx: Context) => {
   if (!ctx.resumed) await ctx.sys.pmoCreate(1);
   const state = await ctx.map(STATE_SLOT);
-  const memory = new MemoryClient(await lastingConnection(ctx, MEMORY_SLOT, MEMORY_CONN_SLOT));
-  const fs = new FsClient(await lastingConnection(ctx, FS_SLOT, FS_CONN_SLOT));
+  const memoryConn = await lastingConnection(ctx, MEMORY_SLOT, MEMORY_CONN_SLOT);
+  const fsConn = await lastingConnection(ctx, FS_SLOT, FS_CONN_SLOT);
   const net = await lastingConnection(ctx, NET_SLOT, NET_CONN_SLOT);
+  // Every request the ledger makes is idempotent: a server's death is retried, not reported.
+  for (const c of [memoryConn, fsConn, net]) c.retryOnPeerDeath(RETRY_ATTEMPTS, RETRY_WAIT_MS);
+  const memory = new MemoryClient(memoryConn);
+  const fs = new FsClient(fsConn);
   let busy = false;
   let failures = 0;
+  let retriedLogged = 0;
   const report = (lost: string[]) => lost.forEach((l) => ctx.print(l));
 
   /** One step: append the next entry (again, if the last try failed). */
@@ -92,6 +101,11 @@ runProgram(async (ctx: Context) => {
     new DataView(count.buffer).setFloat64(0, n, true);
     await memory.write(await countObject(memory), 0, count);
     unwrap(await net.call(Label.ECHO, entry), "net echo");
+    const retried = memoryConn.retried + fsConn.retried + net.retried;
+    if (retried > retriedLogged) {
+      retriedLogged = retried;
+      ctx.log(`ledger: ${retried} calls sent again after their server died`);
+    }
     state.setU32(ACKED_OFFSET, n);
     ctx.print(`ledger ${n}`);
     if (n % VERIFY_EVERY === 0) report(await verify(fs, n - VERIFY_EVERY + 1, n));

@@ -167,6 +167,10 @@ export class ClientConnection {
   private readonly pending = new Map<number, (r: Reply) => void>();
   /** Replies that arrived for tags nobody waits on (e.g. after a resume). */
   orphanReplies = 0;
+  /** Calls sent again after the server died (see {@link retryOnPeerDeath}). */
+  retried = 0;
+  private retry: { attempts: number; waitMs: number } | undefined;
+  private readonly reopenWaiters: Array<() => void> = [];
 
   constructor(handle: ConnectionHandle, private readonly waiter: Waiter) {
     this.connId = handle.connId;
@@ -185,6 +189,30 @@ export class ClientConnection {
   /** The server restarted: its new doorbell. */
   setPeerDoorbell(doorbell: SharedArrayBuffer): void {
     this.peerDoorbell = new Int32Array(doorbell);
+    for (const w of this.reopenWaiters.splice(0)) w();
+  }
+
+  /**
+   * Transparent retry, for a client whose requests are idempotent: from now
+   * on `call` that fails with E_PEER_DIED (the server died) waits for the
+   * server to be back, up to `waitMs`, and sends the request again, at most
+   * `attempts` times in all. A connection closed for good (revoked) still
+   * fails after the wait.
+   */
+  retryOnPeerDeath(attempts: number, waitMs: number): void {
+    this.retry = { attempts, waitMs };
+  }
+
+  /** Resolves when the connection is open again (true) or after `ms` (false). */
+  private reopened(ms: number): Promise<boolean> {
+    if (!this.closed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(!this.closed), ms);
+      this.reopenWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(!this.closed);
+      });
+    });
   }
 
   private checkOpen(): void {
@@ -231,10 +259,38 @@ export class ClientConnection {
     return tag;
   }
 
-  /** Calls the server; resolves with its reply. Needs the program loop to be running. */
+  /**
+   * Calls the server; resolves with its reply. Needs the program loop to be
+   * running. With {@link retryOnPeerDeath}, a call the server's death cut
+   * short is made again once it is back.
+   */
   call(label: number, payload: Uint8Array = new Uint8Array(0)): Promise<Reply> {
+    if (!this.retry) return this.callOnce(label, payload);
+    return this.callRetrying(label, payload.slice(), this.retry);
+  }
+
+  private callOnce(label: number, payload: Uint8Array): Promise<Reply> {
     const tag = this.request(label, payload);
     return new Promise((resolve) => this.pending.set(tag, resolve));
+  }
+
+  private async callRetrying(
+    label: number,
+    payload: Uint8Array,
+    retry: { attempts: number; waitMs: number },
+  ): Promise<Reply> {
+    for (let attempt = 1;; attempt++) {
+      let reply: Reply;
+      try {
+        reply = await this.callOnce(label, payload);
+      } catch (e) {
+        if (!(e instanceof TardigradeError && e.code === Err.E_PEER_DIED)) throw e;
+        reply = { status: Err.E_PEER_DIED, payload: encoder.encode(e.message) };
+      }
+      if (reply.status !== Err.E_PEER_DIED || attempt >= retry.attempts) return reply;
+      this.retried++;
+      await this.reopened(retry.waitMs);
+    }
   }
 
   /**

@@ -116,3 +116,44 @@ Deno.test("policy system-rollback: a failed net driver rolls the whole system ba
   assert.equal(view.rollbacksSeen, 0);
   values.forEach((v, i) => assert.equal(v, i + 1, `counter line ${i + 1}`));
 });
+
+Deno.test("transparent retry: a client whose requests are idempotent does not see its server's death", async () => {
+  const image = tempImage();
+  const m = MachineProcess.start(image, [
+    "--fresh",
+    "--fault-injection",
+    "--handler-budget-ms",
+    "250",
+    "--apps",
+    "ledger",
+  ]);
+  try {
+    await m.waitFor((l) => l.t === "console" && /^ledger 5$/m.test(l.text));
+    const since = m.lines.length;
+    // A loop, so that the ledger's next call is waiting in the server when the watchdog stops it.
+    await m.inject("fs", "loop", 1);
+    await m.waitFor(
+      (l) => isLog(l, /^kernel: thread \d+ \(servers\/fs\/main\.ts\) ready in/),
+      60_000,
+      since,
+    );
+    const back = m.lines.length;
+    // Ten more entries, each written through the restarted file server.
+    const entry = (l: MachineLine) =>
+      l.t === "console" ? /ledger (\d+)\n$/.exec(l.text)?.[1] : undefined;
+    const first = Number(m.lines.slice(0, back).map(entry).filter(Boolean).pop() ?? 0);
+    await m.waitFor((l) => Number(entry(l) ?? 0) >= first + 10, 60_000, back);
+    const failed = m.lines.slice(since).filter((l) => isLog(l, /ledger: step failed/));
+    assert.deepEqual(failed, [], "no ledger step failed: the call cut short was sent again");
+    assert.ok(
+      m.lines.slice(since).some((l) =>
+        isLog(l, /ledger: \d+ calls sent again after their server died/)
+      ),
+      "calls to the dead file server were sent again",
+    );
+    assert.equal((await m.shutdown()).code, 0);
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
+});
