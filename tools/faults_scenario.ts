@@ -76,6 +76,8 @@ class FaultObserver {
   ledgerAcked = 0;
   counterSeen = 0;
   lost: string[] = [];
+  /** Released counter lines that do not follow the one before: each is a violation. */
+  readonly counterBreaks: string[] = [];
   /** The ledger's checks at its starts, as first shown to the outside. */
   readonly verified: Array<{ entries: number; lost: number }> = [];
   private ledgerThread = -1;
@@ -104,7 +106,13 @@ class FaultObserver {
     }
     if (l.name === "counter") {
       this.counterThread = l.thread;
-      for (const m of fresh.matchAll(/^counter (\d+)$/gm)) this.counterSeen = Number(m[1]);
+      for (const m of fresh.matchAll(/^counter (\d+)$/gm)) {
+        const n = Number(m[1]);
+        if (n !== this.counterSeen + 1) {
+          this.counterBreaks.push(`counter went from ${this.counterSeen} to ${n}`);
+        }
+        this.counterSeen = n;
+      }
     }
   }
 
@@ -209,6 +217,7 @@ export async function faultsScenario(
   }
   result.committedDataLost = obs.lost.length;
   for (const l of obs.lost) result.violations.push(`committed data lost: ${l}`);
+  for (const b of obs.counterBreaks) result.violations.push(b);
   result.consoleRollbacks = obs.view.rollbacksSeen;
   if (obs.view.rollbacksSeen > 0) {
     result.violations.push(`the outside saw ${obs.view.rollbacksSeen} console rollbacks`);
