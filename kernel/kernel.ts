@@ -56,6 +56,8 @@ const RESTARTS_MAX = 8;
 /** A thread's start-up (`main`) may take this many handler budgets, and at least START_BUDGET_MIN_MS. */
 const START_BUDGET_FACTOR = 4;
 const START_BUDGET_MIN_MS = 5000;
+/** A ready worker silent (no heartbeat) for 2 handler budgets, and at least this, has exited. */
+const SILENT_BUDGET_MIN_MS = 1000;
 /** A thread that ran this long after becoming ready starts a new count of failures in a row. */
 const RESTART_STABLE_MS = 500;
 
@@ -468,6 +470,9 @@ export class Kernel {
     // No checkpoint is taken before every thread reached its first safe point: a start-up
     // that never finishes would hold back everyone's output. init, the trusted root, may take long.
     const startBudget = Math.max(START_BUDGET_MIN_MS, START_BUDGET_FACTOR * budget);
+    // A live worker beats at least every WAIT_SLICE_MS; silence much longer than that means it
+    // is gone (or stuck outside any handler, in an async continuation).
+    const silentBudget = Math.max(SILENT_BUDGET_MIN_MS, 2 * budget);
     for (const t of this.threads.values()) {
       if (t.dead) continue;
       if (
@@ -475,6 +480,12 @@ export class Kernel {
         performance.now() - t.spawnedAt > startBudget
       ) {
         this.onWorkerFailed(t, `watchdog: not ready (first safe point) within ${startBudget} ms`);
+        continue;
+      }
+      const beat = Atomics.load(t.control, ControlWord.HEARTBEAT);
+      if (beat !== t.beat.value) t.beat = { value: beat, at: performance.now() };
+      else if (t.ready && performance.now() - t.beat.at > silentBudget) {
+        this.onWorkerFailed(t, `watchdog: no heartbeat for ${silentBudget} ms (the worker exited)`);
         continue;
       }
       const started = Atomics.load(t.control, ControlWord.HANDLER_STARTED_MS);

@@ -29,6 +29,8 @@ export interface LiveThread {
   ready: boolean;
   /** performance.now() when it became ready (0 before). */
   readyAt: number;
+  /** The last ControlWord.HEARTBEAT the watchdog saw, and when it changed. */
+  beat: { value: number; at: number };
   /** True once the worker failed or was terminated. */
   dead: boolean;
   /** performance.now() when the worker was spawned. */
@@ -88,6 +90,7 @@ export function startWorker(
     doorbellWords: new Int32Array(doorbell),
     ready: false,
     readyAt: 0,
+    beat: { value: 0, at: performance.now() },
     dead: false,
     spawnedAt: performance.now(),
   };

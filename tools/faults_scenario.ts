@@ -22,7 +22,7 @@
  */
 
 import type { MachineLine } from "../hw/board.ts";
-import { FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
+import { CRASH_FAULTS, FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
 import { Prng } from "./prng.ts";
 
@@ -39,7 +39,7 @@ const STABLE_MS = 600;
 /** The watchdog budget the scenario runs with, so endless loops are caught quickly. */
 const HANDLER_BUDGET_MS = 250;
 /** Longest wait for one fault's outcome or for the apps to make progress again. */
-const OUTCOME_TIMEOUT_MS = 20_000;
+const OUTCOME_TIMEOUT_MS = 60_000;
 
 /** Counts of one fault kind. */
 export interface KindCount {
@@ -255,7 +255,7 @@ async function injectOne(
   const thread = /\(thread (\d+)\)/.exec(injected.text)?.[1];
   if (!thread) return { ...out, why: injected.text, othersWhy: "not checked" };
   try {
-    if (fault === "throw" || fault === "loop") {
+    if (CRASH_FAULTS.includes(fault)) {
       const failed = new RegExp(`^kernel: thread ${thread} \\(.*\\) failed: `);
       const back = new RegExp(`^kernel: (thread ${thread} \\(.*\\) ready in|system rollback)`);
       await m.waitFor((l) => isLog(l) && failed.test(l.text), OUTCOME_TIMEOUT_MS, since);

@@ -54,6 +54,12 @@ export enum ControlWord {
    * a sleep (Deno delivers it only when the worker's event loop turns).
    */
   POSTED = 5,
+  /**
+   * Bumped by the worker at every turn of its loop and every wake from a
+   * wait (at least every WAIT_SLICE_MS while it lives): a worker that stops
+   * beating has exited (`self.close`, `Deno.exit`), which Deno does not report.
+   */
+  HEARTBEAT = 6,
   /** Number of words. */
   COUNT = 8,
 }

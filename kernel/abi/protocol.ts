@@ -99,7 +99,8 @@ export type KernelEvent =
 
 /**
  * Faults the fault injector can make a component commit (docs/FAULTS.md):
- * crashes (`throw`, `loop`) and misuse (`oom`: allocate until refused;
+ * crashes (`throw`, `loop`, `exit`: the worker closes itself, which Deno does
+ * not report) and misuse (`oom`: allocate until refused;
  * `garbage`: malformed system calls and ring slots; `oversized`: messages
  * and arguments over every limit; `forged-cap` and `revoked-cap`: slots it
  * does not hold or no longer holds).
@@ -107,16 +108,21 @@ export type KernelEvent =
 export type FaultKind =
   | "throw"
   | "loop"
+  | "exit"
   | "oom"
   | "garbage"
   | "oversized"
   | "forged-cap"
   | "revoked-cap";
 
+/** The faults that end the component's worker (the others are misuse it survives). */
+export const CRASH_FAULTS: FaultKind[] = ["throw", "loop", "exit"];
+
 /** Every fault kind, crashes first. */
 export const FAULT_KINDS: FaultKind[] = [
   "throw",
   "loop",
+  "exit",
   "oom",
   "garbage",
   "oversized",

@@ -57,6 +57,6 @@ export const APPS: Record<string, { program: string; needs: string[]; timerMs?: 
 /** Pages each app may use. */
 export const APP_QUOTA_PAGES = 2048;
 /** Kernel records each app may use, unless a program app asks with `quotaObjects=N`. */
-export const APP_QUOTA_OBJECTS = 1024;
+export const APP_QUOTA_OBJECTS = 512;
 /** Slot of an app's timer notification. */
 export const APP_TIMER_SLOT = 2;

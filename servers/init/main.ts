@@ -115,7 +115,7 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
  * An app given as a program path, optionally with arguments:
  * `tests/programs/x.ts?pages=64&objects=1000` (numbers stay numbers). It may
  * call every service and gets a 10 ms timer unless `timerMs` says otherwise,
- * and 1024 kernel records unless `quotaObjects` says otherwise.
+ * and 512 kernel records unless `quotaObjects` says otherwise.
  */
 function programApp(
   spec: string,

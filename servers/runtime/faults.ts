@@ -3,8 +3,9 @@
  * a machine started with --fault-injection, when the kernel posts an
  * "inject" event, and makes this component commit the fault itself:
  *
- * - crashes: `throw` (an uncaught exception in the running handler) and
- *   `loop` (an endless loop in it, for the watchdog);
+ * - crashes: `throw` (an uncaught exception in the running handler),
+ *   `loop` (an endless loop in it, for the watchdog) and `exit` (the worker
+ *   closes itself, as `Deno.exit` would: no error, no event);
  * - misuse: `oom`, `garbage`, `oversized`, `forged-cap`, `revoked-cap`, a
  *   burst of hostile system calls and ring messages run while the component
  *   keeps serving. Each attempt must be refused with a named error; the
@@ -13,6 +14,8 @@
  *
  * @module
  */
+
+/// <reference lib="deno.worker" />
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { MESSAGE_PAYLOAD_BYTES_MAX, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
@@ -86,6 +89,11 @@ export class FaultInjector {
     if (fault === "throw") throw new Error(`injected fault: throw (seed ${seed})`);
     if (fault === "loop") {
       for (;;) { /* injected fault: an endless loop, for the watchdog */ }
+    }
+    if (fault === "exit") {
+      // Between two handlers, as a stray `Deno.exit` in a callback would: only the heartbeat tells.
+      setTimeout(() => self.close(), 0);
+      return;
     }
     const report: FaultReport = { fault, attempts: 0, refused: {}, breaches: [], detail: {} };
     const rng = new Prng(seed);

@@ -202,6 +202,7 @@ class Runtime implements Waiter {
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.PARKED);
     while (Atomics.load(this.control, ControlWord.FREEZE) !== 0) {
       Atomics.wait(this.control, ControlWord.FREEZE, 1, WAIT_SLICE_MS);
+      this.beat();
     }
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
     if (this.inRun) Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
@@ -214,8 +215,14 @@ class Runtime implements Waiter {
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.WAITING);
   }
 
+  /** Tells the kernel's watchdog this worker still lives (ControlWord.HEARTBEAT). */
+  private beat(): void {
+    Atomics.add(this.control, ControlWord.HEARTBEAT, 1);
+  }
+
   /** Waiter: done blocking; parks first if frozen. */
   endWait(): void {
+    this.beat();
     if (this.inRun) Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
     if (this.starting) return;
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
@@ -228,6 +235,7 @@ class Runtime implements Waiter {
   async loop(): Promise<void> {
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.STARTING);
     for (let turn = 1;; turn++) {
+      this.beat();
       // Read the doorbell before looking for work: a ring that comes after the look is seen.
       const seen = Atomics.load(this.doorbell, DoorbellWord.RING);
       this.safePoint();

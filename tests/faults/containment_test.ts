@@ -9,11 +9,14 @@ import { Err } from "../../kernel/abi/errors.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
 import { consoleLine, removeImage, tempImage } from "../helpers.ts";
 
-for (const fault of ["loop", "throw"]) {
-  Deno.test(`a component that ${fault === "loop" ? "loops forever" : "throws"} is restarted; others keep running`, async () => {
+const WHAT: Record<string, string> = { loop: "loops forever", throw: "throws", exit: "exits" };
+
+for (const fault of ["loop", "throw", "exit"]) {
+  Deno.test(`a component that ${WHAT[fault]} is restarted; others keep running`, async () => {
     const image = tempImage();
     const m = MachineProcess.start(image, [
       "--fresh",
+      ...(fault === "exit" ? ["--handler-budget-ms", "250"] : []),
       "--apps",
       `counter,tests/programs/faulty.ts?fault=${fault}`,
     ]);
@@ -22,7 +25,8 @@ for (const fault of ["loop", "throw"]) {
       assert.equal(await consoleLine(m, "faulty restarted "), "1");
       const failed = m.lines.find((l) => l.t === "log" && /faulty\.ts\) failed/.test(l.text));
       assert.ok(failed && failed.t === "log", "the kernel reports the failure");
-      if (fault === "loop") assert.match(failed.text, /watchdog/);
+      if (fault === "loop") assert.match(failed.text, /watchdog: a handler ran past/);
+      if (fault === "exit") assert.match(failed.text, /watchdog: no heartbeat/);
       // The counter kept counting through the fault and after it.
       const seen = m.lines.filter((l) => l.t === "console" && l.name === "counter").length;
       await m.waitFor((l) =>

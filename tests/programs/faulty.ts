@@ -1,12 +1,15 @@
 /**
  * Test program: a component that fails on purpose. Its first life runs a
  * few timer ticks, then does what `fault` says (`loop`: an endless loop in
- * a handler; `throw`: an uncaught exception); every later life (restarted
+ * a handler; `throw`: an uncaught exception; `exit`: the worker closes
+ * itself between handlers); every later life (restarted
  * by the kernel) prints `faulty restarted N` and keeps ticking. Lives are
  * counted in its own PMO.
  *
  * @module
  */
+
+/// <reference lib="deno.worker" />
 
 import { runProgram } from "../../servers/runtime/program.ts";
 
@@ -23,6 +26,10 @@ runProgram(async (ctx) => {
     ticks++;
     if (lives === 1 && ticks === 5) {
       if (ctx.args.fault === "throw") throw new Error("faulty: thrown on purpose");
+      if (ctx.args.fault === "exit") {
+        setTimeout(() => self.close(), 0); // outside any handler: Deno reports nothing
+        return;
+      }
       for (;;) { /* an endless loop on purpose */ }
     }
   });
