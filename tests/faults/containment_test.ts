@@ -1,5 +1,5 @@
 /**
- * Invariant 4 (first part): a component that loops forever or throws is
+ * Invariant 4 (first part): a component that loops forever, throws or exits is
  * stopped and restarted by its policy, and the rest of the system (the
  * counter app, the servers) never notices.
  */
