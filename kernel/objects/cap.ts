@@ -39,13 +39,20 @@ function info(k: Kernel, cap: CapRecord): CapInfo {
   };
 }
 
-/** Undo what removed capabilities held: a revoked connection capability closes its connection. */
+/**
+ * Undo what removed capabilities held: a connection closes when the capability
+ * it was made through is revoked, or when no capability names it any more;
+ * objects nothing names are reclaimed.
+ */
 export function onCapsRemoved(k: Kernel, removed: CapRecord[]): void {
+  const named = new Set<number>();
+  for (const c of k.table.ofKind(ObjKind.CAP)) named.add(c.obj);
   for (const cap of removed) {
     for (const c of k.table.ofKind(ObjKind.CONNECTION)) {
-      if (!c.closed && (c.id === cap.obj || c.viaCap === cap.id)) {
-        closeConnection(k, c, "capability revoked");
-      }
+      if (c.closed) continue;
+      // Revoking the capability it connected through closes it; so does losing its last capability.
+      if (c.viaCap === cap.id) closeConnection(k, c, "capability revoked");
+      else if (c.id === cap.obj && !named.has(c.id)) closeConnection(k, c, "capability deleted");
     }
   }
   reclaimUnreferenced(k, removed);

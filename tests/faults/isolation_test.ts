@@ -72,6 +72,7 @@ Deno.test("a hostile app's every way in fails with a named error; the system kee
       transferWithoutGrant: { err: "E_NO_RIGHTS" },
       escalateConnection: { err: "E_NO_RIGHTS" },
       attachDeleted: { err: "E_EMPTY_SLOT" },
+      spareOpenAfterCopyDeleted: { ok: 0 },
       attachRevoked: { err: "E_PEER_DIED" },
       transferRevoked: { err: "E_PEER_DIED" },
       connectRevoked: { err: "E_EMPTY_SLOT" },

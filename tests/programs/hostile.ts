@@ -345,7 +345,7 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
 
   // ---- connections it was never given, or no longer holds ----
   const conn: Record<string, Outcome> = {};
-  // A connection of its own to take copies from (deleting a copy closes the connection).
+  // A connection of its own to take copies from; deleting a copy leaves it open.
   const spare = await sys.connect(5);
   const noCall = await sys.capCopy(spare.slot, Right.READ | Right.GRANT);
   const noGrant = await sys.capCopy(spare.slot, Right.READ | Right.CALL);
@@ -354,6 +354,9 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   conn.escalateConnection = await attempt(() => sys.capCopy(noCall, Right.CALL | Right.GRANT));
   await sys.capDelete(noCall);
   conn.attachDeleted = await attempt(() => sys.connAttach(noCall));
+  conn.spareOpenAfterCopyDeleted = {
+    ok: Atomics.load(new Int32Array(spare.ring.data), ConnWord.CLOSED),
+  };
   const endpoint = await sys.endpointCreate();
   const minted = await sys.capMint(endpoint, Right.CALL, 9);
   const revokedHandle = await sys.connect(minted);
