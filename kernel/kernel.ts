@@ -24,7 +24,7 @@ import {
   DoorbellWord,
   type PmoBuffers,
 } from "./abi/layout.ts";
-import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
+import { CONSOLE_RESEND_BYTES, CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
 import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
 import {
   type FaultKind,
@@ -526,15 +526,17 @@ export class Kernel {
 }
 
 /**
- * A console's device register for a (re)started thread. What was released
- * before a crash is unknown here, so it assumes nothing in the ring was: the
- * board re-sends the retained text and the outside observer drops what it
- * has seen (by byte offset).
+ * A console's device register for a resumed thread. What was released
+ * before a crash is unknown here (a crash between a commit and the board's
+ * emitting its output loses the emitting, never the text), so it assumes the
+ * last CONSOLE_RESEND_BYTES were not: the board re-sends them and the outside
+ * observer drops what it has seen (by byte offset). Assuming the whole ring
+ * would leave the program no room to print until the first commit.
  */
 function consoleRegister(ring: PmoBuffers): SharedArrayBuffer {
   const register = new SharedArrayBuffer(ConsoleRegister.COUNT * 4);
   const head = Atomics.load(new Int32Array(ring.data), ConsoleWord.HEAD);
-  new Int32Array(register)[ConsoleRegister.RELEASED] = Math.max(0, head - CONSOLE_RING_BYTES);
+  new Int32Array(register)[ConsoleRegister.RELEASED] = Math.max(0, head - CONSOLE_RESEND_BYTES);
   return register;
 }
 

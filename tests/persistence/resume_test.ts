@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { MachineLine } from "../../hw/board.ts";
-import { MachineProcess } from "../../tools/machine_process.ts";
+import { ConsoleView, MachineProcess } from "../../tools/machine_process.ts";
 import { removeImage, tempImage } from "../helpers.ts";
 
 type Digest = Extract<MachineLine, { t: "digest" }>;
@@ -63,6 +63,37 @@ Deno.test("resume is lazy: servers nobody calls stay dormant until called", asyn
     );
     assert.deepEqual(started, [], "memory, fs and net did not run");
     assert.equal((await second.shutdown()).code, 0);
+  } finally {
+    removeImage(image);
+  }
+});
+
+Deno.test("after a resume a program whose console ring has wrapped prints on without a gap", async () => {
+  const image = tempImage();
+  const view = new ConsoleView();
+  const numbers: number[] = [];
+  const watch = (m: MachineProcess) =>
+    m.onLine((l) => {
+      if (l.t !== "console" || l.name !== "chatty") return;
+      for (const x of view.accept(l).matchAll(/^chatty (\d+) /gm)) numbers.push(Number(x[1]));
+    });
+  try {
+    const first = MachineProcess.start(image, [
+      "--fresh",
+      "--apps",
+      "tests/programs/chatty.ts?timerMs=5",
+    ]);
+    watch(first);
+    // 100 lines of ~1 KiB: more than the 64 KiB ring.
+    await first.waitFor(() => numbers.length >= 100);
+    assert.equal((await first.shutdown()).code, 0);
+    const seen = numbers.length;
+    const second = MachineProcess.start(image);
+    watch(second);
+    await second.waitFor(() => numbers.length >= seen + 20);
+    assert.equal((await second.shutdown()).code, 0);
+    numbers.forEach((n, i) => assert.equal(n, i + 1, `line ${i + 1} reads chatty ${n}`));
+    assert.equal(view.rollbacksSeen, 0);
   } finally {
     removeImage(image);
   }
