@@ -22,9 +22,9 @@ import type { PersistentMemory } from "../servers/runtime/pmem.ts";
 import { type KernelRecord, ObjKind, type RecordOf } from "./objects/records.ts";
 
 /** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
-export const RECORD_BYTES = 512;
+export const RECORD_BYTES = 384;
 /** Room a record keeps for its numbers to grow (usage counters): a new record must leave it free. */
-const RECORD_GROWTH_BYTES = 32;
+const RECORD_GROWTH_BYTES = 16;
 /** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
 export const RECORDS_MAX = 16384;
 /** Pages of the kernel memory object. */

@@ -134,3 +134,22 @@ Deno.test("boot: deno task boot --run-for boots to ready, shuts down cleanly and
     removeImage(image);
   }
 });
+
+Deno.test("boot: the smallest image the benchmarks use (16 MiB) holds the kernel and every server", async () => {
+  const image = tempImage();
+  try {
+    const m = MachineProcess.start(image, ["--fresh", "--image-mb", "16"]);
+    await m.ready();
+    assert.deepEqual(
+      m.lines.filter((l) => l.t === "error" || (l.t === "log" && /failed/.test(l.text))),
+      [],
+    );
+    assert.equal((await m.shutdown()).code, 0);
+    const resumed = MachineProcess.start(image);
+    const ready = await resumed.ready();
+    assert.equal(ready.resumed, true);
+    assert.equal((await resumed.shutdown()).code, 0);
+  } finally {
+    removeImage(image);
+  }
+});
