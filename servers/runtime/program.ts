@@ -200,6 +200,8 @@ class Runtime implements Waiter {
     if (Atomics.load(this.control, ControlWord.FREEZE) === 0) return;
     Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, 0);
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.PARKED);
+    // A pause is usually shorter than a sleep-and-wake: spin on the freeze line first.
+    for (let i = 0; i < SPIN_ITERATIONS && Atomics.load(this.control, ControlWord.FREEZE); i++);
     while (Atomics.load(this.control, ControlWord.FREEZE) !== 0) {
       Atomics.wait(this.control, ControlWord.FREEZE, 1, WAIT_SLICE_MS);
       this.beat();
