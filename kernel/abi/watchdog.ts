@@ -1,7 +1,8 @@
 /**
  * The watchdog's clock: a worker stamps its control block's
  * HANDLER_STARTED_MS when a run of handlers begins (0 when idle or blocked);
- * the kernel restarts a worker whose stamp is older than HANDLER_BUDGET_MS.
+ * the kernel stops a worker whose stamp is older than the handler budget
+ * (HANDLER_BUDGET_MS unless the machine's --handler-budget-ms says).
  *
  * @module
  */
