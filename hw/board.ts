@@ -38,6 +38,7 @@ import { KERNEL_PMO_PAGES } from "../kernel/object_table.ts";
 import type { CheckpointRoot } from "../kernel/checkpoint.ts";
 import { readConsole } from "../servers/runtime/console.ts";
 import { NvmImage, type PersistStep } from "./nvm_image.ts";
+import { textLines } from "./text_lines.ts";
 
 /** One line of machine output. */
 export type MachineLine =
@@ -210,14 +211,8 @@ export class Board {
 
   /** The fault-injection port: one JSON command per stdin line. */
   private async readCommands(): Promise<void> {
-    let buffered = "";
-    for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
-      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (line.length > 0) this.onCommand(line);
-      }
+    for await (const line of textLines(Deno.stdin.readable)) {
+      if (line.trim().length > 0) this.onCommand(line.trim());
     }
   }
 

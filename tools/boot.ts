@@ -18,6 +18,7 @@
 import { IMAGE_PATH_DEFAULT } from "../kernel/abi/limits.ts";
 import type { MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
+import { textLines } from "../hw/text_lines.ts";
 import { FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
 
 interface SupervisorFlags {
@@ -134,23 +135,18 @@ async function readInjectCommands(current: () => MachineProcess | undefined): Pr
       FAULT_KINDS.join(", ")
     })`,
   );
-  let buffered = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-      const [verb, target, fault, seed] = buffered.slice(0, nl).trim().split(/\s+/);
-      buffered = buffered.slice(nl + 1);
-      if (!verb) continue;
-      if (verb !== "inject" || !target || !FAULT_KINDS.includes(fault as FaultKind)) {
-        out(
-          `[boot] unknown command; type "inject TARGET FAULT [SEED]", FAULT one of ${
-            FAULT_KINDS.join(", ")
-          }`,
-        );
-        continue;
-      }
-      await current()?.inject(target, fault as FaultKind, Number(seed ?? 1) >>> 0);
+  for await (const line of textLines(Deno.stdin.readable)) {
+    const [verb, target, fault, seed] = line.trim().split(/\s+/);
+    if (!verb) continue;
+    if (verb !== "inject" || !target || !FAULT_KINDS.includes(fault as FaultKind)) {
+      out(
+        `[boot] unknown command; type "inject TARGET FAULT [SEED]", FAULT one of ${
+          FAULT_KINDS.join(", ")
+        }`,
+      );
+      continue;
     }
+    await current()?.inject(target, fault as FaultKind, Number(seed ?? 1) >>> 0);
   }
 }
 

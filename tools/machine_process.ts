@@ -12,6 +12,7 @@
  */
 
 import type { MachineLine } from "../hw/board.ts";
+import { textLines } from "../hw/text_lines.ts";
 import type { FaultKind } from "../kernel/abi/protocol.ts";
 
 const REPO = new URL("../", import.meta.url);
@@ -92,23 +93,15 @@ export class MachineProcess {
   }
 
   private async readLines(): Promise<void> {
-    const decoder = new TextDecoderStream();
-    let buffered = "";
-    for await (const chunk of this.child.stdout.pipeThrough(decoder)) {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const raw = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        let line: MachineLine;
-        try {
-          line = JSON.parse(raw) as MachineLine;
-        } catch {
-          line = { t: "log", text: raw };
-        }
-        this.lines.push(line);
-        for (const l of this.listeners) l(line);
+    for await (const raw of textLines(this.child.stdout)) {
+      let line: MachineLine;
+      try {
+        line = JSON.parse(raw) as MachineLine;
+      } catch {
+        line = { t: "log", text: raw };
       }
+      this.lines.push(line);
+      for (const l of this.listeners) l(line);
     }
   }
 

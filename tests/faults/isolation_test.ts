@@ -213,7 +213,7 @@ Deno.test({
 
 // Found by this program: no checkpoint is taken before every thread reached its first safe
 // point, so a start-up that never finished held back everyone's output. The watchdog now stops
-// a thread that is not ready within its start budget (here 4 x 250 ms; policy none: it stays down).
+// a thread that is not ready within its start budget (at least 5 s; policy none: it stays down).
 Deno.test({
   name: "an app whose start-up never finishes does not hold back everyone's checkpoints",
   fn: async () => {
