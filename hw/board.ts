@@ -5,13 +5,14 @@
  * - NVM controller: opens or formats the image (hw/nvm_image.ts), reads the
  *   kernel memory object at resume, loads PMO extents on request, writes each
  *   checkpoint's pages and commits it.
- * - Timer: posts a tick to the kernel every millisecond (the timer IRQ).
+ * - Timer: starts the timer chip (hw/timer.ts), which ticks the kernel every
+ *   millisecond (the timer IRQ).
  * - Console: holds each thread's output until the checkpoint covering it has
  *   committed, then releases it (delayed external visibility).
  * - Power-failure mode: stops the machine at an exact persistence step.
- * - Fault-injection port (--fault-injection only): reads commands from stdin,
- *   one JSON object per line, `{"t":"inject","target":"fs","fault":"throw","seed":1}`,
- *   and passes them to the kernel.
+ * - Command port (--commands or --fault-injection): reads commands from
+ *   stdin, one JSON object per line (hw/commands.ts), and passes them to the
+ *   kernel: `checkpoint-ms` changes the checkpoint period, `inject` a fault.
  * - System rollback: on the kernel's request, stops every worker and the
  *   kernel and resumes from the last committed checkpoint, in this process.
  *
@@ -28,8 +29,6 @@ import {
   type BoardToKernel,
   type CheckpointStats,
   type CopyMethod,
-  FAULT_KINDS,
-  type FaultKind,
   INIT_PROGRAM,
   type KernelToBoard,
   type RestartPolicy,
@@ -39,6 +38,7 @@ import type { CheckpointRoot } from "../kernel/checkpoint.ts";
 import { readConsole } from "../servers/runtime/console.ts";
 import { NvmImage, type PersistStep } from "./nvm_image.ts";
 import { textLines } from "./text_lines.ts";
+import { toCommand } from "./commands.ts";
 
 /** One line of machine output. */
 export type MachineLine =
@@ -83,8 +83,10 @@ export interface BoardConfig {
   reportCheckpoints: boolean;
   /** Digest the state at every commit and after restoring (tests of resume exactness). */
   digest: boolean;
-  /** Read fault-injection commands from stdin. */
+  /** Accept `inject` commands (and open the command port). */
   faultInjection: boolean;
+  /** Read commands from stdin (hw/commands.ts). */
+  commands: boolean;
   /** The watchdog's budget for one run of handlers. */
   handlerBudgetMs: number;
   /** Restart policy per component name, overriding init's configuration. */
@@ -123,18 +125,25 @@ export class Board {
   private readonly workers = new Map<number, Worker>();
   /** init's worker, started with the kernel's and handed over at init's spawn. */
   private earlyInit: Worker | undefined;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Releases console output at once while checkpoints are off. */
+  private releaseTimer: ReturnType<typeof setInterval> | undefined;
+  /** The timer chip of the running kernel. */
+  private timerChip: Worker | undefined;
+  /** The checkpoint period now: the flag's, until a `checkpoint-ms` command. */
+  private checkpointMs: number;
   private bootStarted = performance.now();
   private shutdownResolve: (() => void) | null = null;
   private shuttingDown = false;
 
-  constructor(private readonly config: BoardConfig) {}
+  constructor(private readonly config: BoardConfig) {
+    this.checkpointMs = config.checkpointMs;
+  }
 
   /** Opens the image, starts the kernel and runs until shut down. */
   async run(): Promise<void> {
     this.boot(this.config.fresh);
-    this.timer = setInterval(() => this.onTimer(), 1);
-    if (this.config.faultInjection) this.readCommands();
+    this.releaseTimer = setInterval(() => this.releaseIfNotCheckpointing(), 1);
+    if (this.config.commands || this.config.faultInjection) this.readCommands();
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
   }
 
@@ -174,13 +183,18 @@ export class Board {
       emit({ t: "stage", name: "board: kernel pages read", ms: performance.now() - t2 });
     }
     const c = this.config;
+    const timer = new MessageChannel();
+    this.timerChip?.terminate();
+    this.timerChip = programWorker("hw/timer.ts", "timer");
+    this.timerChip.postMessage({ port: timer.port1 }, [timer.port1]);
     this.toKernel({
       t: "boot",
       fresh: formatted,
       epoch: this.image.committedEpoch,
       kernelPages,
+      timerPort: timer.port2,
       config: {
-        checkpointMs: c.checkpointMs,
+        checkpointMs: this.checkpointMs,
         copyMethod: c.copyMethod,
         nvmPages: this.image.pageCount,
         apps: c.apps,
@@ -190,7 +204,7 @@ export class Board {
         handlerBudgetMs: c.handlerBudgetMs,
         policies: c.policies,
       },
-    }, kernelPages ? [kernelPages] : []);
+    }, kernelPages ? [kernelPages, timer.port2] : [timer.port2]);
   }
 
   /**
@@ -204,12 +218,13 @@ export class Board {
     for (const w of this.workers.values()) w.terminate();
     this.workers.clear();
     this.consoles.clear();
+    this.timerChip?.terminate();
     this.kernel.terminate();
     this.image.close();
     this.boot(false);
   }
 
-  /** The fault-injection port: one JSON command per stdin line. */
+  /** The command port: one JSON command per stdin line (hw/commands.ts). */
   private async readCommands(): Promise<void> {
     for await (const line of textLines(Deno.stdin.readable)) {
       if (line.trim().length > 0) this.onCommand(line.trim());
@@ -217,30 +232,20 @@ export class Board {
   }
 
   private onCommand(line: string): void {
-    let cmd: { t?: unknown; target?: unknown; fault?: unknown; seed?: unknown };
+    let cmd;
     try {
-      cmd = JSON.parse(line);
-    } catch {
-      return emit({ t: "log", text: `board: command is not JSON: ${line.slice(0, 80)}` });
+      cmd = toCommand(JSON.parse(line));
+    } catch (e) {
+      const why = e instanceof SyntaxError ? "it is not JSON" : (e as Error).message;
+      return emit({ t: "log", text: `board: command refused (${why}): ${line.slice(0, 80)}` });
     }
-    if (
-      cmd?.t !== "inject" || typeof cmd.target !== "string" ||
-      !FAULT_KINDS.includes(cmd.fault as FaultKind)
-    ) {
-      return emit({
-        t: "log",
-        text: `board: unknown command ${line.slice(0, 80)}; expected ` +
-          `{"t":"inject","target":NAME,"fault":${FAULT_KINDS.join("|")},"seed":N}`,
-      });
-    }
-    const seed = Number.isInteger(cmd.seed) ? cmd.seed as number : 1;
-    this.toKernel({ t: "inject", target: cmd.target, fault: cmd.fault as FaultKind, seed });
+    if (cmd.t === "checkpoint-ms") this.checkpointMs = cmd.ms;
+    this.toKernel(cmd);
   }
 
-  /** The timer IRQ. With checkpoints off nothing is durable, so output is released at once. */
-  private onTimer(): void {
-    this.toKernel({ t: "tick", nowMs: performance.now() });
-    if (this.config.checkpointMs !== 0) return;
+  /** With checkpoints off nothing is durable, so output is released at once. */
+  private releaseIfNotCheckpointing(): void {
+    if (this.checkpointMs !== 0) return;
     for (const [thread, c] of this.consoles) {
       this.releaseConsole(thread, Atomics.load(new Int32Array(c.ring.data), ConsoleWord.HEAD), 0);
     }
@@ -409,7 +414,8 @@ export class Board {
   }
 
   private halt(): void {
-    clearInterval(this.timer);
+    clearInterval(this.releaseTimer);
+    this.timerChip?.terminate();
     emit({ t: "halt", epoch: this.image.committedEpoch });
     this.image.close();
     for (const w of this.workers.values()) w.terminate();

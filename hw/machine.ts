@@ -7,7 +7,8 @@
  * Flags: --image PATH, --image-mb N, --fresh, --checkpoint-ms N (0 = off),
  * --copy-method stop-and-copy|cow|hybrid, --apps a,b, --fsync,
  * --debug-barrier, --report-checkpoints, --digest, --power-fail STEP:INDEX[@EPOCH],
- * --fault-injection (read inject commands from stdin), --handler-budget-ms N,
+ * --commands (read commands from stdin, hw/commands.ts), --fault-injection (the
+ * command port, with `inject`), --handler-budget-ms N,
  * --policy NAME=POLICY[,NAME=POLICY] (restart policies, overriding init's).
  *
  * @module
@@ -24,6 +25,7 @@ import {
 import { type CopyMethod, RESTART_POLICIES, type RestartPolicy } from "../kernel/abi/protocol.ts";
 import { Board, type BoardConfig, emit, type PowerFailSpec } from "./board.ts";
 import type { PersistStep } from "./nvm_image.ts";
+import { parseCheckpointMs } from "./commands.ts";
 
 const COPY_METHODS: CopyMethod[] = ["stop-and-copy", "cow", "hybrid"];
 const STEPS: PersistStep[] = [
@@ -51,6 +53,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
       digest: { type: "boolean", default: false },
       "power-fail": { type: "string" },
       "fault-injection": { type: "boolean", default: false },
+      commands: { type: "boolean", default: false },
       "handler-budget-ms": { type: "string", default: String(HANDLER_BUDGET_MS) },
       policy: { type: "string", default: "" },
     },
@@ -60,14 +63,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
   if (!Number.isInteger(imageMb) || imageMb < 8 || imageMb > 16384) {
     throw new Error(`--image-mb must be an integer in 8…16384, got ${values["image-mb"]}`);
   }
-  const checkpointMs = Number(values["checkpoint-ms"]);
-  if (!Number.isInteger(checkpointMs) || checkpointMs < 0 || checkpointMs > 60_000) {
-    throw new Error(
-      `--checkpoint-ms must be an integer in 0…60000 (0 turns checkpoints off), got ${
-        values["checkpoint-ms"]
-      }`,
-    );
-  }
+  const checkpointMs = parseCheckpointMs(values["checkpoint-ms"]);
   const copyMethod = values["copy-method"] as CopyMethod;
   if (!COPY_METHODS.includes(copyMethod)) {
     throw new Error(`--copy-method must be one of ${COPY_METHODS.join(", ")}, got ${copyMethod}`);
@@ -85,6 +81,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     digest: values.digest!,
     powerFail: values["power-fail"] ? parsePowerFail(values["power-fail"]) : undefined,
     faultInjection: values["fault-injection"]!,
+    commands: values.commands!,
     handlerBudgetMs: parseHandlerBudget(values["handler-budget-ms"]!),
     policies: parsePolicies(values.policy!),
   };

@@ -20,7 +20,12 @@
  */
 
 import { ControlWord, PageState, type PmoBuffers, RunState } from "./abi/layout.ts";
-import { FREEZE_BACKOFF_MAX_MS, FREEZE_BUDGET_MS, PAGE_BYTES } from "./abi/limits.ts";
+import {
+  FREEZE_BACKOFF_MAX_MS,
+  FREEZE_BUDGET_MS,
+  PAGE_BYTES,
+  periodElapsed,
+} from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
 import { ConsoleWord } from "./abi/layout.ts";
 import type { Kernel } from "./kernel.ts";
@@ -34,6 +39,28 @@ interface Capture {
   bufs: PmoBuffers;
   page: number;
   cow: boolean;
+}
+
+/** What the page scan keeps per PMO between checkpoints: views made once, and the hot bits. */
+interface PageScan {
+  state: Uint8Array;
+  /** `state` four pages at a time (the whole words of it). */
+  quads: Uint32Array;
+  /** 1 where the page was dirty at the previous checkpoint (hybrid copy's "hot"). */
+  hot: Uint8Array;
+  hotQuads: Uint32Array;
+}
+
+function newPageScan(pageState: SharedArrayBuffer): PageScan {
+  const state = new Uint8Array(pageState);
+  // Rounded up to whole words, so `hotQuads` covers every page.
+  const hot = new Uint8Array((state.length + 3) & ~3);
+  return {
+    state,
+    quads: new Uint32Array(pageState, 0, state.length >> 2),
+    hot,
+    hotQuads: new Uint32Array(hot.buffer, 0, hot.length >> 2),
+  };
 }
 
 /** What the superblock's root blob holds. */
@@ -78,17 +105,27 @@ export class CheckpointManager {
   /** Debug barrier: last checkpointed contents per PMO id. */
   private readonly shadows = new Map<number, Uint8Array>();
 
+  /** Milliseconds between checkpoints; 0: off. */
+  private periodMs: number;
+
   constructor(private readonly k: Kernel, epoch: number) {
     this.committedEpoch = epoch;
+    this.periodMs = k.config.checkpointMs;
+  }
+
+  /** Changes the period at run time (the board's `checkpoint-ms` command); 0 turns checkpoints off. */
+  setPeriod(ms: number): void {
+    this.periodMs = ms;
+    this.k.log(ms === 0 ? "kernel: checkpoints off" : `kernel: checkpoints every ${ms} ms`);
   }
 
   /** Called on every timer tick. */
   onTick(nowMs: number): void {
-    const period = this.k.config.checkpointMs;
+    const period = this.periodMs;
     // A worker stuck in a handler (until the watchdog stops it) would otherwise have every
     // other worker parked most of the time by freezes that cannot finish: back off.
     const wait = Math.min(period << Math.min(this.failedFreezes, 16), FREEZE_BACKOFF_MAX_MS);
-    if (period === 0 || nowMs - this.lastTakenMs < Math.max(period, wait)) return;
+    if (period === 0 || !periodElapsed(nowMs, this.lastTakenMs, Math.max(period, wait))) return;
     if (this.inFlight !== 0 || this.holds > 0 || !this.k.allReady()) {
       this.counters.skippedBusy++;
       return;
@@ -97,8 +134,13 @@ export class CheckpointManager {
     this.take();
   }
 
-  /** Takes one checkpoint now. Returns its statistics, or null if the freeze timed out. */
+  /**
+   * Takes one checkpoint now. Returns its statistics, or null if another is
+   * still in flight or the freeze timed out.
+   */
   take(): CheckpointStats | null {
+    // One capture at a time: the next epoch's pages are what changed since this one.
+    if (this.inFlight !== 0) return null;
     const epoch = this.committedEpoch + 1;
     const t0 = performance.now();
     const live = [...this.k.threads.values()].filter((t) => !t.dead);
@@ -168,6 +210,7 @@ export class CheckpointManager {
         const s = Atomics.load(t.control, ControlWord.RUN_STATE);
         if (s === RunState.PARKED || s === RunState.WAITING) break;
         if ((spins & 1023) === 1023 && performance.now() > deadline) return false;
+        Atomics.pause();
       }
     }
     return true;
@@ -180,30 +223,15 @@ export class CheckpointManager {
     }
   }
 
-  /** Scans every loaded PMO (and the kernel's) for dirty pages; copies or marks them. */
+  /**
+   * Scans every loaded PMO (and the kernel's) for dirty pages; copies or
+   * marks them. Page states are read four at a time (CLEAN is 0), so the
+   * clean majority of pages costs a quarter of a byte-by-byte scan.
+   */
   private capturePages(): Capture[] {
-    const method = this.k.config.copyMethod;
     const captures: Capture[] = [];
-    const scan = (id: number, bufs: PmoBuffers, nvmBase: number) => {
-      const state = new Uint8Array(bufs.pageState);
-      let hot = this.k.pmos.hot.get(id);
-      if (method === "hybrid" && !hot) this.k.pmos.hot.set(id, hot = new Uint8Array(state.length));
-      if (this.k.config.debugBarrier) this.checkBarrier(id, bufs, state);
-      for (let page = 0; page < state.length; page++) {
-        const s = state[page];
-        if (s === PageState.CLEAN) {
-          if (hot) hot[page] = 0;
-          continue;
-        }
-        if (s !== PageState.DIRTY) continue; // still COW_PENDING from a capture not yet copied
-        const cow = method === "cow" || (method === "hybrid" && hot![page] === 0);
-        if (hot) hot[page] = 1;
-        Atomics.store(state, page, cow ? PageState.COW_PENDING : PageState.CLEAN);
-        captures.push({ nvmPage: nvmBase + page, bufs, page, cow });
-      }
-    };
-    scan(0, this.k.kernelPmo, 0);
-    for (const [rec, bufs] of this.k.pmos.loaded()) scan(rec.id, bufs, rec.nvmBase);
+    this.scanPmo(this.k.kernelPmo, 0, captures);
+    for (const [rec, bufs] of this.k.pmos.loaded()) this.scanPmo(bufs, rec.nvmBase, captures);
     // Stop-and-copy pages are copied inside the pause, CoW pages after it.
     this.staging = this.stagingBuffer(captures.length * PAGE_BYTES);
     captures.forEach((c, i) => {
@@ -212,6 +240,49 @@ export class CheckpointManager {
     return captures;
   }
 
+  private scanPmo(bufs: PmoBuffers, nvmBase: number, captures: Capture[]): void {
+    let scan = this.scans.get(bufs.pageState);
+    if (!scan) this.scans.set(bufs.pageState, scan = newPageScan(bufs.pageState));
+    if (this.k.config.debugBarrier) this.checkBarrier(bufs, scan.state);
+    const { quads, hotQuads } = scan;
+    for (let q = 0; q < quads.length; q++) {
+      if (quads[q] === 0) {
+        if (hotQuads[q] !== 0) hotQuads[q] = 0;
+        continue;
+      }
+      this.capturePageRange(scan, bufs, nvmBase, q << 2, (q << 2) + 4, captures);
+    }
+    const tail = quads.length << 2;
+    this.capturePageRange(scan, bufs, nvmBase, tail, scan.state.length, captures);
+  }
+
+  /** Captures the dirty pages in [from, to) of one PMO and updates their hot bits. */
+  private capturePageRange(
+    scan: PageScan,
+    bufs: PmoBuffers,
+    nvmBase: number,
+    from: number,
+    to: number,
+    captures: Capture[],
+  ): void {
+    const { state, hot } = scan;
+    const method = this.k.config.copyMethod;
+    for (let page = from; page < to; page++) {
+      const s = state[page];
+      if (s === PageState.CLEAN) {
+        hot[page] = 0;
+        continue;
+      }
+      if (s !== PageState.DIRTY) continue; // still COW_PENDING from a capture not yet copied
+      const cow = method === "cow" || (method === "hybrid" && hot[page] === 0);
+      hot[page] = 1;
+      Atomics.store(state, page, cow ? PageState.COW_PENDING : PageState.CLEAN);
+      captures.push({ nvmPage: nvmBase + page, bufs, page, cow });
+    }
+  }
+
+  /** Per PMO (by its page-state buffer, so a destroyed PMO's entry goes with it). */
+  private readonly scans = new WeakMap<SharedArrayBuffer, PageScan>();
   private staging: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   /** Staging buffers the board gave back after writing them: reused, so no page faults in the pause. */
   private readonly pool: ArrayBuffer[] = [];
@@ -277,7 +348,8 @@ export class CheckpointManager {
   }
 
   /** Debug mode: a CLEAN page whose bytes changed since the last checkpoint skipped the barrier. */
-  private checkBarrier(id: number, bufs: PmoBuffers, state: Uint8Array): void {
+  private checkBarrier(bufs: PmoBuffers, state: Uint8Array): void {
+    const id = bufs.id;
     const now = new Uint8Array(bufs.data);
     const shadow = this.shadows.get(id);
     if (shadow) {
@@ -328,6 +400,7 @@ export class CheckpointManager {
   /** Takes a checkpoint and waits for its commit (clean shutdown). Retries a busy freeze. */
   async finalCheckpoint(): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
+      // A tick may start a checkpoint before this continuation runs: take() then declines.
       await this.idle();
       if (this.k.allReady() && this.take()) return this.idle();
       await new Promise((r) => setTimeout(r, 10));

@@ -24,7 +24,12 @@ import {
   DoorbellWord,
   type PmoBuffers,
 } from "./abi/layout.ts";
-import { CONSOLE_RESEND_BYTES, CONSOLE_RING_BYTES, PAGE_BYTES } from "./abi/limits.ts";
+import {
+  CONSOLE_RESEND_BYTES,
+  CONSOLE_RING_BYTES,
+  PAGE_BYTES,
+  periodElapsed,
+} from "./abi/limits.ts";
 import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
 import {
   type FaultKind,
@@ -435,7 +440,7 @@ export class Kernel {
     }
   }
 
-  /** Timer tick from the board: fire due timer IRQs, maybe start a checkpoint. */
+  /** Timer tick (hw/timer.ts): fire due timer IRQs, maybe start a checkpoint. */
   onTick(nowMs: number): void {
     if (!this.booted) return; // no interrupts before every thread object has its worker
     this.watchdog();
@@ -447,7 +452,7 @@ export class Kernel {
     for (const irq of this.table.ofKind(ObjKind.IRQ)) {
       if (irq.periodMs === 0 || irq.notification === 0) continue;
       const last = this.irqLastFired.get(irq.id) ?? 0;
-      if (nowMs - last < irq.periodMs) continue;
+      if (!periodElapsed(nowMs, last, irq.periodMs)) continue;
       this.irqLastFired.set(irq.id, nowMs);
       signalNotification(this, irq.notification, 1);
     }

@@ -24,6 +24,7 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       const t0 = performance.now();
       const pages = msg.kernelPages ? new Uint8Array(msg.kernelPages) : undefined;
       kernel = new Kernel(msg.config, toBoard, pages, msg.epoch);
+      msg.timerPort.onmessage = () => kernel!.onTick(performance.now());
       toBoard({ t: "stage", name: "kernel: object table loaded", ms: performance.now() - t0 });
       const t1 = performance.now();
       const started = msg.fresh ? kernel.bootFresh() : kernel.resume();
@@ -39,8 +40,8 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       });
       break;
     }
-    case "tick":
-      kernel?.onTick(msg.nowMs);
+    case "checkpoint-ms":
+      kernel?.checkpoints.setPeriod(msg.ms);
       break;
     case "committed":
       kernel?.checkpoints.recycle(msg.staging);

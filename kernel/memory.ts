@@ -87,8 +87,6 @@ export class PmoManager {
   private readonly loading = new Map<number, Promise<void>>();
   /** PMOs whose pages are in memory (created this run, or restored). */
   private readonly ready = new Set<number>();
-  /** Per PMO: 1 where the page was dirty at the previous checkpoint (hybrid copy's "hot"). */
-  readonly hot = new Map<number, Uint8Array>();
   /** Per PMO created this run: the first checkpoint epoch that holds it. */
   private readonly born = new Map<number, number>();
 
@@ -155,7 +153,6 @@ export class PmoManager {
     this.born.delete(rec.id);
     this.buffers.delete(rec.id);
     this.ready.delete(rec.id);
-    this.hot.delete(rec.id);
     this.extents.release(rec.nvmBase, rec.pages);
     if (this.table.get(rec.owner)) this.charge(rec.owner, -rec.pages);
     this.table.remove(rec.id);

@@ -6,8 +6,10 @@
  * checkpoint). With --run-for it shuts down by itself after that many
  * seconds of being ready and exits 0. With --restart-on-crash a machine that
  * dies (e.g. SIGKILL from a script) is powered on again and resumes. With
- * the machine flag --fault-injection it reads commands on stdin:
- * `inject TARGET FAULT [SEED]`, e.g. `inject fs throw` (docs/FAULTS.md).
+ * the machine flag --commands it reads commands on stdin (hw/commands.ts):
+ * `checkpoint-ms N` changes the checkpoint period while the system runs;
+ * with --fault-injection also `inject TARGET FAULT [SEED]`, e.g.
+ * `inject fs throw` (docs/FAULTS.md).
  *
  * Machine flags: see hw/machine.ts (--image, --image-mb, --fresh,
  * --checkpoint-ms, --copy-method, --apps, ...).
@@ -17,9 +19,9 @@
 
 import { IMAGE_PATH_DEFAULT } from "../kernel/abi/limits.ts";
 import type { MachineLine } from "../hw/board.ts";
-import { ConsoleView, MachineProcess } from "./machine_process.ts";
+import { ConsoleView, MachineProcess, opensCommandPort } from "./machine_process.ts";
 import { textLines } from "../hw/text_lines.ts";
-import { FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
+import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
 
 interface SupervisorFlags {
   runForS?: number;
@@ -106,7 +108,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   let args = flags.machineArgs;
-  if (args.includes("--fault-injection")) readInjectCommands(() => machine);
+  if (opensCommandPort(args)) readCommands(() => machine);
   for (;;) {
     machine = MachineProcess.start(flags.imagePath, args, { quietStderr: false });
     machine.onLine((l) => render(l, view));
@@ -128,25 +130,16 @@ async function main(): Promise<number> {
   }
 }
 
-/** Reads `inject TARGET FAULT [SEED]` lines from stdin and passes them to the running machine. */
-async function readInjectCommands(current: () => MachineProcess | undefined): Promise<void> {
-  out(
-    `[boot] fault injection on: type "inject TARGET FAULT [SEED]" (faults: ${
-      FAULT_KINDS.join(", ")
-    })`,
-  );
+/** Reads command lines (`checkpoint-ms 5`, `inject fs throw`) and passes them to the running machine. */
+async function readCommands(current: () => MachineProcess | undefined): Promise<void> {
+  out(`[boot] commands on stdin: ${COMMAND_USAGE}`);
   for await (const line of textLines(Deno.stdin.readable)) {
-    const [verb, target, fault, seed] = line.trim().split(/\s+/);
-    if (!verb) continue;
-    if (verb !== "inject" || !target || !FAULT_KINDS.includes(fault as FaultKind)) {
-      out(
-        `[boot] unknown command; type "inject TARGET FAULT [SEED]", FAULT one of ${
-          FAULT_KINDS.join(", ")
-        }`,
-      );
-      continue;
+    if (line.trim() === "") continue;
+    try {
+      await current()?.send(parseCommandWords(line));
+    } catch (e) {
+      out(`[boot] ${(e as Error).message}`);
     }
-    await current()?.inject(target, fault as FaultKind, Number(seed ?? 1) >>> 0);
   }
 }
 

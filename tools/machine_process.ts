@@ -14,6 +14,7 @@
 import type { MachineLine } from "../hw/board.ts";
 import { textLines } from "../hw/text_lines.ts";
 import type { FaultKind } from "../kernel/abi/protocol.ts";
+import type { MachineCommand } from "../hw/commands.ts";
 
 const REPO = new URL("../", import.meta.url);
 
@@ -58,6 +59,11 @@ export class ConsoleView {
   }
 }
 
+/** True when machine flags `args` open the command port on stdin. */
+export function opensCommandPort(args: string[]): boolean {
+  return args.includes("--commands") || args.includes("--fault-injection");
+}
+
 /** A running machine process. */
 export class MachineProcess {
   readonly child: Deno.ChildProcess;
@@ -75,10 +81,10 @@ export class MachineProcess {
       args: ["run", ...machinePermissionFlags(imagePath), script, "--image", imagePath, ...args],
       stdout: "piped",
       stderr: quietStderr ? "piped" : "inherit",
-      // The fault-injection port is the machine's stdin.
-      stdin: args.includes("--fault-injection") ? "piped" : "null",
+      // The command port is the machine's stdin.
+      stdin: opensCommandPort(args) ? "piped" : "null",
     }).spawn();
-    if (args.includes("--fault-injection")) this.commands = this.child.stdin.getWriter();
+    if (opensCommandPort(args)) this.commands = this.child.stdin.getWriter();
     this.stderrText = quietStderr ? new Response(this.child.stderr).text() : Promise.resolve("");
     this.exited = this.readLines().then(() => this.child.status);
   }
@@ -164,11 +170,17 @@ export class MachineProcess {
     );
   }
 
+  /** Sends a command to the machine's command port (started with --commands or --fault-injection). */
+  async send(cmd: MachineCommand): Promise<void> {
+    if (!this.commands) {
+      throw new Error(`${cmd.t}: start the machine with --commands (or --fault-injection)`);
+    }
+    await this.commands.write(new TextEncoder().encode(JSON.stringify(cmd) + "\n"));
+  }
+
   /** Makes component `target` commit `fault` (a machine started with --fault-injection). */
-  async inject(target: string, fault: FaultKind, seed: number): Promise<void> {
-    if (!this.commands) throw new Error("inject: start the machine with --fault-injection");
-    const line = JSON.stringify({ t: "inject", target, fault, seed }) + "\n";
-    await this.commands.write(new TextEncoder().encode(line));
+  inject(target: string, fault: FaultKind, seed: number): Promise<void> {
+    return this.send({ t: "inject", target, fault, seed });
   }
 
   /** Power failure: SIGKILL, then wait for the exit. */

@@ -39,6 +39,21 @@ export const SPIN_ITERATIONS = 20000;
 /** Longest single sleep of a waiting worker, so it re-checks its state now and then. */
 export const WAIT_SLICE_MS = 50;
 
+/** Period of the timer IRQ (hw/timer.ts): the time base of checkpoints and IRQ objects. */
+export const TIMER_TICK_MS = 1;
+/**
+ * A period of P ms has elapsed once P − TICK_SLACK_MS ms have passed: ticks
+ * jitter around their 1 ms grid, and a tick 0.99 ms after the last must not
+ * turn a 1 ms period into 2 ms.
+ */
+export const TICK_SLACK_MS = TIMER_TICK_MS / 2;
+
+/** True when a period of `periodMs` that last fired at `lastMs` is due at `nowMs` (see TICK_SLACK_MS). */
+export function periodElapsed(nowMs: number, lastMs: number, periodMs: number): boolean {
+  return nowMs - lastMs >= periodMs - TICK_SLACK_MS;
+}
+/** Longest checkpoint period `--checkpoint-ms` and the `checkpoint-ms` command accept. */
+export const CHECKPOINT_PERIOD_MS_MAX = 60_000;
 /** Default checkpoint period. 0 turns checkpoints off. */
 export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
 /** Longest the kernel waits for every worker to park before it skips a checkpoint. */

@@ -135,8 +135,16 @@ export type WorkerMessage = SyscallRequest | { t: "log"; text: string };
 
 /** Board → kernel. */
 export type BoardToKernel =
-  | { t: "boot"; fresh: boolean; config: KernelConfig; kernelPages?: ArrayBuffer; epoch: number }
-  | { t: "tick"; nowMs: number }
+  | {
+    t: "boot";
+    fresh: boolean;
+    config: KernelConfig;
+    kernelPages?: ArrayBuffer;
+    epoch: number;
+    /** The timer chip's port (hw/timer.ts): an empty message every tick. */
+    timerPort: MessagePort;
+  }
+  | { t: "checkpoint-ms"; ms: number }
   | { t: "committed"; epoch: number; staging: ArrayBuffer }
   | { t: "loaded"; reqId: number }
   | { t: "worker-failed"; threadId: number; message: string }

@@ -13,8 +13,11 @@
  *   region of `region` pages (default 256) whenever the worker has nothing
  *   else to do (ctx.onIdle),
  *   so it writes flat out; counts writes (the total is kept in the PMO) and
- *   about every 100 ms prints `ckload ops N elapsedMs M` (since the first
- *   burst after this start).
+ *   about every `reportMs` ms (default 100) prints
+ *   `ckload ops N elapsedMs M at T`: writes and milliseconds since the first
+ *   burst after this start, and T the wall-clock time in ms
+ *   (`performance.timeOrigin + performance.now()`), so a benchmark can tell
+ *   which of its windows a report falls in.
  *
  * Prints `ckload ready` once its objects exist and its handler is installed.
  * Slots: 2 the timer, 3…5 the services (init's program apps), then ours.
@@ -31,7 +34,7 @@ const PAGE = 4096;
 const THROUGHPUT_PAGES = 256;
 /** Length of one throughput burst. */
 const BURST_MS = 0.2;
-/** Between two throughput reports. */
+/** Between two throughput reports, unless `reportMs` says. */
 const REPORT_MS = 100;
 
 /** Words of page 0 of the PMO. */
@@ -48,6 +51,7 @@ runProgram(async (ctx) => {
   const touch = num(ctx.args.touch, 0);
   const mode = ctx.args.mode === "throughput" ? "throughput" : "ticks";
   const region = Math.max(1, num(ctx.args.region, THROUGHPUT_PAGES));
+  const reportMs = Math.max(1, num(ctx.args.reportMs, REPORT_MS));
   const pmoPages = Math.max(pages, mode === "throughput" ? region : 1) + 1;
 
   let pmoSlot: number;
@@ -104,9 +108,13 @@ runProgram(async (ctx) => {
     const total = mem.getF64(OPS_OFFSET) + ops;
     mem.setF64(OPS_OFFSET, total);
     const t = performance.now();
-    if (t - lastReport >= REPORT_MS) {
+    if (t - lastReport >= reportMs) {
       lastReport = t;
-      ctx.print(`ckload ops ${total - opsAtStart} elapsedMs ${(t - startedAt).toFixed(3)}`);
+      ctx.print(
+        `ckload ops ${total - opsAtStart} elapsedMs ${(t - startedAt).toFixed(3)} at ${
+          (performance.timeOrigin + t).toFixed(3)
+        }`,
+      );
     }
     return true;
   };

@@ -16,10 +16,15 @@
  * - (b) Pause vs kernel objects: objects ∈ {10, 100, 1000, 10000}, 64 pages,
  *   one capability minted and deleted per tick.
  * - (c) Copy methods at 64 pages / 1000 objects.
- * - (d) Runtime overhead: ckload in throughput mode (flat-out 0.2 ms write bursts
- *   between safe points), checkpoint period ∈ {off, 1, 5, 10, 50} ms × method;
- *   overhead = 1 − ops/s ÷ ops/s with checkpoints off (the mean of an "off"
- *   run before and one after the sweep).
+ * - (d) Runtime overhead: ckload in throughput mode (flat-out 0.2 ms write
+ *   bursts between safe points), checkpoint period ∈ {1, 5, 10, 50} ms ×
+ *   method, against checkpoints off in the same machine: the bench turns
+ *   checkpoints off and on in alternating windows through the command port
+ *   (hw/commands.ts), in ABBA order, and takes the overhead of each adjacent
+ *   off/on pair (1 − on ops/s ÷ off ops/s); the figure is the median over
+ *   the pairs. Two separate processes are no baseline here: the same writer
+ *   runs anywhere from 70 to 150 M writes/s depending on how V8 compiled it.
+ *   (d') the same at 1 ms hybrid as the pages written grow.
  * - (e) Resume vs image size: boot fresh, shut down (final checkpoint), boot
  *   again; the `ready` line's `ms` (board start to ready) and the wall time
  *   from spawn. Baselines: a fresh boot plus `Deno.readFile` of a data file
@@ -45,8 +50,15 @@ export interface CheckpointBenchOptions {
 /** Checkpoints after `ckload ready` that are not counted. */
 const WARMUP_CHECKPOINTS = 5;
 const METHODS: CopyMethod[] = ["stop-and-copy", "cow", "hybrid"];
-/** Pages the throughput writer dirties, for the overhead-vs-dirty-rate sweep (d'). */
-const REGIONS = [4, 16, 64, 256];
+/** Pages the writer of (d) dirties, and the smaller regions of the sweep (d'). */
+const REGION = 256;
+const REGIONS = [4, 16, 64];
+/** Windows of the paired overhead runs: at least this long, and at least 10 periods. */
+const WINDOW_MS = 250;
+/** Reports in the first ms of a window are left out (the switch takes effect). */
+const SETTLE_MS = 30;
+/** After `ckload ready`, before the first window (JIT warm-up). */
+const WARMUP_MS = 500;
 /** Threads of a system without apps: kernel, init, memory, fs, net. */
 const BASE_THREADS = 5;
 
@@ -127,6 +139,8 @@ async function stop(mp: MachineProcess, ms = 15_000): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wall-clock ms with sub-ms resolution: comparable with ckload's `at` in another process. */
+const wallNow = () => performance.timeOrigin + performance.now();
 
 /** Rejects at the first line saying a thread failed or the machine erred (a boot that cannot finish). */
 function failure(mp: MachineProcess): Promise<never> {
@@ -145,6 +159,8 @@ function failure(mp: MachineProcess): Promise<never> {
 /** One machine running ckload: the stats after ckload is ready, and its console lines. */
 interface LoadRun {
   stats: CheckpointStats[];
+  /** Wall-clock ms at which each of `stats` arrived. */
+  statTimes: number[];
   consoleLines: string[];
   /** Checkpoints committed during the measured window (including warm-up). */
   committed: number;
@@ -156,6 +172,9 @@ async function runLoad(opts: {
   checkpointMs: number;
   method: CopyMethod;
   durationMs: number;
+  extraArgs?: string[];
+  /** Runs the measured part instead of waiting `durationMs`. */
+  drive?: (mp: MachineProcess) => Promise<void>;
 }): Promise<LoadRun> {
   const img = await tempImage();
   const query = new URLSearchParams(
@@ -177,9 +196,11 @@ async function runLoad(opts: {
     "--report-checkpoints",
     "--apps",
     `tests/programs/ckload.ts?${query}`,
+    ...(opts.extraArgs ?? []),
   ];
   const mp = MachineProcess.start(img.path, args);
   const stats: CheckpointStats[] = [];
+  const statTimes: number[] = [];
   const consoleLines: string[] = [];
   let ready = false;
   let measuring = true;
@@ -190,7 +211,8 @@ async function runLoad(opts: {
     if (l.t === "console") {
       for (const text of l.text.split("\n")) {
         if (text === "") continue;
-        if (ready && measuring) consoleLines.push(text);
+        // Until the exit: the last lines are released by the final checkpoint.
+        if (ready) consoleLines.push(text);
         if (text === "ckload ready") {
           ready = true;
           readyResolve();
@@ -198,7 +220,10 @@ async function runLoad(opts: {
       }
     } else if (l.t === "checkpoint" && ready && measuring) {
       committed++;
-      if (committed > WARMUP_CHECKPOINTS) stats.push(l.stats);
+      if (committed > WARMUP_CHECKPOINTS) {
+        stats.push(l.stats);
+        statTimes.push(wallNow());
+      }
     }
   });
   try {
@@ -220,10 +245,10 @@ async function runLoad(opts: {
     } finally {
       clearTimeout(timer);
     }
-    await Promise.race([sleep(opts.durationMs), exited, fail]);
+    await Promise.race([opts.drive ? opts.drive(mp) : sleep(opts.durationMs), exited, fail]);
     measuring = false;
     const exitCode = await stop(mp);
-    return { stats, consoleLines, committed, exitCode };
+    return { stats, statTimes, consoleLines, committed, exitCode };
   } catch (e) {
     await mp.kill();
     throw e;
@@ -232,18 +257,115 @@ async function runLoad(opts: {
   }
 }
 
-/**
- * ops/s from the `ckload ops N elapsedMs M` lines (one per ~100 ms): (last − second) over
- * the window; the first interval (JIT warm-up) is left out.
- */
-function throughput(lines: string[]): { opsPerS: number; windowMs: number } {
-  const pts = lines.flatMap((t) => {
-    const m = /^ckload ops (\d+(?:\.\d+)?) elapsedMs (\d+(?:\.\d+)?)$/.exec(t);
-    return m ? [{ ops: Number(m[1]), ms: Number(m[2]) }] : [];
+/** One `ckload ops N elapsedMs M at T` report. */
+interface OpsReport {
+  ops: number;
+  /** ckload's own clock: ms since its first burst. */
+  ms: number;
+  /** Wall-clock ms. */
+  at: number;
+}
+
+function opsReports(lines: string[]): OpsReport[] {
+  return lines.flatMap((t) => {
+    const m = /^ckload ops (\d+(?:\.\d+)?) elapsedMs (\d+(?:\.\d+)?) at (\d+(?:\.\d+)?)$/.exec(t);
+    return m ? [{ ops: Number(m[1]), ms: Number(m[2]), at: Number(m[3]) }] : [];
   });
-  if (pts.length < 3) return { opsPerS: NaN, windowMs: 0 };
-  const a = pts[1], b = pts[pts.length - 1];
-  return { opsPerS: ((b.ops - a.ops) / (b.ms - a.ms)) * 1000, windowMs: b.ms - a.ms };
+}
+
+/** A window of a paired run: checkpoints off or on from `start` to `end` (wall-clock ms). */
+interface Window {
+  on: boolean;
+  start: number;
+  end: number;
+}
+
+/** ops/s inside a window: from the first report after it settled to the last one in it. */
+function windowRate(reports: OpsReport[], w: Window): number {
+  const inside = reports.filter((r) => r.at >= w.start + SETTLE_MS && r.at <= w.end);
+  if (inside.length < 2) return NaN;
+  const a = inside[0], b = inside[inside.length - 1];
+  return ((b.ops - a.ops) / (b.ms - a.ms)) * 1000;
+}
+
+/** Overhead of checkpointing against "off" windows of the same machine (see (d) above). */
+interface OverheadRun {
+  /** Median over the pairs of 1 − on ÷ off, in %. */
+  overheadPct: number;
+  /** Each pair's overhead, in %, in run order. */
+  pairsPct: number[];
+  /** Medians of the window rates. */
+  offOpsPerS: number;
+  onOpsPerS: number;
+  /** Checkpoints committed per second of "on" windows. */
+  checkpointsPerS: number;
+  pause?: Dist;
+  error?: string;
+}
+
+/**
+ * One machine running ckload flat out; checkpoints alternate off and on
+ * (`pairs` pairs of windows, ABBA) at `periodMs` with `method`.
+ */
+async function pairedOverhead(opts: {
+  periodMs: number;
+  method: CopyMethod;
+  region: number;
+  pairs: number;
+}): Promise<OverheadRun> {
+  const windowMs = Math.max(WINDOW_MS, 10 * opts.periodMs);
+  const windows: Window[] = [];
+  const drive = async (mp: MachineProcess) => {
+    await sleep(WARMUP_MS);
+    for (let pair = 0; pair < opts.pairs; pair++) {
+      for (const on of pair % 2 === 0 ? [false, true] : [true, false]) {
+        await mp.send({ t: "checkpoint-ms", ms: on ? opts.periodMs : 0 });
+        const start = wallNow();
+        await sleep(windowMs);
+        windows.push({ on, start, end: wallNow() });
+      }
+    }
+  };
+  try {
+    const r = await runLoad({
+      app: { mode: "throughput", region: opts.region, reportMs: 10 },
+      checkpointMs: 0,
+      method: opts.method,
+      durationMs: 0,
+      extraArgs: ["--commands"],
+      drive,
+    });
+    const reports = opsReports(r.consoleLines);
+    const rates = windows.map((w) => windowRate(reports, w));
+    const pairsPct: number[] = [];
+    for (let i = 0; i + 1 < windows.length; i += 2) {
+      const [off, on] = windows[i].on ? [rates[i + 1], rates[i]] : [rates[i], rates[i + 1]];
+      pairsPct.push((1 - on / off) * 100);
+    }
+    const onWindows = windows.filter((w) => w.on);
+    const onMs = onWindows.reduce((sum, w) => sum + w.end - w.start, 0);
+    const committedOn = r.statTimes.filter((t) =>
+      onWindows.some((w) => t >= w.start && t <= w.end)
+    );
+    const pauses = r.stats.map((s) => s.pauseUs);
+    return {
+      overheadPct: median(pairsPct.filter((p) => !Number.isNaN(p))),
+      pairsPct,
+      offOpsPerS: median(rates.filter((_, i) => !windows[i].on)),
+      onOpsPerS: median(rates.filter((_, i) => windows[i].on)),
+      checkpointsPerS: (committedOn.length / onMs) * 1000,
+      pause: pauses.length ? dist(pauses) : undefined,
+    };
+  } catch (e) {
+    return {
+      overheadPct: NaN,
+      pairsPct: [],
+      offOpsPerS: NaN,
+      onOpsPerS: NaN,
+      checkpointsPerS: NaN,
+      error: (e as Error).message.split("\n")[0],
+    };
+  }
 }
 
 /** /proc/loadavg's first three fields (through `cat`, as Deno reads /proc only with --allow-all). */
@@ -380,6 +502,30 @@ const f0 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "-" 
 const pad = (cells: string[], widths: number[]) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" ");
 
+/** A table of overhead runs, one row per `[label, run]`. */
+function overheadTable(title: string, key: string, rows: Array<[string, OverheadRun]>): string {
+  const w = [20, 12, 12, 10, 22, 10, 15];
+  const head = [key, "ops/s off", "ops/s on", "overhead", "pairs (min…max)", "ckpt/s"];
+  const out = [title, pad([...head, "pause med/p99"], w)];
+  for (const [label, r] of rows) {
+    if (r.error) {
+      out.push(`${label.padEnd(w[0])} failed: ${r.error}`);
+      continue;
+    }
+    const ok = r.pairsPct.filter((p) => !Number.isNaN(p));
+    out.push(pad([
+      label,
+      f0(r.offOpsPerS),
+      f0(r.onOpsPerS),
+      `${f1(r.overheadPct)} %`,
+      ok.length ? `${f1(Math.min(...ok))}…${f1(Math.max(...ok))} %` : "-",
+      f0(r.checkpointsPerS),
+      r.pause ? `${f0(r.pause.median)}/${f0(r.pause.p99)} µs` : "-",
+    ], w));
+  }
+  return out.join("\n");
+}
+
 function pauseTable(title: string, key: string, rows: Array<[number, PauseSummary | string]>) {
   const w = [13, 5, 15, 15, 15, 15, 15, 7, 7, 7];
   const d = (x: Dist) => `${f1(x.median)}/${f1(x.p99)}`;
@@ -435,7 +581,6 @@ export async function benchCheckpoint(
 ): Promise<{ figures: Record<string, number>; report: string }> {
   const quick = opts.quick;
   const pauseMs = quick ? 500 : 1500;
-  const tputMs = quick ? 1200 : 2500;
   const pagesSet = quick ? [1, 64, 1024] : [1, 4, 16, 64, 256, 1024];
   const objectsSet = quick ? [10, 1000] : [10, 100, 1000, 10000];
   const periods = quick ? [1, 10] : [1, 5, 10, 50];
@@ -515,60 +660,27 @@ export async function benchCheckpoint(
     }
   }
 
-  // (d) runtime overhead.
-  const tput = async (checkpointMs: number, method: CopyMethod, region = 256) => {
-    log(`throughput: checkpoint-ms=${checkpointMs} ${method} region=${region}`);
-    try {
-      const r = await runLoad({
-        app: { mode: "throughput", region },
-        checkpointMs,
-        method,
-        durationMs: tputMs,
-      });
-      const { opsPerS } = throughput(r.consoleLines);
-      const pauses = r.stats.map((s) => s.pauseUs);
-      return {
-        opsPerS,
-        checkpoints: r.committed,
-        pause: pauses.length ? dist(pauses) : undefined,
-      };
-    } catch (e) {
-      return { opsPerS: NaN, checkpoints: 0, error: (e as Error).message.split("\n")[0] };
-    }
-  };
-  const offBefore = await tput(0, "hybrid");
-  const tputRows: Array<
-    {
-      ms: number;
-      method: CopyMethod;
-      opsPerS: number;
-      checkpoints: number;
-      pause?: Dist;
-      error?: string;
-    }
-  > = [];
+  // (d) runtime overhead, each against "off" windows of its own machine.
+  const pairs = quick ? 4 : 10;
+  const tputRows: Array<{ ms: number; method: CopyMethod } & OverheadRun> = [];
   for (const ms of periods) {
-    for (const method of tputMethods) tputRows.push({ ms, method, ...(await tput(ms, method)) });
+    for (const method of tputMethods) {
+      log(`overhead: checkpoint-ms=${ms} ${method} region=${REGION}, ${pairs} off/on pairs`);
+      const r = await pairedOverhead({ periodMs: ms, method, region: REGION, pairs });
+      tputRows.push({ ms, method, ...r });
+      figures[`overhead_pct_${ms}ms_${methodKey(method)}`] = r.overheadPct;
+      figures[`ops_per_s_${ms}ms_${methodKey(method)}`] = r.onOpsPerS;
+      figures[`ops_per_s_off_${ms}ms_${methodKey(method)}`] = r.offOpsPerS;
+      figures[`checkpoints_per_s_${ms}ms_${methodKey(method)}`] = r.checkpointsPerS;
+    }
   }
-  const offAfter = await tput(0, "hybrid");
-  const offs = [offBefore.opsPerS, offAfter.opsPerS].filter((v) => !Number.isNaN(v));
-  const opsOff = offs.length ? offs.reduce((a, b) => a + b, 0) / offs.length : NaN;
-  figures.ops_per_s_off = opsOff;
-  figures.ops_per_s_off_spread_pct = offs.length === 2
-    ? (Math.abs(offs[0] - offs[1]) / opsOff) * 100
-    : NaN;
-  // (d') overhead at 1 ms hybrid as the written region (the dirty pages per checkpoint) grows,
-  // each against its own "off" run in the same sweep.
-  const regionRows: Array<{ region: number; off: number; on: number; overhead: number }> = [];
+  // (d') overhead at 1 ms hybrid as the written region (the dirty pages per checkpoint) grows.
+  const regionRows: Array<{ region: number } & OverheadRun> = [];
   for (const region of quick ? [] : REGIONS) {
-    const off = (await tput(0, "hybrid", region)).opsPerS;
-    const on = (await tput(1, "hybrid", region)).opsPerS;
-    regionRows.push({ region, off, on, overhead: (1 - on / off) * 100 });
-    figures[`overhead_pct_1ms_hybrid_region_${region}`] = (1 - on / off) * 100;
-  }
-  for (const r of tputRows) {
-    figures[`ops_per_s_${r.ms}ms_${methodKey(r.method)}`] = r.opsPerS;
-    figures[`overhead_pct_${r.ms}ms_${methodKey(r.method)}`] = (1 - r.opsPerS / opsOff) * 100;
+    log(`overhead: checkpoint-ms=1 hybrid region=${region}, ${pairs} off/on pairs`);
+    const r = await pairedOverhead({ periodMs: 1, method: "hybrid", region, pairs });
+    regionRows.push({ region, ...r });
+    figures[`overhead_pct_1ms_hybrid_region_${region}`] = r.overheadPct;
   }
 
   // (e) resume vs image size.
@@ -602,7 +714,7 @@ export async function benchCheckpoint(
     `checkpoint benchmark${quick ? " (quick)" : ""}: real machines, ckload app (timerMs=1), ` +
       `${navigator.hardwareConcurrency} cores, ${
         figures.bench_seconds.toFixed(0)
-      } s; pause runs ${pauseMs} ms, throughput runs ${tputMs} ms after "ckload ready"; ` +
+      } s; pause runs ${pauseMs} ms after "ckload ready"; ` +
       `first ${WARMUP_CHECKPOINTS} checkpoints after it not counted`,
     `load average (1/5/15 min) before: ${loadBefore}, after: ${loadAfter} ` +
       "(the bench's own machines included; other processes on these cores distort the figures)",
@@ -622,45 +734,27 @@ export async function benchCheckpoint(
   out.push("");
   out.push(pauseTable("(c) copy methods (pages=64, objects=1000)", "method", byMethod as never));
   out.push("");
-  {
-    const w = [20, 14, 10, 7, 15];
-    out.push(
-      "(d) runtime overhead: ckload throughput mode (flat-out 0.2 ms write bursts between safe points, 256 pages)",
-    );
-    out.push(pad(["period/method", "ops/s", "overhead", "ckpts", "pause med/p99"], w));
-    const offCell = (r: { opsPerS: number; error?: string }) =>
-      r.error ? `failed: ${r.error}` : f0(r.opsPerS);
-    out.push(pad(["off (before)", offCell(offBefore), "", "", ""], w));
-    out.push(pad(["off (after)", offCell(offAfter), "", "", ""], w));
-    for (const r of tputRows) {
-      if (r.error) {
-        out.push(`${`${r.ms} ms ${r.method}`.padEnd(w[0])} failed: ${r.error}`);
-        continue;
-      }
-      out.push(pad([
-        `${r.ms} ms ${r.method}`,
-        f0(r.opsPerS),
-        `${f1((1 - r.opsPerS / opsOff) * 100)} %`,
-        String(r.checkpoints),
-        r.pause ? `${f0(r.pause.median)}/${f0(r.pause.p99)} µs` : "-",
-      ], w));
-    }
-    out.push(
-      `  overhead = 1 − ops/s ÷ mean of the two "off" runs (they differ by ${
-        f1(figures.ops_per_s_off_spread_pct)
-      } %: the noise floor); ckpts = checkpoints committed in the window`,
-    );
-  }
+  out.push(
+    overheadTable(
+      `(d) runtime overhead: ckload flat out (0.2 ms write bursts between safe points, ${REGION} ` +
+        `pages), ${pairs} off/on window pairs per row in one machine`,
+      "period/method",
+      tputRows.map((r) => [`${r.ms} ms ${r.method}`, r]),
+    ),
+  );
+  out.push(
+    "  ops/s: medians of the windows; overhead: median over the pairs of 1 − on ÷ off; " +
+      'ckpt/s: checkpoints committed per second of "on" windows',
+  );
   if (regionRows.length > 0) {
-    const w = [20, 14, 14, 10];
     out.push("");
     out.push(
-      "(d') overhead at 1 ms hybrid vs pages the writer dirties (each against its own off run)",
+      overheadTable(
+        "(d') overhead at 1 ms hybrid vs pages the writer dirties",
+        "region (pages)",
+        regionRows.map((r) => [String(r.region), r]),
+      ),
     );
-    out.push(pad(["region (pages)", "ops/s off", "ops/s 1 ms", "overhead"], w));
-    for (const r of regionRows) {
-      out.push(pad([String(r.region), f0(r.off), f0(r.on), `${f1(r.overhead)} %`], w));
-    }
   }
   out.push("");
   {
@@ -714,6 +808,17 @@ export async function benchCheckpoint(
   out.push(
     `  overhead at 1 ms hybrid:                 ${g(figures.overhead_pct_1ms_hybrid, 10, "%")}`,
   );
+  if (regionRows.length > 0) {
+    const byRegion = [...regionRows.map((r) => [r.region, r.overheadPct]), [
+      REGION,
+      figures.overhead_pct_1ms_hybrid,
+    ]];
+    out.push(
+      `  overhead at 1 ms hybrid by pages written per ms: ${
+        byRegion.map(([r, v]) => `${r}: ${f1(v)} %`).join(", ")
+      }`,
+    );
+  }
   out.push(
     `  resume above the floor (worst size):     ${g(figures.resume_minus_floor_max_ms, 20, "ms")}` +
       `; spread across sizes ${f1(figures.resume_spread_ms)} ms`,

@@ -1,0 +1,84 @@
+/**
+ * The machine's command port (hw/commands.ts): parsing, and a running
+ * machine whose checkpoints are turned on and off through it. Also the
+ * timer arithmetic that makes a 1 ms period mean every tick.
+ */
+
+import assert from "node:assert/strict";
+import { parseCheckpointMs, parseCommandWords, toCommand } from "../../hw/commands.ts";
+import { periodElapsed, TIMER_TICK_MS } from "../../kernel/abi/limits.ts";
+import { MachineProcess } from "../../tools/machine_process.ts";
+import { removeImage, tempImage } from "../helpers.ts";
+
+Deno.test("commands: words and JSON give the same commands; bad ones say what is allowed", () => {
+  assert.deepEqual(parseCommandWords("checkpoint-ms 5"), { t: "checkpoint-ms", ms: 5 });
+  assert.deepEqual(parseCommandWords("  inject fs throw 7 "), {
+    t: "inject",
+    target: "fs",
+    fault: "throw",
+    seed: 7,
+  });
+  assert.deepEqual(toCommand({ t: "inject", target: "fs", fault: "loop" }), {
+    t: "inject",
+    target: "fs",
+    fault: "loop",
+    seed: 1,
+  });
+  assert.equal(parseCheckpointMs("0"), 0);
+  assert.throws(() => parseCheckpointMs("1.5"), /integer in 0…60000/);
+  assert.throws(() => parseCheckpointMs("-1"), /integer in 0…60000/);
+  assert.throws(() => parseCheckpointMs(""), /integer in 0…60000/);
+  assert.throws(() => parseCommandWords("checkpoint-ms"), /checkpoint-ms must be an integer/);
+  assert.throws(() => parseCommandWords("checkpoint-ms x"), /checkpoint-ms must be an integer/);
+  assert.throws(() => parseCommandWords("inject fs melt"), /fault, one of throw/);
+  assert.throws(() => parseCommandWords("reboot"), /unknown command "reboot".*checkpoint-ms N/);
+  assert.throws(() => toCommand(null), /unknown command/);
+  assert.throws(() => toCommand({ t: "checkpoint-ms", ms: "5" }), /integer/);
+});
+
+Deno.test("timer: a period is due on the tick that ends it, even a little early", () => {
+  assert.ok(periodElapsed(10.98, 10, TIMER_TICK_MS), "a tick 0.98 ms after the last one");
+  assert.ok(!periodElapsed(10.4, 10, TIMER_TICK_MS), "half a tick is not a period");
+  assert.ok(periodElapsed(14.9, 10, 5), "5 ms period, fifth tick slightly early");
+  assert.ok(!periodElapsed(13.9, 10, 5), "5 ms period, fourth tick");
+});
+
+Deno.test("commands: checkpoint-ms turns checkpoints on and off in a running machine", async () => {
+  const image = tempImage();
+  const m = MachineProcess.start(image, [
+    "--fresh",
+    "--checkpoint-ms",
+    "0",
+    "--commands",
+    "--report-checkpoints",
+  ]);
+  const checkpoints = () => m.lines.filter((l) => l.t === "checkpoint").length;
+  const logged = (text: string) => (l: { t: string; text?: string }) =>
+    l.t === "log" && l.text === text;
+  try {
+    await m.ready();
+    assert.equal(checkpoints(), 0, "--checkpoint-ms 0: no checkpoint");
+    await m.send({ t: "checkpoint-ms", ms: 1 });
+    await m.waitFor(logged("kernel: checkpoints every 1 ms"), 30_000);
+    await m.waitFor(() => checkpoints() >= 20, 30_000);
+    await m.send({ t: "checkpoint-ms", ms: 0 });
+    await m.waitFor(logged("kernel: checkpoints off"), 30_000);
+    const atOff = checkpoints();
+    // A commit in flight at the switch may still arrive; nothing after it.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(
+      checkpoints() <= atOff + 1,
+      `${checkpoints() - atOff} checkpoints after "checkpoints off"`,
+    );
+    await m.send({ t: "reboot" } as never);
+    await m.waitFor(
+      (l) => l.t === "log" && l.text.startsWith("board: command refused (unknown command"),
+      30_000,
+    );
+    const status = await m.shutdown();
+    assert.equal(status.code, 0);
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
+});
