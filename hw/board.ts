@@ -6,7 +6,9 @@
  *   kernel memory object at resume, loads PMO extents on request, writes each
  *   checkpoint's pages and commits it.
  * - Timer: starts the timer chip (hw/timer.ts), which ticks the kernel every
- *   millisecond (the timer IRQ).
+ *   millisecond (the timer IRQ), right after the boot message, so that the
+ *   20 ms that starting a worker holds this thread overlap the kernel's
+ *   restore.
  * - Console: holds each thread's output until the checkpoint covering it has
  *   committed, then releases it (delayed external visibility).
  * - Power-failure mode: stops the machine at an exact persistence step.
@@ -129,6 +131,7 @@ export class Board {
   private releaseTimer: ReturnType<typeof setInterval> | undefined;
   /** The timer chip of the running kernel. */
   private timerChip: Worker | undefined;
+
   /** The checkpoint period now: the flag's, until a `checkpoint-ms` command. */
   private checkpointMs: number;
   private bootStarted = performance.now();
@@ -178,20 +181,17 @@ export class Board {
       Deno.exit(70);
     };
     const t2 = performance.now();
-    const kernelPages = formatted ? undefined : this.readKernelPages(this.committedRoot());
-    if (kernelPages) {
-      emit({ t: "stage", name: "board: kernel pages read", ms: performance.now() - t2 });
-    }
+    const kernel = formatted ? undefined : this.readKernelPages(this.committedRoot());
+    if (kernel) emit({ t: "stage", name: "board: kernel pages read", ms: performance.now() - t2 });
     const c = this.config;
     const timer = new MessageChannel();
     this.timerChip?.terminate();
-    this.timerChip = programWorker("hw/timer.ts", "timer");
-    this.timerChip.postMessage({ port: timer.port1 }, [timer.port1]);
     this.toKernel({
       t: "boot",
       fresh: formatted,
       epoch: this.image.committedEpoch,
-      kernelPages,
+      kernelData: kernel?.data,
+      kernelPagesUsed: kernel?.used ?? 0,
       timerPort: timer.port2,
       config: {
         checkpointMs: this.checkpointMs,
@@ -204,7 +204,9 @@ export class Board {
         handlerBudgetMs: c.handlerBudgetMs,
         policies: c.policies,
       },
-    }, kernelPages ? [kernelPages, timer.port2] : [timer.port2]);
+    }, [timer.port2]);
+    // Starting a worker holds this thread for about 20 ms: now, while the kernel restores.
+    this.startTimer(timer.port1);
   }
 
   /**
@@ -282,11 +284,15 @@ export class Board {
   }
 
   /** The kernel memory object's pages that can hold records (the rest are empty). */
-  private readKernelPages(root: CheckpointRoot): ArrayBuffer {
-    const pages = Math.min(KERNEL_PMO_PAGES, root.kernelPagesUsed ?? KERNEL_PMO_PAGES);
-    const out = new Uint8Array(pages * PAGE_BYTES);
-    this.image.readPages(0, pages, out);
-    return out.buffer;
+  /**
+   * The kernel memory object's data, its used pages read from the image
+   * straight into shared memory the kernel adopts (no copy, no transfer).
+   */
+  private readKernelPages(root: CheckpointRoot): { data: SharedArrayBuffer; used: number } {
+    const used = Math.min(KERNEL_PMO_PAGES, root.kernelPagesUsed ?? KERNEL_PMO_PAGES);
+    const data = new SharedArrayBuffer(KERNEL_PMO_PAGES * PAGE_BYTES);
+    this.image.readPages(0, used, new Uint8Array(data, 0, used * PAGE_BYTES));
+    return { data, used };
   }
 
   private toKernel(msg: BoardToKernel, transfer: Transferable[] = []): void {
@@ -332,6 +338,12 @@ export class Board {
       case "shutdown-done":
         return this.halt();
     }
+  }
+
+  /** Starts the timer chip, which ticks the kernel through `port`. */
+  private startTimer(port: MessagePort): void {
+    this.timerChip = programWorker("hw/timer.ts", "timer");
+    this.timerChip.postMessage({ port }, [port]);
   }
 
   /** Starts a thread's worker for the kernel: the CPU of this model. */

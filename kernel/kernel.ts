@@ -45,7 +45,7 @@ import { RIGHTS_ALL } from "./abi/rights.ts";
 import { CapSpaces } from "./cspace.ts";
 import { describeArg } from "./args.ts";
 import { NvmExtents, PmoManager } from "./memory.ts";
-import { KERNEL_PMO_PAGES, ObjectTable, RECORDS_MAX } from "./object_table.ts";
+import { KERNEL_PMO_PAGES, ObjectTable, RECORD_BYTES, RECORDS_MAX } from "./object_table.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { SYSCALLS } from "./syscalls.ts";
 import { offer, setClosedWord } from "./objects/endpoint.ts";
@@ -95,16 +95,24 @@ export class Kernel {
   /** True once boot or resume has started every thread: no checkpoint before. */
   booted = false;
 
+  /**
+   * @param restored on resume: the kernel PMO's data as the board read it
+   *   from the image, and how many of its pages hold records
+   */
   constructor(
     readonly config: KernelConfig,
     private readonly toBoard: (msg: KernelToBoard, transfer?: Transferable[]) => void,
-    kernelPages: Uint8Array | undefined,
+    restored: { data: SharedArrayBuffer; pagesUsed: number } | undefined,
     epoch: number,
   ) {
-    this.kernelPmo = allocatePmoBuffers(0, KERNEL_PMO_PAGES);
-    if (kernelPages) new Uint8Array(this.kernelPmo.data).set(kernelPages);
+    this.kernelPmo = allocatePmoBuffers(0, KERNEL_PMO_PAGES, restored?.data);
     this.kernelMemory = new PersistentMemory(this.kernelPmo);
-    this.table = kernelPages ? ObjectTable.load(this.kernelMemory) : new ObjectTable();
+    this.table = restored
+      ? ObjectTable.load(
+        this.kernelMemory,
+        Math.floor(restored.pagesUsed * PAGE_BYTES / RECORD_BYTES),
+      )
+      : new ObjectTable();
     this.caps = new CapSpaces(this.table);
     this.pmos = new PmoManager(
       this.table,
@@ -156,11 +164,13 @@ export class Kernel {
       const epoch = this.checkpoints.committedEpoch;
       this.post({ t: "digest", epoch, digest: digestState(this.kernelPmo, all) });
     }
-    // A server (a thread serving an endpoint) with nothing to do stays dormant until its
-    // doorbell rings or it is signalled; the others start at once, in parallel.
+    // A server (a thread serving an endpoint) stays dormant until its doorbell rings or it is
+    // signalled; the others start at once, in parallel. Servers that had requests waiting in
+    // their rings at the checkpoint are woken right after, without holding up the others
+    // (finding out means loading their connections' memory).
     const now: ThreadRecord[] = [];
     for (const t of [...this.table.ofKind(ObjKind.THREAD)]) {
-      if (this.isServer(t) && !(await this.hasPendingWork(t))) {
+      if (this.isServer(t)) {
         this.dormant.set(t.id, {
           rec: t,
           doorbell: new SharedArrayBuffer(DOORBELL_BYTES),
@@ -169,6 +179,16 @@ export class Kernel {
       } else now.push(t);
     }
     await Promise.all(now.map((t) => this.spawn(t, true)));
+    this.wakeServersWithPendingWork();
+  }
+
+  /** Wakes every dormant server that has requests waiting or a signal pending. */
+  private wakeServersWithPendingWork(): void {
+    for (const [id, d] of this.dormant) {
+      this.hasPendingWork(d.rec).then((pending) => pending && this.wake(id)).catch((e) =>
+        this.log(`kernel: cannot tell whether thread ${id} has work: ${(e as Error).message}`)
+      );
+    }
   }
 
   /** True when the thread serves an endpoint (init never stays dormant). */
@@ -180,16 +200,16 @@ export class Kernel {
 
   /** True when requests wait in a ring the thread serves, or a signal in its notification. */
   private async hasPendingWork(t: ThreadRecord): Promise<boolean> {
-    for (const c of [...this.table.ofKind(ObjKind.CONNECTION)]) {
+    const checks: Array<Promise<boolean>> = [];
+    const words = async (pmo: number) => new Int32Array((await this.pmos.ensureLoaded(pmo)).data);
+    for (const c of this.table.ofKind(ObjKind.CONNECTION)) {
       if (c.server !== t.id || c.closed) continue;
-      const words = new Int32Array((await this.pmos.ensureLoaded(c.pmo)).data);
-      if (words[ConnWord.REQ_HEAD] !== words[ConnWord.REQ_TAIL]) return true;
+      checks.push(words(c.pmo).then((w) => w[ConnWord.REQ_HEAD] !== w[ConnWord.REQ_TAIL]));
     }
-    for (const n of [...this.table.ofKind(ObjKind.NOTIFICATION)]) {
-      if (n.boundThread !== t.id) continue;
-      if (new Int32Array((await this.pmos.ensureLoaded(n.pmo)).data)[0] !== 0) return true;
+    for (const n of this.table.ofKind(ObjKind.NOTIFICATION)) {
+      if (n.boundThread === t.id) checks.push(words(n.pmo).then((w) => w[0] !== 0));
     }
-    return false;
+    return (await Promise.all(checks)).some((pending) => pending);
   }
 
   /** Starts a dormant thread (its doorbell rang, it was signalled, or an event is for it). */

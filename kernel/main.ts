@@ -22,8 +22,10 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
   switch (msg.t) {
     case "boot": {
       const t0 = performance.now();
-      const pages = msg.kernelPages ? new Uint8Array(msg.kernelPages) : undefined;
-      kernel = new Kernel(msg.config, toBoard, pages, msg.epoch);
+      const restored = msg.kernelData
+        ? { data: msg.kernelData, pagesUsed: msg.kernelPagesUsed }
+        : undefined;
+      kernel = new Kernel(msg.config, toBoard, restored, msg.epoch);
       msg.timerPort.onmessage = () => kernel!.onTick(performance.now());
       toBoard({ t: "stage", name: "kernel: object table loaded", ms: performance.now() - t0 });
       const t1 = performance.now();

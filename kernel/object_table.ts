@@ -173,11 +173,15 @@ export class ObjectTable {
     return spent;
   }
 
-  /** Rebuilds a table from a kernel PMO written by {@link flush}. Nothing is dirty afterwards. */
-  static load(arena: PersistentMemory): ObjectTable {
+  /**
+   * Rebuilds a table from a kernel PMO written by {@link flush}, reading
+   * slots below `idBound` (the checkpoint's used pages hold no more). Nothing
+   * is dirty afterwards.
+   */
+  static load(arena: PersistentMemory, idBound = RECORDS_MAX): ObjectTable {
     const table = new ObjectTable();
     let highest = 0;
-    for (let id = 1; id < RECORDS_MAX; id++) {
+    for (let id = 1; id < Math.min(idBound, RECORDS_MAX); id++) {
       const r = readSlot(arena, id);
       if (r) {
         table.records.set(id, r);

@@ -139,7 +139,9 @@ export type BoardToKernel =
     t: "boot";
     fresh: boolean;
     config: KernelConfig;
-    kernelPages?: ArrayBuffer;
+    /** Resume: the kernel PMO's data, its first `kernelPagesUsed` pages read from the image. */
+    kernelData?: SharedArrayBuffer;
+    kernelPagesUsed: number;
     epoch: number;
     /** The timer chip's port (hw/timer.ts): an empty message every tick. */
     timerPort: MessagePort;

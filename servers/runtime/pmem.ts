@@ -208,14 +208,18 @@ export class PersistentMemory {
   }
 }
 
-/** Allocates fresh, zeroed buffers for a PMO of `pages` pages (kernel and tests). */
+/**
+ * Allocates buffers for a PMO of `pages` pages (kernel and tests): zeroed,
+ * or around existing contents `data` (the kernel PMO at resume).
+ */
 export function allocatePmoBuffers(
   id: number,
   pages: number,
+  data = new SharedArrayBuffer(pages * PAGE_BYTES),
 ): PmoBuffers {
   return {
     id,
-    data: new SharedArrayBuffer(pages * PAGE_BYTES),
+    data,
     pageState: new SharedArrayBuffer(pages),
     backup: new SharedArrayBuffer(pages * PAGE_BYTES),
   };

@@ -236,6 +236,9 @@ class Runtime implements Waiter {
   /** Runs handlers until the worker is terminated. */
   async loop(): Promise<void> {
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.STARTING);
+    // Let `main` run up to its first system call before the loop can sleep: otherwise the
+    // first sleep (nothing has rung the doorbell yet) holds `main` back for a wait slice.
+    await this.yieldToEventLoop();
     for (let turn = 1;; turn++) {
       this.beat();
       // Read the doorbell before looking for work: a ring that comes after the look is seen.
