@@ -57,7 +57,8 @@ export type MachineLine =
     epoch: number;
   }
   | { t: "boot"; fresh: boolean; epoch: number }
-  | { t: "checkpoint"; stats: CheckpointStats }
+  /** With --report-checkpoints: the statistics of the checkpoints committed since the last such line. */
+  | { t: "checkpoints"; stats: CheckpointStats[] }
   | { t: "error"; code: string; text: string }
   | { t: "halt"; epoch: number }
   | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" };
@@ -81,7 +82,11 @@ export interface BoardConfig {
   fsync: boolean;
   debugBarrier: boolean;
   powerFail?: PowerFailSpec;
-  /** Emit every checkpoint's statistics as a line (benchmarks). */
+  /**
+   * Emit every checkpoint's statistics (benchmarks), in a line about every
+   * {@link REPORT_EVERY_MS}: a line per checkpoint, a thousand a second, would
+   * load the reader's core enough to move the figures it reads.
+   */
   reportCheckpoints: boolean;
   /** Digest the state at every commit and after restoring (tests of resume exactness). */
   digest: boolean;
@@ -94,6 +99,9 @@ export interface BoardConfig {
   /** Restart policy per component name, overriding init's configuration. */
   policies: Record<string, RestartPolicy>;
 }
+
+/** Longest the board holds checkpoint statistics before it emits them (--report-checkpoints). */
+const REPORT_EVERY_MS = 50;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -132,6 +140,9 @@ export class Board {
   /** The timer chip of the running kernel. */
   private timerChip: Worker | undefined;
 
+  /** Statistics not yet reported (--report-checkpoints), and when the last report went out. */
+  private unreported: CheckpointStats[] = [];
+  private reportedAt = 0;
   /** The checkpoint period now: the flag's, until a `checkpoint-ms` command. */
   private checkpointMs: number;
   private bootStarted = performance.now();
@@ -145,7 +156,10 @@ export class Board {
   /** Opens the image, starts the kernel and runs until shut down. */
   async run(): Promise<void> {
     this.boot(this.config.fresh);
-    this.releaseTimer = setInterval(() => this.releaseIfNotCheckpointing(), 1);
+    this.releaseTimer = setInterval(() => {
+      this.releaseIfNotCheckpointing();
+      if (performance.now() - this.reportedAt >= REPORT_EVERY_MS) this.reportCheckpoints();
+    }, 1);
     if (this.config.commands || this.config.faultInjection) this.readCommands();
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
   }
@@ -373,7 +387,7 @@ export class Board {
     }
     this.toKernel({ t: "committed", epoch: msg.epoch, staging: msg.pages }, [msg.pages]);
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
-    if (this.config.reportCheckpoints) emit({ t: "checkpoint", stats: msg.stats });
+    if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
     if (msg.stats.digest) {
       emit({ t: "digest", epoch: msg.epoch, digest: msg.stats.digest, when: "commit" });
     }
@@ -425,7 +439,16 @@ export class Board {
     }, 10_000);
   }
 
+  /** Emits the statistics of the checkpoints committed since the last report. */
+  private reportCheckpoints(): void {
+    this.reportedAt = performance.now();
+    if (this.unreported.length === 0) return;
+    emit({ t: "checkpoints", stats: this.unreported });
+    this.unreported = [];
+  }
+
   private halt(): void {
+    this.reportCheckpoints();
     clearInterval(this.releaseTimer);
     this.timerChip?.terminate();
     emit({ t: "halt", epoch: this.image.committedEpoch });

@@ -81,7 +81,7 @@ function render(line: MachineLine, view: ConsoleView): void {
       return out(`error ${line.code}: ${line.text}`);
     case "halt":
       return out(`[boot] halted cleanly at checkpoint epoch ${line.epoch}`);
-    case "checkpoint":
+    case "checkpoints":
       return;
     case "digest":
       return out(`[boot] state digest at epoch ${line.epoch} (${line.when}): ${line.digest}`);

@@ -56,8 +56,8 @@ export class InvariantChecker {
   /** Feeds one machine line. */
   observe(line: MachineLine): void {
     if (line.t === "console") this.observeConsole(line);
-    if (line.t === "checkpoint") {
-      this.committedEpoch = Math.max(this.committedEpoch, line.stats.epoch);
+    if (line.t === "checkpoints") {
+      for (const s of line.stats) this.committedEpoch = Math.max(this.committedEpoch, s.epoch);
     }
     if (line.t === "digest" && line.when === "commit") {
       this.committedEpoch = Math.max(this.committedEpoch, line.epoch);

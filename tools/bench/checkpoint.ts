@@ -159,9 +159,8 @@ function failure(mp: MachineProcess): Promise<never> {
 /** One machine running ckload: the stats after ckload is ready, and its console lines. */
 interface LoadRun {
   stats: CheckpointStats[];
-  /** Wall-clock ms at which each of `stats` arrived. */
-  statTimes: number[];
-  consoleLines: string[];
+  /** ckload's console lines after `ckload ready`, each with the epoch whose commit released it. */
+  consoleLines: Array<{ text: string; epoch: number }>;
   /** Checkpoints committed during the measured window (including warm-up). */
   committed: number;
   exitCode: number;
@@ -173,6 +172,8 @@ async function runLoad(opts: {
   method: CopyMethod;
   durationMs: number;
   extraArgs?: string[];
+  /** Emit every checkpoint's statistics (default); off, the bench reads no line per checkpoint. */
+  reportCheckpoints?: boolean;
   /** Runs the measured part instead of waiting `durationMs`. */
   drive?: (mp: MachineProcess) => Promise<void>;
 }): Promise<LoadRun> {
@@ -193,15 +194,14 @@ async function runLoad(opts: {
     String(opts.checkpointMs),
     "--copy-method",
     opts.method,
-    "--report-checkpoints",
+    ...(opts.reportCheckpoints === false ? [] : ["--report-checkpoints"]),
     "--apps",
     `tests/programs/ckload.ts?${query}`,
     ...(opts.extraArgs ?? []),
   ];
   const mp = MachineProcess.start(img.path, args);
   const stats: CheckpointStats[] = [];
-  const statTimes: number[] = [];
-  const consoleLines: string[] = [];
+  const consoleLines: LoadRun["consoleLines"] = [];
   let ready = false;
   let measuring = true;
   let committed = 0;
@@ -212,18 +212,14 @@ async function runLoad(opts: {
       for (const text of l.text.split("\n")) {
         if (text === "") continue;
         // Until the exit: the last lines are released by the final checkpoint.
-        if (ready) consoleLines.push(text);
+        if (ready) consoleLines.push({ text, epoch: l.epoch });
         if (text === "ckload ready") {
           ready = true;
           readyResolve();
         }
       }
-    } else if (l.t === "checkpoint" && ready && measuring) {
-      committed++;
-      if (committed > WARMUP_CHECKPOINTS) {
-        stats.push(l.stats);
-        statTimes.push(wallNow());
-      }
+    } else if (l.t === "checkpoints" && ready && measuring) {
+      for (const s of l.stats) if (++committed > WARMUP_CHECKPOINTS) stats.push(s);
     }
   });
   try {
@@ -248,7 +244,7 @@ async function runLoad(opts: {
     await Promise.race([opts.drive ? opts.drive(mp) : sleep(opts.durationMs), exited, fail]);
     measuring = false;
     const exitCode = await stop(mp);
-    return { stats, statTimes, consoleLines, committed, exitCode };
+    return { stats, consoleLines, committed, exitCode };
   } catch (e) {
     await mp.kill();
     throw e;
@@ -264,12 +260,16 @@ interface OpsReport {
   ms: number;
   /** Wall-clock ms. */
   at: number;
+  /** The checkpoint whose commit released it (checkpoints off: the last one before). */
+  epoch: number;
 }
 
-function opsReports(lines: string[]): OpsReport[] {
-  return lines.flatMap((t) => {
-    const m = /^ckload ops (\d+(?:\.\d+)?) elapsedMs (\d+(?:\.\d+)?) at (\d+(?:\.\d+)?)$/.exec(t);
-    return m ? [{ ops: Number(m[1]), ms: Number(m[2]), at: Number(m[3]) }] : [];
+function opsReports(lines: LoadRun["consoleLines"]): OpsReport[] {
+  return lines.flatMap(({ text, epoch }) => {
+    const m = /^ckload ops (\d+(?:\.\d+)?) elapsedMs (\d+(?:\.\d+)?) at (\d+(?:\.\d+)?)$/.exec(
+      text,
+    );
+    return m ? [{ ops: Number(m[1]), ms: Number(m[2]), at: Number(m[3]), epoch }] : [];
   });
 }
 
@@ -280,12 +280,18 @@ interface Window {
   end: number;
 }
 
-/** ops/s inside a window: from the first report after it settled to the last one in it. */
-function windowRate(reports: OpsReport[], w: Window): number {
+/**
+ * A window's ops/s and checkpoints/s, from the first report after it
+ * settled to the last one in it.
+ */
+function windowRates(reports: OpsReport[], w: Window): { ops: number; checkpoints: number } {
   const inside = reports.filter((r) => r.at >= w.start + SETTLE_MS && r.at <= w.end);
-  if (inside.length < 2) return NaN;
+  if (inside.length < 2) return { ops: NaN, checkpoints: NaN };
   const a = inside[0], b = inside[inside.length - 1];
-  return ((b.ops - a.ops) / (b.ms - a.ms)) * 1000;
+  return {
+    ops: ((b.ops - a.ops) / (b.ms - a.ms)) * 1000,
+    checkpoints: ((b.epoch - a.epoch) / (b.ms - a.ms)) * 1000,
+  };
 }
 
 /** Overhead of checkpointing against "off" windows of the same machine (see (d) above). */
@@ -297,9 +303,8 @@ interface OverheadRun {
   /** Medians of the window rates. */
   offOpsPerS: number;
   onOpsPerS: number;
-  /** Checkpoints committed per second of "on" windows. */
+  /** Checkpoints committed per second of "on" windows (median). */
   checkpointsPerS: number;
-  pause?: Dist;
   error?: string;
 }
 
@@ -329,32 +334,33 @@ async function pairedOverhead(opts: {
   try {
     const r = await runLoad({
       app: { mode: "throughput", region: opts.region, reportMs: 10 },
-      checkpointMs: 0,
+      // Warm up with checkpoints on, so V8 compiles the writer's barrier with its slow path
+      // (a page made clean by a checkpoint) already taken; otherwise the first "on" window
+      // would pay a deoptimisation that steady state never does.
+      checkpointMs: opts.periodMs,
       method: opts.method,
       durationMs: 0,
       extraArgs: ["--commands"],
+      // No line per checkpoint: parsing ~1000 of them a second would load "on" windows only.
+      reportCheckpoints: false,
       drive,
     });
     const reports = opsReports(r.consoleLines);
-    const rates = windows.map((w) => windowRate(reports, w));
+    const measured = windows.map((w) => windowRates(reports, w));
+    const rates = measured.map((m) => m.ops);
     const pairsPct: number[] = [];
     for (let i = 0; i + 1 < windows.length; i += 2) {
       const [off, on] = windows[i].on ? [rates[i + 1], rates[i]] : [rates[i], rates[i + 1]];
       pairsPct.push((1 - on / off) * 100);
     }
-    const onWindows = windows.filter((w) => w.on);
-    const onMs = onWindows.reduce((sum, w) => sum + w.end - w.start, 0);
-    const committedOn = r.statTimes.filter((t) =>
-      onWindows.some((w) => t >= w.start && t <= w.end)
-    );
-    const pauses = r.stats.map((s) => s.pauseUs);
+    const on = (m: { ops: number; checkpoints: number }[], want: boolean) =>
+      m.filter((_, i) => windows[i].on === want);
     return {
       overheadPct: median(pairsPct.filter((p) => !Number.isNaN(p))),
       pairsPct,
-      offOpsPerS: median(rates.filter((_, i) => !windows[i].on)),
-      onOpsPerS: median(rates.filter((_, i) => windows[i].on)),
-      checkpointsPerS: (committedOn.length / onMs) * 1000,
-      pause: pauses.length ? dist(pauses) : undefined,
+      offOpsPerS: median(on(measured, false).map((m) => m.ops)),
+      onOpsPerS: median(on(measured, true).map((m) => m.ops)),
+      checkpointsPerS: median(on(measured, true).map((m) => m.checkpoints)),
     };
   } catch (e) {
     return {
@@ -429,6 +435,10 @@ async function bootToReady(
     return { readyMs: ready.ms, wallMs, resumed: ready.resumed, epoch: ready.epoch };
   } catch (e) {
     await mp.kill();
+    // The whole story goes to stderr; the table gets the first line.
+    const tail = mp.lines.slice(-30).map((l) => `  ${JSON.stringify(l).slice(0, 300)}`);
+    log(`${fresh ? "fresh boot" : "resume"} failed: ${(e as Error).message}\n${tail.join("\n")}`);
+    log(`machine stderr: ${(await mp.stderr()).slice(-3000)}`);
     throw e;
   }
 }
@@ -504,9 +514,9 @@ const pad = (cells: string[], widths: number[]) =>
 
 /** A table of overhead runs, one row per `[label, run]`. */
 function overheadTable(title: string, key: string, rows: Array<[string, OverheadRun]>): string {
-  const w = [20, 12, 12, 10, 22, 10, 15];
+  const w = [20, 12, 12, 10, 22, 10];
   const head = [key, "ops/s off", "ops/s on", "overhead", "pairs (min…max)", "ckpt/s"];
-  const out = [title, pad([...head, "pause med/p99"], w)];
+  const out = [title, pad(head, w)];
   for (const [label, r] of rows) {
     if (r.error) {
       out.push(`${label.padEnd(w[0])} failed: ${r.error}`);
@@ -520,7 +530,6 @@ function overheadTable(title: string, key: string, rows: Array<[string, Overhead
       `${f1(r.overheadPct)} %`,
       ok.length ? `${f1(Math.min(...ok))}…${f1(Math.max(...ok))} %` : "-",
       f0(r.checkpointsPerS),
-      r.pause ? `${f0(r.pause.median)}/${f0(r.pause.p99)} µs` : "-",
     ], w));
   }
   return out.join("\n");
@@ -661,7 +670,7 @@ export async function benchCheckpoint(
   }
 
   // (d) runtime overhead, each against "off" windows of its own machine.
-  const pairs = quick ? 4 : 10;
+  const pairs = quick ? 4 : 12;
   const tputRows: Array<{ ms: number; method: CopyMethod } & OverheadRun> = [];
   for (const ms of periods) {
     for (const method of tputMethods) {
