@@ -23,6 +23,8 @@ import { ControlWord, PageState, type PmoBuffers, RunState } from "./abi/layout.
 import {
   FREEZE_BACKOFF_MAX_MS,
   FREEZE_BUDGET_MS,
+  FREEZE_SLICE_MS,
+  FREEZE_SPIN_MS,
   PAGE_BYTES,
   periodElapsed,
 } from "./abi/limits.ts";
@@ -204,17 +206,27 @@ export class CheckpointManager {
     for (const t of live) {
       Atomics.store(t.control, ControlWord.FREEZE, 1);
     }
-    const deadline = performance.now() + FREEZE_BUDGET_MS;
+    const start = performance.now();
     for (const t of live) {
       for (let spins = 0;; spins++) {
         const s = Atomics.load(t.control, ControlWord.RUN_STATE);
         if (s === RunState.PARKED || s === RunState.WAITING) break;
-        if ((spins & 1023) === 1023 && performance.now() > deadline) return false;
-        Atomics.pause();
+        if ((spins & 255) !== 255) {
+          Atomics.pause();
+          continue;
+        }
+        const waited = performance.now() - start;
+        if (waited > FREEZE_BUDGET_MS) return false;
+        // A worker that is not at a safe point yet may be waiting for a core: after a short
+        // spin, give this one up in slices (two cores, and the board and timer want them too).
+        if (waited > FREEZE_SPIN_MS) Atomics.wait(this.sleepWord, 0, 0, FREEZE_SLICE_MS);
       }
     }
     return true;
   }
+
+  /** Never notified: the freeze sleeps on it for a slice at a time. */
+  private readonly sleepWord = new Int32Array(new SharedArrayBuffer(4));
 
   private thaw(live: Array<{ control: Int32Array }>): void {
     for (const t of live) {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { DoorbellWord } from "./layout.ts";
+import { ControlWord, DoorbellWord } from "./layout.ts";
 
 /** Wakes whoever waits on `doorbell`. */
 export function ringDoorbell(doorbell: Int32Array): void {
@@ -24,10 +24,21 @@ export function doorbellCount(doorbell: Int32Array): number {
   return Atomics.load(doorbell, DoorbellWord.RING);
 }
 
-/** Spins up to `iterations` for RING to move from `seen`; true if it did. */
-export function spinDoorbell(doorbell: Int32Array, seen: number, iterations: number): boolean {
+/**
+ * Spins up to `iterations` for RING to move from `seen`; true if it did. With
+ * a thread's control block, it also stops (true) once the kernel raises the
+ * freeze line: an idle worker spinning here is not at a safe point, and would
+ * hold the checkpoint back for the whole spin.
+ */
+export function spinDoorbell(
+  doorbell: Int32Array,
+  seen: number,
+  iterations: number,
+  control?: Int32Array,
+): boolean {
   for (let i = 0; i < iterations; i++) {
     if (Atomics.load(doorbell, DoorbellWord.RING) !== seen) return true;
+    if (control && Atomics.load(control, ControlWord.FREEZE) !== 0) return true;
   }
   return false;
 }

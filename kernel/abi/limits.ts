@@ -58,6 +58,10 @@ export const CHECKPOINT_PERIOD_MS_MAX = 60_000;
 export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
 /** Longest the kernel waits for every worker to park before it skips a checkpoint. */
 export const FREEZE_BUDGET_MS = 20;
+/** The freeze spins this long for the workers to park, then sleeps in slices (kernel/checkpoint.ts). */
+export const FREEZE_SPIN_MS = 0.25;
+/** One sleep of the freeze once it has spun FREEZE_SPIN_MS. */
+export const FREEZE_SLICE_MS = 0.02;
 /** Longest wait between two freeze attempts while a worker keeps missing them. */
 export const FREEZE_BACKOFF_MAX_MS = 64;
 /** Longest one run of handlers may take before the watchdog restarts the worker. */

@@ -251,7 +251,8 @@ class Runtime implements Waiter {
         else for (let i = 0; i < MICROTASK_TURNS; i++) await null;
         continue;
       }
-      if (spinDoorbell(this.doorbell, seen, SPIN_ITERATIONS)) {
+      // Work, or a freeze (the loop then parks at the top): either way, round again.
+      if (spinDoorbell(this.doorbell, seen, SPIN_ITERATIONS, this.control)) {
         await this.yieldToEventLoop();
         continue;
       }
