@@ -696,7 +696,7 @@ export async function benchCheckpoint(
   const resumeRows: ResumeRow[] = [];
   for (const mb of imageSizes) {
     log(`resume: image ${mb} MiB`);
-    const row = await measureResume(mb, quick ? 1 : 3);
+    const row = await measureResume(mb, quick ? 1 : 5);
     resumeRows.push(row);
     if (row.error === undefined) {
       figures[`resume_ms_${mb}mb`] = row.resumeReadyMs!;
@@ -797,7 +797,7 @@ export async function benchCheckpoint(
     }
     out.push(
       "  resume ms / fresh boot ms: the `ready` line's ms (board start to ready, median of " +
-        `${quick ? 1 : 3} resumes); resume wall: spawn of the process to the ready line ` +
+        `${quick ? 1 : 5} resumes); resume wall: spawn of the process to the ready line ` +
         "(includes Deno start-up); floor: 5 empty Workers started from this process's main " +
         'thread until each posted "up" (median of 5); readFile: Deno.readFile of a data file ' +
         "of the image's size just written (page cache warm); images hold only the system's own " +
