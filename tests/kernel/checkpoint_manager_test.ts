@@ -1,0 +1,81 @@
+/**
+ * The checkpoint manager on its own, with a stand-in for the kernel: one
+ * capture in flight at a time (a second would reuse its epoch), the page
+ * scan four states at a time including a PMO's last, odd pages, and the
+ * hybrid method's hot and cold pages.
+ */
+
+import assert from "node:assert/strict";
+import { CONTROL_BLOCK_BYTES, ControlWord, PageState, RunState } from "../../kernel/abi/layout.ts";
+import type { CopyMethod, KernelToBoard } from "../../kernel/abi/protocol.ts";
+import { CheckpointManager } from "../../kernel/checkpoint.ts";
+import type { Kernel } from "../../kernel/kernel.ts";
+import { KERNEL_PMO_PAGES, ObjectTable } from "../../kernel/object_table.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+
+/** A PMO of 6 pages (one whole word of page states, then two pages of tail) at NVM page 5000. */
+const PMO = { id: 40, nvmBase: 5000, pages: 6 };
+
+function standIn(method: CopyMethod) {
+  const posted: Array<Extract<KernelToBoard, { t: "commit" }>> = [];
+  const kernelPmo = allocatePmoBuffers(0, KERNEL_PMO_PAGES);
+  const pmo = allocatePmoBuffers(PMO.id, PMO.pages);
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_BLOCK_BYTES));
+  Atomics.store(control, ControlWord.RUN_STATE, RunState.WAITING); // frozen without being woken
+  const kernel = {
+    config: { checkpointMs: 1, copyMethod: method, digest: false, debugBarrier: false },
+    threads: new Map([[7, { dead: false, control, rec: { id: 7, consolePmo: 0 } }]]),
+    table: new ObjectTable(),
+    kernelPmo,
+    kernelMemory: new PersistentMemory(kernelPmo),
+    pmos: {
+      loaded: () => [[{ id: PMO.id, nvmBase: PMO.nvmBase }, pmo]][Symbol.iterator](),
+      loadedBuffers: () => undefined,
+    },
+    post: (m: KernelToBoard) => {
+      if (m.t === "commit") posted.push(m);
+    },
+    log: () => {},
+    allReady: () => true,
+  };
+  const state = new Uint8Array(pmo.pageState);
+  const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
+  return { manager: new CheckpointManager(kernel as unknown as Kernel, 5), posted, dirty, state };
+}
+
+Deno.test("checkpoint manager: no second capture while one is in flight; the next takes the next epoch", () => {
+  const { manager, posted, dirty } = standIn("hybrid");
+  dirty(1);
+  assert.equal(manager.take()?.epoch, 6);
+  assert.equal(manager.take(), null, "a capture while epoch 6 is in flight would reuse epoch 6");
+  manager.onTick(1e9);
+  assert.equal(posted.length, 1, "a tick does not start one either");
+  manager.onCommitted(6);
+  assert.equal(manager.committedEpoch, 6);
+  dirty(2);
+  assert.equal(manager.take()?.epoch, 7);
+  assert.deepEqual(posted.map((c) => c.epoch), [6, 7]);
+});
+
+Deno.test("checkpoint manager: dirty pages in the tail of a PMO are captured, at their NVM pages", () => {
+  const { manager, posted, dirty, state } = standIn("stop-and-copy");
+  dirty(1, 4, 5); // page 1 in the first word of states, 4 and 5 past it
+  const stats = manager.take()!;
+  assert.equal(stats.dirtyPages, 3);
+  assert.deepEqual([...posted[0].nvmPages], [5001, 5004, 5005]);
+  assert.deepEqual([...state], [0, 0, 0, 0, 0, 0], "stop-and-copy leaves every page clean");
+});
+
+Deno.test("checkpoint manager: hybrid copies a page dirty twice in a row in the pause, others after", () => {
+  const { manager, dirty } = standIn("hybrid");
+  const round = (epoch: number, ...pages: number[]) => {
+    dirty(...pages);
+    const stats = manager.take()!;
+    manager.onCommitted(epoch);
+    return { dirty: stats.dirtyPages, cow: stats.cowPages };
+  };
+  assert.deepEqual(round(6, 1, 5), { dirty: 2, cow: 2 }, "first time: both cold");
+  assert.deepEqual(round(7, 1, 5), { dirty: 2, cow: 0 }, "dirty again: both hot");
+  assert.deepEqual(round(8, 5), { dirty: 1, cow: 0 }, "page 5 stays hot; page 1 was clean");
+  assert.deepEqual(round(9, 1, 5), { dirty: 2, cow: 1 }, "page 1 is cold again, page 5 hot");
+});
