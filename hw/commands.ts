@@ -24,7 +24,7 @@ export type MachineCommand =
 
 /** The commands as the supervisor's words, for help and error messages. */
 export const COMMAND_USAGE = `checkpoint-ms N (0…${CHECKPOINT_PERIOD_MS_MAX}, 0 = off) | ` +
-  `inject TARGET FAULT [SEED] (FAULT one of ${FAULT_KINDS.join(", ")})`;
+  `inject TARGET FAULT [SEED] (with --fault-injection; FAULT one of ${FAULT_KINDS.join(", ")})`;
 
 /** Parses a checkpoint period given as text (the flag, the supervisor's words). */
 export function parseCheckpointMs(text: string, what = "--checkpoint-ms"): number {
