@@ -95,6 +95,8 @@ class Runtime implements Waiter {
   private inRun = false;
   /** True until `main` has finished: the kernel does not freeze a starting worker. */
   private starting = true;
+  /** True when the last sleep ran out its wait slice with nothing to wake it. */
+  private sleptThrough = false;
   /** Messages received on the kernel channel (see ControlWord.POSTED). */
   received = 0;
   private readonly faults: FaultInjector;
@@ -246,13 +248,17 @@ class Runtime implements Waiter {
       this.safePoint();
       const work = this.runOnce();
       if (work > 0) {
+        this.sleptThrough = false;
         // Let continuations of resolved calls run (a chain of awaits needs several turns).
         if (turn % YIELD_EVERY === 0) await this.yieldToEventLoop();
         else for (let i = 0; i < MICROTASK_TURNS; i++) await null;
         continue;
       }
-      // Work, or a freeze (the loop then parks at the top): either way, round again.
-      if (spinDoorbell(this.doorbell, seen, SPIN_ITERATIONS, this.control)) {
+      // Work, or a freeze (the loop then parks at the top): either way, round again. After a
+      // wait slice that ended with nothing (the periodic wake-up), spinning is no better a
+      // bet than before it, only CPU taken from busy workers: straight back to sleep.
+      const spin = this.sleptThrough ? 0 : SPIN_ITERATIONS;
+      if (spinDoorbell(this.doorbell, seen, spin, this.control)) {
         await this.yieldToEventLoop();
         continue;
       }
@@ -311,9 +317,10 @@ class Runtime implements Waiter {
       Atomics.load(this.control, ControlWord.POSTED) === this.received
     ) {
       this.beginWait();
-      Atomics.wait(this.doorbell, DoorbellWord.RING, seen, WAIT_SLICE_MS);
+      this.sleptThrough =
+        Atomics.wait(this.doorbell, DoorbellWord.RING, seen, WAIT_SLICE_MS) === "timed-out";
       this.endWait();
-    }
+    } else this.sleptThrough = false;
     Atomics.store(this.doorbell, DoorbellWord.SLEEPING, 0);
     await this.yieldToEventLoop();
   }
