@@ -140,6 +140,8 @@ export class Board {
   /** The timer chip of the running kernel. */
   private timerChip: Worker | undefined;
 
+  /** Lines of the image's openReport logged so far. */
+  private imageLinesShown = 0;
   /** Statistics not yet reported (--report-checkpoints), and when the last report went out. */
   private unreported: CheckpointStats[] = [];
   private reportedAt = 0;
@@ -281,7 +283,8 @@ export class Board {
       return true;
     }
     this.image = NvmImage.open(imagePath, { fsync });
-    for (const line of this.image.openReport) emit({ t: "log", text: `board: ${line}` });
+    this.imageLinesShown = 0;
+    this.showImageReport();
     if (this.image.committedEpoch === 0) return true;
     const root = this.committedRoot();
     if (root.kernelPages !== KERNEL_PMO_PAGES) {
@@ -386,6 +389,7 @@ export class Board {
       Deno.exit(137);
     }
     this.toKernel({ t: "committed", epoch: msg.epoch, staging: msg.pages }, [msg.pages]);
+    this.showImageReport();
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
     if (msg.stats.digest) {
@@ -402,6 +406,18 @@ export class Board {
     }));
     this.image.writePages(msg.epoch, pages);
     this.image.commit(msg.epoch, encoder.encode(msg.root));
+  }
+
+  /**
+   * Logs what the image found and repaired that is not logged yet: at open,
+   * and after a commit (slots of an uncommitted checkpoint are discarded as
+   * the image reads its slot headers, all of them by the first commit).
+   */
+  private showImageReport(): void {
+    const lines = this.image.openReport;
+    for (; this.imageLinesShown < lines.length; this.imageLinesShown++) {
+      emit({ t: "log", text: `board: ${lines[this.imageLinesShown]}` });
+    }
   }
 
   /** Emits a thread's console bytes up to `head` (committed) and records them released. */

@@ -119,6 +119,8 @@ const SLOT_HEADER_CRC_SPAN = 12;
 const RUN_SLOTS_MAX = 256;
 /** Header runs closer than this many bytes are merged into one write. */
 const HEADER_GAP_MERGE_BYTES = 256;
+/** Slots whose headers are read and checked together, on first use (64 KiB of headers). */
+const CHUNK_SLOTS = 4096;
 const FRESH_HINT = "pass --fresh to format a new image, which destroys this file";
 
 assert(SB_ROOT + ROOT_BYTES_MAX <= SB_CRC, "nvm_image", "root must fit in the superblock");
@@ -259,6 +261,8 @@ interface ImageState {
   headers: Uint8Array;
   slotEpoch: Float64Array;
   openReport: string[];
+  /** False when the slot headers are still to be read from the file (open), chunk by chunk. */
+  headersLoaded: boolean;
 }
 
 /**
@@ -286,6 +290,16 @@ export class NvmImage {
   readonly #headerView: DataView;
   /** Epoch of each slot (index 2p + s) whose header is valid; 0 if none. */
   readonly #slotEpoch: Float64Array;
+  /**
+   * Per chunk of CHUNK_SLOTS slots: 1 once its headers are read, checked and
+   * in `#headers` and `#slotEpoch`. Open reads none; a chunk is read before
+   * first use, and every chunk before the first commit (see #loadChunk).
+   */
+  readonly #chunkLoaded: Uint8Array;
+  #chunksToLoad: number;
+  /** Slots of an uncommitted checkpoint discarded so far, and where openReport says so. */
+  #discarded = 0;
+  #discardedLine = -1;
   /** Page writes so far in the current checkpoint (the fault hook's index). */
   #pageWrites = 0;
   /** Why this object can no longer be used, or "" while it can. */
@@ -307,6 +321,9 @@ export class NvmImage {
     this.#headerView = new DataView(s.headers.buffer, s.headers.byteOffset, s.headers.length);
     this.#slotEpoch = s.slotEpoch;
     assert(s.slotEpoch.length === this.pageCount * 2, "NvmImage", "slot table size");
+    const chunks = Math.ceil(s.slotEpoch.length / CHUNK_SLOTS);
+    this.#chunkLoaded = new Uint8Array(chunks).fill(s.headersLoaded ? 1 : 0);
+    this.#chunksToLoad = s.headersLoaded ? 0 : chunks;
   }
 
   /** The file size of an image with `pageCount` pages of capacity. */
@@ -350,14 +367,16 @@ export class NvmImage {
       headers: new Uint8Array(layout.headerTableBytes),
       slotEpoch: new Float64Array(pageCount * 2),
       openReport: [],
+      headersLoaded: true,
     });
   }
 
   /**
-   * Opens an existing image: picks the newest valid superblock, loads the slot
-   * header table, and scrubs slots left by an uncommitted checkpoint. Throws
-   * E_IMAGE_TRUNCATED, E_IMAGE_NOT_TARDIGRADE, E_IMAGE_VERSION or
-   * E_IMAGE_CORRUPT, and then has not modified the file.
+   * Opens an existing image: picks the newest valid superblock. The slot
+   * headers are read later, a chunk at a time before first use and all of
+   * them before the next commit; slots left by an uncommitted checkpoint are
+   * scrubbed then. Throws E_IMAGE_TRUNCATED, E_IMAGE_NOT_TARDIGRADE,
+   * E_IMAGE_VERSION or E_IMAGE_CORRUPT, and then has not modified the file.
    */
   static open(path: string, opts: ImageOptions = {}): NvmImage {
     const file = Deno.openSync(path, { read: true, write: true });
@@ -441,46 +460,19 @@ export class NvmImage {
       openReport.push(`${path} has ${size - layout.totalBytes} bytes past the image; ignored`);
     }
 
-    // The whole header table in one read, then the per-slot epochs.
+    // The slot headers are read lazily (#loadChunk): opening a 1 GiB image reads 8 KiB, not 8 MiB.
     const headers = new Uint8Array(layout.headerTableBytes);
-    readFull(file, HEADER_TABLE_OFFSET, headers, path);
-    const view = new DataView(headers.buffer);
-    const slotCount = fields.pageCount * 2;
-    const slotEpoch = new Float64Array(slotCount);
-    let scrubFirst = -1;
-    let scrubLast = -1;
-    let scrubbed = 0;
-    // Whole words, not DataView calls: this loop runs once, before the JIT has warmed up, over
-    // every slot of the image (half a million for 1 GiB), most of them never written.
-    const words = new Int32Array(headers.buffer, 0, headers.byteLength >> 2);
-    for (let i = 0; i < slotCount; i++) {
-      const w = i * (SLOT_HEADER_BYTES >> 2);
-      if ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) === 0) continue; // never written
-      const off = i * SLOT_HEADER_BYTES;
-      const crc = view.getUint32(off + SLOT_HEADER_CRC_SPAN, true);
-      if (crc32(headers.subarray(off, off + SLOT_HEADER_CRC_SPAN)) !== crc) continue; // torn
-      const epoch = getEpoch(view, off);
-      if (epoch <= fields.epoch && epoch > 0) {
-        slotEpoch[i] = epoch;
-        continue;
-      }
-      // Written by a checkpoint that never committed: its epoch will be reused.
-      headers.fill(0, off, off + SLOT_HEADER_BYTES);
-      if (scrubFirst < 0) scrubFirst = i;
-      scrubLast = i;
-      scrubbed++;
-    }
-    if (scrubbed > 0) {
-      const from = scrubFirst * SLOT_HEADER_BYTES;
-      const to = (scrubLast + 1) * SLOT_HEADER_BYTES;
-      writeFull(file, HEADER_TABLE_OFFSET + from, headers.subarray(from, to));
-      if (opts.fsync) file.syncSync();
-      openReport.push(
-        `discarded ${scrubbed} page slot(s) written after epoch ${fields.epoch} by a ` +
-          `checkpoint that never committed`,
-      );
-    }
-    return new NvmImage({ path, file, opts, fields, headers, slotEpoch, openReport });
+    const slotEpoch = new Float64Array(fields.pageCount * 2);
+    return new NvmImage({
+      path,
+      file,
+      opts,
+      fields,
+      headers,
+      slotEpoch,
+      openReport,
+      headersLoaded: false,
+    });
   }
 
   /** The epoch of the last committed checkpoint (0 right after format). */
@@ -631,6 +623,8 @@ export class NvmImage {
       root: rootCopy,
     });
     const at = (epoch % 2) * SUPERBLOCK_BYTES;
+    // A slot the crashed checkpoint wrote with this epoch would turn valid with this commit.
+    this.loadSlotHeaders();
     this.#guard("commit", () => {
       if (this.#fsync) file.syncDataSync();
       this.#callHook("superblock-before", 0, epoch);
@@ -657,7 +651,75 @@ export class NvmImage {
     f?.close();
   }
 
+  /**
+   * Reads and checks every slot header not read yet (open leaves them to
+   * first use); afterwards `openReport` says how many slots of an
+   * uncommitted checkpoint were discarded. The next commit does this itself.
+   */
+  loadSlotHeaders(): void {
+    for (let c = 0; this.#chunksToLoad > 0 && c < this.#chunkLoaded.length; c++) {
+      this.#loadChunk(c);
+    }
+  }
+
   // ---- internals ----
+
+  /**
+   * Reads chunk `c` of the slot-header table and records each valid slot's
+   * epoch. A slot with an epoch past the committed one was written by a
+   * checkpoint that never committed (its epoch will be reused): its header
+   * is zeroed on disk. Every chunk is loaded before the first commit after
+   * open, so `#epoch` here is still the epoch the image was opened at, and
+   * no chunk holds a slot this session wrote.
+   */
+  #loadChunk(c: number): void {
+    if (this.#chunkLoaded[c]) return;
+    const file = this.#live();
+    const first = c * CHUNK_SLOTS;
+    const end = Math.min(first + CHUNK_SLOTS, this.#slotEpoch.length);
+    const headers = this.#headers;
+    const view = this.#headerView;
+    readFull(
+      file,
+      HEADER_TABLE_OFFSET + first * SLOT_HEADER_BYTES,
+      headers.subarray(first * SLOT_HEADER_BYTES, end * SLOT_HEADER_BYTES),
+      this.path,
+    );
+    // Whole words, not DataView calls: most slots were never written.
+    const words = new Int32Array(headers.buffer, headers.byteOffset, headers.length >> 2);
+    let scrubFirst = -1;
+    let scrubLast = -1;
+    let scrubbed = 0;
+    for (let i = first; i < end; i++) {
+      const w = i * (SLOT_HEADER_BYTES >> 2);
+      if ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) === 0) continue; // never written
+      const off = i * SLOT_HEADER_BYTES;
+      const crc = view.getUint32(off + SLOT_HEADER_CRC_SPAN, true);
+      if (crc32(headers.subarray(off, off + SLOT_HEADER_CRC_SPAN)) !== crc) continue; // torn
+      const epoch = getEpoch(view, off);
+      if (epoch <= this.#epoch && epoch > 0) {
+        this.#slotEpoch[i] = epoch;
+        continue;
+      }
+      headers.fill(0, off, off + SLOT_HEADER_BYTES);
+      if (scrubFirst < 0) scrubFirst = i;
+      scrubLast = i;
+      scrubbed++;
+    }
+    if (scrubbed > 0) {
+      const from = scrubFirst * SLOT_HEADER_BYTES;
+      const to = (scrubLast + 1) * SLOT_HEADER_BYTES;
+      writeFull(file, HEADER_TABLE_OFFSET + from, headers.subarray(from, to));
+      if (this.#fsync) file.syncSync();
+      this.#discarded += scrubbed;
+      const line = `discarded ${this.#discarded} page slot(s) written after epoch ${this.#epoch} ` +
+        `by a checkpoint that never committed`;
+      if (this.#discardedLine < 0) this.#discardedLine = this.openReport.push(line) - 1;
+      else this.openReport[this.#discardedLine] = line;
+    }
+    this.#chunkLoaded[c] = 1;
+    this.#chunksToLoad--;
+  }
 
   /** The open file, or E_NOT_READY if the image was closed or lost power. */
   #live(): Deno.FsFile {
@@ -763,6 +825,7 @@ export class NvmImage {
 
   /** The slot of `page` holding its newest committed version, or -1 if none. */
   #committedSlot(page: number): number {
+    this.#loadChunk((2 * page) / CHUNK_SLOTS | 0);
     const c = this.#epoch;
     const e0 = this.#slotEpoch[2 * page];
     const e1 = this.#slotEpoch[2 * page + 1];

@@ -349,7 +349,7 @@ Deno.test("a power failure at any persistence step leaves exactly the old or the
   });
 });
 
-Deno.test("open discards slots of an uncommitted checkpoint on disk, not only in memory", () => {
+Deno.test("slots of an uncommitted checkpoint are discarded on disk, not only in memory", () => {
   withTemp((path) => {
     const model = new Map<number, Uint8Array>();
     const img = NvmImage.format(path, 4 * PAGE_BYTES);
@@ -367,6 +367,7 @@ Deno.test("open discards slots of an uncommitted checkpoint on disk, not only in
     const stale = Deno.readFileSync(path).subarray(headerOffset(1, 0), headerOffset(1, 0) + 16);
     assert.notDeepEqual(stale, new Uint8Array(16), "the crashed write left a header");
     const first = NvmImage.open(path);
+    first.loadSlotHeaders(); // open leaves them to first use or the next commit
     assert.equal(first.openReport.length, 1);
     assert.match(first.openReport[0], /discarded 1 page slot/);
     first.close();
@@ -563,5 +564,39 @@ Deno.test("bad page numbers, buffer lengths, epochs and sizes fail with E_BAD_AR
       img.close();
     }
     throwsCode(() => img.readPage(0, new Uint8Array(PAGE_BYTES)), Err.E_NOT_READY, "closed");
+  });
+});
+
+Deno.test("a crashed checkpoint's slot in a part of the image never read stays dead after the next commit", () => {
+  withTemp((path) => {
+    // 10,000 pages: slot headers in 5 chunks; page 9000's are in the last one.
+    const model = new Map<number, Uint8Array>();
+    const img = NvmImage.format(path, 10_000 * PAGE_BYTES);
+    checkpoint(img, model, 1, [0, 9000]);
+    img.faultHook = (s) => {
+      if (s === "superblock-before") throw new PowerFailure();
+    };
+    assert.throws(() => {
+      img.writePages(2, [{ page: 9000, data: pageData(2, 9000) }]);
+      img.commit(2, text("never"));
+    }, PowerFailure);
+    img.close();
+
+    // Reopen and commit epoch 2 again without touching page 9000: the commit itself must
+    // read and scrub the crashed slot, or it would read as committed epoch 2 afterwards.
+    const again = NvmImage.open(path);
+    checkpoint(again, model, 2, [1]);
+    assert.match(again.openReport.join(" | "), /discarded 1 page slot/);
+    again.close();
+    const last = NvmImage.open(path);
+    try {
+      const out = new Uint8Array(PAGE_BYTES);
+      assert.ok(last.readPage(9000, out));
+      assert.deepEqual(out, pageData(1, 9000), "page 9000 is still the committed version");
+      assert.ok(last.readPage(1, out));
+      assert.deepEqual(out, pageData(2, 1));
+    } finally {
+      last.close();
+    }
   });
 });
