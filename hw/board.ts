@@ -300,7 +300,6 @@ export class Board {
     return JSON.parse(decoder.decode(this.image.committedRoot)) as CheckpointRoot;
   }
 
-  /** The kernel memory object's pages that can hold records (the rest are empty). */
   /**
    * The kernel memory object's data, its used pages read from the image
    * straight into shared memory the kernel adopts (no copy, no transfer).

@@ -31,7 +31,7 @@ import {
 import type { CheckpointStats } from "./abi/protocol.ts";
 import { ConsoleWord } from "./abi/layout.ts";
 import type { Kernel } from "./kernel.ts";
-import { KERNEL_PMO_PAGES, RECORD_BYTES } from "./object_table.ts";
+import { KERNEL_PMO_PAGES } from "./object_table.ts";
 import { digestState } from "./digest.ts";
 
 /** One page captured by a checkpoint. */
@@ -185,7 +185,7 @@ export class CheckpointManager {
     const root: CheckpointRoot = {
       epoch,
       kernelPages: KERNEL_PMO_PAGES,
-      kernelPagesUsed: Math.ceil((this.k.table.idBound * RECORD_BYTES) / PAGE_BYTES),
+      kernelPagesUsed: this.k.table.pagesUsed,
       nvmPages: this.k.config.nvmPages,
       takenAtMs: Date.now(),
     };

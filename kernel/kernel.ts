@@ -45,7 +45,7 @@ import { RIGHTS_ALL } from "./abi/rights.ts";
 import { CapSpaces } from "./cspace.ts";
 import { describeArg } from "./args.ts";
 import { NvmExtents, PmoManager } from "./memory.ts";
-import { KERNEL_PMO_PAGES, ObjectTable, RECORD_BYTES, RECORDS_MAX } from "./object_table.ts";
+import { KERNEL_PMO_PAGES, ObjectTable, RECORDS_MAX } from "./object_table.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { SYSCALLS } from "./syscalls.ts";
 import { offer, setClosedWord } from "./objects/endpoint.ts";
@@ -108,10 +108,7 @@ export class Kernel {
     this.kernelPmo = allocatePmoBuffers(0, KERNEL_PMO_PAGES, restored?.data);
     this.kernelMemory = new PersistentMemory(this.kernelPmo);
     this.table = restored
-      ? ObjectTable.load(
-        this.kernelMemory,
-        Math.floor(restored.pagesUsed * PAGE_BYTES / RECORD_BYTES),
-      )
+      ? ObjectTable.load(this.kernelMemory, restored.pagesUsed)
       : new ObjectTable();
     this.caps = new CapSpaces(this.table);
     this.pmos = new PmoManager(

@@ -139,9 +139,9 @@ export class ObjectTable {
     for (const r of this.records.values()) if (r.kind === kind) yield r as RecordOf<K>;
   }
 
-  /** One past the highest id ever handed out: slots from here on are empty. */
-  get idBound(): number {
-    return this.nextId;
+  /** Kernel PMO pages that can hold records (every slot past them is empty): all a resume reads. */
+  get pagesUsed(): number {
+    return Math.ceil((this.nextId * RECORD_BYTES) / PAGE_BYTES);
   }
 
   /** Number of live records. */
@@ -174,14 +174,15 @@ export class ObjectTable {
   }
 
   /**
-   * Rebuilds a table from a kernel PMO written by {@link flush}, reading
-   * slots below `idBound` (the checkpoint's used pages hold no more). Nothing
-   * is dirty afterwards.
+   * Rebuilds a table from a kernel PMO written by {@link flush}, reading the
+   * slots in its first `pagesUsed` pages (the checkpoint's {@link pagesUsed}:
+   * the rest are empty). Nothing is dirty afterwards.
    */
-  static load(arena: PersistentMemory, idBound = RECORDS_MAX): ObjectTable {
+  static load(arena: PersistentMemory, pagesUsed = KERNEL_PMO_PAGES): ObjectTable {
     const table = new ObjectTable();
     let highest = 0;
-    for (let id = 1; id < Math.min(idBound, RECORDS_MAX); id++) {
+    const idBound = Math.min(Math.floor((pagesUsed * PAGE_BYTES) / RECORD_BYTES), RECORDS_MAX);
+    for (let id = 1; id < idBound; id++) {
       const r = readSlot(arena, id);
       if (r) {
         table.records.set(id, r);

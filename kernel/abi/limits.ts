@@ -52,6 +52,7 @@ export const TICK_SLACK_MS = TIMER_TICK_MS / 2;
 export function periodElapsed(nowMs: number, lastMs: number, periodMs: number): boolean {
   return nowMs - lastMs >= periodMs - TICK_SLACK_MS;
 }
+
 /** Longest checkpoint period `--checkpoint-ms` and the `checkpoint-ms` command accept. */
 export const CHECKPOINT_PERIOD_MS_MAX = 60_000;
 /** Default checkpoint period. 0 turns checkpoints off. */
