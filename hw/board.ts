@@ -343,6 +343,9 @@ export class Board {
         return this.toKernel({ t: "loaded", reqId: msg.reqId });
       case "commit":
         return this.commit(msg);
+      case "panic":
+        emit({ t: "error", code: msg.code, text: msg.text });
+        return Deno.exit(70);
       case "spawn":
         return this.spawn(msg);
       case "terminate":

@@ -19,8 +19,12 @@
  * @module
  */
 
-import { ControlWord, PageState, type PmoBuffers, RunState } from "./abi/layout.ts";
+import { ControlWord, FreezeLine, PageState, type PmoBuffers, RunState } from "./abi/layout.ts";
+import { Err } from "./abi/errors.ts";
+import { ringDoorbell } from "./abi/doorbell.ts";
+import { setImmediate } from "node:timers";
 import {
+  CHECKPOINT_FAILURES_MAX,
   FREEZE_BACKOFF_MAX_MS,
   FREEZE_BUDGET_MS,
   FREEZE_SLICE_MS,
@@ -33,6 +37,25 @@ import { ConsoleWord } from "./abi/layout.ts";
 import type { Kernel } from "./kernel.ts";
 import { KERNEL_PMO_PAGES } from "./object_table.ts";
 import { digestState } from "./digest.ts";
+
+/** What the freeze needs of a thread: its control block, and its doorbell to wake it. */
+interface LiveWorker {
+  control: Int32Array;
+  doorbellWords?: Int32Array;
+}
+
+/** What the pause took, handed over after the thaw. */
+interface Cut {
+  t0: number;
+  t1: number;
+  t2: number;
+  t3: number;
+  objectRecords: number;
+  spent: Record<string, number>;
+  captures: Capture[];
+  consoleHeads: Array<[number, number]>;
+  digest: string | undefined;
+}
 
 /** One page captured by a checkpoint. */
 interface Capture {
@@ -81,6 +104,8 @@ export interface CheckpointCounters {
   committed: number;
   skippedBusy: number;
   skippedFreeze: number;
+  /** Captures that threw between freeze and thaw (E_CHECKPOINT_FAILED). */
+  failed: number;
   barrierViolations: number;
 }
 
@@ -94,12 +119,17 @@ export class CheckpointManager {
   private holds = 0;
   /** Freezes in a row that timed out: each doubles the wait before the next try. */
   private failedFreezes = 0;
+  /** Captures in a row that threw. */
+  private failedCaptures = 0;
+  /** True from the freeze line going up until the thaw (the freeze may wait for steps). */
+  private freezing = false;
   private waiters: Array<() => void> = [];
   readonly counters: CheckpointCounters = {
     taken: 0,
     committed: 0,
     skippedBusy: 0,
     skippedFreeze: 0,
+    failed: 0,
     barrierViolations: 0,
   };
   /** The most recent pause statistics (bounded ring). */
@@ -128,7 +158,7 @@ export class CheckpointManager {
     // other worker parked most of the time by freezes that cannot finish: back off.
     const wait = Math.min(period << Math.min(this.failedFreezes, 16), FREEZE_BACKOFF_MAX_MS);
     if (period === 0 || !periodElapsed(nowMs, this.lastTakenMs, Math.max(period, wait))) return;
-    if (this.inFlight !== 0 || this.holds > 0 || !this.k.allReady()) {
+    if (this.inFlight !== 0 || this.freezing || this.holds > 0 || !this.k.allReady()) {
       this.counters.skippedBusy++;
       return;
     }
@@ -137,22 +167,54 @@ export class CheckpointManager {
   }
 
   /**
-   * Takes one checkpoint now. Returns its statistics, or null if another is
-   * still in flight or the freeze timed out.
+   * Takes one checkpoint now. Resolves with its statistics, or null if
+   * another is in flight, the freeze timed out or the threads changed
+   * while it drained. Whatever happens between freeze and thaw, the workers
+   * are thawed; a capture that throws is reported and counted, and after
+   * CHECKPOINT_FAILURES_MAX in a row the kernel halts with
+   * E_CHECKPOINT_FAILED.
    */
-  take(): CheckpointStats | null {
+  async take(): Promise<CheckpointStats | null> {
     // One capture at a time: the next epoch's pages are what changed since this one.
-    if (this.inFlight !== 0) return null;
-    const epoch = this.committedEpoch + 1;
-    const t0 = performance.now();
+    if (this.inFlight !== 0 || this.freezing) return null;
+    this.freezing = true;
     const live = [...this.k.threads.values()].filter((t) => !t.dead);
-    if (!this.freeze(live)) {
+    let cut: Cut;
+    try {
+      const t0 = performance.now();
+      if (!(await this.freeze(live)) || !this.unchanged(live)) {
+        this.counters.skippedFreeze++;
+        this.failedFreezes++;
+        return null;
+      }
+      this.failedFreezes = 0;
+      cut = this.cut(t0);
+    } catch (e) {
+      this.captureFailed(e);
+      return null;
+    } finally {
       this.thaw(live);
-      this.counters.skippedFreeze++;
-      this.failedFreezes++;
+      this.freezing = false;
+    }
+    try {
+      const stats = this.handOver(cut);
+      this.failedCaptures = 0;
+      return stats;
+    } catch (e) {
+      this.captureFailed(e);
       return null;
     }
-    this.failedFreezes = 0;
+  }
+
+  /** True when the threads are still the ones frozen and nothing holds checkpoints off. */
+  private unchanged(live: LiveWorker[]): boolean {
+    const now = [...this.k.threads.values()].filter((t) => !t.dead);
+    return this.holds === 0 && this.k.allReady() && now.length === live.length &&
+      now.every((t, i) => t === live[i]);
+  }
+
+  /** Inside the pause: changed records into the kernel PMO, the page scan, console heads. */
+  private cut(t0: number): Cut {
     const t1 = performance.now();
     const objectRecords = this.k.table.dirtyCount;
     const spent = this.k.table.flush(this.k.kernelMemory);
@@ -163,20 +225,25 @@ export class CheckpointManager {
     const digest = this.k.config.digest
       ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
       : undefined;
-    this.thaw(live);
+    return { t0, t1, t2, t3, objectRecords, spent, captures, consoleHeads, digest };
+  }
+
+  /** After the thaw: the CoW copies, the statistics, and the capture to the board. */
+  private handOver(c: Cut): CheckpointStats {
+    const epoch = this.committedEpoch + 1;
     const t4 = performance.now();
-    const { pages, nvmPages, cowPages } = this.copyOut(captures);
+    const { pages, nvmPages, cowPages } = this.copyOut(c.captures);
     const stats: CheckpointStats = {
       epoch,
-      freezeUs: (t1 - t0) * 1000,
-      capTreeUs: spent["CAP"] ?? 0,
-      objectsUs: spent,
-      pageCopyUs: (t3 - t2) * 1000,
-      pauseUs: (t4 - t0) * 1000,
-      dirtyPages: captures.length,
+      freezeUs: (c.t1 - c.t0) * 1000,
+      capTreeUs: c.spent["CAP"] ?? 0,
+      objectsUs: c.spent,
+      pageCopyUs: (c.t3 - c.t2) * 1000,
+      pauseUs: (t4 - c.t0) * 1000,
+      dirtyPages: c.captures.length,
       cowPages,
-      objectRecords,
-      digest,
+      objectRecords: c.objectRecords,
+      digest: c.digest,
     };
     this.recent.push(stats);
     if (this.recent.length > 4096) this.recent.shift();
@@ -195,43 +262,100 @@ export class CheckpointManager {
       root: JSON.stringify(root),
       pages,
       nvmPages,
-      consoleHeads,
+      consoleHeads: c.consoleHeads,
       stats,
     }, [pages]);
     return stats;
   }
 
-  /** Raises the freeze line and waits for every worker to reach a safe point. */
-  private freeze(live: Array<{ control: Int32Array }>): boolean {
-    for (const t of live) {
-      Atomics.store(t.control, ControlWord.FREEZE, 1);
+  /**
+   * A capture threw (a bug, or memory the kernel could not read): the last
+   * committed checkpoint stands, the system runs on, and the next tick tries
+   * again; CHECKPOINT_FAILURES_MAX failures in a row halt the machine.
+   */
+  private captureFailed(e: unknown): void {
+    this.counters.failed++;
+    this.failedCaptures++;
+    const why = e instanceof Error ? e.message : String(e);
+    this.k.log(
+      `kernel: E_CHECKPOINT_FAILED: checkpoint ${this.committedEpoch + 1} failed (${why}); ` +
+        `epoch ${this.committedEpoch} stands, workers thawed (${this.failedCaptures} in a row)`,
+    );
+    if (this.failedCaptures >= CHECKPOINT_FAILURES_MAX) {
+      this.k.panic(
+        Err.E_CHECKPOINT_FAILED,
+        `${this.failedCaptures} checkpoints in a row failed, the last with: ${why}; ` +
+          `epoch ${this.committedEpoch} is the newest committed state: boot again to resume from it`,
+      );
     }
+  }
+
+  /**
+   * Raises the freeze line (DRAIN) and waits until every worker is between
+   * steps: PARKED or WAITING. Workers in the middle of a step run on, and
+   * parked ones serve the calls those steps make. Then CAPTURE, and a
+   * second look at every WAKE_SEQ: a worker that woke in between sends the
+   * freeze back to DRAIN. While a step waits for system calls the kernel
+   * turns its own event loop to answer them.
+   */
+  private async freeze(live: LiveWorker[]): Promise<boolean> {
+    this.setLine(live, FreezeLine.DRAIN);
     const start = performance.now();
-    for (const t of live) {
-      for (let spins = 0;; spins++) {
-        const s = Atomics.load(t.control, ControlWord.RUN_STATE);
-        if (s === RunState.PARKED || s === RunState.WAITING) break;
-        if ((spins & 255) !== 255) {
-          Atomics.pause();
-          continue;
-        }
-        const waited = performance.now() - start;
-        if (waited > FREEZE_BUDGET_MS) return false;
+    for (let spins = 0;; spins++) {
+      const seqs = this.betweenSteps(live);
+      if (seqs) {
+        this.setLine(live, FreezeLine.CAPTURE);
+        const again = this.betweenSteps(live);
+        if (again && again.every((v, i) => v === seqs[i])) return true;
+        this.setLine(live, FreezeLine.DRAIN);
+      }
+      if ((spins & 255) !== 255) {
+        Atomics.pause();
+        continue;
+      }
+      const waited = performance.now() - start;
+      if (waited > FREEZE_BUDGET_MS) return false;
+      if (live.some((t) => Atomics.load(t.control, ControlWord.SYSCALLS_PENDING) > 0)) {
+        await new Promise((resolve) => setImmediate(resolve));
+      } else if (waited > FREEZE_SPIN_MS) {
         // A worker that is not at a safe point yet may be waiting for a core: after a short
         // spin, give this one up in slices (two cores, and the board and timer want them too).
-        if (waited > FREEZE_SPIN_MS) Atomics.wait(this.sleepWord, 0, 0, FREEZE_SLICE_MS);
+        Atomics.wait(this.sleepWord, 0, 0, FREEZE_SLICE_MS);
       }
     }
-    return true;
+  }
+
+  /** Every worker's WAKE_SEQ if all are PARKED or WAITING; null if one is not. */
+  private betweenSteps(live: LiveWorker[]): number[] | null {
+    const seqs: number[] = [];
+    for (const t of live) {
+      const seq = Atomics.load(t.control, ControlWord.WAKE_SEQ);
+      const s = Atomics.load(t.control, ControlWord.RUN_STATE);
+      if (s !== RunState.PARKED && s !== RunState.WAITING) return null;
+      seqs.push(seq);
+    }
+    return seqs;
+  }
+
+  private setLine(live: LiveWorker[], line: FreezeLine): void {
+    for (const t of live) {
+      Atomics.store(t.control, ControlWord.FREEZE, line);
+      Atomics.notify(t.control, ControlWord.FREEZE);
+    }
   }
 
   /** Never notified: the freeze sleeps on it for a slice at a time. */
   private readonly sleepWord = new Int32Array(new SharedArrayBuffer(4));
 
-  private thaw(live: Array<{ control: Int32Array }>): void {
+  /**
+   * Lowers the freeze line. Parked workers sleep on their doorbells, so ring
+   * theirs (not a WAITING worker's: it sleeps on as before the freeze).
+   */
+  private thaw(live: LiveWorker[]): void {
+    this.setLine(live, FreezeLine.OFF);
     for (const t of live) {
-      Atomics.store(t.control, ControlWord.FREEZE, 0);
-      Atomics.notify(t.control, ControlWord.FREEZE);
+      const parked = Atomics.load(t.control, ControlWord.RUN_STATE) === RunState.PARKED;
+      if (parked && t.doorbellWords) ringDoorbell(t.doorbellWords);
     }
   }
 
@@ -414,7 +538,7 @@ export class CheckpointManager {
     for (let attempt = 0; attempt < 50; attempt++) {
       // A tick may start a checkpoint before this continuation runs: take() then declines.
       await this.idle();
-      if (this.k.allReady() && this.take()) return this.idle();
+      if (this.k.allReady() && await this.take()) return this.idle();
       await new Promise((r) => setTimeout(r, 10));
     }
     this.k.log("kernel: final checkpoint skipped: workers did not reach a safe point");

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { Err, type ErrorValue, TardigradeError, toErrorValue } from "./abi/errors.ts";
+import { Err, errName, type ErrorValue, TardigradeError, toErrorValue } from "./abi/errors.ts";
 import {
   ConnWord,
   ConsoleRegister,
@@ -123,6 +123,14 @@ export class Kernel {
   /** Sends a log line to the board. */
   log(text: string): void {
     this.toBoard({ t: "log", text });
+  }
+
+  /**
+   * The kernel cannot go on: the board prints an error line with `code` and
+   * halts the machine (the newest committed checkpoint is what a boot resumes).
+   */
+  panic(code: Err, text: string): void {
+    this.toBoard({ t: "panic", code: errName(code), text });
   }
 
   /** Sends any message to the board. */

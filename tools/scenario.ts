@@ -24,6 +24,7 @@ import type { PersistStep } from "../hw/nvm_image.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
 import { freshSeed, Prng } from "./prng.ts";
 import { faultsScenario } from "./faults_scenario.ts";
+import { nestedScenario } from "./nested_scenario.ts";
 
 /** Summary of a scenario run. */
 export interface ScenarioResult {
@@ -304,10 +305,15 @@ async function main(): Promise<number> {
   if (name === "crash") {
     const iterations = Number(values.iterations ?? 50);
     result = await crashScenario(seed, iterations, { log, copyMethod: values["copy-method"] });
+  } else if (name === "nested") {
+    const iterations = Number(values.iterations ?? 50);
+    const r = await nestedScenario(seed, iterations, { log });
+    console.log(`nested requests acknowledged ${r.acked}, file steps ${r.files}`);
+    result = r;
   } else if (name === "power") {
     result = await powerScenario(seed, powerPoints(Number(values.pages)), { log });
   } else {
-    console.error(`unknown scenario "${name}": use crash, power or faults`);
+    console.error(`unknown scenario "${name}": use crash, nested, power or faults`);
     return 2;
   }
   console.log(
@@ -318,7 +324,7 @@ async function main(): Promise<number> {
   if (result.violations.length > 0) {
     console.log(
       `replay: deno task scenario ${name} --seed ${seed} ${
-        name === "crash" ? `--iterations ${result.iterations}` : ""
+        name === "crash" || name === "nested" ? `--iterations ${result.iterations}` : ""
       }`,
     );
     return 1;

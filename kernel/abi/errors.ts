@@ -60,10 +60,12 @@ export enum Err {
   E_NOT_READY = 22,
   /** An internal invariant failed: a bug, reported instead of crashing the kernel. */
   E_INTERNAL = 23,
+  /** Checkpoints kept failing between freeze and thaw; the last committed one stands. */
+  E_CHECKPOINT_FAILED = 24,
 }
 
 /** Number of error codes, for tables indexed by code. */
-export const ERR_COUNT = 24;
+export const ERR_COUNT = 25;
 
 /** The name of a code, e.g. `errName(4) === "E_NO_RIGHTS"`. */
 export function errName(code: number): string {

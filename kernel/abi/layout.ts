@@ -42,10 +42,22 @@ export enum PageState {
 
 /** Word offsets (Int32) in a worker's control block. */
 export enum ControlWord {
-  /** 1 while the kernel holds the freeze line for this worker. */
+  /** The freeze line for this worker: a {@link FreezeLine} value. */
   FREEZE = 0,
   /** The worker's {@link RunState}. */
   RUN_STATE = 1,
+  /**
+   * Bumped by the worker each time it leaves PARKED or WAITING, before it
+   * runs anything: the kernel reads it twice around raising
+   * FreezeLine.CAPTURE, so a worker that woke in between is seen.
+   */
+  WAKE_SEQ = 2,
+  /**
+   * System calls the worker waits for while it blocks in the middle of a
+   * step: during a freeze the kernel then turns its event loop to answer
+   * them, so the step can finish.
+   */
+  SYSCALLS_PENDING = 3,
   /** Milliseconds timestamp (low 31 bits) when the current handler began; 0 when idle. */
   HANDLER_STARTED_MS = 4,
   /**
@@ -64,15 +76,31 @@ export enum ControlWord {
   COUNT = 8,
 }
 
+/**
+ * Values of ControlWord.FREEZE. A checkpoint raises DRAIN: workers finish
+ * the steps they are in (serving the nested calls those steps make) and
+ * park between steps. Once all are parked the kernel raises CAPTURE, reads
+ * every WAKE_SEQ again, and copies; a parked worker that wakes for a call
+ * under CAPTURE waits for the thaw instead of serving it.
+ */
+export enum FreezeLine {
+  /** Run freely. */
+  OFF = 0,
+  /** Finish the step in flight, then park; parked workers still serve calls. */
+  DRAIN = 1,
+  /** The kernel is copying: parked workers stay parked. */
+  CAPTURE = 2,
+}
+
 /** A worker's run state, for the freeze protocol. */
 export enum RunState {
   /** Starting up: not yet at its first safe point. */
   STARTING = 0,
-  /** Running a handler. */
+  /** Running a handler, or in the middle of a step (even while it blocks on a call). */
   RUNNING = 1,
-  /** Blocked waiting for work: a safe point, frozen without being woken. */
+  /** Blocked waiting for work between steps: a safe point, frozen without being woken. */
   WAITING = 2,
-  /** Parked at a safe point because the freeze line is up. */
+  /** Parked between steps because the freeze line is up. */
   PARKED = 3,
 }
 

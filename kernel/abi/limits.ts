@@ -63,6 +63,8 @@ export const FREEZE_BUDGET_MS = 20;
 export const FREEZE_SPIN_MS = 0.25;
 /** One sleep of the freeze once it has spun FREEZE_SPIN_MS. */
 export const FREEZE_SLICE_MS = 0.02;
+/** Checkpoints in a row whose capture threw before the kernel halts (E_CHECKPOINT_FAILED). */
+export const CHECKPOINT_FAILURES_MAX = 8;
 /** Longest wait between two freeze attempts while a worker keeps missing them. */
 export const FREEZE_BACKOFF_MAX_MS = 64;
 /** Longest one run of handlers may take before the watchdog restarts the worker. */

@@ -173,7 +173,9 @@ export type KernelToBoard =
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }
   | { t: "terminate"; threadId: number }
   | { t: "system-rollback"; reason: string }
-  | { t: "shutdown-done" };
+  | { t: "shutdown-done" }
+  /** The kernel cannot go on (e.g. E_CHECKPOINT_FAILED): the board reports it and halts. */
+  | { t: "panic"; code: string; text: string };
 
 /**
  * What the kernel does when a thread fails (docs/FAULTS.md): start it again

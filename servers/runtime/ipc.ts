@@ -125,6 +125,17 @@ export class Ring {
     };
   }
 
+  /** True when a waiting message is a call (a non-zero tag): its caller waits for the reply. */
+  hasCall(): boolean {
+    const words = this.mem.words;
+    const head = Atomics.load(words, this.headWord);
+    const tag = SlotField.TAG >> 2;
+    for (let i = Atomics.load(words, this.tailWord); i !== head; i = (i + 1) | 0) {
+      if (words[((this.base + (i & SLOT_MASK) * RING_SLOT_BYTES) >> 2) + tag] !== 0) return true;
+    }
+    return false;
+  }
+
   /** Consumes the message returned by the last `peek`. */
   advance(): void {
     const tail = Atomics.load(this.mem.words, this.tailWord);
@@ -170,6 +181,8 @@ export class ClientConnection {
   /** Calls sent again after the server died (see {@link retryOnPeerDeath}). */
   retried = 0;
   private retry: { attempts: number; waitMs: number } | undefined;
+  /** Calls with retry whose outcome is not known yet (they may wait for a restart). */
+  private retrying = 0;
   private readonly reopenWaiters: Array<() => void> = [];
 
   constructor(handle: ConnectionHandle, private readonly waiter: Waiter) {
@@ -179,6 +192,14 @@ export class ClientConnection {
     ({ requests: this.requests, responses: this.responses } = connectionRings(this.mem));
     this.peerDoorbell = new Int32Array(handle.peerDoorbell);
     this.nextTag = this.mem.getU32(ConnWord.NEXT_TAG * 4) || 1;
+  }
+
+  /**
+   * Calls made and not yet answered (counting a retried call as one until it
+   * is settled): while above 0 the step that made them is in flight.
+   */
+  get awaiting(): number {
+    return this.pending.size + this.retrying;
   }
 
   /** True when the kernel closed the connection (server died or capability revoked). */
@@ -275,6 +296,19 @@ export class ClientConnection {
   }
 
   private async callRetrying(
+    label: number,
+    payload: Uint8Array,
+    retry: { attempts: number; waitMs: number },
+  ): Promise<Reply> {
+    this.retrying++;
+    try {
+      return await this.retryLoop(label, payload, retry);
+    } finally {
+      this.retrying--;
+    }
+  }
+
+  private async retryLoop(
     label: number,
     payload: Uint8Array,
     retry: { attempts: number; waitMs: number },
@@ -408,6 +442,11 @@ export class ServerConnection {
   /** The client restarted: its new doorbell. */
   setPeerDoorbell(doorbell: SharedArrayBuffer): void {
     this.peerDoorbell = new Int32Array(doorbell);
+  }
+
+  /** True when a call waits in the request ring: a client in the middle of a step waits for it. */
+  hasPendingCall(): boolean {
+    return this.requests.hasCall();
   }
 
   /**

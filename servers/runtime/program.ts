@@ -21,7 +21,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { ControlWord, DoorbellWord, RunState } from "../../kernel/abi/layout.ts";
+import { ControlWord, DoorbellWord, FreezeLine, RunState } from "../../kernel/abi/layout.ts";
 import { SPIN_ITERATIONS, WAIT_SLICE_MS } from "../../kernel/abi/limits.ts";
 import type { KernelEvent, StartMessage, SyscallReply } from "../../kernel/abi/protocol.ts";
 import { toErrorValue } from "../../kernel/abi/errors.ts";
@@ -64,8 +64,11 @@ export interface Context {
   attach(connSlot: number): Promise<ClientConnection>;
   /** Maps a memory object. */
   map(pmoSlot: number, writable?: boolean): Promise<PersistentMemory>;
-  /** Runs `handler(bits)` whenever the notification in `slot` is signalled. */
-  onNotification(slot: number, handler: (bits: number) => void): Promise<void>;
+  /**
+   * Runs `handler(bits)` whenever the notification in `slot` is signalled.
+   * A handler that returns a promise is one step until it settles.
+   */
+  onNotification(slot: number, handler: (bits: number) => unknown): Promise<void>;
   /** Runs `handler` when a capability arrives through a connection (cap_transfer). */
   onCapability(handler: (slot: number, badge: number, connId: number) => void): void;
   /**
@@ -86,7 +89,7 @@ class Runtime implements Waiter {
   private readonly servers = new Map<number, ServerConnection>();
   private readonly clients = new Map<number, ClientConnection>();
   private readonly notifications: Array<
-    { mem: PersistentMemory; handler: (bits: number) => void }
+    { mem: PersistentMemory; handler: (bits: number) => unknown }
   > = [];
   private capHandler: (slot: number, badge: number, connId: number) => void = () => {};
   private readonly idleHandlers: Array<() => boolean> = [];
@@ -97,6 +100,16 @@ class Runtime implements Waiter {
   private starting = true;
   /** True when the last sleep ran out its wait slice with nothing to wake it. */
   private sleptThrough = false;
+  /**
+   * False from the moment a promise may have settled (a reply, a system-call
+   * reply, a handler's promise) until the event loop has turned: until then
+   * a continuation may be pending, about to go on with its step.
+   */
+  private drained = false;
+  /** True while blocked as WAITING (a safe point between steps). */
+  private waiting = false;
+  /** Promises returned by handlers that have not settled (steps in flight). */
+  private stepPromises = 0;
   /** Messages received on the kernel channel (see ControlWord.POSTED). */
   received = 0;
   private readonly faults: FaultInjector;
@@ -169,9 +182,10 @@ class Runtime implements Waiter {
         this.handlers.set(slot, handler);
         await this.sys.endpointServe(slot);
       },
-      connect: async (slot) => this.track(new ClientConnection(await this.sys.connect(slot), this)),
+      connect: async (slot) =>
+        this.addClient(new ClientConnection(await this.sys.connect(slot), this)),
       attach: async (slot) =>
-        this.track(new ClientConnection(await this.sys.connAttach(slot), this)),
+        this.addClient(new ClientConnection(await this.sys.connAttach(slot), this)),
       map: async (slot, writable = true) =>
         new PersistentMemory((await this.sys.pmoMap(slot, writable)).buffers, writable),
       onNotification: async (slot, handler) => {
@@ -187,35 +201,126 @@ class Runtime implements Waiter {
     };
   }
 
-  private track(c: ClientConnection): ClientConnection {
+  private addClient(c: ClientConnection): ClientConnection {
     this.clients.set(c.connId, c);
     return c;
   }
 
-  // ---- the freeze protocol ----
+  // ---- steps and the freeze protocol ----
 
   /**
-   * Safe point: parks while the freeze line is up. Time parked does not
-   * count against the handler budget (the watchdog stamp restarts after it).
+   * True while a step is in flight: a handler runs, a handler's promise has
+   * not settled, or calls and system calls it made await their replies. A
+   * checkpoint never captures a worker in the middle of a step (see park).
    */
-  private safePoint(): void {
-    if (Atomics.load(this.control, ControlWord.FREEZE) === 0) return;
-    Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, 0);
-    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.PARKED);
-    // A pause is usually shorter than a sleep-and-wake: spin on the freeze line first.
-    for (let i = 0; i < SPIN_ITERATIONS && Atomics.load(this.control, ControlWord.FREEZE); i++);
-    while (Atomics.load(this.control, ControlWord.FREEZE) !== 0) {
-      Atomics.wait(this.control, ControlWord.FREEZE, 1, WAIT_SLICE_MS);
-      this.beat();
-    }
-    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
-    if (this.inRun) Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
+  private inStep(): boolean {
+    if (this.inRun || this.stepPromises > 0 || this.sys.pending > 0) return true;
+    for (const c of this.clients.values()) if (c.awaiting > 0) return true;
+    return false;
   }
 
-  /** Waiter: about to block (a safe point). */
+  /** Counts a handler's returned promise as a step until it settles. */
+  private track(result: unknown): void {
+    if (!(result instanceof Promise)) return;
+    this.drained = false;
+    this.stepPromises++;
+    result.finally(() => this.stepPromises--).catch(() => {});
+  }
+
+  /**
+   * Safe point, between two steps: parks while the freeze line is up. A
+   * worker in the middle of a step, or with continuations not yet run
+   * (`drained` false), goes on; the kernel waits for it.
+   */
+  private safePoint(): void {
+    if (Atomics.load(this.control, ControlWord.FREEZE) === FreezeLine.OFF) return;
+    if (!this.drained || this.inStep()) return;
+    this.park();
+  }
+
+  /**
+   * Parked until the thaw. Time parked does not count against the handler
+   * budget. While the line is at DRAIN a parked worker still serves the
+   * calls waiting in its rings: their callers are in the middle of steps
+   * that must finish before the cut. If serving starts a step, the worker
+   * leaves the park and runs it to its end.
+   */
+  private park(): void {
+    const control = this.control, door = this.doorbell;
+    Atomics.store(control, ControlWord.HANDLER_STARTED_MS, 0);
+    Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
+    for (let spun = false;;) {
+      const seen = Atomics.load(door, DoorbellWord.RING);
+      const line = Atomics.load(control, ControlWord.FREEZE);
+      if (line === FreezeLine.OFF) break;
+      if (this.callerWaits()) {
+        this.wake();
+        if (Atomics.load(control, ControlWord.FREEZE) === FreezeLine.CAPTURE) {
+          // The kernel is copying (or saw the wake and will drop back to DRAIN): wait.
+          Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
+          Atomics.wait(control, ControlWord.FREEZE, FreezeLine.CAPTURE, WAIT_SLICE_MS);
+          continue;
+        }
+        this.serveCallers();
+        if (this.inStep()) return;
+        Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
+        continue;
+      }
+      if (!spun) {
+        // A pause is usually shorter than a sleep-and-wake: spin on the line first.
+        spun = true;
+        for (let i = 0; i < SPIN_ITERATIONS; i++) {
+          if (Atomics.load(control, ControlWord.FREEZE) !== line) break;
+          if (Atomics.load(door, DoorbellWord.RING) !== seen) break;
+        }
+        continue;
+      }
+      Atomics.store(door, DoorbellWord.SLEEPING, 1);
+      if (Atomics.load(control, ControlWord.FREEZE) === line) {
+        Atomics.wait(door, DoorbellWord.RING, seen, WAIT_SLICE_MS);
+      }
+      Atomics.store(door, DoorbellWord.SLEEPING, 0);
+      this.beat();
+    }
+    this.wake();
+    if (this.inRun) Atomics.store(control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
+  }
+
+  /** Leaves PARKED or WAITING: WAKE_SEQ first (the kernel's second look sees it), then RUNNING. */
+  private wake(): void {
+    Atomics.add(this.control, ControlWord.WAKE_SEQ, 1);
+    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
+  }
+
+  /** True when some client waits for a call in one of this worker's rings. */
+  private callerWaits(): boolean {
+    for (const s of this.servers.values()) if (s.hasPendingCall()) return true;
+    return false;
+  }
+
+  /** Serves the connections that have calls waiting (during a freeze). */
+  private serveCallers(): number {
+    this.stampHandler(true);
+    try {
+      let work = 0;
+      for (const s of this.servers.values()) if (s.hasPendingCall()) work += s.serve(SERVE_BUDGET);
+      return work;
+    } finally {
+      this.stampHandler(false);
+    }
+  }
+
+  /**
+   * Waiter: about to block. Between steps this is a safe point (WAITING:
+   * the kernel counts the worker frozen without waking it); in the middle of
+   * a step it is not (the worker stays RUNNING, and tells the kernel how
+   * many system calls it waits for).
+   */
   beginWait(): void {
     Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, 0);
-    if (this.starting) return;
+    Atomics.store(this.control, ControlWord.SYSCALLS_PENDING, this.sys.pending);
+    if (this.starting || !this.drained || this.inStep()) return;
+    this.waiting = true;
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.WAITING);
   }
 
@@ -224,12 +329,14 @@ class Runtime implements Waiter {
     Atomics.add(this.control, ControlWord.HEARTBEAT, 1);
   }
 
-  /** Waiter: done blocking; parks first if frozen. */
+  /** Waiter: done blocking; a worker that was WAITING parks first if frozen. */
   endWait(): void {
     this.beat();
+    Atomics.store(this.control, ControlWord.SYSCALLS_PENDING, 0);
     if (this.inRun) Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
-    if (this.starting) return;
-    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.wake();
     this.safePoint();
   }
 
@@ -249,8 +356,10 @@ class Runtime implements Waiter {
       const work = this.runOnce();
       if (work > 0) {
         this.sleptThrough = false;
-        // Let continuations of resolved calls run (a chain of awaits needs several turns).
-        if (turn % YIELD_EVERY === 0) await this.yieldToEventLoop();
+        // Let continuations of resolved calls run (a chain of awaits needs several turns);
+        // under a freeze, all of them, so the step they belong to is seen to end.
+        const frozen = Atomics.load(this.control, ControlWord.FREEZE) !== FreezeLine.OFF;
+        if ((frozen && !this.drained) || turn % YIELD_EVERY === 0) await this.yieldToEventLoop();
         else for (let i = 0; i < MICROTASK_TURNS; i++) await null;
         continue;
       }
@@ -258,7 +367,7 @@ class Runtime implements Waiter {
       // wait slice that ended with nothing (the periodic wake-up), spinning is no better a
       // bet than before it, only CPU taken from busy workers: straight back to sleep.
       const spin = this.sleptThrough ? 0 : SPIN_ITERATIONS;
-      if (spinDoorbell(this.doorbell, seen, spin, this.control)) {
+      if (!this.drained || spinDoorbell(this.doorbell, seen, spin, this.control)) {
         await this.yieldToEventLoop();
         continue;
       }
@@ -285,22 +394,39 @@ class Runtime implements Waiter {
     Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, running ? watchdogStamp() : 0);
   }
 
+  /**
+   * Under a freeze only the step in flight goes on: replies, kernel
+   * messages and the calls other steps wait for; no new notification, idle
+   * work or one-way message starts a step.
+   */
   private runSources(): number {
+    const frozen = Atomics.load(this.control, ControlWord.FREEZE) !== FreezeLine.OFF;
     let work = 0;
     while (this.inbox.length > 0) {
-      this.handle(this.inbox.shift()!);
+      const msg = this.inbox.shift()!;
+      // A system-call reply or a closed connection settles promises: continuations may follow.
+      if (msg.t === "sysret" || msg.t === "closed") this.drained = false;
+      this.handle(msg);
       work++;
     }
-    for (const n of this.notifications) {
-      if (Atomics.load(n.mem.words, 0) === 0) continue;
-      n.mem.markDirty(0, 4);
-      const bits = Atomics.exchange(n.mem.words, 0, 0);
-      n.handler(bits);
-      work++;
+    if (!frozen) {
+      for (const n of this.notifications) {
+        if (Atomics.load(n.mem.words, 0) === 0) continue;
+        n.mem.markDirty(0, 4);
+        const bits = Atomics.exchange(n.mem.words, 0, 0);
+        this.track(n.handler(bits));
+        work++;
+      }
     }
-    for (const s of this.servers.values()) work += s.serve(SERVE_BUDGET);
-    for (const c of this.clients.values()) work += c.poll();
-    if (work === 0) { for (const idle of this.idleHandlers) if (idle()) work++; }
+    for (const s of this.servers.values()) {
+      if (!frozen || s.hasPendingCall()) work += s.serve(SERVE_BUDGET);
+    }
+    for (const c of this.clients.values()) {
+      const replies = c.poll();
+      if (replies > 0) this.drained = false;
+      work += replies;
+    }
+    if (work === 0 && !frozen) { for (const idle of this.idleHandlers) if (idle()) work++; }
     return work;
   }
 
@@ -311,6 +437,7 @@ class Runtime implements Waiter {
    * message it posts.
    */
   private async sleep(seen: number): Promise<void> {
+    // In the middle of a step this is not a safe point: beginWait keeps the worker RUNNING.
     Atomics.store(this.doorbell, DoorbellWord.SLEEPING, 1);
     if (
       Atomics.load(this.doorbell, DoorbellWord.RING) === seen && this.inbox.length === 0 &&
@@ -326,11 +453,13 @@ class Runtime implements Waiter {
   }
 
   /**
-   * Lets queued event-loop tasks (kernel messages) run. setImmediate, not a
-   * MessageChannel: Deno starves a worker's own messages behind a channel.
+   * Lets queued event-loop tasks (kernel messages) run, and with them every
+   * pending continuation (`drained`). setImmediate, not a MessageChannel:
+   * Deno starves a worker's own messages behind a channel.
    */
-  private yieldToEventLoop(): Promise<void> {
-    return new Promise((resolve) => setImmediate(resolve));
+  private async yieldToEventLoop(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.drained = true;
   }
 }
 

@@ -29,6 +29,11 @@ export class Sys {
 
   constructor(private readonly post: (req: SyscallRequest) => void) {}
 
+  /** System calls sent and not yet answered. */
+  get pending(): number {
+    return this.waiting.size;
+  }
+
   /** Raw call by name: for tests that send what the typed stubs would refuse. */
   raw<T = unknown>(op: SyscallOp | string, ...args: unknown[]): Promise<T> {
     const id = this.nextId++;

@@ -1,12 +1,20 @@
 /**
  * The checkpoint manager on its own, with a stand-in for the kernel: one
  * capture in flight at a time (a second would reuse its epoch), the page
- * scan four states at a time including a PMO's last, odd pages, and the
- * hybrid method's hot and cold pages.
+ * scan four states at a time including a PMO's last, odd pages, the hybrid
+ * method's hot and cold pages, a freeze that waits for a step in flight
+ * (answering its system calls meanwhile), and a capture that throws.
  */
 
 import assert from "node:assert/strict";
-import { CONTROL_BLOCK_BYTES, ControlWord, PageState, RunState } from "../../kernel/abi/layout.ts";
+import {
+  CONTROL_BLOCK_BYTES,
+  ControlWord,
+  FreezeLine,
+  PageState,
+  RunState,
+} from "../../kernel/abi/layout.ts";
+import { CHECKPOINT_FAILURES_MAX } from "../../kernel/abi/limits.ts";
 import type { CopyMethod, KernelToBoard } from "../../kernel/abi/protocol.ts";
 import { CheckpointManager } from "../../kernel/checkpoint.ts";
 import type { Kernel } from "../../kernel/kernel.ts";
@@ -18,6 +26,8 @@ const PMO = { id: 40, nvmBase: 5000, pages: 6 };
 
 function standIn(method: CopyMethod) {
   const posted: Array<Extract<KernelToBoard, { t: "commit" }>> = [];
+  const logs: string[] = [];
+  const panics: string[] = [];
   const kernelPmo = allocatePmoBuffers(0, KERNEL_PMO_PAGES);
   const pmo = allocatePmoBuffers(PMO.id, PMO.pages);
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_BLOCK_BYTES));
@@ -35,47 +45,109 @@ function standIn(method: CopyMethod) {
     post: (m: KernelToBoard) => {
       if (m.t === "commit") posted.push(m);
     },
-    log: () => {},
+    log: (text: string) => logs.push(text),
+    panic: (code: number, text: string) => panics.push(`${code} ${text}`),
     allReady: () => true,
   };
   const state = new Uint8Array(pmo.pageState);
   const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
-  return { manager: new CheckpointManager(kernel as unknown as Kernel, 5), posted, dirty, state };
+  return {
+    manager: new CheckpointManager(kernel as unknown as Kernel, 5),
+    kernel,
+    control,
+    posted,
+    dirty,
+    state,
+    logs,
+    panics,
+  };
 }
 
-Deno.test("checkpoint manager: no second capture while one is in flight; the next takes the next epoch", () => {
+Deno.test("checkpoint manager: no second capture while one is in flight; the next takes the next epoch", async () => {
   const { manager, posted, dirty } = standIn("hybrid");
   dirty(1);
-  assert.equal(manager.take()?.epoch, 6);
-  assert.equal(manager.take(), null, "a capture while epoch 6 is in flight would reuse epoch 6");
+  assert.equal((await manager.take())?.epoch, 6);
+  assert.equal(
+    await manager.take(),
+    null,
+    "a capture while epoch 6 is in flight would reuse epoch 6",
+  );
   manager.onTick(1e9);
   assert.equal(posted.length, 1, "a tick does not start one either");
   manager.onCommitted(6);
   assert.equal(manager.committedEpoch, 6);
   dirty(2);
-  assert.equal(manager.take()?.epoch, 7);
+  assert.equal((await manager.take())?.epoch, 7);
   assert.deepEqual(posted.map((c) => c.epoch), [6, 7]);
 });
 
-Deno.test("checkpoint manager: dirty pages in the tail of a PMO are captured, at their NVM pages", () => {
+Deno.test("checkpoint manager: dirty pages in the tail of a PMO are captured, at their NVM pages", async () => {
   const { manager, posted, dirty, state } = standIn("stop-and-copy");
   dirty(1, 4, 5); // page 1 in the first word of states, 4 and 5 past it
-  const stats = manager.take()!;
+  const stats = (await manager.take())!;
   assert.equal(stats.dirtyPages, 3);
   assert.deepEqual([...posted[0].nvmPages], [5001, 5004, 5005]);
   assert.deepEqual([...state], [0, 0, 0, 0, 0, 0], "stop-and-copy leaves every page clean");
 });
 
-Deno.test("checkpoint manager: hybrid copies a page dirty twice in a row in the pause, others after", () => {
+Deno.test("checkpoint manager: hybrid copies a page dirty twice in a row in the pause, others after", async () => {
   const { manager, dirty } = standIn("hybrid");
-  const round = (epoch: number, ...pages: number[]) => {
+  const round = async (epoch: number, ...pages: number[]) => {
     dirty(...pages);
-    const stats = manager.take()!;
+    const stats = (await manager.take())!;
     manager.onCommitted(epoch);
     return { dirty: stats.dirtyPages, cow: stats.cowPages };
   };
-  assert.deepEqual(round(6, 1, 5), { dirty: 2, cow: 2 }, "first time: both cold");
-  assert.deepEqual(round(7, 1, 5), { dirty: 2, cow: 0 }, "dirty again: both hot");
-  assert.deepEqual(round(8, 5), { dirty: 1, cow: 0 }, "page 5 stays hot; page 1 was clean");
-  assert.deepEqual(round(9, 1, 5), { dirty: 2, cow: 1 }, "page 1 is cold again, page 5 hot");
+  assert.deepEqual(await round(6, 1, 5), { dirty: 2, cow: 2 }, "first time: both cold");
+  assert.deepEqual(await round(7, 1, 5), { dirty: 2, cow: 0 }, "dirty again: both hot");
+  assert.deepEqual(await round(8, 5), { dirty: 1, cow: 0 }, "page 5 stays hot; page 1 was clean");
+  assert.deepEqual(await round(9, 1, 5), { dirty: 2, cow: 1 }, "page 1 is cold again, page 5 hot");
+});
+
+Deno.test("checkpoint manager: the freeze waits for a step in flight and answers its system calls meanwhile", async () => {
+  const { manager, control, dirty } = standIn("hybrid");
+  dirty(1);
+  // A worker in the middle of a step, blocked on a system call: it parks only once the
+  // call is answered, which here stands for a timer the kernel's event loop must run.
+  Atomics.store(control, ControlWord.RUN_STATE, RunState.RUNNING);
+  Atomics.store(control, ControlWord.SYSCALLS_PENDING, 1);
+  let lineWhileStepping = -1;
+  setTimeout(() => {
+    lineWhileStepping = Atomics.load(control, ControlWord.FREEZE);
+    Atomics.store(control, ControlWord.SYSCALLS_PENDING, 0);
+    Atomics.add(control, ControlWord.WAKE_SEQ, 1);
+    Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
+  }, 2);
+  const stats = await manager.take();
+  assert.equal(lineWhileStepping, FreezeLine.DRAIN, "the step ran on under DRAIN");
+  assert.equal(stats?.epoch, 6, "the checkpoint was taken once the step ended");
+  assert.equal(Atomics.load(control, ControlWord.FREEZE), FreezeLine.OFF, "thawed");
+});
+
+Deno.test("checkpoint manager: a capture that throws thaws every worker, is reported, and the next one works", async () => {
+  const { manager, kernel, control, dirty, logs, panics } = standIn("hybrid");
+  const flush = kernel.table.flush.bind(kernel.table);
+  kernel.table.flush = () => {
+    throw new Error("kernel memory unreadable");
+  };
+  dirty(1);
+  assert.equal(await manager.take(), null);
+  assert.equal(Atomics.load(control, ControlWord.FREEZE), FreezeLine.OFF, "no worker left frozen");
+  assert.equal(manager.counters.failed, 1);
+  assert.ok(logs.some((l) => /E_CHECKPOINT_FAILED.*kernel memory unreadable/.test(l)), "reported");
+  assert.deepEqual(panics, [], "one failure does not halt");
+  kernel.table.flush = flush;
+  assert.equal((await manager.take())?.epoch, 6, "the next checkpoint takes the epoch that failed");
+});
+
+Deno.test("checkpoint manager: captures that keep throwing halt the kernel with E_CHECKPOINT_FAILED", async () => {
+  const { manager, kernel, panics } = standIn("hybrid");
+  kernel.table.flush = () => {
+    throw new Error("disk on fire");
+  };
+  for (let i = 1; i < CHECKPOINT_FAILURES_MAX; i++) await manager.take();
+  assert.deepEqual(panics, [], `${CHECKPOINT_FAILURES_MAX - 1} failures do not halt`);
+  await manager.take();
+  assert.equal(panics.length, 1);
+  assert.match(panics[0], /^24 .*disk on fire/);
 });
