@@ -92,7 +92,7 @@ export class Kernel {
   private announcedReady = false;
   /** True when this boot resumed from a checkpoint. */
   resumed = false;
-  /** True once boot or resume has started every thread: no checkpoint before. */
+  /** True once boot or resume has started every thread (see `finishBoot`): no checkpoint before. */
   booted = false;
 
   /**
@@ -365,7 +365,7 @@ export class Kernel {
     this.log(`kernel: thread ${id} (${live.rec.program}) failed: ${why}`);
     this.closeConnectionsOf(id, `peer thread ${id} died`);
     const rec = this.table.get(id) as ThreadRecord | undefined;
-    if (!rec || rec.policy === "none") return;
+    if (!rec || rec.policy === "none") return this.onThreadReady();
     const stable = live.ready && performance.now() - live.readyAt >= RESTART_STABLE_MS;
     const inARow = stable ? 1 : rec.restarts + 1;
     if (inARow > RESTARTS_MAX) {
@@ -373,7 +373,7 @@ export class Kernel {
         `kernel: thread ${id} failed ${RESTARTS_MAX} times in a row, each within ` +
           `${RESTART_STABLE_MS} ms of starting; it stays stopped`,
       );
-      return;
+      return this.onThreadReady();
     }
     this.table.update(rec, { restarts: inARow });
     if (rec.policy === "system-rollback") return this.systemRollback(`thread ${id} failed`);
@@ -484,7 +484,23 @@ export class Kernel {
     if (!this.shuttingDown) this.checkpoints.onTick(nowMs);
   }
 
-  /** A thread reached its first safe point; the first time all have, tell the board "ready". */
+  /**
+   * Boot or resume has started every thread object's worker: interrupts and
+   * checkpoints may begin. The workers were started before, so some (init
+   * above all: the board loads its module early) may already have reached
+   * their first safe point while `booted` was false; their `ready` found the
+   * system not ready, so the check is made again here.
+   */
+  finishBoot(): void {
+    this.booted = true;
+    this.onThreadReady();
+  }
+
+  /**
+   * The system may have become ready: a thread reached its first safe point,
+   * the boot finished, or a thread that was not ready stopped for good. The
+   * first time every live thread is ready, tell the board "ready".
+   */
   onThreadReady(): void {
     if (this.announcedReady || !this.allReady()) return;
     const init = [...this.threads.values()].find((t) => t.rec.program === INIT_PROGRAM);

@@ -31,7 +31,7 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       const t1 = performance.now();
       const started = msg.fresh ? kernel.bootFresh() : kernel.resume();
       started.then(() => {
-        kernel!.booted = true;
+        kernel!.finishBoot();
         toBoard({
           t: "stage",
           name: msg.fresh
