@@ -4,12 +4,8 @@
  * final checkpoint. The supervisor (tools/boot.ts) starts it; scripts may
  * start it directly with the same flags.
  *
- * Flags: --image PATH, --image-mb N, --fresh, --checkpoint-ms N (0 = off),
- * --copy-method stop-and-copy|cow|hybrid, --apps a,b, --fsync,
- * --debug-barrier, --report-checkpoints, --digest, --power-fail STEP:INDEX[@EPOCH],
- * --commands (read commands from stdin, hw/commands.ts), --fault-injection (the
- * command port, with `inject`), --handler-budget-ms N,
- * --policy NAME=POLICY[,NAME=POLICY] (restart policies, overriding init's).
+ * Flags: {@link MACHINE_FLAGS}, one table that both the parser and
+ * `deno task boot --help` read (hw/flags.ts).
  *
  * @module
  */
@@ -26,6 +22,7 @@ import { type CopyMethod, RESTART_POLICIES, type RestartPolicy } from "../kernel
 import { Board, type BoardConfig, emit, type PowerFailSpec } from "./board.ts";
 import type { PersistStep } from "./nvm_image.ts";
 import { parseCheckpointMs } from "./commands.ts";
+import type { FlagTable } from "./flags.ts";
 
 const COPY_METHODS: CopyMethod[] = ["stop-and-copy", "cow", "hybrid"];
 const STEPS: PersistStep[] = [
@@ -36,29 +33,95 @@ const STEPS: PersistStep[] = [
   "superblock-torn",
 ];
 
+/** Every machine flag: parsed by {@link parseMachineArgs}, listed by `deno task boot --help`. */
+export const MACHINE_FLAGS = {
+  image: {
+    type: "string",
+    default: IMAGE_PATH_DEFAULT,
+    arg: "PATH",
+    help: "the NVM image file (created if missing)",
+  },
+  "image-mb": {
+    type: "string",
+    default: String(IMAGE_BYTES_DEFAULT / 1024 / 1024),
+    arg: "N",
+    help: "size of a new image in MiB, 8…16384",
+  },
+  fresh: {
+    type: "boolean",
+    default: false,
+    help: "format a new system, even over an existing image",
+  },
+  "checkpoint-ms": {
+    type: "string",
+    default: String(CHECKPOINT_PERIOD_MS_DEFAULT),
+    arg: "N",
+    help: "checkpoint period in ms; 0 turns checkpoints off",
+  },
+  "copy-method": {
+    type: "string",
+    default: "hybrid",
+    arg: COPY_METHODS.join("|"),
+    help: "how a checkpoint copies the pages it captures",
+  },
+  apps: {
+    type: "string",
+    default: "",
+    arg: "NAME,...",
+    help: "apps to start: counter, writer, ledger, or a program path (tests/programs/x.ts?k=v)",
+  },
+  fsync: {
+    type: "boolean",
+    default: false,
+    help: "flush the image to disk at every commit (fsync)",
+  },
+  "debug-barrier": {
+    type: "boolean",
+    default: false,
+    help: "check at each checkpoint that no clean page changed without the write barrier",
+  },
+  "report-checkpoints": {
+    type: "boolean",
+    default: false,
+    help: "print every checkpoint's statistics (benchmarks)",
+  },
+  digest: {
+    type: "boolean",
+    default: false,
+    help: "print a digest of the state at every commit and after a resume",
+  },
+  "power-fail": {
+    type: "string",
+    arg: "STEP:INDEX[@EPOCH]",
+    help: `stop the machine at one persistence step (${STEPS.join(", ")})`,
+  },
+  "fault-injection": {
+    type: "boolean",
+    default: false,
+    help: "open the command port and accept `inject TARGET FAULT [SEED]`",
+  },
+  commands: {
+    type: "boolean",
+    default: false,
+    help: "read commands on stdin (`checkpoint-ms N`)",
+  },
+  "handler-budget-ms": {
+    type: "string",
+    default: String(HANDLER_BUDGET_MS),
+    arg: "N",
+    help: "watchdog: longest one run of handlers may take, 50…600000",
+  },
+  policy: {
+    type: "string",
+    default: "",
+    arg: "NAME=POLICY,...",
+    help: `restart policy per component, overriding init's (${RESTART_POLICIES.join(", ")})`,
+  },
+} as const satisfies FlagTable;
+
 /** Parses machine flags; throws a message naming the bad flag. */
 export function parseMachineArgs(argv: string[]): BoardConfig {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      image: { type: "string", default: IMAGE_PATH_DEFAULT },
-      "image-mb": { type: "string", default: String(IMAGE_BYTES_DEFAULT / 1024 / 1024) },
-      fresh: { type: "boolean", default: false },
-      "checkpoint-ms": { type: "string", default: String(CHECKPOINT_PERIOD_MS_DEFAULT) },
-      "copy-method": { type: "string", default: "hybrid" },
-      apps: { type: "string", default: "" },
-      fsync: { type: "boolean", default: false },
-      "debug-barrier": { type: "boolean", default: false },
-      "report-checkpoints": { type: "boolean", default: false },
-      digest: { type: "boolean", default: false },
-      "power-fail": { type: "string" },
-      "fault-injection": { type: "boolean", default: false },
-      commands: { type: "boolean", default: false },
-      "handler-budget-ms": { type: "string", default: String(HANDLER_BUDGET_MS) },
-      policy: { type: "string", default: "" },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: MACHINE_FLAGS, strict: true });
   const imageMb = Number(values["image-mb"]);
   if (!Number.isInteger(imageMb) || imageMb < 8 || imageMb > 16384) {
     throw new Error(`--image-mb must be an integer in 8…16384, got ${values["image-mb"]}`);

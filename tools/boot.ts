@@ -11,42 +11,89 @@
  * with --fault-injection also `inject TARGET FAULT [SEED]`, e.g.
  * `inject fs throw` (docs/FAULTS.md).
  *
- * Machine flags: see hw/machine.ts (--image, --image-mb, --fresh,
- * --checkpoint-ms, --copy-method, --apps, ...).
+ * Machine flags: hw/machine.ts {@link MACHINE_FLAGS}; `--help` lists them
+ * with the supervisor's own ({@link SUPERVISOR_FLAGS}), from the same
+ * tables the parser reads.
  *
  * @module
  */
 
-import { IMAGE_PATH_DEFAULT } from "../kernel/abi/limits.ts";
+import { parseArgs } from "node:util";
 import type { MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess, opensCommandPort } from "./machine_process.ts";
 import { textLines } from "../hw/text_lines.ts";
 import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
+import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
+import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
+
+/** The supervisor's own flags; every other flag is a machine flag (hw/machine.ts). */
+export const SUPERVISOR_FLAGS = {
+  "run-for": {
+    type: "string",
+    arg: "SECONDS",
+    help: "shut down cleanly that long after ready, then exit 0",
+  },
+  "restart-on-crash": {
+    type: "boolean",
+    default: false,
+    help: "power the machine on again whenever it dies",
+  },
+  ...HELP_FLAG,
+} as const satisfies FlagTable;
+
+/** `deno task boot --help`. */
+export const BOOT_USAGE = `usage: deno task boot [flags]
+Boots (or resumes) the machine and renders its boot log and console.
+
+supervisor flags:
+${flagHelp(SUPERVISOR_FLAGS)}
+
+machine flags:
+${flagHelp(MACHINE_FLAGS)}`;
 
 interface SupervisorFlags {
+  help: boolean;
   runForS?: number;
   restartOnCrash: boolean;
   imagePath: string;
   machineArgs: string[];
 }
 
+/**
+ * Parses supervisor and machine flags against both tables (an unknown flag
+ * or a bad value is refused here, before a machine starts); the machine
+ * flags but --image are passed on to the machine as they were typed.
+ */
 function parseSupervisorArgs(argv: string[]): SupervisorFlags {
-  const flags: SupervisorFlags = {
-    restartOnCrash: false,
-    imagePath: IMAGE_PATH_DEFAULT,
-    machineArgs: [],
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--run-for") {
-      const s = Number(argv[++i]);
-      if (!(s >= 0)) throw new Error(`--run-for needs a number of seconds, got ${argv[i]}`);
-      flags.runForS = s;
-    } else if (a === "--restart-on-crash") flags.restartOnCrash = true;
-    else if (a === "--image") flags.imagePath = argv[++i];
-    else flags.machineArgs.push(a);
+  const { values, tokens } = parseArgs({
+    args: argv,
+    options: { ...SUPERVISOR_FLAGS, ...MACHINE_FLAGS },
+    strict: true,
+    tokens: true,
+  });
+  if (values.help) return { help: true, restartOnCrash: false, imagePath: "", machineArgs: [] };
+  const machineArgs: string[] = [];
+  for (const t of tokens) {
+    if (t.kind !== "option" || !Object.hasOwn(MACHINE_FLAGS, t.name) || t.name === "image") {
+      continue;
+    }
+    machineArgs.push(`--${t.name}`, ...(t.value === undefined ? [] : [t.value]));
   }
-  return flags;
+  parseMachineArgs(machineArgs); // the machine's own checks, before it starts
+  let runForS: number | undefined;
+  if (values["run-for"] !== undefined) {
+    runForS = Number(values["run-for"]);
+    if (!(runForS >= 0)) {
+      throw new Error(`--run-for needs a number of seconds, got ${values["run-for"]}`);
+    }
+  }
+  return {
+    help: false,
+    runForS,
+    restartOnCrash: values["restart-on-crash"],
+    imagePath: values.image,
+    machineArgs,
+  };
 }
 
 const out = (s: string) => console.log(s);
@@ -93,8 +140,12 @@ async function main(): Promise<number> {
   try {
     flags = parseSupervisorArgs(Deno.args);
   } catch (e) {
-    console.error(`error E_BAD_ARGUMENT: ${(e as Error).message}`);
+    console.error(`error E_BAD_ARGUMENT: ${(e as Error).message}\n${BOOT_USAGE}`);
     return 2;
+  }
+  if (flags.help) {
+    console.log(BOOT_USAGE);
+    return 0;
   }
   const view = new ConsoleView();
   let stopping = false;

@@ -8,6 +8,9 @@
  *   (before/after each page write, before/after the superblock, a torn
  *   superblock), resume, and check the image holds the previous or the new
  *   checkpoint, never a mix.
+ * - nested: seeded SIGKILLs while requests make nested calls and steps
+ *   await several calls; every effect must happen exactly once
+ *   (tools/nested_scenario.ts).
  * - faults: seeded fault injection into the servers and apps
  *   (tools/faults_scenario.ts).
  *
@@ -25,6 +28,7 @@ import { ConsoleView, MachineProcess } from "./machine_process.ts";
 import { freshSeed, Prng } from "./prng.ts";
 import { faultsScenario } from "./faults_scenario.ts";
 import { nestedScenario } from "./nested_scenario.ts";
+import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 
 /** Summary of a scenario run. */
 export interface ScenarioResult {
@@ -258,78 +262,195 @@ export async function powerScenario(
   };
 }
 
-async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      seed: { type: "string" },
-      iterations: { type: "string" },
-      "copy-method": { type: "string", default: "hybrid" },
-      pages: { type: "string", default: "8" },
-      policy: { type: "string" },
-      "verify-every": { type: "string", default: "250" },
-      trace: { type: "boolean", default: false },
+/** One scenario of `deno task scenario NAME`: its flags and how it runs. */
+export interface ScenarioEntry {
+  /** One line for the usage. */
+  summary: string;
+  /** Its own flags, besides {@link COMMON_FLAGS}. */
+  flags: FlagTable;
+  /** Runs it and prints its summary; returns the exit code. */
+  run(values: Record<string, string | boolean | undefined>, seed: number): Promise<number>;
+}
+
+/** Flags every scenario takes. */
+export const COMMON_FLAGS = {
+  seed: { type: "string", arg: "S", help: "seed of every choice (default: a fresh one, printed)" },
+  ...HELP_FLAG,
+} as const satisfies FlagTable;
+
+const log = (s: string) => console.log(s);
+
+/** Every scenario, by name: a new scenario is one entry here. */
+export const SCENARIOS: Record<string, ScenarioEntry> = {
+  crash: {
+    summary: "seeded SIGKILLs while running and during resume, invariants checked after each",
+    flags: {
+      iterations: { type: "string", default: "50", arg: "N", help: "number of SIGKILLs" },
+      "copy-method": {
+        type: "string",
+        default: "hybrid",
+        arg: "METHOD",
+        help: "stop-and-copy, cow or hybrid",
+      },
     },
+    async run(values, seed) {
+      const iterations = Number(values.iterations);
+      const r = await crashScenario(seed, iterations, {
+        log,
+        copyMethod: String(values["copy-method"]),
+      });
+      return report(r, `--iterations ${iterations}`);
+    },
+  },
+  power: {
+    summary: "a power failure at every persistence step of a checkpoint: old or new, never a mix",
+    flags: {
+      pages: {
+        type: "string",
+        default: "8",
+        arg: "K",
+        help: "page writes of the checkpoint to fail at",
+      },
+    },
+    async run(values, seed) {
+      const r = await powerScenario(seed, powerPoints(Number(values.pages)), { log });
+      return report(r, `--pages ${values.pages}`);
+    },
+  },
+  nested: {
+    summary: "seeded SIGKILLs under nested calls and multi-call steps: every effect exactly once",
+    flags: {
+      iterations: { type: "string", default: "50", arg: "N", help: "number of SIGKILLs" },
+    },
+    async run(values, seed) {
+      const iterations = Number(values.iterations);
+      const r = await nestedScenario(seed, iterations, { log });
+      console.log(`nested requests acknowledged ${r.acked}, file steps ${r.files}`);
+      return report(r, `--iterations ${iterations}`);
+    },
+  },
+  faults: {
+    summary: "seeded fault injection into every server and app (tools/faults_scenario.ts)",
+    flags: {
+      iterations: { type: "string", default: "200", arg: "N", help: "number of faults" },
+      policy: {
+        type: "string",
+        arg: "NAME=POLICY,...",
+        help: "restart policies, overriding init's",
+      },
+      "verify-every": {
+        type: "string",
+        default: "250",
+        arg: "N",
+        help: "check the ledger after a clean shutdown every N faults",
+      },
+      trace: { type: "boolean", default: false, help: "print every machine line" },
+    },
+    run: runFaults,
+  },
+};
+
+async function runFaults(
+  values: Record<string, string | boolean | undefined>,
+  seed: number,
+): Promise<number> {
+  const iterations = Number(values.iterations);
+  const policy = values.policy as string | undefined;
+  const r = await faultsScenario(seed, iterations, {
+    log,
+    policy,
+    verifyEvery: Number(values["verify-every"]),
+    trace: values.trace === true,
   });
-  const name = positionals[0];
-  const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : freshSeed();
-  const log = (s: string) => console.log(s);
-  console.log(`scenario ${name}, seed ${seed}`);
-  if (name === "faults") {
-    const iterations = Number(values.iterations ?? 200);
-    const r = await faultsScenario(seed, iterations, {
-      log,
-      policy: values.policy,
-      verifyEvery: Number(values["verify-every"]),
-      trace: values.trace,
-    });
-    const kinds = Object.entries(r.byKind).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
-    const targets = Object.entries(r.byTarget).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
-    console.log(`contained by fault: ${kinds.join(", ")}`);
-    console.log(`contained by component: ${targets.join(", ")}`);
-    console.log(
-      `summary: scenario faults, seed ${seed}: faults injected ${r.injected}, contained ${r.contained}, ` +
-        `kernel survived ${r.kernelSurvived}/${r.injected}, other components unaffected ${r.othersUnaffected}/${r.injected}, ` +
-        `committed data lost ${r.committedDataLost}, console rollbacks ${r.consoleRollbacks}, resumes ${r.resumes}`,
-    );
-    for (const v of r.violations) console.log(`violation: ${v}`);
-    if (r.violations.length === 0) return 0;
-    const policy = values.policy ? ` --policy ${values.policy}` : "";
-    console.log(
-      `replay: deno task scenario faults --seed ${seed} --iterations ${iterations}${policy}`,
-    );
-    return 1;
-  }
-  let result: ScenarioResult;
-  if (name === "crash") {
-    const iterations = Number(values.iterations ?? 50);
-    result = await crashScenario(seed, iterations, { log, copyMethod: values["copy-method"] });
-  } else if (name === "nested") {
-    const iterations = Number(values.iterations ?? 50);
-    const r = await nestedScenario(seed, iterations, { log });
-    console.log(`nested requests acknowledged ${r.acked}, file steps ${r.files}`);
-    result = r;
-  } else if (name === "power") {
-    result = await powerScenario(seed, powerPoints(Number(values.pages)), { log });
-  } else {
-    console.error(`unknown scenario "${name}": use crash, nested, power or faults`);
-    return 2;
-  }
+  const kinds = Object.entries(r.byKind).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
+  const targets = Object.entries(r.byTarget).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
+  console.log(`contained by fault: ${kinds.join(", ")}`);
+  console.log(`contained by component: ${targets.join(", ")}`);
+  console.log(
+    `summary: scenario faults, seed ${seed}: faults injected ${r.injected}, contained ${r.contained}, ` +
+      `kernel survived ${r.kernelSurvived}/${r.injected}, other components unaffected ${r.othersUnaffected}/${r.injected}, ` +
+      `committed data lost ${r.committedDataLost}, console rollbacks ${r.consoleRollbacks}, resumes ${r.resumes}`,
+  );
+  for (const v of r.violations) console.log(`violation: ${v}`);
+  if (r.violations.length === 0) return 0;
+  const replayPolicy = policy ? ` --policy ${policy}` : "";
+  console.log(
+    `replay: deno task scenario faults --seed ${seed} --iterations ${iterations}${replayPolicy}`,
+  );
+  return 1;
+}
+
+/** Prints a crash or power result; returns the exit code. */
+function report(result: ScenarioResult, replayFlags: string): number {
   console.log(
     `summary: scenario ${result.scenario}, seed ${result.seed}: iterations ${result.iterations}, crashes ${result.crashes}, ` +
       `resumes ${result.resumes}, invariant violations ${result.violations.length}, acknowledged updates lost ${result.acknowledgedLost}`,
   );
   for (const v of result.violations) console.log(`violation: ${v}`);
-  if (result.violations.length > 0) {
-    console.log(
-      `replay: deno task scenario ${name} --seed ${seed} ${
-        name === "crash" || name === "nested" ? `--iterations ${result.iterations}` : ""
-      }`,
-    );
-    return 1;
-  }
-  return 0;
+  if (result.violations.length === 0) return 0;
+  console.log(`replay: deno task scenario ${result.scenario} --seed ${result.seed} ${replayFlags}`);
+  return 1;
 }
 
-if (import.meta.main) Deno.exit(await main());
+/** Usage of one scenario, or of all of them when `name` is undefined. */
+export function scenarioUsage(name?: string): string {
+  const names = name === undefined ? Object.keys(SCENARIOS) : [name];
+  const head = name === undefined
+    ? `usage: deno task scenario NAME [flags]   (NAME one of: ${Object.keys(SCENARIOS).join(", ")})`
+    : `usage: deno task scenario ${name} [flags]`;
+  const parts = names.map((n) =>
+    `${n}: ${SCENARIOS[n].summary}${
+      Object.keys(SCENARIOS[n].flags).length > 0 ? `\n${flagHelp(SCENARIOS[n].flags)}` : ""
+    }`
+  );
+  return `${head}\n\n${parts.join("\n\n")}\n\nevery scenario:\n${flagHelp(COMMON_FLAGS)}`;
+}
+
+/** The first positional argument, read with every scenario's flags (so `--seed 5` is no name). */
+function scenarioName(args: string[]): string | undefined {
+  const every: FlagTable = { ...COMMON_FLAGS };
+  for (const s of Object.values(SCENARIOS)) Object.assign(every, s.flags);
+  return parseArgs({ args, options: every, strict: false, allowPositionals: true }).positionals[0];
+}
+
+/** Parses `deno task scenario` arguments and runs one scenario; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const name = scenarioName(args);
+  const entry = name !== undefined && Object.hasOwn(SCENARIOS, name) ? SCENARIOS[name] : undefined;
+  if (!entry) {
+    const help = name === undefined && (args.includes("--help") || args.includes("-h"));
+    if (help) {
+      console.log(scenarioUsage());
+      return 0;
+    }
+    const why = name === undefined ? "no scenario given" : `unknown scenario "${name}"`;
+    console.error(`scenario: ${why}\n${scenarioUsage()}`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...COMMON_FLAGS, ...entry.flags },
+      strict: true,
+    });
+  } catch (e) {
+    console.error(`scenario ${name}: ${(e as Error).message}\n${scenarioUsage(name)}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(scenarioUsage(name));
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] !== name) {
+    console.error(`scenario ${name}: one scenario name, then flags\n${scenarioUsage(name)}`);
+    return 2;
+  }
+  const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : freshSeed();
+  console.log(`scenario ${name}, seed ${seed}`);
+  return await entry.run(values, seed);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

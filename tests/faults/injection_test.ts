@@ -40,42 +40,35 @@ function counterValues(view: ConsoleView, lines: MachineLine[], thread: number):
 }
 
 const isLog = (l: MachineLine, re: RegExp) => l.t === "log" && re.test(l.text);
+type ConsoleLine = Extract<MachineLine, { t: "console" }>;
+const consoleOf = (name: string) => (l: MachineLine): l is ConsoleLine =>
+  l.t === "console" && l.name === name;
 
 /**
- * Injects `throw` into `target` on a machine whose counter runs under
- * `policy`; returns the machine lines once the counter has printed again.
+ * Runs the counter beside tests/programs/faulty.ts, which throws under
+ * `policy` (marking its memory and printing `faulty doomed` in the throwing
+ * handler); returns the machine lines and faulty's restarted line once the
+ * counter has printed five lines after it.
  */
-async function failUnderPolicy(target: string, policy: string, extra: string[] = []) {
+async function throwUnderPolicy(policy: string) {
   const image = tempImage();
   const m = MachineProcess.start(image, [
     "--fresh",
-    "--fault-injection",
     "--policy",
-    `${target}=${policy}`,
+    `faulty=${policy}`,
     "--apps",
-    "counter",
-    ...extra,
+    "counter,tests/programs/faulty.ts?fault=throw",
   ]);
   try {
-    await m.ready();
-    const counter = await m.waitFor((l) => l.t === "console" && l.name === "counter");
-    const thread = counter.t === "console" ? counter.thread : -1;
-    // Wait until checkpoints have committed some output, then fail the target.
-    await m.waitFor((l) => l.t === "console" && l.name === "counter" && /counter 8\n/.test(l.text));
-    // The line is released at a commit; let the counter tick on past it before the failure.
-    await new Promise((r) => setTimeout(r, 150));
-    await m.inject(target, "throw", 1);
-    await m.waitFor((l) => isLog(l, /^kernel: thread \d+ .* failed: .*injected fault/));
-    const failedAt = m.lines.length;
-    await m.waitFor(
-      (l) => l.t === "console" && l.thread === thread && /counter \d+\n$/.test(l.text),
-      60_000,
-      failedAt,
+    const restarted = await m.waitFor((l): l is ConsoleLine =>
+      consoleOf("faulty")(l) && /^faulty restarted /m.test(l.text)
     );
-    const after = m.lines.length;
-    await m.waitFor((l) => l.t === "console" && l.thread === thread, 60_000, after);
+    const laterCounter = (l: MachineLine) => consoleOf("counter")(l) && l.epoch > restarted.epoch;
+    await m.waitFor(() => m.lines.filter(laterCounter).length >= 5);
     assert.equal((await m.shutdown()).code, 0);
-    return { lines: m.lines, thread };
+    const counter = m.lines.find(consoleOf("counter"))!;
+    const faulty = m.lines.filter(consoleOf("faulty")).map((l) => l.text).join("");
+    return { lines: m.lines, counterThread: counter.thread, faulty };
   } finally {
     await m.kill();
     removeImage(image);
@@ -83,38 +76,48 @@ async function failUnderPolicy(target: string, policy: string, extra: string[] =
 }
 
 Deno.test("policy rollback: the failed component's memory and unreleased output go back to the last commit", async () => {
-  // Checkpoints every 400 ms: the counter (a tick every 20 ms) has changed since the last one.
-  const { lines, thread } = await failUnderPolicy("counter", "rollback", [
-    "--checkpoint-ms",
-    "400",
-  ]);
-  const rolled = lines.find((l) => isLog(l, /^kernel: rolled \d+ memory objects/));
-  assert.ok(rolled && rolled.t === "log", "the kernel rolled the counter's memory back");
-  const changed = Number(/\((\d+) pages changed\)/.exec(rolled.text)?.[1]);
-  assert.ok(changed >= 1, `pages the rollback changed: ${rolled.text}`);
-  // What the outside saw never steps back, repeats or skips.
-  const values = counterValues(new ConsoleView(), lines, thread);
-  values.forEach((v, i) => assert.equal(v, i + 1, `counter line ${i + 1}`));
+  const { lines, counterThread, faulty } = await throwUnderPolicy("rollback");
+  assert.match(faulty, /^faulty restarted 1 dirty 0$/m, "the mark made after the commit is gone");
+  assert.doesNotMatch(faulty, /faulty doomed/, "output made after the commit was never released");
+  // The counter beside it never noticed: 1, 2, 3, … with no gap or repeat.
+  counterValues(new ConsoleView(), lines, counterThread).forEach((v, i) => assert.equal(v, i + 1));
 });
 
 Deno.test("policy fresh: the failed component restarts on its memory as it was", async () => {
-  const { lines, thread } = await failUnderPolicy("counter", "fresh");
-  assert.ok(!lines.some((l) => isLog(l, /^kernel: rolled/)));
-  assert.ok(lines.some((l) => isLog(l, /^kernel: restarting thread \d+ \(policy fresh/)));
-  const values = counterValues(new ConsoleView(), lines, thread);
-  values.forEach((v, i) => assert.equal(v, i + 1, `counter line ${i + 1}`));
+  const { lines, counterThread, faulty } = await throwUnderPolicy("fresh");
+  assert.match(faulty, /^faulty doomed\nfaulty restarted 1 dirty 1$/m, "memory and output kept");
+  counterValues(new ConsoleView(), lines, counterThread).forEach((v, i) => assert.equal(v, i + 1));
 });
 
 Deno.test("policy system-rollback: a failed net driver rolls the whole system back; the outside sees no step back", async () => {
-  const { lines, thread } = await failUnderPolicy("net", "system-rollback");
-  assert.ok(lines.some((l) => isLog(l, /^board: system rollback/)));
-  const boots = lines.filter((l) => l.t === "boot");
-  assert.equal(boots.length, 2, "booted, then resumed in the same process");
-  assert.equal(boots[1].t === "boot" && boots[1].fresh, false);
-  const view = new ConsoleView();
-  const values = counterValues(view, lines, thread);
-  assert.equal(view.rollbacksSeen, 0);
-  values.forEach((v, i) => assert.equal(v, i + 1, `counter line ${i + 1}`));
+  const image = tempImage();
+  const m = MachineProcess.start(image, [
+    "--fresh",
+    "--fault-injection",
+    "--policy",
+    "net=system-rollback",
+    "--apps",
+    "counter",
+  ]);
+  try {
+    await m.ready();
+    const counter = await m.waitFor(consoleOf("counter"));
+    await m.inject("net", "throw", 1);
+    // The system resumed in the same process, then the counter printed five lines more.
+    const resumed = await m.waitFor((l) => l.t === "boot" && !l.fresh);
+    const since = m.lines.indexOf(resumed);
+    await m.waitFor(() => m.lines.slice(since).filter(consoleOf("counter")).length >= 5);
+    assert.equal((await m.shutdown()).code, 0);
+    const boots = m.lines.filter((l) => l.t === "boot");
+    assert.equal(boots.length, 2, "booted, then resumed once in the same process");
+    const view = new ConsoleView();
+    const values = counterValues(view, m.lines, counter.thread);
+    assert.equal(view.rollbacksSeen, 0, "no re-sent byte differed from what was shown");
+    values.forEach((v, i) => assert.equal(v, i + 1, `counter line ${i + 1}`));
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
 });
 
 Deno.test("transparent retry: a client whose requests are idempotent does not see its server's death", async () => {

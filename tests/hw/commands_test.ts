@@ -45,31 +45,37 @@ Deno.test("timer: a period is due on the tick that ends it, even a little early"
 
 Deno.test("commands: checkpoint-ms turns checkpoints on and off in a running machine", async () => {
   const image = tempImage();
+  // --digest: a line at every commit, as it happens. The counter's lines (a tick every 20 ms)
+  // are the clock: while checkpoints are off the board releases them at once.
   const m = MachineProcess.start(image, [
     "--fresh",
     "--checkpoint-ms",
     "0",
     "--commands",
-    "--report-checkpoints",
+    "--digest",
+    "--apps",
+    "counter",
   ]);
-  const checkpoints = () =>
-    m.lines.reduce((n, l) => n + (l.t === "checkpoints" ? l.stats.length : 0), 0);
+  const commits = () => m.lines.filter((l) => l.t === "digest" && l.when === "commit").length;
+  const counterLines = () =>
+    m.lines.reduce((n, l) => n + (l.t === "console" ? l.text.split("\n").length - 1 : 0), 0);
   const logged = (text: string) => (l: { t: string; text?: string }) =>
     l.t === "log" && l.text === text;
   try {
     await m.ready();
-    assert.equal(checkpoints(), 0, "--checkpoint-ms 0: no checkpoint");
+    await m.waitFor(() => counterLines() >= 10);
+    assert.equal(commits(), 0, "--checkpoint-ms 0: no checkpoint in 10 counter ticks");
     await m.send({ t: "checkpoint-ms", ms: 1 });
     await m.waitFor(logged("kernel: checkpoints every 1 ms"), 30_000);
-    await m.waitFor(() => checkpoints() >= 20, 30_000);
+    await m.waitFor(() => commits() >= 20, 30_000);
     await m.send({ t: "checkpoint-ms", ms: 0 });
     await m.waitFor(logged("kernel: checkpoints off"), 30_000);
-    // Statistics come in batches (about every 50 ms) and a commit may be in flight at the
-    // switch: let those arrive, then nothing more may.
-    await new Promise((r) => setTimeout(r, 300));
-    const settled = checkpoints();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(checkpoints(), settled, 'checkpoints went on after "checkpoints off"');
+    // A commit may be in flight at the switch: let 3 counter ticks pass, then none in 15 more.
+    const off = counterLines();
+    await m.waitFor(() => counterLines() >= off + 3);
+    const settled = commits();
+    await m.waitFor(() => counterLines() >= off + 18);
+    assert.equal(commits(), settled, 'checkpoints went on after "checkpoints off"');
     await m.send({ t: "reboot" } as never);
     await m.waitFor(
       (l) => l.t === "log" && l.text.startsWith("board: command refused (unknown command"),

@@ -12,6 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { flagHelp, type FlagTable, HELP_FLAG } from "../../hw/flags.ts";
 
 /** Options every benchmark takes. */
 export interface BenchOptions {
@@ -31,10 +32,21 @@ export const BENCHES: Record<string, () => Promise<BenchFn>> = {
   checkpoint: () => import("./checkpoint.ts").then((m) => m.benchCheckpoint),
 };
 
-const USAGE = `usage: deno task bench NAME [--json] [--quick]
-  NAME     one of: ${Object.keys(BENCHES).join(", ")}
-  --json   print only the figures, as one JSON object, on stdout
-  --quick  smaller counts and shorter runs`;
+/** The flags of `deno task bench`: parsed by {@link main}, listed by its usage. */
+export const BENCH_FLAGS = {
+  json: {
+    type: "boolean",
+    default: false,
+    help: "print only the figures, as one JSON object, on stdout",
+  },
+  quick: { type: "boolean", default: false, help: "smaller counts and shorter runs" },
+  ...HELP_FLAG,
+} as const satisfies FlagTable;
+
+const USAGE = `usage: deno task bench NAME [flags]   (NAME one of: ${
+  Object.keys(BENCHES).join(", ")
+})
+${flagHelp(BENCH_FLAGS)}`;
 
 /** Parses the arguments and runs one benchmark; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -43,11 +55,7 @@ export async function main(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: {
-        json: { type: "boolean", default: false },
-        quick: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
+      options: BENCH_FLAGS,
     });
   } catch (e) {
     console.error(`bench: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
