@@ -60,10 +60,14 @@ export enum Err {
   E_NOT_READY = 22,
   /** An internal invariant failed: a bug, reported instead of crashing the kernel. */
   E_INTERNAL = 23,
+  /** Another machine has the image open (it holds the image file's lock). */
+  E_IMAGE_BUSY = 24,
+  /** Writing the image failed (an OS error such as ENOSPC or EIO, or a write that did not reach it). */
+  E_IMAGE_IO = 25,
 }
 
 /** Number of error codes, for tables indexed by code. */
-export const ERR_COUNT = 24;
+export const ERR_COUNT = 26;
 
 /** The name of a code, e.g. `errName(4) === "E_NO_RIGHTS"`. */
 export function errName(code: number): string {
