@@ -603,12 +603,14 @@ Deno.test("a slot header written at another slot's place is not taken for that s
     const model = new Map<number, Uint8Array>();
     const img = NvmImage.format(path, 16 * PAGE_BYTES);
     checkpoint(img, model, 1, [3, 6]);
+    checkpoint(img, model, 2, [3]);
     img.close();
-    // Page 6 slot 0's header lands on page 6 slot 1 (its own place keeps it, too).
-    putHeader(path, 6, 1, headerBytes(path, 6, 0));
+    // A copy of page 3 slot 1's header (epoch 2) lands on page 6 slot 1, newer than page 6's
+    // own epoch 1: its crc names slot 7, not 13, so it is ignored and page 6 reads epoch 1.
+    putHeader(path, 6, 1, headerBytes(path, 3, 1));
     const reopened = NvmImage.open(path);
     try {
-      reopened.loadSlotHeaders(); // the copy's crc names slot 12, not 13: ignored, no error
+      reopened.loadSlotHeaders();
       assertContents(reopened, model);
     } finally {
       reopened.close();
@@ -616,7 +618,7 @@ Deno.test("a slot header written at another slot's place is not taken for that s
     // Page 3's header in page 6's place, page 6's own lost: detected, not read as page 3's.
     putHeader(path, 6, 0, headerBytes(path, 3, 0));
     const moved = NvmImage.open(path);
-    throwsCode(() => moved.loadSlotHeaders(), Err.E_IMAGE_CORRUPT, "checkpoint 1");
+    throwsCode(() => moved.loadSlotHeaders(), Err.E_IMAGE_CORRUPT, "checkpoint 2");
     moved.close();
   });
 });
