@@ -325,10 +325,12 @@ export async function powerScenario(
     checker.checkCounter();
     await m.shutdown();
     const which = boot.epoch === o.epoch ? "new" : "previous";
+    const how = o.how === "absorbed"
+      ? "absorbed (the file already held those bytes; it committed, then a SIGKILL"
+      : `${o.how} (exit ${o.exit}`;
+    const at = `point ${i + 1}/${points.length} ${name}`;
     log(
-      `point ${
-        i + 1
-      }/${points.length} ${name}: fault in epoch ${o.epoch}, ${o.how} (exit ${o.exit}` +
+      `${at}: fault in epoch ${o.epoch}, ${how}` +
         `${o.errorCode ? `, ${o.errorCode}` : ""}); resumed at epoch ${boot.epoch} (${which} ` +
         `checkpoint), digest ${digest}; violations ${checker.violations.length - before}`,
     );
