@@ -11,7 +11,13 @@
  *   restore.
  * - Console: holds each thread's output until the checkpoint covering it has
  *   committed, then releases it (delayed external visibility).
- * - Power-failure mode: stops the machine at an exact persistence step.
+ * - Power-failure mode: injects a fault (power failure before, during or
+ *   after a write, a torn write, a lost write, an I/O error) into one write of
+ *   a checkpoint, through the image's own writer.
+ * - Image errors: an I/O error while persisting, or a checksum failure when a
+ *   page is loaded, is an error line naming it and a halt with exit code
+ *   {@link EXIT_IMAGE_ERROR}; only a simulated power failure exits
+ *   {@link EXIT_POWER_FAILURE}.
  * - Command port (--commands or --fault-injection): reads commands from
  *   stdin, one JSON object per line (hw/commands.ts), and passes them to the
  *   kernel: `checkpoint-ms` changes the checkpoint period, `inject` a fault.
@@ -38,7 +44,13 @@ import {
 import { KERNEL_PMO_PAGES } from "../kernel/object_table.ts";
 import type { CheckpointRoot } from "../kernel/checkpoint.ts";
 import { readConsole } from "../servers/runtime/console.ts";
-import { NvmImage, type PersistStep } from "./nvm_image.ts";
+import {
+  NvmImage,
+  type PersistStep,
+  PowerFailure,
+  type WriteFault,
+  type WriteKind,
+} from "./nvm_image.ts";
 import { textLines } from "./text_lines.ts";
 import { toCommand } from "./commands.ts";
 
@@ -63,7 +75,16 @@ export type MachineLine =
   | { t: "halt"; epoch: number }
   | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" };
 
-/** Where to stop the machine in power-failure mode: the `index`-th step named `step` of checkpoint `epoch`. */
+/** Exit code of a machine stopped by a simulated power failure (as if SIGKILLed). */
+export const EXIT_POWER_FAILURE = 137;
+/** Exit code of a machine halted by an image error (E_IMAGE_IO, E_IMAGE_CORRUPT) while running. */
+export const EXIT_IMAGE_ERROR = 74;
+
+/**
+ * Where power-failure mode injects its fault: `step` is the kind of write and
+ * the fault ("data-torn"), at the `index`-th write of that kind of checkpoint
+ * `epoch`.
+ */
 export interface PowerFailSpec {
   step: PersistStep;
   index: number;
@@ -239,7 +260,11 @@ export class Board {
     this.timerChip?.terminate();
     this.kernel.terminate();
     this.image.close();
-    this.boot(false);
+    try {
+      this.boot(false);
+    } catch (e) {
+      this.haltOnImageError(e, "resuming after the rollback");
+    }
   }
 
   /** The command port: one JSON command per stdin line (hw/commands.ts). */
@@ -339,7 +364,11 @@ export class Board {
         // Text already in the ring is released with the next commit, never before.
         return;
       case "load":
-        this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
+        try {
+          this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
+        } catch (e) {
+          return this.haltOnImageError(e, `loading pages ${msg.nvmBase}+${msg.pages}`);
+        }
         return this.toKernel({ t: "loaded", reqId: msg.reqId });
       case "commit":
         return this.commit(msg);
@@ -384,11 +413,9 @@ export class Board {
     try {
       this.persist(msg);
     } catch (e) {
-      emit({
-        t: "log",
-        text: `board: power failure during epoch ${msg.epoch}: ${(e as Error).message}`,
-      });
-      Deno.exit(137);
+      if (!(e instanceof PowerFailure)) return this.haltOnImageError(e, `checkpoint ${msg.epoch}`);
+      emit({ t: "log", text: `board: power failure during epoch ${msg.epoch}: ${e.message}` });
+      Deno.exit(EXIT_POWER_FAILURE);
     }
     this.toKernel({ t: "committed", epoch: msg.epoch, staging: msg.pages }, [msg.pages]);
     this.showImageReport();
@@ -433,16 +460,41 @@ export class Board {
     Atomics.store(c.released, ConsoleRegister.RELEASED, head);
   }
 
-  /** In power-failure mode, makes the image stop the process at the chosen step. */
+  /** In power-failure mode, makes the image inject the chosen fault into the chosen write. */
   private armPowerFail(epoch: number): void {
     const spec = this.config.powerFail;
     if (!spec || epoch < spec.epoch) return;
-    this.image.faultHook = (step, index) => {
-      if (step !== spec.step || index !== spec.index) return false;
-      if (step === "superblock-torn") return true; // the image writes half, then throws PowerFailure
-      emit({ t: "log", text: `board: power failure at ${step} #${index} of epoch ${epoch}` });
-      Deno.exit(137);
+    const [kind, fault] = spec.step.split("-") as [WriteKind, WriteFault];
+    this.image.faultHook = (write, index) => {
+      if (write !== kind || index !== spec.index) return;
+      emit({
+        t: "log",
+        text: `board: injecting ${spec.step} at write #${index} of epoch ${epoch}`,
+      });
+      this.image.faultHook = undefined; // once
+      return fault;
     };
+  }
+
+  /**
+   * An image error on a running machine (not a simulated power failure): an
+   * error line with its code and message, then every worker stops, the image
+   * closes, and the process exits {@link EXIT_IMAGE_ERROR}. Nothing more is
+   * committed or released, so the image still holds the last committed
+   * checkpoint (if the error left one).
+   */
+  private haltOnImageError(e: unknown, during: string): never {
+    const code = e instanceof TardigradeError ? e.codeName : "E_IMAGE_IO";
+    const message = e instanceof Error ? e.message : String(e);
+    emit({ t: "error", code, text: `${during}: ${message.replace(`${code}: `, "")}` });
+    emit({ t: "log", text: `board: halting on an image error (exit ${EXIT_IMAGE_ERROR})` });
+    clearInterval(this.releaseTimer);
+    this.timerChip?.terminate();
+    for (const w of this.workers.values()) w.terminate();
+    this.earlyInit?.terminate();
+    this.kernel?.terminate();
+    this.image?.close();
+    Deno.exit(EXIT_IMAGE_ERROR);
   }
 
   /** Asks the kernel for a clean shutdown (final checkpoint), then exits. */

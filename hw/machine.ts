@@ -20,18 +20,14 @@ import {
 } from "../kernel/abi/limits.ts";
 import { type CopyMethod, RESTART_POLICIES, type RestartPolicy } from "../kernel/abi/protocol.ts";
 import { Board, type BoardConfig, emit, type PowerFailSpec } from "./board.ts";
-import type { PersistStep } from "./nvm_image.ts";
+import { type PersistStep, WRITE_FAULTS } from "./nvm_image.ts";
 import { parseCheckpointMs } from "./commands.ts";
 import type { FlagTable } from "./flags.ts";
 
 const COPY_METHODS: CopyMethod[] = ["stop-and-copy", "cow", "hybrid"];
-const STEPS: PersistStep[] = [
-  "page-before",
-  "page-after",
-  "superblock-before",
-  "superblock-after",
-  "superblock-torn",
-];
+const STEPS: PersistStep[] = (["data", "header", "superblock"] as const).flatMap((kind) =>
+  WRITE_FAULTS.map((fault): PersistStep => `${kind}-${fault}`)
+);
 
 /** Every machine flag: parsed by {@link parseMachineArgs}, listed by `deno task boot --help`. */
 export const MACHINE_FLAGS = {
@@ -175,7 +171,11 @@ export function parsePolicies(text: string): Record<string, RestartPolicy> {
   return out;
 }
 
-/** "page-after:3@5" → the 4th page-after step of checkpoint 5 (epoch defaults to 1). */
+/**
+ * "data-torn:3@5" → tear the 4th data write of checkpoint 5 (epoch defaults
+ * to 1). STEP is a write kind (data, header, superblock) and a fault
+ * (before, torn, lost, after, eio: hw/nvm_image.ts WriteFault).
+ */
 export function parsePowerFail(spec: string): PowerFailSpec {
   const m = /^([a-z-]+):(\d+)(?:@(\d+))?$/.exec(spec);
   if (!m || !STEPS.includes(m[1] as PersistStep)) {

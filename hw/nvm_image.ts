@@ -15,30 +15,40 @@
  *
  *   superblock (4096 bytes)                  slot header (16 bytes)
  *   0     8     magic "TRDGRADE"             0   8   epoch u64 that wrote the slot (0: never)
- *   8     4     formatVersion u32 (= 1)      8   4   dataCrc: crc32 of the slot's 4096 bytes
+ *   8     4     formatVersion u32 (= 2)      8   4   dataCrc: crc32 of the slot's 4096 bytes
  *   12    4     pageCount u32                12  4   headerCrc: crc32 of header bytes [0, 12)
- *   16    8     epoch u64 (committed checkpoint)
+ *   16    8     epoch u64 (committed)                 then of the slot index 2p + s (u32)
  *   24    8     createdAtMs f64 (format time)
- *   32    4     rootLength u32 (<= 3072)
- *   36    3072  root bytes (opaque to this module), then zeros
+ *   32    4     liveSlots u32: pages with a committed version
+ *   36    4     liveSum u32: sum mod 2^32 of those versions' headerCrc
+ *   40    4     rootLength u32 (<= 3072)
+ *   44    3072  root bytes (opaque to this module), then zeros
  *   4092  4     crc32 of bytes [0, 4092)
  * ```
  *
  * Commit protocol ("two backup slots per page with versions"): a checkpoint
  * numbered `committedEpoch + 1` writes each dirty page into the slot that does
- * NOT hold the page's newest committed version (data first, then the slot's
- * header), then {@link NvmImage.commit} writes superblock slot `epoch % 2`.
- * The superblock write is the commit point; the other superblock slot still
- * holds the previous epoch.
+ * NOT hold the page's newest committed version (all data runs first, then the
+ * header runs), reads back what it wrote and checks it, then
+ * {@link NvmImage.commit} writes superblock slot `epoch % 2` and reads it
+ * back. The superblock write is the commit point; the other superblock slot
+ * still holds the previous epoch. A write that did not reach the file (lost,
+ * torn, or landed elsewhere) fails the read-back, and the checkpoint is not
+ * committed (E_IMAGE_IO).
  *
  * Recovery rules: the image's state is the valid superblock (magic, version,
  * crc) with the highest epoch. Page p reads from its slot with the highest
  * epoch that is <= the committed epoch and has a valid header crc; if that
  * slot's data crc is wrong the image is corrupt (E_IMAGE_CORRUPT). A header
- * with a bad crc, or an epoch above the committed one, is a torn or
- * uncommitted write and is ignored; {@link NvmImage.open} zeroes the headers
- * of uncommitted slots (the scrub), because the next checkpoint reuses their
- * epoch number. A page never written reads as zeros.
+ * with a bad crc (torn, or written at another slot's place: the crc covers
+ * the slot index), or an epoch above the committed one, is ignored; the
+ * headers of uncommitted slots are zeroed (the scrub), because the next
+ * checkpoint reuses their epoch number. A page never written reads as zeros.
+ * Once every header is read, the pages with a committed version and the sum
+ * of their header crcs must equal the superblock's liveSlots and liveSum: a
+ * header of a committed checkpoint that never reached the device (an older
+ * header left in its place, or none) is E_IMAGE_CORRUPT, never a silent step
+ * back to an older version of the page.
  *
  * @module
  */
@@ -47,34 +57,52 @@ import { assert, Err, TardigradeError } from "../kernel/abi/errors.ts";
 import { PAGE_BYTES } from "../kernel/abi/limits.ts";
 import { crc32 } from "./crc32.ts";
 
-/** The only image format version this build reads and writes. */
-export const IMAGE_FORMAT_VERSION = 1;
+/**
+ * The only image format version this build reads and writes. Version 1 had
+ * no slot index in the header crc and no liveSlots/liveSum: E_IMAGE_VERSION.
+ */
+export const IMAGE_FORMAT_VERSION = 2;
 /** Largest root blob a superblock carries. */
 export const ROOT_BYTES_MAX = 3072;
 /** Largest image, in pages (16 GiB of NVM; its header table is 128 MiB). */
 export const IMAGE_PAGES_MAX = 1 << 22;
 
-/** A point in the persistence sequence at which a {@link FaultHook} is called. */
-export type PersistStep =
-  | "page-before"
-  | "page-after"
-  | "superblock-before"
-  | "superblock-after"
-  | "superblock-torn";
+/** The writes of a checkpoint: a run of data slots, a run of slot headers, the superblock. */
+export type WriteKind = "data" | "header" | "superblock";
 
 /**
- * Called before/after each persistence step; index = page write number within
- * this checkpoint (0-based) or 0 for superblock. May throw to simulate a power
- * failure (the write in progress is abandoned). For "superblock-torn": if the
- * hook returns true for step "superblock-torn", only the first half of the
- * superblock bytes is written and then PowerFailure is thrown.
- *
- * Once a hook throws (or a torn write happens) the image object is dead: its
- * file is closed and every later call throws E_NOT_READY; open the path again.
+ * What a {@link FaultHook} makes of one write: "before" (power fails before
+ * it), "torn" (a part of it reaches the file, then power fails: half of the
+ * run rounded to whole slots or headers, then half a slot or header), "lost"
+ * (acknowledged, never written; the checkpoint goes on), "after" (power fails
+ * once it is written), "eio" (the write fails with an I/O error, as the OS
+ * reports one).
  */
-export type FaultHook = (step: PersistStep, index: number, epoch: number) => boolean | void;
+export type WriteFault = "before" | "torn" | "lost" | "after" | "eio";
 
-/** A simulated power failure, thrown by a {@link FaultHook} or by a torn superblock write. */
+/** All write faults, in the order the power scenario injects them. */
+export const WRITE_FAULTS: readonly WriteFault[] = ["before", "torn", "lost", "after", "eio"];
+
+/** A fault at a kind of write, as `--power-fail` names it: "data-torn", "superblock-lost", … */
+export type PersistStep = `${WriteKind}-${WriteFault}`;
+
+/**
+ * Called before each write of a checkpoint with its kind, its index (the
+ * run's number within this checkpoint, 0-based, counted per kind; 0 for the
+ * superblock) and the epoch; returns the fault to inject, or nothing for a
+ * plain write. It may also throw, which abandons the write.
+ *
+ * After a power failure (PowerFailure), an I/O error or a failed read-back
+ * the image object is dead: its file is closed and every later call throws
+ * E_NOT_READY; open the path again.
+ */
+export type FaultHook = (
+  write: WriteKind,
+  index: number,
+  epoch: number,
+) => WriteFault | undefined | void;
+
+/** A simulated power failure, thrown by a write a {@link FaultHook} chose to fail. */
 export class PowerFailure extends Error {
   constructor(message = "simulated power failure") {
     super(message);
@@ -109,8 +137,10 @@ const SB_VERSION = 8;
 const SB_PAGE_COUNT = 12;
 const SB_EPOCH = 16;
 const SB_CREATED = 24;
-const SB_ROOT_LENGTH = 32;
-const SB_ROOT = 36;
+const SB_LIVE_SLOTS = 32;
+const SB_LIVE_SUM = 36;
+const SB_ROOT_LENGTH = 40;
+const SB_ROOT = 44;
 const SB_CRC = SUPERBLOCK_BYTES - 4;
 const HEADER_TABLE_OFFSET = 2 * SUPERBLOCK_BYTES;
 const SLOT_HEADER_BYTES = 16;
@@ -125,6 +155,52 @@ const FRESH_HINT = "pass --fresh to format a new image, which destroys this file
 
 assert(SB_ROOT + ROOT_BYTES_MAX <= SB_CRC, "nvm_image", "root must fit in the superblock");
 assert(PAGE_BYTES === 4096, "nvm_image", "the image layout assumes 4096-byte pages");
+
+/** Scratch for the slot index that each header crc ends with. */
+const SLOT_INDEX_BYTES = new Uint8Array(4);
+const SLOT_INDEX_VIEW = new DataView(SLOT_INDEX_BYTES.buffer);
+
+/** The headerCrc of slot `idx` whose header is at `idx × 16` in `headers`: bytes [0, 12), then idx. */
+function headerCrcOf(headers: Uint8Array, idx: number): number {
+  const off = idx * SLOT_HEADER_BYTES;
+  SLOT_INDEX_VIEW.setUint32(0, idx, true);
+  return crc32(SLOT_INDEX_BYTES, crc32(headers.subarray(off, off + SLOT_HEADER_CRC_SPAN)));
+}
+
+/** How much of a torn write of `length` bytes (whole `unit`s) reaches the file. */
+function tornLength(length: number, unit: number): number {
+  return Math.floor(length / unit / 2) * unit + unit / 2;
+}
+
+/** Runs of sorted slot indices `order`: consecutive entries at most `gapMax` apart, at most `lengthMax` slots long. */
+function runsOf(order: number[], gapMax: number, lengthMax: number): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (let i = 0; i < order.length;) {
+    let j = i + 1;
+    while (
+      j < order.length && order[j] - order[j - 1] <= gapMax && order[j] - order[i] < lengthMax
+    ) j++;
+    runs.push([i, j]);
+    i = j;
+  }
+  return runs;
+}
+
+/** "page 5 slot 1" for slot index 11. */
+function slotName(idx: number): string {
+  return `page ${idx >> 1} slot ${idx & 1}`;
+}
+
+/** E_IMAGE_IO for an error the OS reported while `what` ran on `path`. */
+function ioError(path: string, what: string, e: Error): TardigradeError {
+  const os = (e as { code?: string }).code ?? e.name;
+  return new TardigradeError(
+    Err.E_IMAGE_IO,
+    `${what} on ${path} failed: ${os}: ${e.message}. The checkpoint was not committed and the ` +
+      `image still holds the previous one; free space or fix the disk, then boot again to resume`,
+    { path, os },
+  );
+}
 
 function badArgument(message: string, detail: Record<string, string | number | boolean> = {}) {
   return new TardigradeError(Err.E_BAD_ARGUMENT, message, detail);
@@ -165,6 +241,21 @@ function readFull(file: Deno.FsFile, pos: number, buf: Uint8Array, path: string)
   }
 }
 
+/**
+ * Takes the exclusive lock of an image file (flock): E_IMAGE_BUSY if another
+ * open image holds it. The lock goes with the file's closing or the process's
+ * death (a SIGKILLed machine leaves none behind).
+ */
+function lockImage(file: Deno.FsFile, path: string): void {
+  if (file.tryLockSync(true)) return;
+  throw new TardigradeError(
+    Err.E_IMAGE_BUSY,
+    `${path} is in use by another machine, which holds its lock. Stop that machine first ` +
+      `(Ctrl-C in its supervisor), or boot this one with another --image`,
+    { path },
+  );
+}
+
 /** Writes all of `buf` at `pos`. */
 function writeFull(file: Deno.FsFile, pos: number, buf: Uint8Array): void {
   file.seekSync(pos, Deno.SeekMode.Start);
@@ -184,6 +275,9 @@ interface SuperblockFields {
   pageCount: number;
   epoch: number;
   createdAtMs: number;
+  /** Pages with a committed version at `epoch`, and the sum mod 2^32 of their header crcs. */
+  liveSlots: number;
+  liveSum: number;
   root: Uint8Array;
 }
 
@@ -198,6 +292,8 @@ function encodeSuperblock(f: SuperblockFields): Uint8Array {
   v.setUint32(SB_PAGE_COUNT, f.pageCount, true);
   v.setBigUint64(SB_EPOCH, BigInt(f.epoch), true);
   v.setFloat64(SB_CREATED, f.createdAtMs, true);
+  v.setUint32(SB_LIVE_SLOTS, f.liveSlots, true);
+  v.setUint32(SB_LIVE_SUM, f.liveSum, true);
   v.setUint32(SB_ROOT_LENGTH, f.root.length, true);
   b.set(f.root, SB_ROOT);
   v.setUint32(SB_CRC, crc32(b.subarray(0, SB_CRC)), true);
@@ -236,9 +332,11 @@ function decodeSuperblock(b: Uint8Array): SuperblockSlot {
   const epoch = getEpoch(v, SB_EPOCH);
   const createdAtMs = v.getFloat64(SB_CREATED, true);
   const rootLength = v.getUint32(SB_ROOT_LENGTH, true);
+  const liveSlots = v.getUint32(SB_LIVE_SLOTS, true);
+  const liveSum = v.getUint32(SB_LIVE_SUM, true);
   if (
     pageCount < 1 || pageCount > IMAGE_PAGES_MAX || !Number.isSafeInteger(epoch) ||
-    !Number.isFinite(createdAtMs) || rootLength > ROOT_BYTES_MAX
+    !Number.isFinite(createdAtMs) || rootLength > ROOT_BYTES_MAX || liveSlots > pageCount
   ) {
     return {
       hasMagic,
@@ -249,7 +347,8 @@ function decodeSuperblock(b: Uint8Array): SuperblockSlot {
     };
   }
   const root = b.slice(SB_ROOT, SB_ROOT + rootLength);
-  return { hasMagic, version, crcOk, problem: "", fields: { pageCount, epoch, createdAtMs, root } };
+  const fields = { pageCount, epoch, createdAtMs, liveSlots, liveSum, root };
+  return { hasMagic, version, crcOk, problem: "", fields };
 }
 
 /** The internal state an {@link NvmImage} is built from. */
@@ -300,8 +399,19 @@ export class NvmImage {
   /** Slots of an uncommitted checkpoint discarded so far, and where openReport says so. */
   #discarded = 0;
   #discardedLine = -1;
-  /** Page writes so far in the current checkpoint (the fault hook's index). */
-  #pageWrites = 0;
+  /** Slots (2p + s) written by the current checkpoint. */
+  readonly #written = new Set<number>();
+  /** Data and header runs written so far in the current checkpoint (the fault hook's index). */
+  #runCount = { data: 0, header: 0 };
+  /**
+   * Pages with a committed version and the sum of their header crcs, over the
+   * chunks read so far (all of them, from the first commit on); the opened
+   * superblock's figures, which they must equal once every chunk is read.
+   */
+  #liveSlots = 0;
+  #liveSum = 0;
+  readonly #sealSlots: number;
+  readonly #sealSum: number;
   /** Why this object can no longer be used, or "" while it can. */
   #dead = "";
   #scratch: Uint8Array | undefined;
@@ -316,6 +426,12 @@ export class NvmImage {
     this.#epoch = s.fields.epoch;
     this.#root = s.fields.root;
     this.#createdAtMs = s.fields.createdAtMs;
+    this.#sealSlots = s.fields.liveSlots;
+    this.#sealSum = s.fields.liveSum;
+    if (s.headersLoaded) {
+      this.#liveSlots = s.fields.liveSlots;
+      this.#liveSum = s.fields.liveSum;
+    }
     this.#dataOffset = imageLayout(this.pageCount).dataOffset;
     this.#headers = s.headers;
     this.#headerView = new DataView(s.headers.buffer, s.headers.byteOffset, s.headers.length);
@@ -348,10 +464,14 @@ export class NvmImage {
       pageCount,
       epoch: 0,
       createdAtMs: Date.now(),
+      liveSlots: 0,
+      liveSum: 0,
       root: new Uint8Array(0),
     };
-    const file = Deno.openSync(path, { read: true, write: true, create: true, truncate: true });
+    const file = Deno.openSync(path, { read: true, write: true, create: true });
     try {
+      lockImage(file, path); // before the truncation: a running machine's image stays whole
+      file.truncateSync(0);
       file.truncateSync(layout.totalBytes); // sparse zeros: no header valid, superblock 1 empty
       writeFull(file, 0, encodeSuperblock(fields));
       if (opts.fsync) file.syncSync();
@@ -375,12 +495,14 @@ export class NvmImage {
    * Opens an existing image: picks the newest valid superblock. The slot
    * headers are read later, a chunk at a time before first use and all of
    * them before the next commit; slots left by an uncommitted checkpoint are
-   * scrubbed then. Throws E_IMAGE_TRUNCATED, E_IMAGE_NOT_TARDIGRADE,
-   * E_IMAGE_VERSION or E_IMAGE_CORRUPT, and then has not modified the file.
+   * scrubbed then. Throws E_IMAGE_BUSY (another open image holds the file's
+   * lock), E_IMAGE_TRUNCATED, E_IMAGE_NOT_TARDIGRADE, E_IMAGE_VERSION or
+   * E_IMAGE_CORRUPT, and then has not modified the file.
    */
   static open(path: string, opts: ImageOptions = {}): NvmImage {
     const file = Deno.openSync(path, { read: true, write: true });
     try {
+      lockImage(file, path);
       return NvmImage.#load(path, file, opts);
     } catch (e) {
       file.close();
@@ -573,39 +695,35 @@ export class NvmImage {
    * be `committedEpoch + 1`. Invisible to reads until {@link NvmImage.commit}.
    */
   writePage(page: number, epoch: number, data: Uint8Array): void {
-    this.#live();
-    this.#checkEpoch(epoch, "writePage");
-    this.#checkPage(page, "writePage");
-    this.#checkBuffer(data, PAGE_BYTES, "writePage: data");
-    this.#writeOne(page, epoch, data);
+    this.writePages(epoch, [{ page, data }]);
   }
 
   /**
-   * Writes several pages of checkpoint `epoch`, as repeated
-   * {@link NvmImage.writePage} calls would (a page listed twice ends with its
-   * last data). Checks every argument before writing anything. Without a fault
-   * hook, adjacent slots and nearby headers go out in one write each.
+   * Writes several pages of checkpoint `epoch` (a page listed twice ends with
+   * its last data). Checks every argument before writing anything; adjacent
+   * slots go out in one write, then nearby headers in one write. The fault
+   * hook sees each of those writes. E_IMAGE_IO if the OS fails a write.
    */
   writePages(epoch: number, pages: Array<{ page: number; data: Uint8Array }>): void {
     this.#live();
     this.#checkEpoch(epoch, "writePages");
-    const seen = new Set<number>();
+    const last = new Map<number, Uint8Array>();
     for (const { page, data } of pages) {
       this.#checkPage(page, "writePages");
       this.#checkBuffer(data, PAGE_BYTES, `writePages: data of page ${page}`);
-      seen.add(page);
+      last.set(page, data);
     }
-    if (this.#hook !== undefined || seen.size !== pages.length) {
-      for (const { page, data } of pages) this.#writeOne(page, epoch, data);
-      return;
-    }
-    this.#guard("writePages", () => this.#writeCoalesced(epoch, pages));
+    this.#guard("writePages", () => this.#writeCoalesced(epoch, last));
   }
 
   /**
    * Commits checkpoint `epoch` (`committedEpoch + 1`) with `root` (at most
-   * ROOT_BYTES_MAX bytes) by writing superblock slot `epoch % 2`; with the
-   * fsync option, flushes the page writes first and the superblock after.
+   * ROOT_BYTES_MAX bytes): reads back the slots and headers this checkpoint
+   * wrote and checks them, then writes superblock slot `epoch % 2` and reads
+   * it back. With the fsync option, flushes the page writes first and the
+   * superblock after. E_IMAGE_IO if a write failed or did not reach the file
+   * (then nothing was committed); E_IMAGE_CORRUPT if the image's committed
+   * slot headers disagree with its superblock.
    */
   commit(epoch: number, root: Uint8Array): void {
     const file = this.#live();
@@ -615,35 +733,39 @@ export class NvmImage {
         length: root instanceof Uint8Array ? root.length : -1,
       });
     }
+    // A slot the crashed checkpoint wrote with this epoch would turn valid with this commit.
+    this.loadSlotHeaders();
     const rootCopy = root.slice();
+    const live = this.#liveAfterCommit();
     const sb = encodeSuperblock({
       pageCount: this.pageCount,
       epoch,
       createdAtMs: this.#createdAtMs,
+      liveSlots: live.slots,
+      liveSum: live.sum,
       root: rootCopy,
     });
     const at = (epoch % 2) * SUPERBLOCK_BYTES;
-    // A slot the crashed checkpoint wrote with this epoch would turn valid with this commit.
-    this.loadSlotHeaders();
     this.#guard("commit", () => {
+      this.#verifyWritten(epoch);
       if (this.#fsync) file.syncDataSync();
-      this.#callHook("superblock-before", 0, epoch);
-      if (this.#callHook("superblock-torn", 0, epoch)) {
-        writeFull(file, at, sb.subarray(0, SUPERBLOCK_BYTES / 2));
-        throw new PowerFailure(
-          `power failed halfway through superblock ${epoch % 2} of epoch ${epoch}`,
-        );
+      this.#put("superblock", at, sb, SUPERBLOCK_BYTES, epoch);
+      const back = this.#scratchBytes(SUPERBLOCK_BYTES);
+      readFull(file, at, back, this.path);
+      if (!back.every((b, i) => b === sb[i])) {
+        throw this.#notWritten(`superblock ${epoch % 2}`, epoch);
       }
-      writeFull(file, at, sb);
       if (this.#fsync) file.syncDataSync();
       this.#epoch = epoch;
       this.#root = rootCopy;
-      this.#pageWrites = 0;
-      this.#callHook("superblock-after", 0, epoch);
+      this.#liveSlots = live.slots;
+      this.#liveSum = live.sum;
+      this.#written.clear();
+      this.#runCount = { data: 0, header: 0 };
     });
   }
 
-  /** Closes the file; later calls throw E_NOT_READY. Closing twice is harmless. */
+  /** Closes the file (and so drops its lock); later calls throw E_NOT_READY. Closing twice is harmless. */
   close(): void {
     if (this.#dead === "") this.#dead = "it was closed";
     const f = this.#file;
@@ -655,6 +777,7 @@ export class NvmImage {
    * Reads and checks every slot header not read yet (open leaves them to
    * first use); afterwards `openReport` says how many slots of an
    * uncommitted checkpoint were discarded. The next commit does this itself.
+   * E_IMAGE_CORRUPT if the committed headers disagree with the superblock.
    */
   loadSlotHeaders(): void {
     for (let c = 0; this.#chunksToLoad > 0 && c < this.#chunkLoaded.length; c++) {
@@ -670,7 +793,8 @@ export class NvmImage {
    * checkpoint that never committed (its epoch will be reused): its header
    * is zeroed on disk. Every chunk is loaded before the first commit after
    * open, so `#epoch` here is still the epoch the image was opened at, and
-   * no chunk holds a slot this session wrote.
+   * no chunk holds a slot this session wrote. The last chunk read checks the
+   * committed headers against the superblock (#checkLive).
    */
   #loadChunk(c: number): void {
     if (this.#chunkLoaded[c]) return;
@@ -695,7 +819,7 @@ export class NvmImage {
       if ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) === 0) continue; // never written
       const off = i * SLOT_HEADER_BYTES;
       const crc = view.getUint32(off + SLOT_HEADER_CRC_SPAN, true);
-      if (crc32(headers.subarray(off, off + SLOT_HEADER_CRC_SPAN)) !== crc) continue; // torn
+      if (headerCrcOf(headers, i) !== crc) continue; // torn, or another slot's header
       const epoch = getEpoch(view, off);
       if (epoch <= this.#epoch && epoch > 0) {
         this.#slotEpoch[i] = epoch;
@@ -706,19 +830,74 @@ export class NvmImage {
       scrubLast = i;
       scrubbed++;
     }
-    if (scrubbed > 0) {
-      const from = scrubFirst * SLOT_HEADER_BYTES;
-      const to = (scrubLast + 1) * SLOT_HEADER_BYTES;
-      writeFull(file, HEADER_TABLE_OFFSET + from, headers.subarray(from, to));
-      if (this.#fsync) file.syncSync();
-      this.#discarded += scrubbed;
-      const line = `discarded ${this.#discarded} page slot(s) written after epoch ${this.#epoch} ` +
-        `by a checkpoint that never committed`;
-      if (this.#discardedLine < 0) this.#discardedLine = this.openReport.push(line) - 1;
-      else this.openReport[this.#discardedLine] = line;
+    if (scrubbed > 0) this.#scrub(scrubFirst, scrubLast, scrubbed);
+    for (let p = first >> 1; p < end >> 1; p++) {
+      const s = this.#newestSlot(p);
+      if (s < 0) continue;
+      this.#liveSlots++;
+      this.#liveSum = (this.#liveSum + this.#crcOfSlot(2 * p + s)) >>> 0;
     }
     this.#chunkLoaded[c] = 1;
     this.#chunksToLoad--;
+    if (this.#chunksToLoad === 0) this.#checkLive();
+  }
+
+  /** Zeroes on disk the headers `first..last` cleared in memory, and reports them. */
+  #scrub(first: number, last: number, count: number): void {
+    const file = this.#live();
+    const from = first * SLOT_HEADER_BYTES;
+    const to = (last + 1) * SLOT_HEADER_BYTES;
+    writeFull(file, HEADER_TABLE_OFFSET + from, this.#headers.subarray(from, to));
+    if (this.#fsync) file.syncSync();
+    this.#discarded += count;
+    const line = `discarded ${this.#discarded} page slot(s) written after epoch ${this.#epoch} ` +
+      `by a checkpoint that never committed`;
+    if (this.#discardedLine < 0) this.#discardedLine = this.openReport.push(line) - 1;
+    else this.openReport[this.#discardedLine] = line;
+  }
+
+  /**
+   * With every header read: the committed versions found must be the ones the
+   * superblock counted. A committed header that never reached the device (an
+   * older one left in place) would otherwise read as an older version of its
+   * page: E_IMAGE_CORRUPT, and the image is closed.
+   */
+  #checkLive(): void {
+    if (this.#liveSlots === this.#sealSlots && this.#liveSum === this.#sealSum) return;
+    const e = new TardigradeError(
+      Err.E_IMAGE_CORRUPT,
+      `${this.path}: checkpoint ${this.#epoch} committed ${this.#sealSlots} page versions ` +
+        `(header crc sum 0x${this.#sealSum.toString(16)}), but the slot headers hold ` +
+        `${this.#liveSlots} (sum 0x${this.#liveSum.toString(16)}): a slot header write of a ` +
+        `committed checkpoint was lost or went elsewhere, and some page would read an older ` +
+        `version. Restore the image from a backup, or ${FRESH_HINT}`,
+      { path: this.path, epoch: this.#epoch, liveSlots: this.#liveSlots },
+    );
+    this.#dead = e.message;
+    this.#file?.close();
+    this.#file = undefined;
+    throw e;
+  }
+
+  /** The live figures the superblock of the checkpoint being committed records. */
+  #liveAfterCommit(): { slots: number; sum: number } {
+    let slots = this.#liveSlots;
+    let sum = this.#liveSum;
+    for (const idx of this.#written) {
+      const old = this.#committedSlot(idx >> 1); // the written slot is not committed yet
+      if (old >= 0) {
+        slots--;
+        sum -= this.#crcOfSlot(2 * (idx >> 1) + old);
+      }
+      slots++;
+      sum += this.#crcOfSlot(idx);
+    }
+    return { slots, sum: sum >>> 0 };
+  }
+
+  /** The stored headerCrc of slot `idx` (its header as in memory). */
+  #crcOfSlot(idx: number): number {
+    return this.#headerView.getUint32(idx * SLOT_HEADER_BYTES + SLOT_HEADER_CRC_SPAN, true);
   }
 
   /** The open file, or E_NOT_READY if the image was closed or lost power. */
@@ -734,9 +913,10 @@ export class NvmImage {
   }
 
   /**
-   * Runs a step that writes to the file. Any exception (a hook's simulated
-   * power failure, a torn write, an I/O error) leaves the file in an unknown
-   * state, so the object dies: the file is closed and later calls fail.
+   * Runs a step that writes to the file. Any exception (a power failure, a
+   * torn write, an I/O error, a failed read-back) leaves the file in an
+   * unknown state, so the object dies: the file is closed and later calls
+   * fail. An OS error is rethrown as E_IMAGE_IO naming it.
    */
   #guard(what: string, f: () => void): void {
     try {
@@ -746,72 +926,104 @@ export class NvmImage {
       const file = this.#file;
       this.#file = undefined;
       file?.close();
-      throw e;
+      if (e instanceof PowerFailure || e instanceof TardigradeError || !(e instanceof Error)) {
+        throw e;
+      }
+      throw ioError(this.path, what, e);
     }
   }
 
-  /** Calls the fault hook, if any; true only if it returned true. */
-  #callHook(step: PersistStep, index: number, epoch: number): boolean {
-    return this.#hook !== undefined && this.#hook(step, index, epoch) === true;
-  }
-
-  /** One page write: hook, data, header, hook. Arguments already checked. */
-  #writeOne(page: number, epoch: number, data: Uint8Array): void {
-    const file = this.#live();
-    this.#guard("writePage", () => {
-      const index = this.#pageWrites;
-      this.#callHook("page-before", index, epoch);
-      const slot = this.#targetSlot(page);
-      const idx = 2 * page + slot;
-      writeFull(file, this.#dataOffset + idx * PAGE_BYTES, data);
-      this.#setHeader(idx, epoch, crc32(data));
-      const off = idx * SLOT_HEADER_BYTES;
-      writeFull(
-        file,
-        HEADER_TABLE_OFFSET + off,
-        this.#headers.subarray(off, off + SLOT_HEADER_BYTES),
-      );
-      this.#slotEpoch[idx] = epoch;
-      this.#pageWrites = index + 1;
-      this.#callHook("page-after", index, epoch);
-    });
-  }
-
-  /** Writes distinct pages with no hook: data runs of adjacent slots, then header runs. */
-  #writeCoalesced(epoch: number, pages: Array<{ page: number; data: Uint8Array }>): void {
+  /**
+   * One write of `bytes` at `at`, of kind `kind`, in whole `unit`s, through
+   * the fault hook: the one place a checkpoint's bytes reach the file.
+   */
+  #put(kind: WriteKind, at: number, bytes: Uint8Array, unit: number, epoch: number): void {
     const file = this.#file!;
-    const order = pages
-      .map(({ page, data }) => ({ idx: 2 * page + this.#targetSlot(page), data }))
-      .sort((a, b) => a.idx - b.idx);
-    for (let i = 0; i < order.length;) {
-      let j = i + 1;
-      while (j < order.length && order[j].idx === order[j - 1].idx + 1 && j - i < RUN_SLOTS_MAX) {
-        j++;
-      }
-      const at = this.#dataOffset + order[i].idx * PAGE_BYTES;
-      if (j === i + 1) {
-        writeFull(file, at, order[i].data);
-      } else {
-        const buf = this.#scratchBytes((j - i) * PAGE_BYTES);
-        for (let k = i; k < j; k++) buf.set(order[k].data, (k - i) * PAGE_BYTES);
-        writeFull(file, at, buf);
-      }
-      i = j;
+    const index = kind === "superblock" ? 0 : this.#runCount[kind]++;
+    const fault = this.#hook?.(kind, index, epoch) ?? undefined;
+    const where = `${kind} write #${index} of epoch ${epoch}`;
+    switch (fault) {
+      case undefined:
+        return writeFull(file, at, bytes);
+      case "before":
+        throw new PowerFailure(`power failed before ${where}`);
+      case "torn":
+        writeFull(file, at, bytes.subarray(0, tornLength(bytes.length, unit)));
+        throw new PowerFailure(`power failed partway through ${where}`);
+      case "lost":
+        return; // acknowledged, never written
+      case "after":
+        writeFull(file, at, bytes);
+        throw new PowerFailure(`power failed right after ${where}`);
+      case "eio":
+        throw Object.assign(new Error("Input/output error (os error 5)"), { code: "EIO" });
     }
-    for (const { idx, data } of order) this.#setHeader(idx, epoch, crc32(data));
-    for (let i = 0; i < order.length;) {
-      let j = i + 1;
-      while (
-        j < order.length &&
-        (order[j].idx - order[j - 1].idx) * SLOT_HEADER_BYTES <= HEADER_GAP_MERGE_BYTES
-      ) j++;
-      const from = order[i].idx * SLOT_HEADER_BYTES;
-      const to = (order[j - 1].idx + 1) * SLOT_HEADER_BYTES;
-      writeFull(file, HEADER_TABLE_OFFSET + from, this.#headers.subarray(from, to));
-      i = j;
+  }
+
+  /** Writes distinct pages: data runs of adjacent slots, then header runs. */
+  #writeCoalesced(epoch: number, pages: Map<number, Uint8Array>): void {
+    const slots = new Map<number, Uint8Array>();
+    for (const [page, data] of pages) slots.set(2 * page + this.#targetSlot(page), data);
+    const order = [...slots.keys()].sort((a, b) => a - b);
+    for (const [i, j] of runsOf(order, 1, RUN_SLOTS_MAX)) {
+      const at = this.#dataOffset + order[i] * PAGE_BYTES;
+      let buf = slots.get(order[i])!;
+      if (j > i + 1) {
+        buf = this.#scratchBytes((j - i) * PAGE_BYTES);
+        for (let k = i; k < j; k++) buf.set(slots.get(order[k])!, (k - i) * PAGE_BYTES);
+      }
+      this.#put("data", at, buf, PAGE_BYTES, epoch);
     }
-    for (const { idx } of order) this.#slotEpoch[idx] = epoch;
-    this.#pageWrites += order.length;
+    for (const idx of order) {
+      this.#setHeader(idx, epoch, crc32(slots.get(idx)!));
+      this.#slotEpoch[idx] = epoch;
+      this.#written.add(idx);
+    }
+    const gap = HEADER_GAP_MERGE_BYTES / SLOT_HEADER_BYTES;
+    for (const [i, j] of runsOf(order, gap, Infinity)) {
+      const from = order[i] * SLOT_HEADER_BYTES;
+      const to = (order[j - 1] + 1) * SLOT_HEADER_BYTES;
+      this.#put("header", HEADER_TABLE_OFFSET + from, this.#headers.subarray(from, to), 16, epoch);
+    }
+  }
+
+  /**
+   * Reads back every slot and header this checkpoint wrote: each slot's data
+   * must match its header's crc and each header its bytes in memory.
+   * E_IMAGE_IO (not committed) names the first that does not.
+   */
+  #verifyWritten(epoch: number): void {
+    const file = this.#file!;
+    const order = [...this.#written].sort((a, b) => a - b);
+    for (const [i, j] of runsOf(order, 1, RUN_SLOTS_MAX)) {
+      const buf = this.#scratchBytes((j - i) * PAGE_BYTES);
+      readFull(file, this.#dataOffset + order[i] * PAGE_BYTES, buf, this.path);
+      for (let k = i; k < j; k++) {
+        const data = buf.subarray((k - i) * PAGE_BYTES, (k - i + 1) * PAGE_BYTES);
+        const want = this.#headerView.getUint32(order[k] * SLOT_HEADER_BYTES + 8, true);
+        if (crc32(data) !== want) throw this.#notWritten(`data of ${slotName(order[k])}`, epoch);
+      }
+    }
+    const back = new Uint8Array(SLOT_HEADER_BYTES);
+    for (const idx of order) {
+      const off = idx * SLOT_HEADER_BYTES;
+      readFull(file, HEADER_TABLE_OFFSET + off, back, this.path);
+      const want = this.#headers.subarray(off, off + SLOT_HEADER_BYTES);
+      if (!back.every((b, k) => b === want[k])) {
+        throw this.#notWritten(`header of ${slotName(idx)}`, epoch);
+      }
+    }
+  }
+
+  /** E_IMAGE_IO: what a checkpoint wrote is not what the file holds. */
+  #notWritten(what: string, epoch: number): TardigradeError {
+    return new TardigradeError(
+      Err.E_IMAGE_IO,
+      `${this.path}: the ${what} written by checkpoint ${epoch} reads back different (the ` +
+        `write was lost, torn or went elsewhere), so checkpoint ${epoch} was not committed and ` +
+        `the image still holds epoch ${this.#epoch}. Check the disk, then boot again to resume`,
+      { path: this.path, epoch },
+    );
   }
 
   /** Fills the in-memory header of slot `idx` (not yet written to disk). */
@@ -820,12 +1032,17 @@ export class NvmImage {
     const v = this.#headerView;
     v.setBigUint64(off, BigInt(epoch), true);
     v.setUint32(off + 8, dataCrc, true);
-    v.setUint32(off + 12, crc32(this.#headers.subarray(off, off + SLOT_HEADER_CRC_SPAN)), true);
+    v.setUint32(off + SLOT_HEADER_CRC_SPAN, headerCrcOf(this.#headers, idx), true);
   }
 
   /** The slot of `page` holding its newest committed version, or -1 if none. */
   #committedSlot(page: number): number {
     this.#loadChunk((2 * page) / CHUNK_SLOTS | 0);
+    return this.#newestSlot(page);
+  }
+
+  /** As {@link #committedSlot}, for a page whose chunk is loaded. */
+  #newestSlot(page: number): number {
     const c = this.#epoch;
     const e0 = this.#slotEpoch[2 * page];
     const e1 = this.#slotEpoch[2 * page + 1];

@@ -19,7 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type { MachineLine } from "../hw/board.ts";
+import { EXIT_IMAGE_ERROR, EXIT_POWER_FAILURE, type MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess, opensCommandPort } from "./machine_process.ts";
 import { textLines } from "../hw/text_lines.ts";
 import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
@@ -169,11 +169,14 @@ async function main(): Promise<number> {
     const status = await machine.exited;
     if (status.success) return 0;
     if (stopping || !flags.restartOnCrash || machine.lines.some((l) => l.t === "error")) {
-      out(
-        `[boot] machine exited with code ${status.code}${
-          status.signal ? ` (${status.signal})` : ""
-        }`,
-      );
+      const why = status.signal
+        ? ` (${status.signal})`
+        : status.code === EXIT_IMAGE_ERROR
+        ? " (an image error, not a power failure: see the error line above)"
+        : status.code === EXIT_POWER_FAILURE
+        ? " (a simulated power failure)"
+        : "";
+      out(`[boot] machine exited with code ${status.code}${why}`);
       return status.code === 0 ? 0 : status.code || 1;
     }
     out(`[boot] machine died (${status.signal ?? `code ${status.code}`}); powering it on again`);

@@ -4,10 +4,11 @@
  * - crash: boot with a counter and a write-heavy app, SIGKILL the machine at
  *   a seeded random instant (while running, or during resume itself), resume,
  *   check the invariants, repeat.
- * - power: stop the machine at every persistence step of a checkpoint
- *   (before/after each page write, before/after the superblock, a torn
- *   superblock), resume, and check the image holds the previous or the new
- *   checkpoint, never a mix.
+ * - power: inject a fault into each kind of checkpoint write (data runs,
+ *   header runs, the superblock) through the image's writer: power failure
+ *   before or after it, a torn write, a lost write, an I/O error; resume, and
+ *   check the image holds the previous or the new checkpoint, with the
+ *   digest committed, never a mix and never less than was committed.
  * - nested: seeded SIGKILLs while requests make nested calls and steps
  *   await several calls; every effect must happen exactly once
  *   (tools/nested_scenario.ts).
@@ -23,7 +24,8 @@
 
 import { parseArgs } from "node:util";
 import type { MachineLine } from "../hw/board.ts";
-import type { PersistStep } from "../hw/nvm_image.ts";
+import { EXIT_POWER_FAILURE } from "../hw/board.ts";
+import { type PersistStep, WRITE_FAULTS } from "../hw/nvm_image.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
 import { freshSeed, Prng } from "./prng.ts";
 import { faultsScenario } from "./faults_scenario.ts";
@@ -39,6 +41,8 @@ export interface ScenarioResult {
   resumes: number;
   violations: string[];
   acknowledgedLost: number;
+  /** Power scenario: how many injections ended each way (power, image-error, absorbed, never). */
+  outcomes?: Record<string, number>;
 }
 
 type ConsoleLine = Extract<MachineLine, { t: "console" }>;
@@ -175,25 +179,98 @@ export async function crashScenario(
   };
 }
 
-/** One power-failure point: the step, which occurrence, and the epoch it must hit. */
-interface PowerPoint {
+/** One injection point of the power scenario: a write kind and fault, and which write of that kind. */
+export interface PowerPoint {
   step: PersistStep;
   index: number;
 }
 
-/** Every step of a checkpoint, for the first `pages` page writes. */
-export function powerPoints(pages: number): PowerPoint[] {
+/**
+ * Every fault (before, torn, lost, after, eio) at each of the first `writes`
+ * data writes and header writes of a checkpoint, then at its superblock.
+ */
+export function powerPoints(writes: number): PowerPoint[] {
   const points: PowerPoint[] = [];
-  for (let i = 0; i < pages; i++) {
-    points.push({ step: "page-before", index: i }, { step: "page-after", index: i });
+  for (const kind of ["data", "header"] as const) {
+    for (let index = 0; index < writes; index++) {
+      for (const f of WRITE_FAULTS) points.push({ step: `${kind}-${f}`, index });
+    }
   }
-  for (const step of ["superblock-before", "superblock-torn", "superblock-after"] as const) {
-    points.push({ step, index: 0 });
-  }
+  for (const f of WRITE_FAULTS) points.push({ step: `superblock-${f}`, index: 0 });
   return points;
 }
 
-/** The power-failure scenario: stop at each persistence step, resume, check old-or-new. */
+/** Commits a fault may wait for before it fires (a write index a checkpoint never reaches). */
+const POWER_FIRE_EPOCHS_MAX = 40;
+
+/** What one injection did to the machine, as seen from outside. */
+interface PowerOutcome {
+  /** The epoch whose checkpoint took the fault; -1 if the fault never fired. */
+  epoch: number;
+  /** "power" (exit 137), "image-error" (exit 74), "absorbed" (the checkpoint committed). */
+  how: "power" | "image-error" | "absorbed" | "never";
+  exit: number;
+  errorCode: string;
+  /** Commit digests seen, by epoch. */
+  digests: Map<number, string>;
+}
+
+type DigestLine = Extract<MachineLine, { t: "digest" }>;
+
+/** Runs one machine with `spec` until the fault has stopped it, or its checkpoint committed anyway. */
+async function injectOnce(
+  image: string,
+  spec: string,
+  target: number,
+  checker: InvariantChecker,
+): Promise<PowerOutcome> {
+  const m = start(image, ["--digest", "--power-fail", spec], checker);
+  let epoch = -1;
+  const absorbed = m.waitFor((l) => {
+    if (l.t === "log") {
+      const hit = /^board: injecting .* of epoch (\d+)$/.exec(l.text);
+      if (hit) epoch = Number(hit[1]);
+    }
+    if (l.t !== "digest" || l.when !== "commit") return false;
+    return (epoch > 0 && l.epoch >= epoch) || l.epoch > target + POWER_FIRE_EPOCHS_MAX;
+  }, 120_000).then(() => true, () => false);
+  const stopped = await Promise.race([m.exited.then(() => false), absorbed]);
+  if (stopped) await m.kill();
+  const status = await m.exited;
+  const digests = new Map<number, string>();
+  for (const l of m.lines) {
+    if (l.t === "digest" && l.when === "commit") digests.set(l.epoch, l.digest);
+  }
+  const err = m.lines.find((l) => l.t === "error");
+  const how = epoch < 0
+    ? "never"
+    : stopped
+    ? "absorbed"
+    : status.code === EXIT_POWER_FAILURE
+    ? "power"
+    : "image-error";
+  return {
+    epoch,
+    how,
+    exit: status.code,
+    errorCode: err?.t === "error" ? err.code : "",
+    digests,
+  };
+}
+
+/** The exit a fault must cause: a power failure for before/torn/after, an image error for lost/eio. */
+function expectedHow(step: PersistStep): PowerOutcome["how"] {
+  return step.endsWith("-lost") || step.endsWith("-eio") ? "image-error" : "power";
+}
+
+/**
+ * The power scenario: for each point, a machine injects the fault into its
+ * checkpoint writer, stops (or carries on after an absorbed lost write), and
+ * a second machine resumes; the resumed state must be the previous
+ * checkpoint or (after the superblock reached the file) the new one, with the
+ * digest the machine reported when it committed, and never older than what
+ * was committed or seen.
+ */
 export async function powerScenario(
   seed: number,
   points: PowerPoint[],
@@ -207,48 +284,61 @@ export async function powerScenario(
   await m.ready();
   await m.shutdown();
   let crashes = 0, resumes = 0;
+  const outcomes: Record<string, number> = {};
   for (const [i, p] of points.entries()) {
+    const name = `${p.step}:${p.index}`;
     const target = checker.committedEpoch + rng.int(3, 12);
-    m = start(image, ["--digest", "--power-fail", `${p.step}:${p.index}@${target}`], checker);
-    const died = await m.exited;
+    const before = checker.violations.length;
+    const o = await injectOnce(image, `${name}@${target}`, target, checker);
     crashes++;
-    const digests = new Map<number, string>();
-    for (const l of m.lines) {
-      if (l.t === "digest" && l.when === "commit") digests.set(l.epoch, l.digest);
-    }
-    if (died.code !== 137) {
+    outcomes[o.how] = (outcomes[o.how] ?? 0) + 1;
+    const want = expectedHow(p.step);
+    const absorbedOk = o.how === "absorbed" && p.step.endsWith("-lost");
+    if (o.how !== want && !absorbedOk) {
       checker.violations.push(
-        `${p.step}:${p.index}: machine exited ${died.code}, not at the power failure`,
+        `${name}: the machine stopped as "${o.how}" (exit ${o.exit}), not "${want}"`,
       );
     }
-    const failedEpoch = Math.max(...digests.keys()) + 1;
+    if (o.how === "image-error" && o.errorCode !== "E_IMAGE_IO") {
+      checker.violations.push(
+        `${name}: image error line has code "${o.errorCode}", not E_IMAGE_IO`,
+      );
+    }
+    const lastCommitted = Math.max(0, ...o.digests.keys());
+    const isNew = p.step === "superblock-after" || o.how === "absorbed";
+    const expected = o.how === "absorbed" ? lastCommitted : isNew ? o.epoch : o.epoch - 1;
     m = start(image, ["--digest"], checker);
     const boot = await m.waitFor(bootLine);
-    const restored = await m.waitFor((l): l is Extract<MachineLine, { t: "digest" }> =>
+    const restored = await m.waitFor((l): l is DigestLine =>
       l.t === "digest" && l.when === "resume"
     );
-    const expectNew = p.step === "superblock-after";
-    const expected = expectNew ? failedEpoch : failedEpoch - 1;
-    if (boot.epoch !== expected) {
-      checker.violations.push(
-        `${p.step}:${p.index}: resumed at epoch ${boot.epoch}, expected ${expected}`,
-      );
-    } else if (!expectNew && digests.get(expected) !== restored.digest) {
-      checker.violations.push(
-        `${p.step}:${p.index}: state at epoch ${expected} differs from what was committed`,
-      );
+    let digest = "not compared (the power failed before the commit was reported)";
+    const epochOk = o.how === "absorbed" ? boot.epoch >= expected : boot.epoch === expected;
+    if (!epochOk) {
+      checker.violations.push(`${name}: resumed at epoch ${boot.epoch}, expected ${expected}`);
+    } else if (o.digests.has(boot.epoch)) {
+      digest = o.digests.get(boot.epoch) === restored.digest ? "matches" : "DIFFERS";
+      if (digest === "DIFFERS") {
+        checker.violations.push(
+          `${name}: state at epoch ${boot.epoch} differs from what was committed`,
+        );
+      }
     }
     checker.checkResumeEpoch(boot.epoch);
     await m.ready();
     resumes++;
     checker.checkCounter();
     await m.shutdown();
+    const which = boot.epoch === o.epoch ? "new" : "previous";
+    const how = o.how === "absorbed"
+      ? "absorbed (the file already held those bytes; it committed, then a SIGKILL"
+      : `${o.how} (exit ${o.exit}`;
+    const at = `point ${i + 1}/${points.length} ${name}`;
     log(
-      `point ${i + 1}/${points.length} ${p.step}:${p.index}: resumed at epoch ${boot.epoch} (${
-        expectNew ? "new" : "previous"
-      } checkpoint); violations ${checker.violations.length}`,
+      `${at}: fault in epoch ${o.epoch}, ${how}` +
+        `${o.errorCode ? `, ${o.errorCode}` : ""}); resumed at epoch ${boot.epoch} (${which} ` +
+        `checkpoint), digest ${digest}; violations ${checker.violations.length - before}`,
     );
-    if (checker.violations.length > 0) break;
   }
   Deno.removeSync(image.replace(/\/[^/]+$/, ""), { recursive: true });
   return {
@@ -259,6 +349,7 @@ export async function powerScenario(
     resumes,
     violations: checker.violations,
     acknowledgedLost: checker.acknowledgedLost,
+    outcomes,
   };
 }
 
@@ -303,17 +394,22 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
     },
   },
   power: {
-    summary: "a power failure at every persistence step of a checkpoint: old or new, never a mix",
+    summary: "power failure, torn, lost and failed writes at each write of a checkpoint: " +
+      "old or new, never a mix",
     flags: {
       pages: {
         type: "string",
-        default: "8",
+        default: "2",
         arg: "K",
-        help: "page writes of the checkpoint to fail at",
+        help: "data and header writes of the checkpoint to fault, each",
       },
     },
     async run(values, seed) {
       const r = await powerScenario(seed, powerPoints(Number(values.pages)), { log });
+      if (r.outcomes) {
+        const how = Object.entries(r.outcomes).map(([k, n]) => `${k} ${n}`).join(", ");
+        console.log(`power: ${r.iterations} faults injected; machine stopped by: ${how}`);
+      }
       return report(r, `--pages ${values.pages}`);
     },
   },

@@ -60,12 +60,16 @@ export enum Err {
   E_NOT_READY = 22,
   /** An internal invariant failed: a bug, reported instead of crashing the kernel. */
   E_INTERNAL = 23,
+  /** Another machine has the image open (it holds the image file's lock). */
+  E_IMAGE_BUSY = 24,
+  /** Writing the image failed (an OS error such as ENOSPC or EIO, or a write that did not reach it). */
+  E_IMAGE_IO = 25,
   /** Checkpoints kept failing between freeze and thaw; the last committed one stands. */
-  E_CHECKPOINT_FAILED = 24,
+  E_CHECKPOINT_FAILED = 26,
 }
 
 /** Number of error codes, for tables indexed by code. */
-export const ERR_COUNT = 25;
+export const ERR_COUNT = 27;
 
 /** The name of a code, e.g. `errName(4) === "E_NO_RIGHTS"`. */
 export function errName(code: number): string {

@@ -5,9 +5,11 @@ import { crc32 } from "../../hw/crc32.ts";
 import {
   imageLayout,
   NvmImage,
-  type PersistStep,
   PowerFailure,
   ROOT_BYTES_MAX,
+  WRITE_FAULTS,
+  type WriteFault,
+  type WriteKind,
 } from "../../hw/nvm_image.ts";
 
 // ---- helpers ----
@@ -253,35 +255,38 @@ Deno.test("writePages leaves the same bytes on disk as the equivalent writePage 
 
 // ---- crash atomicity ----
 
-/** The hook steps of a checkpoint writing `k` pages, in the order they happen. */
-function stepsOf(k: number): Array<[PersistStep, number]> {
-  const steps: Array<[PersistStep, number]> = [];
-  for (let i = 0; i < k; i++) steps.push(["page-before", i], ["page-after", i]);
-  steps.push(["superblock-before", 0], ["superblock-torn", 0], ["superblock-after", 0]);
-  return steps;
+/** The writes of a checkpoint with `dataRuns` data runs and `headerRuns` header runs, in order. */
+function writesOf(dataRuns: number, headerRuns: number): Array<[WriteKind, number]> {
+  const writes: Array<[WriteKind, number]> = [];
+  for (let i = 0; i < dataRuns; i++) writes.push(["data", i]);
+  for (let i = 0; i < headerRuns; i++) writes.push(["header", i]);
+  writes.push(["superblock", 0]);
+  return writes;
 }
 
-Deno.test("the fault hook sees every persistence step of a checkpoint in order", () => {
+Deno.test("the fault hook sees every write of a checkpoint in order, coalesced into runs", () => {
   withTemp((path) => {
-    const seen: Array<[PersistStep, number, number]> = [];
+    const seen: Array<[WriteKind, number, number]> = [];
     const img = NvmImage.format(path, 8 * PAGE_BYTES, {
-      faultHook: (step, index, epoch) => void seen.push([step, index, epoch]),
+      faultHook: (write, index, epoch) => void seen.push([write, index, epoch]),
     });
     try {
+      // Slots 0, 4, 10: three data runs; their headers lie within 256 bytes, one header run.
       img.writePages(1, [0, 5, 2].map((page) => ({ page, data: pageData(1, page) })));
       img.commit(1, text("x"));
-      assert.deepEqual(seen, stepsOf(3).map(([s, i]) => [s, i, 1]));
+      assert.deepEqual(seen, writesOf(3, 1).map(([w, i]) => [w, i, 1]));
       seen.length = 0;
-      img.writePage(4, 2, pageData(2, 4)); // the index restarts with each checkpoint
+      // Pages 3 and 4 are slots 6 and 8 (slot 0 each): not adjacent; the index restarts.
+      img.writePages(2, [3, 4].map((page) => ({ page, data: pageData(2, page) })));
       img.commit(2, text("y"));
-      assert.deepEqual(seen, stepsOf(1).map(([s, i]) => [s, i, 2]));
+      assert.deepEqual(seen, writesOf(2, 1).map(([w, i]) => [w, i, 2]));
     } finally {
       img.close();
     }
   });
 });
 
-Deno.test("a power failure at any persistence step leaves exactly the old or the new checkpoint, and uncommitted slots never resurface", () => {
+Deno.test("a power failure, torn write, lost write or I/O error at any write leaves exactly the old or the new checkpoint, and uncommitted slots never resurface", () => {
   withTemp((base) => {
     // Base image: epoch 1 and 2 fill both slots of some pages, one slot of others.
     const baseModel = new Map<number, Uint8Array>();
@@ -290,73 +295,101 @@ Deno.test("a power failure at any persistence step leaves exactly the old or the
     checkpoint(img, baseModel, 2, [0, 1, 5]);
     img.close();
 
-    // Checkpoint 3: pages with two committed versions, one, and none.
+    // Checkpoint 3: pages with two committed versions, one, and none; slots 0, 5, 11, 18, 24.
     const crashPages = [0, 2, 5, 9, 12];
     const newModel = new Map(baseModel);
     for (const p of crashPages) newModel.set(p, pageData(3, p));
 
-    for (const [step, index] of stepsOf(crashPages.length)) {
-      const what = `${step} #${index}`;
-      withTemp((path) => {
-        Deno.copyFileSync(base, path);
-        const victim = NvmImage.open(path);
-        victim.faultHook = (s, i) => {
-          if (s !== step || i !== index) return false;
-          if (s === "superblock-torn") return true;
-          throw new PowerFailure(`power cut at ${what}`);
-        };
-        assert.throws(() => {
-          victim.writePages(3, crashPages.map((page) => ({ page, data: pageData(3, page) })));
-          victim.commit(3, text("root 3"));
-        }, PowerFailure);
-        throwsCode(() => victim.readPage(0, new Uint8Array(PAGE_BYTES)), Err.E_NOT_READY);
-        victim.close();
-
-        const committed = step === "superblock-after";
-        const model = new Map(committed ? newModel : baseModel);
-        const img = NvmImage.open(path);
-        try {
-          assert.equal(img.committedEpoch, committed ? 3 : 2, what);
-          assert.deepEqual(img.committedRoot, text(committed ? "root 3" : "root 2"), what);
-          assertContents(img, model);
-          if (step === "superblock-torn") {
-            assert.ok(
-              img.openReport.includes(
-                "superblock 1 has a bad checksum; using epoch 2 from superblock 0",
-              ),
-              `${what}: ${img.openReport.join(" | ")}`,
-            );
-          }
-          // Life goes on: the next checkpoint reuses epoch 3 when 3 never committed.
-          // Pages 2 and 9 are not rewritten, so their uncommitted slots must stay dead.
-          const next = img.committedEpoch + 1;
-          checkpoint(img, model, next, [1, 5, 12, 15]);
-          assertContents(img, model);
-          checkpoint(img, model, next + 1, [0, 9]);
-          assertContents(img, model);
-        } finally {
-          img.close();
-        }
-        const reopened = NvmImage.open(path);
-        try {
-          assert.equal(reopened.committedEpoch, committed ? 5 : 4, what);
-          assertContents(reopened, model);
-        } finally {
-          reopened.close();
-        }
-      });
+    for (const [write, index] of writesOf(crashPages.length, 1)) {
+      for (const fault of WRITE_FAULTS) {
+        const what = `${write}-${fault} #${index}`;
+        withTemp((path) => {
+          Deno.copyFileSync(base, path);
+          crashAt(path, write, index, fault, crashPages, what);
+          const committed = write === "superblock" && fault === "after";
+          afterCrash(path, committed ? newModel : baseModel, committed, what, write, fault);
+        });
+      }
     }
   });
 });
+
+/** Opens `path` and writes checkpoint 3 of `pages` with `fault` injected at write `index` of kind `write`. */
+function crashAt(
+  path: string,
+  write: WriteKind,
+  index: number,
+  fault: WriteFault,
+  pages: number[],
+  what: string,
+): void {
+  const victim = NvmImage.open(path);
+  victim.faultHook = (w, i) => w === write && i === index ? fault : undefined;
+  let caught: unknown;
+  try {
+    victim.writePages(3, pages.map((page) => ({ page, data: pageData(3, page) })));
+    victim.commit(3, text("root 3"));
+  } catch (e) {
+    caught = e;
+  }
+  if (fault === "lost" || fault === "eio") {
+    assert.ok(caught instanceof TardigradeError, `${what}: ${String(caught)}`);
+    assert.equal(caught.codeName, "E_IMAGE_IO", `${what}: ${caught.message}`);
+    if (fault === "eio") assert.match(caught.message, /EIO: Input\/output error/);
+    else assert.match(caught.message, /reads back different/);
+  } else {
+    assert.ok(caught instanceof PowerFailure, `${what}: ${String(caught)}`);
+  }
+  throwsCode(() => victim.readPage(0, new Uint8Array(PAGE_BYTES)), Err.E_NOT_READY);
+  victim.close();
+}
+
+/** After crashAt: the image holds `model`, and two more checkpoints and a reopen keep it right. */
+function afterCrash(
+  path: string,
+  expected: Map<number, Uint8Array>,
+  committed: boolean,
+  what: string,
+  write: WriteKind,
+  fault: WriteFault,
+): void {
+  const model = new Map(expected);
+  const img = NvmImage.open(path);
+  try {
+    assert.equal(img.committedEpoch, committed ? 3 : 2, what);
+    assert.deepEqual(img.committedRoot, text(committed ? "root 3" : "root 2"), what);
+    assertContents(img, model);
+    if (write === "superblock" && fault === "torn") {
+      assert.ok(
+        img.openReport.includes("superblock 1 has a bad checksum; using epoch 2 from superblock 0"),
+        `${what}: ${img.openReport.join(" | ")}`,
+      );
+    }
+    // Life goes on: the next checkpoint reuses epoch 3 when 3 never committed.
+    // Pages 2 and 9 are not rewritten, so their uncommitted slots must stay dead.
+    const next = img.committedEpoch + 1;
+    checkpoint(img, model, next, [1, 5, 12, 15]);
+    assertContents(img, model);
+    checkpoint(img, model, next + 1, [0, 9]);
+    assertContents(img, model);
+  } finally {
+    img.close();
+  }
+  const reopened = NvmImage.open(path);
+  try {
+    assert.equal(reopened.committedEpoch, committed ? 5 : 4, what);
+    assertContents(reopened, model);
+  } finally {
+    reopened.close();
+  }
+}
 
 Deno.test("slots of an uncommitted checkpoint are discarded on disk, not only in memory", () => {
   withTemp((path) => {
     const model = new Map<number, Uint8Array>();
     const img = NvmImage.format(path, 4 * PAGE_BYTES);
     checkpoint(img, model, 1, [0]);
-    img.faultHook = (s) => {
-      if (s === "superblock-before") throw new PowerFailure();
-    };
+    img.faultHook = (w) => w === "superblock" ? "before" : undefined;
     assert.throws(() => {
       img.writePage(1, 2, pageData(2, 1));
       img.commit(2, text("never"));
@@ -470,15 +503,17 @@ Deno.test("random bytes, a text file and an empty file are not Tardigrade images
   });
 });
 
-Deno.test("an image of format version 2 fails with E_IMAGE_VERSION and is left unchanged", () => {
+Deno.test("an image of format version 1 (or 3) fails with E_IMAGE_VERSION and is left unchanged", () => {
   withTemp((path) => {
-    NvmImage.format(path, 4 * PAGE_BYTES).close();
-    const bytes = Deno.readFileSync(path);
-    const v = new DataView(bytes.buffer);
-    v.setUint32(8, 2, true);
-    v.setUint32(4092, crc32(bytes.subarray(0, 4092)), true);
-    Deno.writeFileSync(path, bytes);
-    openFailsUnchanged(path, Err.E_IMAGE_VERSION, "version 2");
+    for (const version of [1, 3]) {
+      NvmImage.format(path, 4 * PAGE_BYTES).close();
+      const bytes = Deno.readFileSync(path);
+      const v = new DataView(bytes.buffer);
+      v.setUint32(8, version, true);
+      v.setUint32(4092, crc32(bytes.subarray(0, 4092)), true);
+      Deno.writeFileSync(path, bytes);
+      openFailsUnchanged(path, Err.E_IMAGE_VERSION, `version ${version}`);
+    }
   });
 });
 
@@ -512,18 +547,98 @@ Deno.test("a flipped byte in committed page data makes reading that page fail wi
   });
 });
 
-Deno.test("a slot header with a bad checksum is ignored as a torn write", () => {
+/** The 16 bytes of the header of `slot` of `page` in the image at `path` (16 pages). */
+function headerBytes(path: string, page: number, slot: number): Uint8Array {
+  const at = 8192 + (2 * page + slot) * 16;
+  return Deno.readFileSync(path).slice(at, at + 16);
+}
+
+/** Overwrites the header of `slot` of `page` in the image at `path` with `bytes`. */
+function putHeader(path: string, page: number, slot: number, bytes: Uint8Array): void {
+  const f = Deno.openSync(path, { write: true });
+  try {
+    f.seekSync(8192 + (2 * page + slot) * 16, Deno.SeekMode.Start);
+    f.writeSync(bytes);
+  } finally {
+    f.close();
+  }
+}
+
+Deno.test("a committed slot header with a bad checksum is E_IMAGE_CORRUPT, not a silent step back to the older version", () => {
   withTemp((path) => {
-    const [at2] = threeEpochs(path);
+    threeEpochs(path);
     // Page 2: epoch 1 in slot 0, epoch 3 in slot 1. Damage slot 1's header.
     flipByte(path, 8192 + (2 * 2 + 1) * 16 + 9);
     const img = NvmImage.open(path);
+    throwsCode(
+      () => img.readPage(2, new Uint8Array(PAGE_BYTES)),
+      Err.E_IMAGE_CORRUPT,
+      "checkpoint 3",
+    );
+    throwsCode(() => img.readPage(0, new Uint8Array(PAGE_BYTES)), Err.E_NOT_READY);
+    img.close();
+  });
+});
+
+Deno.test("a lost header write of a committed checkpoint (the older header left in place) is E_IMAGE_CORRUPT", () => {
+  withTemp((path) => {
+    const model = new Map<number, Uint8Array>();
+    const img = NvmImage.format(path, 16 * PAGE_BYTES);
+    checkpoint(img, model, 1, [0, 4]);
+    checkpoint(img, model, 2, [4]);
+    const old = headerBytes(path, 4, 0); // slot 0 of page 4: epoch 1
+    checkpoint(img, model, 3, [4]); // back into slot 0
+    img.close();
+    // The device dropped epoch 3's header of page 4: epoch 1's is still there, valid.
+    putHeader(path, 4, 0, old);
+    const reopened = NvmImage.open(path);
+    const e = throwsCode(() => reopened.loadSlotHeaders(), Err.E_IMAGE_CORRUPT, "checkpoint 3");
+    assert.match(e.message, /lost or went elsewhere/);
+    reopened.close();
+  });
+});
+
+Deno.test("a slot header written at another slot's place is not taken for that slot's", () => {
+  withTemp((path) => {
+    const model = new Map<number, Uint8Array>();
+    const img = NvmImage.format(path, 16 * PAGE_BYTES);
+    checkpoint(img, model, 1, [3, 6]);
+    checkpoint(img, model, 2, [3]);
+    img.close();
+    // A copy of page 3 slot 1's header (epoch 2) lands on page 6 slot 1, newer than page 6's
+    // own epoch 1: its crc names slot 7, not 13, so it is ignored and page 6 reads epoch 1.
+    putHeader(path, 6, 1, headerBytes(path, 3, 1));
+    const reopened = NvmImage.open(path);
     try {
-      const out = new Uint8Array(PAGE_BYTES);
-      assert.equal(img.readPage(2, out), true);
-      assert.deepEqual(out, at2.get(2));
+      reopened.loadSlotHeaders();
+      assertContents(reopened, model);
     } finally {
-      img.close();
+      reopened.close();
+    }
+    // Page 3's header in page 6's place, page 6's own lost: detected, not read as page 3's.
+    putHeader(path, 6, 0, headerBytes(path, 3, 0));
+    const moved = NvmImage.open(path);
+    throwsCode(() => moved.loadSlotHeaders(), Err.E_IMAGE_CORRUPT, "checkpoint 2");
+    moved.close();
+  });
+});
+
+Deno.test("a second open of an image in use is E_IMAGE_BUSY, and a format cannot truncate it", () => {
+  withTemp((path) => {
+    const model = new Map<number, Uint8Array>();
+    const first = NvmImage.format(path, 4 * PAGE_BYTES);
+    checkpoint(first, model, 1, [1]);
+    const before = Deno.readFileSync(path);
+    throwsCode(() => NvmImage.open(path), Err.E_IMAGE_BUSY, "--image");
+    throwsCode(() => NvmImage.format(path, 4 * PAGE_BYTES), Err.E_IMAGE_BUSY, "in use");
+    assert.deepEqual(Deno.readFileSync(path), before, "the refused format changed nothing");
+    checkpoint(first, model, 2, [2]); // the first is unharmed
+    first.close();
+    const again = NvmImage.open(path); // the lock went with the close
+    try {
+      assertContents(again, model);
+    } finally {
+      again.close();
     }
   });
 });
@@ -573,9 +688,7 @@ Deno.test("a crashed checkpoint's slot in a part of the image never read stays d
     const model = new Map<number, Uint8Array>();
     const img = NvmImage.format(path, 10_000 * PAGE_BYTES);
     checkpoint(img, model, 1, [0, 9000]);
-    img.faultHook = (s) => {
-      if (s === "superblock-before") throw new PowerFailure();
-    };
+    img.faultHook = (w) => w === "superblock" ? "before" : undefined;
     assert.throws(() => {
       img.writePages(2, [{ page: 9000, data: pageData(2, 9000) }]);
       img.commit(2, text("never"));

@@ -15,6 +15,7 @@ import {
   RunState,
 } from "../../kernel/abi/layout.ts";
 import { CHECKPOINT_FAILURES_MAX } from "../../kernel/abi/limits.ts";
+import { Err } from "../../kernel/abi/errors.ts";
 import type { CopyMethod, KernelToBoard } from "../../kernel/abi/protocol.ts";
 import { CheckpointManager } from "../../kernel/checkpoint.ts";
 import type { Kernel } from "../../kernel/kernel.ts";
@@ -149,5 +150,5 @@ Deno.test("checkpoint manager: captures that keep throwing halt the kernel with 
   assert.deepEqual(panics, [], `${CHECKPOINT_FAILURES_MAX - 1} failures do not halt`);
   await manager.take();
   assert.equal(panics.length, 1);
-  assert.match(panics[0], /^24 .*disk on fire/);
+  assert.match(panics[0], new RegExp(`^${Err.E_CHECKPOINT_FAILED} .*disk on fire`));
 });
