@@ -134,8 +134,13 @@ export class CheckpointManager {
   };
   /** The most recent pause statistics (bounded ring). */
   readonly recent: CheckpointStats[] = [];
-  /** Debug barrier: last checkpointed contents per PMO id. */
-  private readonly shadows = new Map<number, Uint8Array>();
+  /**
+   * Debug barrier: last checkpointed contents per PMO, keyed by its data
+   * buffer, not its id: ids are recycled, and a PMO made with a destroyed
+   * one's id must not be compared with the old one's bytes. A destroyed PMO's
+   * copy goes with its buffer.
+   */
+  private readonly shadows = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
   /** Milliseconds between checkpoints; 0: off. */
   private periodMs: number;
@@ -487,7 +492,7 @@ export class CheckpointManager {
   private checkBarrier(bufs: PmoBuffers, state: Uint8Array): void {
     const id = bufs.id;
     const now = new Uint8Array(bufs.data);
-    const shadow = this.shadows.get(id);
+    const shadow = this.shadows.get(bufs.data);
     if (shadow) {
       for (let page = 0; page < state.length; page++) {
         if (state[page] !== PageState.CLEAN) continue;
@@ -501,7 +506,7 @@ export class CheckpointManager {
         }
       }
     }
-    this.shadows.set(id, now.slice());
+    this.shadows.set(bufs.data, now.slice());
   }
 
   /** The board made `epoch` durable. */

@@ -4,7 +4,8 @@
  * Map of this file:
  * - lookup: slot → capability, checked in the fixed order bad slot → empty
  *   slot → wrong kind → missing right (`lookup`).
- * - derive: `insertOriginal`, `derive` (copy and mint: fewer rights, badge).
+ * - derive: `insertOriginal`, `derive` (copy and mint: fewer rights, badge);
+ *   `freeSlot` and `checkFreeSlots` check room first, changing nothing.
  * - remove: `deleteCap` (one slot; its children are re-parented to nothing
  *   and stay), `revoke` (every capability derived from the target,
  *   recursively, bounded by the table size).
@@ -126,6 +127,21 @@ export class CapSpaces {
       `cap group ${group} has all ${CAP_SLOTS_MAX} slots filled; delete some`,
       { group },
     );
+  }
+
+  /**
+   * E_LIMIT, changing nothing, when `group` has fewer than `count` empty
+   * slots: the decode step of a call that fills several.
+   */
+  checkFreeSlots(group: number, count: number): void {
+    const free = CAP_SLOTS_MAX - (this.slots.get(group)?.size ?? 0);
+    if (free < count) {
+      throw new TardigradeError(
+        Err.E_LIMIT,
+        `cap group ${group} has ${free} empty slots of ${CAP_SLOTS_MAX}, needs ${count}; delete some`,
+        { group, free, needs: count },
+      );
+    }
   }
 
   /** Puts an original capability (no parent) to `obj` in `group`; returns its slot. */

@@ -66,6 +66,9 @@ const SILENT_BUDGET_MIN_MS = 1000;
 /** A thread that ran this long after becoming ready starts a new count of failures in a row. */
 const RESTART_STABLE_MS = 500;
 
+/** Pages of a thread's console PMO: a header page, then the ring. */
+export const CONSOLE_PAGES = 1 + CONSOLE_RING_BYTES / PAGE_BYTES;
+
 /** The whole kernel state. One instance per kernel worker. */
 export class Kernel {
   readonly table: ObjectTable;
@@ -259,8 +262,7 @@ export class Kernel {
     policy: ThreadRecord["policy"],
     chargeTo: number,
   ): ThreadRecord {
-    const consolePages = 1 + CONSOLE_RING_BYTES / PAGE_BYTES;
-    const console = this.pmos.create(consolePages, "console", group);
+    const console = this.pmos.create(CONSOLE_PAGES, "console", group);
     return this.table.create(ObjKind.THREAD, {
       group,
       program,

@@ -5,7 +5,8 @@
  * Map of this file:
  * - {@link NvmExtents}: first-fit allocator of contiguous NVM page ranges;
  *   derived state, rebuilt at resume from the PMO records.
- * - {@link PmoManager}: creates PMOs (record + buffers + extent), hands out
+ * - {@link PmoManager}: creates PMOs (record + buffers + extent; `check`
+ *   is the decode step, refusing before anything changes), hands out
  *   buffers, restores them lazily from the image at resume (`ensureLoaded`),
  *   and charges pages to the owning cap group's quota.
  *
@@ -30,13 +31,22 @@ export class NvmExtents {
 
   /** Allocates `pages` contiguous pages; returns the first, or throws E_NO_MEMORY. */
   allocate(pages: number): number {
-    for (let i = 0; i < this.free.length; i++) {
-      const [start, length] = this.free[i];
-      if (length < pages) continue;
-      if (length === pages) this.free.splice(i, 1);
-      else this.free[i] = [start + pages, length - pages];
-      return start;
-    }
+    const i = this.fit(pages);
+    const [start, length] = this.free[i];
+    if (length === pages) this.free.splice(i, 1);
+    else this.free[i] = [start + pages, length - pages];
+    return start;
+  }
+
+  /** Throws what `allocate(pages)` would, changing nothing (a creating call's decode step). */
+  check(pages: number): void {
+    this.fit(pages);
+  }
+
+  /** Index of the first free range of at least `pages` pages; E_NO_MEMORY when none is. */
+  private fit(pages: number): number {
+    const i = this.free.findIndex(([, length]) => length >= pages);
+    if (i >= 0) return i;
     throw new TardigradeError(
       Err.E_NO_MEMORY,
       `NVM has no free range of ${pages} pages (${this.freePages()} pages free in all); ` +
@@ -98,8 +108,13 @@ export class PmoManager {
     private readonly nextEpoch: () => number = () => 1,
   ) {}
 
-  /** Creates a PMO of `pages` pages owned by cap group `owner` (0 for the kernel). */
-  create(pages: number, role: PmoRecord["role"], owner: number): PmoRecord {
+  /**
+   * The decode step of a call that creates a PMO of `pages` pages for
+   * `owner`: throws what `create` would for its pages (E_BAD_ARGUMENT, the
+   * owner's page quota or NVM space: E_NO_MEMORY), changing nothing. Its
+   * record is the caller's to check, with the call's others (`ObjectTable.checkRoom`).
+   */
+  check(pages: number, owner: number): void {
     if (!Number.isInteger(pages) || pages < 1 || pages > PMO_PAGES_MAX) {
       throw new TardigradeError(
         Err.E_BAD_ARGUMENT,
@@ -107,22 +122,21 @@ export class PmoManager {
         { pages },
       );
     }
+    this.checkPages(owner, pages);
+    this.extents.check(pages);
+  }
+
+  /**
+   * Creates a PMO of `pages` pages owned by cap group `owner` (0 for the
+   * kernel): checks everything first (`check`, and room for its record), so
+   * a refusal changes nothing.
+   */
+  create(pages: number, role: PmoRecord["role"], owner: number): PmoRecord {
+    this.check(pages, owner);
+    this.table.checkRoom([owner]);
     this.charge(owner, pages);
-    let nvmBase: number;
-    try {
-      nvmBase = this.extents.allocate(pages);
-    } catch (e) {
-      this.charge(owner, -pages);
-      throw e;
-    }
-    let rec: PmoRecord;
-    try {
-      rec = this.table.create(ObjKind.PMO, { pages, nvmBase, role, owner }, owner);
-    } catch (e) {
-      this.extents.release(nvmBase, pages);
-      this.charge(owner, -pages);
-      throw e;
-    }
+    const nvmBase = this.extents.allocate(pages);
+    const rec = this.table.create(ObjKind.PMO, { pages, nvmBase, role, owner }, owner);
     const bufs = allocatePmoBuffers(rec.id, pages);
     // A fresh PMO is all zeros; mark it dirty so the first checkpoint overwrites stale NVM slots.
     new Uint8Array(bufs.pageState).fill(PageState.DIRTY);
@@ -135,8 +149,16 @@ export class PmoManager {
   /** Adds `pages` (may be negative) to the owner's usage; E_NO_MEMORY over its quota. */
   private charge(owner: number, pages: number): void {
     if (owner === 0) return;
+    this.checkPages(owner, pages);
     const group = this.table.expect(owner, ObjKind.CAP_GROUP);
-    if (pages > 0 && group.usedPages + pages > group.quotaPages) {
+    this.table.update(group, { usedPages: group.usedPages + pages });
+  }
+
+  /** E_NO_MEMORY when `pages` more pages are over the owner's page quota. */
+  private checkPages(owner: number, pages: number): void {
+    if (owner === 0 || pages <= 0) return;
+    const group = this.table.expect(owner, ObjKind.CAP_GROUP);
+    if (group.usedPages + pages > group.quotaPages) {
       throw new TardigradeError(
         Err.E_NO_MEMORY,
         `cap group "${group.name}" would use ${
@@ -145,7 +167,6 @@ export class PmoManager {
         { used: group.usedPages, quota: group.quotaPages, asked: pages },
       );
     }
-    this.table.update(group, { usedPages: group.usedPages + pages });
   }
 
   /** Destroys a PMO: its buffers, its NVM extent and its quota charge. */

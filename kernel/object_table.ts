@@ -3,7 +3,9 @@
  *
  * Map of this file:
  * - {@link ObjectTable}: create / get / update / remove records; ids are
- *   recycled; every change puts the id in a dirty set.
+ *   recycled; every change puts the id in a dirty set. `checkRoom` and
+ *   `checkFits` are a creating call's decode step: they throw what `create`
+ *   would, changing nothing.
  * - `flush()`: at a checkpoint, writes each changed record into its fixed
  *   slot of the kernel memory object (RECORD_BYTES per id) and reports the
  *   time spent per kind. Unchanged objects cost nothing.
@@ -50,15 +52,54 @@ export class ObjectTable {
     fields: Omit<RecordOf<K>, "id" | "kind" | "charged">,
     chargeTo = 0,
   ): RecordOf<K> {
-    if (this.freeIds.length === 0 && this.nextId >= RECORDS_MAX) {
+    this.checkRoom([chargeTo]);
+    this.checkFits(kind, fields, chargeTo);
+    if (chargeTo !== 0) this.charge(chargeTo, 1);
+    const id = this.freeIds.pop() ?? this.nextId++;
+    const record = {
+      ...fields,
+      id,
+      kind,
+      ...(chargeTo !== 0 ? { charged: chargeTo } : {}),
+    } as RecordOf<K>;
+    this.records.set(id, record);
+    this.dirty.add(id);
+    return record;
+  }
+
+  /**
+   * The decode step of a call that creates records: throws what `create`
+   * would for them, changing nothing. `chargeTos` holds one entry per new
+   * record, the cap group it will be charged to (0: the kernel's own).
+   * E_LIMIT when the table has too few free ids; E_NO_MEMORY when a group's
+   * object quota has too few left.
+   */
+  checkRoom(chargeTos: readonly number[]): void {
+    const free = this.freeIds.length + Math.max(0, RECORDS_MAX - this.nextId);
+    if (free < chargeTos.length) {
       throw new TardigradeError(
         Err.E_LIMIT,
-        `object table: all ${RECORDS_MAX - 1} kernel objects are in use; delete some`,
-        { limit: RECORDS_MAX - 1 },
+        `object table: ${RECORDS_MAX - 1 - free} of its ${
+          RECORDS_MAX - 1
+        } kernel objects are in use, ${chargeTos.length} more do not fit; delete some`,
+        { limit: RECORDS_MAX - 1, free, asked: chargeTos.length },
       );
     }
-    // Refuse a record that could outgrow its slot here, in the call that makes it, not at the
-    // next checkpoint (numbers in it may still grow: a margin is kept for them).
+    const perGroup = new Map<number, number>();
+    for (const g of chargeTos) if (g !== 0) perGroup.set(g, (perGroup.get(g) ?? 0) + 1);
+    for (const [g, n] of perGroup) this.checkQuota(g, n);
+  }
+
+  /**
+   * Throws E_LIMIT, changing nothing, when a record of `kind` with `fields`
+   * could outgrow its slot: refused in the call that makes it, not at the next
+   * checkpoint (numbers in it may still grow: a margin is kept for them).
+   */
+  checkFits<K extends ObjKind>(
+    kind: K,
+    fields: Omit<RecordOf<K>, "id" | "kind" | "charged">,
+    chargeTo = 0,
+  ): void {
     const bytes = encoder.encode(
       JSON.stringify({ ...fields, id: RECORDS_MAX, kind, charged: chargeTo }),
     );
@@ -71,17 +112,6 @@ export class ObjectTable {
         { bytes: bytes.length },
       );
     }
-    if (chargeTo !== 0) this.charge(chargeTo, 1);
-    const id = this.freeIds.pop() ?? this.nextId++;
-    const record = {
-      ...fields,
-      id,
-      kind,
-      ...(chargeTo !== 0 ? { charged: chargeTo } : {}),
-    } as RecordOf<K>;
-    this.records.set(id, record);
-    this.dirty.add(id);
-    return record;
   }
 
   /** The record with `id`, or undefined. */
@@ -124,14 +154,21 @@ export class ObjectTable {
   private charge(groupId: number, n: number): void {
     const g = this.records.get(groupId);
     if (!g || g.kind !== ObjKind.CAP_GROUP) return; // the group is gone: nothing to charge
-    if (n > 0 && g.usedObjects + n > g.quotaObjects) {
+    if (n > 0) this.checkQuota(groupId, n);
+    this.update(g, { usedObjects: g.usedObjects + n });
+  }
+
+  /** E_NO_MEMORY when `n` more records do not fit cap group `groupId`'s object quota. */
+  private checkQuota(groupId: number, n: number): void {
+    const g = this.records.get(groupId);
+    if (!g || g.kind !== ObjKind.CAP_GROUP) return; // the group is gone: nothing to charge
+    if (g.usedObjects + n > g.quotaObjects) {
       throw new TardigradeError(
         Err.E_NO_MEMORY,
-        `cap group "${g.name}" has all ${g.quotaObjects} of its kernel objects in use; delete some`,
-        { used: g.usedObjects, quota: g.quotaObjects },
+        `cap group "${g.name}" has ${g.usedObjects} of its ${g.quotaObjects} kernel objects in use, ${n} more do not fit; delete some`,
+        { used: g.usedObjects, quota: g.quotaObjects, asked: n },
       );
     }
-    this.update(g, { usedObjects: g.usedObjects + n });
   }
 
   /** Every record of `kind`. */

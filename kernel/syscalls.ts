@@ -14,6 +14,7 @@ import { capGroupSyscalls } from "./objects/cap_group.ts";
 import { endpointSyscalls } from "./objects/endpoint.ts";
 import { notificationSyscalls } from "./objects/notification.ts";
 import { pmoSyscalls } from "./objects/pmo.ts";
+import { ObjKind } from "./objects/records.ts";
 
 /** A system-call handler. */
 export type SyscallHandler = (k: Kernel, caller: LiveThread, args: unknown[]) => unknown;
@@ -27,10 +28,13 @@ export interface SystemInfo {
   checkpoints: Record<string, number>;
   threadId: number;
   capGroupId: number;
+  /** The caller's cap group: pages and kernel objects charged to it, and its quotas. */
+  usage: { usedPages: number; quotaPages: number; usedObjects: number; quotaObjects: number };
 }
 
 const systemSyscalls = {
   system_info(k: Kernel, t: LiveThread): SystemInfo {
+    const g = k.table.expect(t.rec.group, ObjKind.CAP_GROUP);
     return {
       epoch: k.checkpoints.committedEpoch,
       objects: k.table.size,
@@ -39,6 +43,12 @@ const systemSyscalls = {
       checkpoints: { ...k.checkpoints.counters },
       threadId: t.rec.id,
       capGroupId: t.rec.group,
+      usage: {
+        usedPages: g.usedPages,
+        quotaPages: g.quotaPages,
+        usedObjects: g.usedObjects,
+        quotaObjects: g.quotaObjects,
+      },
     };
   },
 

@@ -5,6 +5,8 @@
  * the caller's; `thread_create` starts a program in a cap group the caller
  * holds with WRITE. A new group gets its own cap group capability in slot 0
  * and its first thread's capability in slot 1 (later threads: the lowest free slot).
+ * Both check every quota, slot and record they will use before they change
+ * anything (kernel/room.ts).
  *
  * @module
  */
@@ -18,31 +20,44 @@ import type { Kernel } from "../kernel.ts";
 import { type LiveThread, PROGRAM_PATTERN } from "../threads.ts";
 import { ObjKind } from "./records.ts";
 import { RESTART_POLICIES, type RestartPolicy } from "../abi/protocol.ts";
+import { CONSOLE_PAGES } from "../kernel.ts";
+import { checkRoom } from "../room.ts";
+
+/** Records `cap_group_create` charges to the caller: the group, its VM space, the caller's capability. */
+const GROUP_CREATE_RECORDS = 3;
 
 /** Cap group and thread system calls, by name. */
 export const capGroupSyscalls = {
   cap_group_create(k: Kernel, t: LiveThread, args: unknown[]): number {
-    const name = stringArg("cap_group_create", args, 0, "name", 32, /^[\w.-]+$/);
+    const call = "cap_group_create";
+    const name = stringArg(call, args, 0, "name", 32, /^[\w.-]+$/);
     const self = k.table.expect(t.rec.group, ObjKind.CAP_GROUP);
     const spare = self.quotaPages - self.usedPages;
-    const quota = intArg("cap_group_create", args, 1, "quotaPages", 1, Math.max(1, spare));
+    const quota = intArg(call, args, 1, "quotaPages", 1, Math.max(1, spare));
     if (quota > spare) {
       throw new TardigradeError(
         Err.E_NO_MEMORY,
-        `cap_group_create: quota ${quota} pages exceeds the caller's spare ${spare} pages`,
+        `${call}: quota ${quota} pages exceeds the caller's spare ${spare} pages`,
         { quota, spare },
       );
     }
-    const spareObjects = self.quotaObjects - self.usedObjects;
-    const objects = optIntArg("cap_group_create", args, 2, "quotaObjects", 1, RECORDS_MAX) ??
+    // What is carved out must leave the caller room for the records the call charges it.
+    const spareObjects = self.quotaObjects - self.usedObjects - GROUP_CREATE_RECORDS;
+    const objects = optIntArg(call, args, 2, "quotaObjects", 1, RECORDS_MAX) ??
       Math.min(GROUP_OBJECTS_DEFAULT, spareObjects);
-    if (objects > spareObjects) {
+    if (objects < 1 || objects > spareObjects) {
       throw new TardigradeError(
         Err.E_NO_MEMORY,
-        `cap_group_create: quota ${objects} objects exceeds the caller's spare ${spareObjects}`,
+        `${call}: quota ${Math.max(objects, 1)} objects exceeds the caller's spare ${
+          Math.max(spareObjects, 0)
+        } (what its object quota has left after the ${GROUP_CREATE_RECORDS} records the new group costs it)`,
         { quota: objects, spare: spareObjects },
       );
     }
+    // The group, its VM space and the caller's capability to it (charged to the caller); the
+    // group's capability to itself is charged to the group, out of the `objects` it gets.
+    const g = self.id;
+    checkRoom(k, { slots: [[g, 1]], records: [g, g, g, 0] });
     k.table.update(self, {
       quotaPages: self.quotaPages - quota,
       quotaObjects: self.quotaObjects - objects,
@@ -73,7 +88,23 @@ export const capGroupSyscalls = {
         { argument: "policy" },
       );
     }
-    const thread = k.createThread(group.id, program, programArgs, policy, t.rec.group);
+    // The console PMO and the thread's capability in `group` are charged to it; the thread
+    // record and the caller's capability to it, to the caller (which may be `group` itself).
+    const g = t.rec.group;
+    k.table.checkFits(ObjKind.THREAD, {
+      group: group.id,
+      program,
+      args: programArgs,
+      policy,
+      consolePmo: RECORDS_MAX,
+      restarts: 0,
+    }, g);
+    checkRoom(k, {
+      slots: group.id === g ? [[g, 2]] : [[group.id, 1], [g, 1]],
+      pmo: [CONSOLE_PAGES, group.id],
+      records: [group.id, g, group.id, g],
+    });
+    const thread = k.createThread(group.id, program, programArgs, policy, g);
     // The group's first thread sits in slot 1; a second thread of the same group anywhere free.
     const firstThread = !k.caps.list(group.id).some((c) => c.slot === 1);
     k.caps.insertOriginal(group.id, thread.id, RIGHTS_ALL, firstThread ? 1 : undefined);

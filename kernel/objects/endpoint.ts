@@ -19,6 +19,7 @@ import type { Kernel } from "../kernel.ts";
 import { PersistentMemory } from "../../servers/runtime/pmem.ts";
 import type { LiveThread } from "../threads.ts";
 import { type ConnectionRecord, type EndpointRecord, ObjKind } from "./records.ts";
+import { checkRoom } from "../room.ts";
 
 /** The doorbell of `threadId` if it runs, else a fresh one nobody waits on (replaced on restart). */
 function doorbellOf(k: Kernel, threadId: number): SharedArrayBuffer {
@@ -64,8 +65,10 @@ export function closeConnection(k: Kernel, c: ConnectionRecord, reason: string):
 /** Endpoint and connection system calls, by name. */
 export const endpointSyscalls = {
   endpoint_create(k: Kernel, t: LiveThread): number {
-    const ep = k.table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 }, t.rec.group);
-    return k.caps.insertOriginal(t.rec.group, ep.id, 0x3f);
+    const g = t.rec.group;
+    checkRoom(k, { slots: [[g, 1]], records: [g, g] }); // the endpoint and its capability
+    const ep = k.table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 }, g);
+    return k.caps.insertOriginal(g, ep.id, 0x3f);
   },
 
   async endpoint_serve(k: Kernel, t: LiveThread, args: unknown[]): Promise<number> {
@@ -123,6 +126,9 @@ export const endpointSyscalls = {
         { endpoint: ep.id, limit: ENDPOINT_CONNECTIONS_MAX },
       );
     }
+    // The ring PMO, the connection and its capability, all charged to the caller.
+    const g = t.rec.group;
+    checkRoom(k, { slots: [[g, 1]], pmo: [CONN_PAGES, g], records: [g, g, g] });
     const pmo = k.pmos.create(CONN_PAGES, "ring", t.rec.group);
     const c = k.table.create(ObjKind.CONNECTION, {
       endpoint: ep.id,

@@ -18,17 +18,21 @@ import { intArg } from "../args.ts";
 import { type Kernel, signalNotification } from "../kernel.ts";
 import type { LiveThread } from "../threads.ts";
 import { ObjKind } from "./records.ts";
+import { checkRoom } from "../room.ts";
 
 /** Notification and IRQ system calls, by name. */
 export const notificationSyscalls = {
   notification_create(k: Kernel, t: LiveThread): number {
-    const pmo = k.pmos.create(1, "notification", t.rec.group);
+    const g = t.rec.group;
+    // The word's PMO, the notification and its capability, all charged to the caller.
+    checkRoom(k, { slots: [[g, 1]], pmo: [1, g], records: [g, g, g] });
+    const pmo = k.pmos.create(1, "notification", g);
     const n = k.table.create(
       ObjKind.NOTIFICATION,
       { pmo: pmo.id, boundThread: 0, boundSlot: 0 },
-      t.rec.group,
+      g,
     );
-    return k.caps.insertOriginal(t.rec.group, n.id, RIGHTS_ALL);
+    return k.caps.insertOriginal(g, n.id, RIGHTS_ALL);
   },
 
   async notification_bind(k: Kernel, t: LiveThread, args: unknown[]): Promise<PmoBuffers> {

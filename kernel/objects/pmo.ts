@@ -17,6 +17,7 @@ import { boolArg, intArg } from "../args.ts";
 import type { Kernel } from "../kernel.ts";
 import type { LiveThread } from "../threads.ts";
 import { ObjKind } from "./records.ts";
+import { checkRoom } from "../room.ts";
 
 /** A mapping as the caller's runtime receives it. */
 export interface MappedPmo {
@@ -29,8 +30,11 @@ export interface MappedPmo {
 export const pmoSyscalls = {
   pmo_create(k: Kernel, t: LiveThread, args: unknown[]): number {
     const pages = intArg("pmo_create", args, 0, "pages", 1, PMO_PAGES_MAX);
-    const pmo = k.pmos.create(pages, "data", t.rec.group);
-    return k.caps.insertOriginal(t.rec.group, pmo.id, RIGHTS_ALL);
+    const g = t.rec.group;
+    // The PMO and its capability, both charged to the caller.
+    checkRoom(k, { slots: [[g, 1]], pmo: [pages, g], records: [g, g] });
+    const pmo = k.pmos.create(pages, "data", g);
+    return k.caps.insertOriginal(g, pmo.id, RIGHTS_ALL);
   },
 
   async pmo_map(k: Kernel, t: LiveThread, args: unknown[]): Promise<MappedPmo> {

@@ -132,8 +132,10 @@ export class FaultInjector {
   /**
    * Allocates until the kernel refuses, twice: memory pages (PMOs of 16
    * pages, against the cap group's page quota) and kernel objects
-   * (endpoints, against its object quota). Then frees everything and
-   * checks the quota came back.
+   * (endpoints, against its object quota). The cap group's usage (pages,
+   * objects, filled slots) is compared, not the error trusted: a refused
+   * call must leave it as it was, and freeing everything must bring it back
+   * to where it started.
    */
   private async oom(r: FaultReport): Promise<void> {
     r.detail.pagesAllocated = 16 * await this.exhaust(r, "pages", () => this.sys.pmoCreate(16));
@@ -144,8 +146,19 @@ export class FaultInjector {
     );
   }
 
-  /** Calls `allocate` until it fails with E_NO_MEMORY, frees it all, allocates once more. */
+  /** The caller's cap group usage, as one comparable string. */
+  private async usage(): Promise<string> {
+    const { usage } = await this.sys.systemInfo();
+    return JSON.stringify({ ...usage, slots: (await this.sys.capList()).length });
+  }
+
+  /**
+   * Calls `allocate` until it fails with E_NO_MEMORY (usage unchanged by the
+   * refusal and by one more try), frees it all (usage back where it began),
+   * allocates once more.
+   */
   private async exhaust(r: FaultReport, what: string, allocate: () => Promise<number>) {
+    const start = await this.usage();
     const held: number[] = [];
     let refusal: unknown;
     for (let i = 0; i < 100_000 && refusal === undefined; i++) {
@@ -159,7 +172,16 @@ export class FaultInjector {
     if (refusal instanceof TardigradeError && refusal.code === Err.E_NO_MEMORY) {
       r.refused[refusal.codeName] = (r.refused[refusal.codeName] ?? 0) + 1;
     } else r.breaches.push(`${what}: never refused with E_NO_MEMORY: ${String(refusal)}`);
+    // The refusal happened after the last allocation's usage: trying again must change nothing.
+    const full = await this.usage();
+    await this.expectRefused(r, `${what}: allocate when refused`, allocate);
+    const after = await this.usage();
+    if (after !== full) {
+      r.breaches.push(`${what}: a refused allocation changed usage ${full} → ${after}`);
+    }
     for (const slot of held) await this.sys.capDelete(slot);
+    const freed = await this.usage();
+    if (freed !== start) r.breaches.push(`${what}: usage ${start} before, ${freed} after freeing`);
     // The quota must come back: the same allocation succeeds again once everything is freed.
     if (held.length === 0) return 0; // nothing fitted in the first place
     try {

@@ -6,7 +6,9 @@
  * PMO's page-state buffer, which the checkpoint manager reads during the
  * pause. A page in state COW_PENDING (captured by a copy-on-write checkpoint
  * but not yet copied) is first saved to the backup buffer, so the checkpoint
- * sees the contents it captured. Reads need no barrier.
+ * sees the contents it captured. Reads need no barrier. Every typed store
+ * goes through one barrier (`barrier`), which looks at the pages of its first
+ * and last byte, so a store across a page boundary marks both.
  *
  * Debug mode (`debugBarrier`, see kernel/checkpoint.ts) compares every page
  * that is not DIRTY against the last checkpoint's copy to catch writes that
@@ -76,10 +78,27 @@ export class PersistentMemory {
         { offset, length, byteLength: this.byteLength },
       );
     }
-    const last = (offset + Math.max(length, 1) - 1) >> PAGE_SHIFT;
+    if (length === 0) return; // nothing written, no page to mark
+    const last = (offset + length - 1) >> PAGE_SHIFT;
     for (let page = offset >> PAGE_SHIFT; page <= last; page++) {
       if (this.state[page] !== PageState.DIRTY) this.markSlow(page);
     }
+  }
+
+  /**
+   * The barrier of every typed store (`setU32`, `atomicAdd`, …): `length`
+   * (1…8) bytes at `offset`. Fast when the pages of its first and last byte
+   * are both DIRTY already (a store of at most 8 bytes touches no page in
+   * between), so a store straddling a page boundary marks, and under
+   * copy-on-write saves, both pages. Anything else goes to {@link markDirty},
+   * which also refuses a read-only mapping and an offset outside the PMO.
+   */
+  private barrier(offset: number, length: number): void {
+    const state = this.state;
+    if (
+      state[offset >> PAGE_SHIFT] !== PageState.DIRTY ||
+      state[(offset + length - 1) >> PAGE_SHIFT] !== PageState.DIRTY || !this.writable
+    ) this.markDirty(offset, length);
   }
 
   /** Slow path: a clean page becomes dirty; a COW_PENDING page is saved first. */
@@ -130,17 +149,13 @@ export class PersistentMemory {
 
   /** Unsigned 8-bit store. */
   setU8(offset: number, value: number): void {
-    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(offset, 1);
-    }
+    this.barrier(offset, 1);
     this.bytes[offset] = value;
   }
 
   /** Unsigned 32-bit little-endian store. */
   setU32(offset: number, value: number): void {
-    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(offset, 4);
-    }
+    this.barrier(offset, 4);
     this.view.setUint32(offset, value, true);
   }
 
@@ -151,9 +166,7 @@ export class PersistentMemory {
 
   /** 64-bit float store (integers up to 2^53 are exact). */
   setF64(offset: number, value: number): void {
-    if (this.state[offset >> PAGE_SHIFT] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(offset, 8);
-    }
+    this.barrier(offset, 8);
     this.view.setFloat64(offset, value, true);
   }
 
@@ -164,41 +177,31 @@ export class PersistentMemory {
 
   /** Atomics.store on Int32 word `index`, through the barrier. */
   atomicStore(index: number, value: number): void {
-    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(index << 2, 4);
-    }
+    this.barrier(index << 2, 4);
     Atomics.store(this.words, index, value);
   }
 
   /** Atomics.add on Int32 word `index`, through the barrier; returns the old value. */
   atomicAdd(index: number, delta: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(index << 2, 4);
-    }
+    this.barrier(index << 2, 4);
     return Atomics.add(this.words, index, delta);
   }
 
   /** Atomics.compareExchange on Int32 word `index`, through the barrier. */
   atomicCas(index: number, expected: number, replacement: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(index << 2, 4);
-    }
+    this.barrier(index << 2, 4);
     return Atomics.compareExchange(this.words, index, expected, replacement);
   }
 
   /** Atomics.or on Int32 word `index`, through the barrier; returns the old value. */
   atomicOr(index: number, bits: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(index << 2, 4);
-    }
+    this.barrier(index << 2, 4);
     return Atomics.or(this.words, index, bits);
   }
 
   /** Atomics.and on Int32 word `index`, through the barrier; returns the old value. */
   atomicAnd(index: number, bits: number): number {
-    if (this.state[index >> 10] !== PageState.DIRTY || !this.writable) {
-      this.markDirty(index << 2, 4);
-    }
+    this.barrier(index << 2, 4);
     return Atomics.and(this.words, index, bits);
   }
 

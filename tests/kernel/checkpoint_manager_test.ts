@@ -3,7 +3,8 @@
  * capture in flight at a time (a second would reuse its epoch), the page
  * scan four states at a time including a PMO's last, odd pages, the hybrid
  * method's hot and cold pages, a freeze that waits for a step in flight
- * (answering its system calls meanwhile), and a capture that throws.
+ * (answering its system calls meanwhile), a capture that throws, and the
+ * debug barrier across a recycled PMO id.
  */
 
 import assert from "node:assert/strict";
@@ -12,9 +13,10 @@ import {
   ControlWord,
   FreezeLine,
   PageState,
+  type PmoBuffers,
   RunState,
 } from "../../kernel/abi/layout.ts";
-import { CHECKPOINT_FAILURES_MAX } from "../../kernel/abi/limits.ts";
+import { CHECKPOINT_FAILURES_MAX, PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { Err } from "../../kernel/abi/errors.ts";
 import type { CopyMethod, KernelToBoard } from "../../kernel/abi/protocol.ts";
 import { CheckpointManager } from "../../kernel/checkpoint.ts";
@@ -25,16 +27,16 @@ import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem
 /** A PMO of 6 pages (one whole word of page states, then two pages of tail) at NVM page 5000. */
 const PMO = { id: 40, nvmBase: 5000, pages: 6 };
 
-function standIn(method: CopyMethod) {
+function standIn(method: CopyMethod, debugBarrier = false) {
   const posted: Array<Extract<KernelToBoard, { t: "commit" }>> = [];
   const logs: string[] = [];
   const panics: string[] = [];
   const kernelPmo = allocatePmoBuffers(0, KERNEL_PMO_PAGES);
-  const pmo = allocatePmoBuffers(PMO.id, PMO.pages);
+  let pmo = allocatePmoBuffers(PMO.id, PMO.pages);
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_BLOCK_BYTES));
   Atomics.store(control, ControlWord.RUN_STATE, RunState.WAITING); // frozen without being woken
   const kernel = {
-    config: { checkpointMs: 1, copyMethod: method, digest: false, debugBarrier: false },
+    config: { checkpointMs: 1, copyMethod: method, digest: false, debugBarrier },
     threads: new Map([[7, { dead: false, control, rec: { id: 7, consolePmo: 0 } }]]),
     table: new ObjectTable(),
     kernelPmo,
@@ -50,18 +52,15 @@ function standIn(method: CopyMethod) {
     panic: (code: number, text: string) => panics.push(`${code} ${text}`),
     allReady: () => true,
   };
-  const state = new Uint8Array(pmo.pageState);
+  let state = new Uint8Array(pmo.pageState);
   const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
-  return {
-    manager: new CheckpointManager(kernel as unknown as Kernel, 5),
-    kernel,
-    control,
-    posted,
-    dirty,
-    state,
-    logs,
-    panics,
+  /** The PMO is destroyed and another made with its id (ids are recycled): `next` is its buffers. */
+  const recycle = (next: PmoBuffers) => {
+    pmo = next;
+    state = new Uint8Array(pmo.pageState);
   };
+  const manager = new CheckpointManager(kernel as unknown as Kernel, 5);
+  return { manager, kernel, control, posted, dirty, state, logs, panics, recycle, pmo: () => pmo };
 }
 
 Deno.test("checkpoint manager: no second capture while one is in flight; the next takes the next epoch", async () => {
@@ -151,4 +150,25 @@ Deno.test("checkpoint manager: captures that keep throwing halt the kernel with 
   await manager.take();
   assert.equal(panics.length, 1);
   assert.match(panics[0], new RegExp(`^${Err.E_CHECKPOINT_FAILED} .*disk on fire`));
+});
+
+Deno.test("checkpoint manager: the debug barrier never compares a recycled PMO id with the old PMO's bytes", async () => {
+  const { manager, dirty, recycle, pmo } = standIn("stop-and-copy", true);
+  new PersistentMemory(pmo()).fill(0, PMO.pages * PAGE_BYTES, 0xaa);
+  await manager.take();
+  manager.onCommitted(6);
+  // The PMO is destroyed; one made with its id holds other bytes, its pages CLEAN as a PMO
+  // restored from the image is (the kernel marks a fresh one all DIRTY: this must not rely on it).
+  const next = allocatePmoBuffers(PMO.id, PMO.pages);
+  new Uint8Array(next.data).fill(0x55);
+  recycle(next);
+  await manager.take();
+  manager.onCommitted(7);
+  assert.equal(manager.counters.barrierViolations, 0, "the new PMO was checked against the old");
+  // The new PMO's own checkpointed bytes are its shadow: a write that skips the barrier is seen.
+  new Uint8Array(next.data)[2 * PAGE_BYTES + 9] = 1;
+  dirty(4); // and one through the barrier's page state is not
+  new Uint8Array(next.data)[4 * PAGE_BYTES] = 1;
+  await manager.take();
+  assert.equal(manager.counters.barrierViolations, 1, "page 2 changed without the barrier");
 });
