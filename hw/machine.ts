@@ -9,7 +9,9 @@
  * --debug-barrier, --report-checkpoints, --digest, --power-fail STEP:INDEX[@EPOCH],
  * --commands (read commands from stdin, hw/commands.ts), --fault-injection (the
  * command port, with `inject`), --handler-budget-ms N,
- * --policy NAME=POLICY[,NAME=POLICY] (restart policies, overriding init's).
+ * --policy NAME=POLICY[,NAME=POLICY] (restart policies, overriding init's),
+ * --console-start N (a test hook: new console rings start at byte offset N,
+ * to test offsets past 2^31 and 2^32 without printing 4 GiB).
  *
  * @module
  */
@@ -56,6 +58,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
       commands: { type: "boolean", default: false },
       "handler-budget-ms": { type: "string", default: String(HANDLER_BUDGET_MS) },
       policy: { type: "string", default: "" },
+      "console-start": { type: "string", default: "0" },
     },
     strict: true,
   });
@@ -84,6 +87,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     commands: values.commands!,
     handlerBudgetMs: parseHandlerBudget(values["handler-budget-ms"]!),
     policies: parsePolicies(values.policy!),
+    consoleStart: parseConsoleStart(values["console-start"]!),
   };
 }
 
@@ -93,6 +97,17 @@ function parseHandlerBudget(text: string): number {
     throw new Error(`--handler-budget-ms must be an integer in 50…600000, got ${text}`);
   }
   return ms;
+}
+
+/** Highest --console-start: leaves 2^40 bytes of printing before offsets lose precision. */
+const CONSOLE_START_MAX = Number.MAX_SAFE_INTEGER - 2 ** 40;
+
+function parseConsoleStart(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0 || n > CONSOLE_START_MAX) {
+    throw new Error(`--console-start must be an integer in 0…${CONSOLE_START_MAX}, got ${text}`);
+  }
+  return n;
 }
 
 /** "fs=rollback,memory=fresh" → { fs: "rollback", memory: "fresh" }. */

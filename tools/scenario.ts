@@ -66,10 +66,19 @@ export class InvariantChecker {
 
   private observeConsole(line: ConsoleLine): void {
     const before = this.view.rollbacksSeen;
+    const missed = this.view.bytesMissed;
     this.view.accept(line);
     if (this.view.rollbacksSeen !== before) {
       this.violations.push(
         `observer saw re-sent console bytes that differ (thread ${line.thread}, offset ${line.off})`,
+      );
+    }
+    if (this.view.bytesMissed !== missed) {
+      this.violations.push(
+        `observer never got ${
+          this.view.bytesMissed - missed
+        } console bytes (thread ${line.thread}, ` +
+          `frame at offset ${line.off})`,
       );
     }
     this.seenEpoch = Math.max(this.seenEpoch, line.epoch);
