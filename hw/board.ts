@@ -31,7 +31,7 @@
  */
 
 import { Err, TardigradeError } from "../kernel/abi/errors.ts";
-import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "../kernel/abi/layout.ts";
+import type { PmoBuffers } from "../kernel/abi/layout.ts";
 import { PAGE_BYTES } from "../kernel/abi/limits.ts";
 import {
   type BoardToKernel,
@@ -43,7 +43,12 @@ import {
 } from "../kernel/abi/protocol.ts";
 import { KERNEL_PMO_PAGES } from "../kernel/object_table.ts";
 import type { CheckpointRoot } from "../kernel/checkpoint.ts";
-import { readConsole } from "../servers/runtime/console.ts";
+import {
+  consoleHead,
+  consoleReleased,
+  readConsoleText,
+  setConsoleReleased,
+} from "../servers/runtime/console.ts";
 import {
   NvmImage,
   type PersistStep,
@@ -56,14 +61,20 @@ import { toCommand } from "./commands.ts";
 
 /** One line of machine output. */
 export type MachineLine =
-  | { t: "log"; text: string }
+  /**
+   * A diagnostic, out at once (never held for a commit, so it may describe
+   * state a crash undoes); `from` names the component whose `ctx.log` it is.
+   */
+  | { t: "log"; text: string; from?: string }
   | { t: "stage"; name: string; ms: number }
   | { t: "ready"; epoch: number; resumed: boolean; ms: number }
   | {
     t: "console";
     thread: number;
     name: string;
+    /** Byte offset (UTF-8) of the text's first byte in the thread's console, from its start. */
     off: number;
+    /** Whole characters: a frame starts and ends on a character boundary. */
     text: string;
     /** The committed checkpoint that covers this text. */
     epoch: number;
@@ -119,6 +130,8 @@ export interface BoardConfig {
   handlerBudgetMs: number;
   /** Restart policy per component name, overriding init's configuration. */
   policies: Record<string, RestartPolicy>;
+  /** Byte offset new console rings start at (`--console-start`, a test hook; normally 0). */
+  consoleStart: number;
 }
 
 /** Longest the board holds checkpoint statistics before it emits them (--report-checkpoints). */
@@ -151,7 +164,7 @@ export class Board {
   private kernel!: Worker;
   private readonly consoles = new Map<
     number,
-    { ring: PmoBuffers; released: Int32Array; name: string }
+    { ring: PmoBuffers; register: SharedArrayBuffer; name: string }
   >();
   private readonly workers = new Map<number, Worker>();
   /** init's worker, started with the kernel's and handed over at init's spawn. */
@@ -240,6 +253,7 @@ export class Board {
         faultInjection: c.faultInjection,
         handlerBudgetMs: c.handlerBudgetMs,
         policies: c.policies,
+        consoleStart: c.consoleStart,
       },
     }, [timer.port2]);
     // Starting a worker holds this thread for about 20 ms: now, while the kernel restores.
@@ -290,7 +304,7 @@ export class Board {
   private releaseIfNotCheckpointing(): void {
     if (this.checkpointMs !== 0) return;
     for (const [thread, c] of this.consoles) {
-      this.releaseConsole(thread, Atomics.load(new Int32Array(c.ring.data), ConsoleWord.HEAD), 0);
+      this.releaseConsole(thread, consoleHead(c.ring), 0);
     }
   }
 
@@ -343,7 +357,7 @@ export class Board {
   private onKernel(msg: KernelToBoard): void {
     switch (msg.t) {
       case "log":
-        return emit({ t: "log", text: msg.text });
+        return emit({ t: "log", text: msg.text, from: msg.from });
       case "stage":
         return emit({ t: "stage", name: msg.name, ms: msg.ms });
       case "digest":
@@ -358,10 +372,14 @@ export class Board {
       case "console":
         this.consoles.set(msg.threadId, {
           ring: msg.ring,
-          released: new Int32Array(msg.register),
+          register: msg.register,
           name: msg.name,
         });
-        // Text already in the ring is released with the next commit, never before.
+        // After a resume the text up to the committed HEAD may not have gone out before the
+        // crash: it goes now. Other text in a ring is released with the next commit, never before.
+        if (msg.committedHead !== undefined) {
+          this.releaseConsole(msg.threadId, msg.committedHead, this.image.committedEpoch);
+        }
         return;
       case "load":
         try {
@@ -453,11 +471,11 @@ export class Board {
   private releaseConsole(thread: number, head: number, epoch: number): void {
     const c = this.consoles.get(thread);
     if (!c) return;
-    const released = Atomics.load(c.released, ConsoleRegister.RELEASED);
+    const released = consoleReleased(c.register);
     if (head <= released) return;
-    const text = decoder.decode(readConsole(c.ring, released, head));
-    emit({ t: "console", thread, name: c.name, off: released, text, epoch });
-    Atomics.store(c.released, ConsoleRegister.RELEASED, head);
+    const { off, text } = readConsoleText(c.ring, released, head);
+    emit({ t: "console", thread, name: c.name, off, text, epoch });
+    setConsoleReleased(c.register, head);
   }
 
   /** In power-failure mode, makes the image inject the chosen fault into the chosen write. */

@@ -113,6 +113,12 @@ export const MACHINE_FLAGS = {
     arg: "NAME=POLICY,...",
     help: `restart policy per component, overriding init's (${RESTART_POLICIES.join(", ")})`,
   },
+  "console-start": {
+    type: "string",
+    default: "0",
+    arg: "N",
+    help: "a test hook: new console rings start at byte offset N (offsets past 2^31 and 2^32)",
+  },
 } as const satisfies FlagTable;
 
 /** Parses machine flags; throws a message naming the bad flag. */
@@ -143,6 +149,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     commands: values.commands!,
     handlerBudgetMs: parseHandlerBudget(values["handler-budget-ms"]!),
     policies: parsePolicies(values.policy!),
+    consoleStart: parseConsoleStart(values["console-start"]!),
   };
 }
 
@@ -152,6 +159,17 @@ function parseHandlerBudget(text: string): number {
     throw new Error(`--handler-budget-ms must be an integer in 50…600000, got ${text}`);
   }
   return ms;
+}
+
+/** Highest --console-start: leaves 2^40 bytes of printing before offsets lose precision. */
+const CONSOLE_START_MAX = Number.MAX_SAFE_INTEGER - 2 ** 40;
+
+function parseConsoleStart(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0 || n > CONSOLE_START_MAX) {
+    throw new Error(`--console-start must be an integer in 0…${CONSOLE_START_MAX}, got ${text}`);
+  }
+  return n;
 }
 
 /** "fs=rollback,memory=fresh" → { fs: "rollback", memory: "fresh" }. */

@@ -33,7 +33,7 @@ import {
   periodElapsed,
 } from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
-import { ConsoleWord } from "./abi/layout.ts";
+import { consoleHead } from "../servers/runtime/console.ts";
 import type { Kernel } from "./kernel.ts";
 import { KERNEL_PMO_PAGES } from "./object_table.ts";
 import { digestState } from "./digest.ts";
@@ -483,7 +483,7 @@ export class CheckpointManager {
     const heads: Array<[number, number]> = [];
     for (const t of this.k.threads.values()) {
       const bufs = this.k.pmos.loadedBuffers(t.rec.consolePmo);
-      if (bufs) heads.push([t.rec.id, Atomics.load(new Int32Array(bufs.data), ConsoleWord.HEAD)]);
+      if (bufs) heads.push([t.rec.id, consoleHead(bufs)]);
     }
     return heads;
   }

@@ -17,19 +17,12 @@
 import { Err, errName, type ErrorValue, TardigradeError, toErrorValue } from "./abi/errors.ts";
 import {
   ConnWord,
-  ConsoleRegister,
-  ConsoleWord,
   ControlWord,
   DOORBELL_BYTES,
   DoorbellWord,
   type PmoBuffers,
 } from "./abi/layout.ts";
-import {
-  CONSOLE_RESEND_BYTES,
-  CONSOLE_RING_BYTES,
-  PAGE_BYTES,
-  periodElapsed,
-} from "./abi/limits.ts";
+import { CONSOLE_RING_BYTES, PAGE_BYTES, periodElapsed } from "./abi/limits.ts";
 import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
 import {
   type FaultKind,
@@ -53,6 +46,12 @@ import { type LiveThread, sendToWorker, startWorker } from "./threads.ts";
 import { ringDoorbell } from "./abi/doorbell.ts";
 import { PersistentMemory } from "../servers/runtime/pmem.ts";
 import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
+import {
+  consoleHead,
+  newConsoleRegister,
+  resendFrom,
+  setConsoleStart,
+} from "../servers/runtime/console.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { digestState } from "./digest.ts";
 
@@ -188,6 +187,49 @@ export class Kernel {
     }
     await Promise.all(now.map((t) => this.spawn(t, true)));
     this.wakeServersWithPendingWork();
+    this.resendDormantConsoles();
+  }
+
+  /**
+   * Hands a thread's console to the board, with a device register that a
+   * restart keeps (what the board released stays released). A fresh thread's
+   * register starts at HEAD; a resumed one's at the oldest offset that may
+   * not have been released before the crash, and the board sends the text
+   * from there to HEAD (all committed) at once, before the program runs.
+   */
+  private attachConsole(
+    rec: ThreadRecord,
+    ring: PmoBuffers,
+    resumed: boolean,
+    name: string,
+  ): SharedArrayBuffer {
+    let register = this.consoleRegisters.get(rec.id);
+    let committedHead: number | undefined;
+    if (!register) {
+      if (!resumed && this.config.consoleStart > 0) setConsoleStart(ring, this.config.consoleStart);
+      register = newConsoleRegister(resumed ? resendFrom(ring) : consoleHead(ring));
+      if (resumed) committedHead = consoleHead(ring);
+      this.consoleRegisters.set(rec.id, register);
+    }
+    this.post({ t: "console", threadId: rec.id, ring, register, name, committedHead });
+    return register;
+  }
+
+  /**
+   * A dormant server may have printed text that its last checkpoint holds
+   * but the board had not released before the crash: its console is handed
+   * over now, so that text goes out even if the server is never woken.
+   */
+  private resendDormantConsoles(): void {
+    for (const [id, d] of this.dormant) {
+      this.pmos.ensureLoaded(d.rec.consolePmo).then((ring) => {
+        if (this.consoleRegisters.has(id)) return; // woken meanwhile: its spawn sent it
+        const group = this.table.expect(d.rec.group, ObjKind.CAP_GROUP);
+        this.attachConsole(d.rec, ring, true, group.name);
+      }).catch((e) =>
+        this.log(`kernel: cannot send thread ${id}'s console: ${(e as Error).message}`)
+      );
+    }
   }
 
   /** Wakes every dormant server that has requests waiting or a signal pending. */
@@ -277,10 +319,7 @@ export class Kernel {
   async spawn(rec: ThreadRecord, resumed: boolean, doorbell?: SharedArrayBuffer): Promise<void> {
     const group = this.table.expect(rec.group, ObjKind.CAP_GROUP);
     const ring = await this.pmos.ensureLoaded(rec.consolePmo);
-    // A restart keeps what the board already released; a resume cannot know it.
-    let register = this.consoleRegisters.get(rec.id);
-    if (!register) this.consoleRegisters.set(rec.id, register = consoleRegister(ring));
-    this.post({ t: "console", threadId: rec.id, ring, register, name: group.name });
+    const register = this.attachConsole(rec, ring, resumed, group.name);
     const toBoard = (m: KernelToBoard, transfer: Transferable[]) => this.post(m, transfer);
     const live = startWorker(
       rec,
@@ -303,7 +342,9 @@ export class Kernel {
     else if (msg?.t === "log") {
       // Whatever a worker sends is cloned data it chose: never format it unchecked.
       const text = typeof msg.text === "string" ? msg.text.slice(0, 4000) : describeArg(msg.text);
-      this.log(`[${live.rec.id}] ${text}`);
+      const group = this.table.get(live.rec.group);
+      const name = group?.kind === ObjKind.CAP_GROUP ? group.name : "?";
+      this.post({ t: "log", text, from: `${name}#${live.rec.id}` });
     }
   }
 
@@ -571,21 +612,6 @@ export class Kernel {
     for (const t of this.threads.values()) if (!t.dead) this.terminate(t);
     this.post({ t: "shutdown-done" });
   }
-}
-
-/**
- * A console's device register for a resumed thread. What was released
- * before a crash is unknown here (a crash between a commit and the board's
- * emitting its output loses the emitting, never the text), so it assumes the
- * last CONSOLE_RESEND_BYTES were not: the board re-sends them and the outside
- * observer drops what it has seen (by byte offset). Assuming the whole ring
- * would leave the program no room to print until the first commit.
- */
-function consoleRegister(ring: PmoBuffers): SharedArrayBuffer {
-  const register = new SharedArrayBuffer(ConsoleRegister.COUNT * 4);
-  const head = Atomics.load(new Int32Array(ring.data), ConsoleWord.HEAD);
-  new Int32Array(register)[ConsoleRegister.RELEASED] = Math.max(0, head - CONSOLE_RESEND_BYTES);
-  return register;
 }
 
 /** ORs `bits` into a notification's word and wakes the thread bound to it. */

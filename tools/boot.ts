@@ -2,7 +2,8 @@
  * The supervisor: `deno task boot [--run-for SECONDS] [--restart-on-crash] [machine flags]`.
  *
  * Starts the machine process (hw/machine.ts) as a child, renders its boot
- * log and console, and on Ctrl-C asks it to shut down cleanly (final
+ * log and console on stdout and its diagnostics (`[log]` lines: the board's,
+ * the kernel's and every component's `ctx.log`) on stderr, and on Ctrl-C asks it to shut down cleanly (final
  * checkpoint). With --run-for it shuts down by itself after that many
  * seconds of being ready and exits 0. With --restart-on-crash a machine that
  * dies (e.g. SIGKILL from a script) is powered on again and resumes. With
@@ -98,12 +99,24 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
 
 const out = (s: string) => console.log(s);
 
+const DIM = Deno.stderr.isTerminal() ? (s: string) => `\x1b[2m${s}\x1b[22m` : (s: string) => s;
+
+/**
+ * A diagnostic line, to stderr (dim on a terminal), apart from the guest
+ * console on stdout: it left the machine at once, so unlike console text it
+ * may describe state that a crash then undid.
+ */
+function diagnostic(line: Extract<MachineLine, { t: "log" }>): void {
+  const text = line.from ? `[log]  ${line.from}: ${line.text}` : `[log]  ${line.text}`;
+  console.error(DIM(text));
+}
+
 function render(line: MachineLine, view: ConsoleView): void {
   switch (line.t) {
     case "stage":
       return out(`[boot] ${line.name.padEnd(40, " ")} ${line.ms.toFixed(1).padStart(8)} ms`);
     case "log":
-      return out(`[log]  ${line.text}`);
+      return diagnostic(line);
     case "boot":
       if (line.fresh) view.reset();
       return out(

@@ -263,7 +263,9 @@ async function injectOne(
       out.contained = true;
     } else {
       const line = await m.waitFor(
-        (l) => isLog(l) && l.text.startsWith(`[${thread}] fault-report `),
+        (l) =>
+          isLog(l) && l.from?.endsWith(`#${thread}`) === true &&
+          l.text.startsWith("fault-report "),
         OUTCOME_TIMEOUT_MS,
         since,
       ) as LogLine;

@@ -4,9 +4,10 @@
  * (SIGKILL = power failure) or shut it down (SIGTERM = clean).
  *
  * {@link ConsoleView} is the outside observer: it keeps, per thread, how
- * many console bytes it has shown, so a machine that re-releases output
- * after a resume is never shown the same byte twice (like TCP sequence
- * numbers). The supervisor, the scenario runner and the tests share both.
+ * many console bytes (UTF-8) it has shown, so a machine that re-releases
+ * output after a resume is never shown the same byte twice (like TCP
+ * sequence numbers), and it counts a re-sent byte that differs (a rollback
+ * it could see) and a byte it never got. The supervisor, the scenario runner and the tests share both.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import type { MachineLine } from "../hw/board.ts";
 import { textLines } from "../hw/text_lines.ts";
 import type { FaultKind } from "../kernel/abi/protocol.ts";
 import type { MachineCommand } from "../hw/commands.ts";
+import { CONSOLE_RING_BYTES } from "../kernel/abi/limits.ts";
 
 const REPO = new URL("../", import.meta.url);
 
@@ -27,9 +29,29 @@ export function machinePermissionFlags(imagePath: string): string[] {
   ];
 }
 
-/** Console output as an outside observer saw it, deduplicated by byte offset. */
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** What a decoder makes of bytes that do not start a character. */
+const REPLACEMENT = "\uFFFD";
+
+/** What the observer knows of one thread's console. */
+interface ThreadView {
+  /** Byte offset of the end of what was shown. */
+  shown: number;
+  /** Byte offset of the first byte shown (a console need not start at 0). */
+  first: number;
+  /** The last {@link CONSOLE_RING_BYTES} bytes shown, at their offset modulo the ring. */
+  recent: Uint8Array;
+}
+
+/**
+ * Console output as an outside observer saw it, deduplicated by byte offset
+ * (UTF-8 bytes, as the machine counts them, not UTF-16 units). A machine
+ * never re-sends more than a ring's worth, so the observer keeps only the
+ * last ring's worth of bytes to compare a re-send against.
+ */
 export class ConsoleView {
-  private readonly shown = new Map<number, number>();
+  private readonly threads = new Map<number, ThreadView>();
   /** Everything shown, per thread. */
   readonly text = new Map<number, string>();
   /**
@@ -37,25 +59,60 @@ export class ConsoleView {
    * detects a rollback. Must stay 0 (invariant 1).
    */
   rollbacksSeen = 0;
+  /** Bytes never received: a frame that starts past the end of what was shown. Must stay 0. */
+  bytesMissed = 0;
 
   /** A fresh machine: thread ids start again. */
   reset(): void {
-    this.shown.clear();
+    this.threads.clear();
     this.text.clear();
   }
 
   /** Returns the part of a console frame not shown before ("" if none). */
   accept(line: Extract<MachineLine, { t: "console" }>): string {
-    const shown = this.shown.get(line.thread) ?? 0;
-    const end = line.off + line.text.length;
-    const seen = this.text.get(line.thread) ?? "";
-    const overlap = line.text.slice(0, Math.max(0, Math.min(end, shown) - line.off));
-    if (overlap !== seen.slice(line.off, line.off + overlap.length)) this.rollbacksSeen++;
-    if (end <= shown) return "";
-    const fresh = line.text.slice(Math.max(0, shown - line.off));
-    this.shown.set(line.thread, end);
-    this.text.set(line.thread, (this.text.get(line.thread) ?? "") + fresh);
-    return fresh;
+    let v = this.threads.get(line.thread);
+    if (!v) {
+      v = { shown: line.off, first: line.off, recent: new Uint8Array(CONSOLE_RING_BYTES) };
+      this.threads.set(line.thread, v);
+    }
+    let off = line.off;
+    let text = line.text;
+    // A re-send that starts inside a character: its first bytes decode as one U+FFFD each.
+    const partial = this.partialCharAt(v, off);
+    if (partial > 0 && text.startsWith(REPLACEMENT.repeat(partial))) {
+      off += partial;
+      text = text.slice(partial);
+    }
+    const bytes = encoder.encode(text);
+    const end = off + bytes.length;
+    if (off > v.shown) this.bytesMissed += off - v.shown;
+    const oldest = Math.max(v.first, v.shown - CONSOLE_RING_BYTES);
+    for (let at = Math.max(off, oldest); at < Math.min(end, v.shown); at++) {
+      if (bytes[at - off] !== v.recent[at % CONSOLE_RING_BYTES]) {
+        this.rollbacksSeen++;
+        break;
+      }
+    }
+    if (end <= v.shown) return "";
+    const fresh = bytes.subarray(Math.max(0, v.shown - off));
+    for (let i = 0; i < fresh.length; i++) {
+      v.recent[(end - fresh.length + i) % CONSOLE_RING_BYTES] = fresh[i];
+    }
+    v.shown = end;
+    const shown = decoder.decode(fresh);
+    this.text.set(line.thread, (this.text.get(line.thread) ?? "") + shown);
+    return shown;
+  }
+
+  /** How many bytes at `off` continue a character begun before it (0 if `off` starts one, or is unknown). */
+  private partialCharAt(v: ThreadView, off: number): number {
+    const oldest = Math.max(v.first, v.shown - CONSOLE_RING_BYTES);
+    let n = 0;
+    while (n < 3 && off + n >= oldest && off + n < v.shown) {
+      if ((v.recent[(off + n) % CONSOLE_RING_BYTES] & 0xc0) !== 0x80) break;
+      n++;
+    }
+    return n;
   }
 }
 

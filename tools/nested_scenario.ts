@@ -16,7 +16,8 @@
  *   that ran twice) is a violation;
  * - the general invariants of {@link InvariantChecker} (no rollback visible,
  *   never resumed older than what was seen);
- * - liveness: both programs make progress after the last resume.
+ * - liveness: both programs make progress after the last resume (a kill
+ *   before the first commit boots a fresh system, with the same apps).
  *
  * @module
  */
@@ -110,7 +111,8 @@ export async function nestedScenario(
     await new Promise((r) => setTimeout(r, delayMs));
     await m.kill();
     crashes++;
-    m = start([]);
+    // With the apps: a kill before the first commit leaves nothing to resume, so it boots fresh.
+    m = start(["--apps", NESTED_APPS]);
     const boot = await m.waitFor(bootLine);
     if (boot.fresh && checker.committedEpoch > 0) {
       checker.violations.push(`iteration ${i}: booted fresh after epoch ${checker.committedEpoch}`);

@@ -75,10 +75,19 @@ export class InvariantChecker {
 
   private observeConsole(line: ConsoleLine): void {
     const before = this.view.rollbacksSeen;
+    const missed = this.view.bytesMissed;
     this.view.accept(line);
     if (this.view.rollbacksSeen !== before) {
       this.violations.push(
         `observer saw re-sent console bytes that differ (thread ${line.thread}, offset ${line.off})`,
+      );
+    }
+    if (this.view.bytesMissed !== missed) {
+      this.violations.push(
+        `observer never got ${
+          this.view.bytesMissed - missed
+        } console bytes (thread ${line.thread}, ` +
+          `frame at offset ${line.off})`,
       );
     }
     this.seenEpoch = Math.max(this.seenEpoch, line.epoch);
@@ -102,14 +111,19 @@ export class InvariantChecker {
 
   /** The counter's output must read "counter 1", "counter 2", … with no gap, repeat or step back. */
   checkCounter(): number {
-    const text = this.view.text.get(this.counterThread) ?? "";
-    const lines = text.split("\n").filter((l) => l.length > 0);
+    const lines = this.counterLines();
     lines.forEach((l, i) => {
       if (l !== `counter ${i + 1}`) {
         this.violations.push(`counter line ${i + 1} reads "${l}"`);
       }
     });
     return lines.length;
+  }
+
+  /** The counter's lines the observer has seen. */
+  counterLines(): string[] {
+    const text = this.view.text.get(this.counterThread) ?? "";
+    return text.split("\n").filter((l) => l.length > 0);
   }
 }
 
@@ -133,7 +147,8 @@ export async function crashScenario(
   const image = opts.image ?? `${Deno.makeTempDirSync({ prefix: "tardigrade-crash-" })}/crash.img`;
   const checker = new InvariantChecker();
   const common = ["--copy-method", opts.copyMethod ?? "hybrid"];
-  let m = start(image, ["--fresh", "--apps", "counter,writer", ...common], checker);
+  const apps = ["--apps", "counter,writer"];
+  let m = start(image, ["--fresh", ...apps, ...common], checker);
   await m.ready();
   let crashes = 0, resumes = 0;
   for (let i = 1; i <= iterations; i++) {
@@ -142,7 +157,8 @@ export async function crashScenario(
     await new Promise((r) => setTimeout(r, delayMs));
     await m.kill();
     crashes++;
-    m = start(image, common, checker);
+    // With the apps: a kill before the first commit leaves nothing to resume, so it boots fresh.
+    m = start(image, [...apps, ...common], checker);
     const boot = await m.waitFor(bootLine);
     // Booting fresh is right only while nothing was ever committed (a kill before the first commit).
     if (boot.fresh && checker.committedEpoch > 0) {
@@ -164,7 +180,12 @@ export async function crashScenario(
     );
     if (checker.violations.length > 0) break;
   }
-  await m.ready().catch(() => {});
+  if (checker.violations.length === 0) {
+    // Liveness: after the last resume the counter goes on.
+    await m.ready();
+    const seen = checker.counterLines().length;
+    await m.waitFor(() => checker.counterLines().length > seen + 5, 60_000);
+  }
   const status = await m.shutdown();
   if (status.code !== 0) checker.violations.push(`final clean shutdown exited with ${status.code}`);
   if (!opts.image) Deno.removeSync(image.replace(/\/[^/]+$/, ""), { recursive: true });

@@ -156,10 +156,16 @@ export enum SlotField {
   STATUS = 12,
 }
 
-/** Word offsets in a console ring's header page (the rest is text bytes). */
+/**
+ * Word offsets in a console ring's header page (the rest is text bytes).
+ * Offsets of text are 64-bit (two words, read and written as one
+ * BigInt64 with Atomics; servers/runtime/console.ts), so they never wrap.
+ */
 export enum ConsoleWord {
-  /** Total bytes ever written (producer-owned). */
+  /** Words 0-1: byte offset of the end of the text ever written (producer-owned). */
   HEAD = 0,
+  /** Words 2-3: byte offset of the first byte ever written (0, or a test's chosen start). */
+  START = 2,
 }
 
 /**
@@ -167,7 +173,7 @@ export enum ConsoleWord {
  * board owns (device state, not guest state, so not in the persistent ring).
  */
 export enum ConsoleRegister {
-  /** Total bytes released to the outside; the writer may not overwrite past it. */
+  /** Words 0-1 (64-bit): byte offset released to the outside; the writer may not overwrite past it. */
   RELEASED = 0,
   COUNT = 16,
 }

@@ -72,8 +72,6 @@ export const HANDLER_BUDGET_MS = 2000;
 
 /** Bytes of console output a thread may have outstanding (not yet released). */
 export const CONSOLE_RING_BYTES = 64 * 1024;
-/** Bytes of console output the board sends again after a resume (the rest of the ring is room). */
-export const CONSOLE_RESEND_BYTES = CONSOLE_RING_BYTES / 2;
 
 /** Default NVM image size. */
 export const IMAGE_BYTES_DEFAULT = 64 * 1024 * 1024;

@@ -155,11 +155,23 @@ export type BoardToKernel =
 
 /** Kernel → board. */
 export type KernelToBoard =
-  | { t: "log"; text: string }
+  /** A diagnostic; `from` names the component whose `ctx.log` it is (e.g. "fs#3"). */
+  | { t: "log"; text: string; from?: string }
   | { t: "stage"; name: string; ms: number }
   | { t: "ready"; epoch: number; resumed: boolean }
   | { t: "digest"; epoch: number; digest: string }
-  | { t: "console"; threadId: number; ring: PmoBuffers; register: SharedArrayBuffer; name: string }
+  | {
+    t: "console";
+    threadId: number;
+    ring: PmoBuffers;
+    register: SharedArrayBuffer;
+    name: string;
+    /**
+     * After a resume: the ring's HEAD as the committed checkpoint holds it.
+     * The board sends the text from RELEASED up to it at once.
+     */
+    committedHead?: number;
+  }
   | { t: "load"; reqId: number; data: SharedArrayBuffer; nvmBase: number; pages: number }
   | {
     t: "commit";
@@ -208,6 +220,8 @@ export interface KernelConfig {
   handlerBudgetMs: number;
   /** Restart policy per component name, overriding init's configuration. */
   policies: Record<string, RestartPolicy>;
+  /** Byte offset new console rings start at (0; a test hook for offsets past 2^31 and 2^32). */
+  consoleStart: number;
 }
 
 /** Timing of one checkpoint's stop-the-world pause, in microseconds, broken down like TreeSLS. */

@@ -4,6 +4,14 @@
  * (delayed external visibility), so printed text never shows state that a
  * crash could roll back.
  *
+ * Map of this file:
+ * - Offsets: HEAD and START in the ring's header, RELEASED in the board's
+ *   device register, all 64-bit byte offsets (one BigInt64 each, loaded and
+ *   stored with Atomics: one writer, one reader), so a program may print
+ *   more than 4 GiB in its life without an offset wrapping.
+ * - {@link ConsoleWriter}: the program's side, appends text.
+ * - {@link readConsoleText}, {@link resendFrom}: the board's and the kernel's side.
+ *
  * @module
  */
 
@@ -15,6 +23,64 @@ import { PersistentMemory } from "./pmem.ts";
 export const CONSOLE_TEXT_OFFSET = PAGE_BYTES;
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The 64-bit word at Int32 word index `word` (even) of `buf`, as a number. */
+function load64(buf: SharedArrayBuffer, word: number): number {
+  return Number(Atomics.load(new BigInt64Array(buf, word * 4, 1), 0));
+}
+
+function store64(buf: SharedArrayBuffer, word: number, value: number): void {
+  Atomics.store(new BigInt64Array(buf, word * 4, 1), 0, BigInt(value));
+}
+
+/** The ring's HEAD: byte offset of the end of everything written. */
+export function consoleHead(ring: PmoBuffers): number {
+  return load64(ring.data, ConsoleWord.HEAD);
+}
+
+/** The ring's START: byte offset of the first byte ever written. */
+export function consoleStart(ring: PmoBuffers): number {
+  return load64(ring.data, ConsoleWord.START);
+}
+
+/** The register's RELEASED: byte offset up to which the board has released the text. */
+export function consoleReleased(register: SharedArrayBuffer): number {
+  return load64(register, ConsoleRegister.RELEASED);
+}
+
+/** Sets RELEASED (the board, or the kernel for a register no one holds yet). */
+export function setConsoleReleased(register: SharedArrayBuffer, offset: number): void {
+  store64(register, ConsoleRegister.RELEASED, offset);
+}
+
+/** A new device register whose RELEASED is `released`. */
+export function newConsoleRegister(released: number): SharedArrayBuffer {
+  const register = new SharedArrayBuffer(ConsoleRegister.COUNT * 4);
+  setConsoleReleased(register, released);
+  return register;
+}
+
+/**
+ * Makes an empty ring start at byte offset `start` (HEAD = START = start),
+ * through the write barrier so the checkpoint keeps it. A test hook
+ * (`--console-start`): offsets past 2^31 and 2^32 without printing 4 GiB.
+ */
+export function setConsoleStart(ring: PmoBuffers, start: number): void {
+  new PersistentMemory(ring).markDirty(0, 16);
+  store64(ring.data, ConsoleWord.START, start);
+  store64(ring.data, ConsoleWord.HEAD, start);
+}
+
+/**
+ * The oldest offset of the ring that may not have been released: after a
+ * crash, what was released is unknown, but never less than HEAD minus the
+ * ring (the writer never overwrites unreleased text), so everything from
+ * here on is sent again.
+ */
+export function resendFrom(ring: PmoBuffers): number {
+  return Math.max(consoleStart(ring), consoleHead(ring) - CONSOLE_RING_BYTES);
+}
 
 /** Writes text into a console ring. */
 export class ConsoleWriter {
@@ -22,20 +88,15 @@ export class ConsoleWriter {
   /** Bytes dropped because the ring was full of unreleased text. */
   dropped = 0;
 
-  private readonly register: Int32Array;
-
-  constructor(ring: PmoBuffers, register: SharedArrayBuffer) {
+  constructor(private readonly ring: PmoBuffers, private readonly register: SharedArrayBuffer) {
     this.mem = new PersistentMemory(ring);
-    this.register = new Int32Array(register);
   }
 
   /** Appends `text`; returns false (and counts it dropped) if unreleased text fills the ring. */
   write(text: string): boolean {
     const bytes = encoder.encode(text);
-    const words = this.mem.words;
-    const head = Atomics.load(words, ConsoleWord.HEAD);
-    const released = Atomics.load(this.register, ConsoleRegister.RELEASED);
-    if (head - released + bytes.length > CONSOLE_RING_BYTES) {
+    const head = consoleHead(this.ring);
+    if (head - consoleReleased(this.register) + bytes.length > CONSOLE_RING_BYTES) {
       this.dropped += bytes.length;
       return false;
     }
@@ -45,7 +106,8 @@ export class ConsoleWriter {
       this.mem.write(CONSOLE_TEXT_OFFSET + at, bytes.subarray(i, i + n));
       i += n;
     }
-    this.mem.atomicStore(ConsoleWord.HEAD, head + bytes.length);
+    this.mem.markDirty(ConsoleWord.HEAD * 4, 8);
+    store64(this.ring.data, ConsoleWord.HEAD, head + bytes.length);
     return true;
   }
 }
@@ -58,4 +120,27 @@ export function readConsole(ring: PmoBuffers, from: number, to: number): Uint8Ar
     out[i] = bytes[CONSOLE_TEXT_OFFSET + ((from + i) % CONSOLE_RING_BYTES)];
   }
   return out;
+}
+
+/** Number of UTF-8 continuation bytes (10xxxxxx) `bytes` starts with, at most 3. */
+export function leadingContinuationBytes(bytes: Uint8Array): number {
+  let n = 0;
+  while (n < 3 && n < bytes.length && (bytes[n] & 0xc0) === 0x80) n++;
+  return n;
+}
+
+/**
+ * Text [from, to) of a ring as a string starting at a character: a re-send
+ * may start inside a multi-byte character (HEAD minus the ring is any byte),
+ * whose first bytes were released long ago; those few bytes are left out and
+ * `off` is the offset of the first whole character.
+ */
+export function readConsoleText(
+  ring: PmoBuffers,
+  from: number,
+  to: number,
+): { off: number; text: string } {
+  const bytes = readConsole(ring, from, to);
+  const skip = leadingContinuationBytes(bytes);
+  return { off: from + skip, text: decoder.decode(bytes.subarray(skip)) };
 }

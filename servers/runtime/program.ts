@@ -54,7 +54,11 @@ export interface Context {
   readonly waiter: Waiter;
   /** Console output, released when the checkpoint covering it commits. Adds a newline. */
   print(text: string): void;
-  /** A diagnostic line to the machine log, shown at once (not guest output). */
+  /**
+   * A diagnostic line to the machine log. It leaves at once, not held for a
+   * commit like `print`, so it may describe state a crash undoes: the
+   * supervisor shows it apart from guest output (stderr, `[log] NAME#ID:`).
+   */
   log(text: string): void;
   /** Serves an endpoint: `handler` runs for each request of every connection to it. */
   serve(endpointSlot: number, handler: RequestHandler): Promise<void>;

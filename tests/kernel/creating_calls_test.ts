@@ -35,6 +35,7 @@ const CONFIG: KernelConfig = {
   faultInjection: false,
   handlerBudgetMs: 2000,
   policies: {},
+  consoleStart: 0,
 };
 
 /** A kernel with one cap group "app" (slot 0: itself) and a thread record calling from it. */
