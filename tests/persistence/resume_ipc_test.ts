@@ -5,7 +5,8 @@
  * request rings, replies waiting in response rings; servers are dormant after
  * each resume until woken, so a crash soon after one leaves requests waiting
  * for a dormant server. The machine is killed (SIGKILL) at seeded moments,
- * resumed each time, then run to `ipcpending done`. From outside (console
+ * resumed each time (six times, and on until a resume has found replies
+ * waiting), then run to `ipcpending done`. From outside (console
  * output, released only after commit): every call's reply was taken exactly
  * once and in order on every connection, and some resume found replies
  * waiting (what each found is printed).
@@ -17,9 +18,10 @@ import { freshSeed, Prng } from "../../tools/prng.ts";
 import { removeImage, tempImage } from "../helpers.ts";
 
 const APP = "tests/programs/ipcpending.ts?timerMs=4";
-const KILLS = 6;
+/** Kills at least; more (up to KILLS_MAX) until some resume has found replies waiting. */
+const KILLS = 6, KILLS_MAX = 20;
 const CONNECTIONS = 6;
-const CALLS = 24 * 40;
+const CALLS = 24 * 120;
 /** Liveness bound (not a timing assertion): a dropped message leaves the program waiting forever. */
 const DONE_BOUND_MS = 20_000;
 
@@ -39,7 +41,8 @@ Deno.test("resume keeps calls in flight in both rings: each answered and taken e
     let m = MachineProcess.start(image, ["--fresh", "--apps", APP]);
     watch(m);
     await m.waitFor(() => /ipcpending r /.test(text), DONE_BOUND_MS);
-    for (let k = 0; k < KILLS; k++) {
+    const foundReplies = () => /^ipcpending resume \d+ [1-9]/m.test(text);
+    for (let k = 0; k < KILLS || (!foundReplies() && k < KILLS_MAX); k++) {
       await new Promise((r) => setTimeout(r, rng.int(5, 80)));
       await m.kill();
       m = MachineProcess.start(image);

@@ -42,7 +42,7 @@ const CONNECTIONS = SERVICE_SLOTS.length;
 /** Requests written at once on a connection (under the 64 slots of a ring). */
 const BURST = 24;
 /** Calls per connection before `done`. */
-const CALLS = 24 * 40;
+const CALLS = 24 * 120;
 const STATE_SLOT = 6;
 const WORD_SET_UP = 0;
 
