@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { flagNames } from "../../hw/flags.ts";
 import { MACHINE_FLAGS } from "../../hw/machine.ts";
 import { SUPERVISOR_FLAGS } from "../../tools/boot.ts";
-import { BENCH_FLAGS } from "../../tools/bench/mod.ts";
+import { BENCH_FLAGS } from "../../tools/bench/cli.ts";
 import { COMMON_FLAGS, SCENARIOS } from "../../tools/scenario.ts";
 
 const TOOLS = new URL("../../tools/", import.meta.url).pathname;

@@ -12,7 +12,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { flagHelp, type FlagTable, HELP_FLAG } from "../../hw/flags.ts";
+import { flagHelp } from "../../hw/flags.ts";
+import { BENCH_FLAGS } from "./cli.ts";
 
 /** Options every benchmark takes. */
 export interface BenchOptions {
@@ -31,17 +32,6 @@ export const BENCHES: Record<string, () => Promise<BenchFn>> = {
   memory: () => import("./memory.ts").then((m) => m.benchMemory),
   checkpoint: () => import("./checkpoint.ts").then((m) => m.benchCheckpoint),
 };
-
-/** The flags of `deno task bench`: parsed by {@link main}, listed by its usage. */
-export const BENCH_FLAGS = {
-  json: {
-    type: "boolean",
-    default: false,
-    help: "print only the figures, as one JSON object, on stdout",
-  },
-  quick: { type: "boolean", default: false, help: "smaller counts and shorter runs" },
-  ...HELP_FLAG,
-} as const satisfies FlagTable;
 
 const USAGE = `usage: deno task bench NAME [flags]   (NAME one of: ${
   Object.keys(BENCHES).join(", ")
