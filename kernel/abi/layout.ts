@@ -53,9 +53,9 @@ export enum ControlWord {
    */
   WAKE_SEQ = 2,
   /**
-   * System calls the worker waits for while it blocks in the middle of a
-   * step: during a freeze the kernel then turns its event loop to answer
-   * them, so the step can finish.
+   * System calls the worker has sent and not had answered (kept by the
+   * worker as it sends and receives): during a freeze the kernel then turns
+   * its event loop to answer them, so the step they belong to can finish.
    */
   SYSCALLS_PENDING = 3,
   /** Milliseconds timestamp (low 31 bits) when the current handler began; 0 when idle. */

@@ -121,7 +121,10 @@ class Runtime implements Waiter {
   constructor(readonly start: StartMessage) {
     this.control = new Int32Array(start.control);
     this.doorbell = new Int32Array(start.doorbell);
-    this.sys = new Sys((req) => start.port.postMessage(req));
+    this.sys = new Sys(
+      (req) => start.port.postMessage(req),
+      (count) => Atomics.store(this.control, ControlWord.SYSCALLS_PENDING, count),
+    );
     start.port.onmessage = (e: MessageEvent<SyscallReply | KernelEvent>) => this.deliver(e.data);
     this.console = new ConsoleWriter(start.console, start.consoleRegister);
     this.faults = new FaultInjector(
@@ -317,12 +320,10 @@ class Runtime implements Waiter {
   /**
    * Waiter: about to block. Between steps this is a safe point (WAITING:
    * the kernel counts the worker frozen without waking it); in the middle of
-   * a step it is not (the worker stays RUNNING, and tells the kernel how
-   * many system calls it waits for).
+   * a step it is not (the worker stays RUNNING).
    */
   beginWait(): void {
     Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, 0);
-    Atomics.store(this.control, ControlWord.SYSCALLS_PENDING, this.sys.pending);
     if (this.starting || !this.drained || this.inStep()) return;
     this.waiting = true;
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.WAITING);
@@ -336,7 +337,6 @@ class Runtime implements Waiter {
   /** Waiter: done blocking; a worker that was WAITING parks first if frozen. */
   endWait(): void {
     this.beat();
-    Atomics.store(this.control, ControlWord.SYSCALLS_PENDING, 0);
     if (this.inRun) Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
     if (!this.waiting) return;
     this.waiting = false;

@@ -27,7 +27,14 @@ export class Sys {
     { resolve: (v: unknown) => void; reject: (e: Error) => void }
   >();
 
-  constructor(private readonly post: (req: SyscallRequest) => void) {}
+  /**
+   * `onPending` hears every change of the number of unanswered calls (the
+   * program loop shows it to the kernel: ControlWord.SYSCALLS_PENDING).
+   */
+  constructor(
+    private readonly post: (req: SyscallRequest) => void,
+    private readonly onPending: (count: number) => void = () => {},
+  ) {}
 
   /** System calls sent and not yet answered. */
   get pending(): number {
@@ -39,6 +46,7 @@ export class Sys {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.onPending(this.waiting.size);
       this.post({ t: "syscall", id, op: op as SyscallOp, args });
     });
   }
@@ -48,6 +56,7 @@ export class Sys {
     const w = this.waiting.get(reply.id);
     if (!w) return;
     this.waiting.delete(reply.id);
+    this.onPending(this.waiting.size);
     if (reply.ok) w.resolve(reply.value);
     else w.reject(fromErrorValue(reply.error));
   }
