@@ -342,10 +342,14 @@ export class CheckpointManager {
     return seqs;
   }
 
+  /**
+   * Sets every worker's freeze line. Only a worker that found CAPTURE sleeps
+   * on the line itself (until it changes), so raising it wakes nobody.
+   */
   private setLine(live: LiveWorker[], line: FreezeLine): void {
     for (const t of live) {
-      Atomics.store(t.control, ControlWord.FREEZE, line);
-      Atomics.notify(t.control, ControlWord.FREEZE);
+      const was = Atomics.exchange(t.control, ControlWord.FREEZE, line);
+      if (was === FreezeLine.CAPTURE) Atomics.notify(t.control, ControlWord.FREEZE);
     }
   }
 
