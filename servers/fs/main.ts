@@ -21,7 +21,8 @@
  * the first start connects through it and the connection capability lands
  * in the lowest free slot, {@link MEMORY_CONN_SLOT} (checked); a resume
  * re-attaches that slot. Request handlers must answer synchronously, so they
- * call the memory server with `callSync` (the worker waits, a safe point).
+ * call the memory server with `callSync` (the worker waits, in the middle
+ * of its step: a checkpoint waits for the handler to end).
  *
  * @module
  */

@@ -154,9 +154,12 @@ export function connectionRings(mem: PersistentMemory): { requests: Ring; respon
 /** What a client waits with: its doorbell and the run-state hooks of its program loop. */
 export interface Waiter {
   doorbell: Int32Array;
-  /** Called before sleeping or spinning in a blocking call: the worker is at a safe point. */
+  /**
+   * Called before sleeping or spinning in a blocking call. Inside a step (a
+   * handler's `callSync`) this is not a safe point: the worker stays RUNNING.
+   */
   beginWait(): void;
-  /** Called after: parks first if the freeze line is up. */
+  /** Called after: a worker that was WAITING between steps parks first if the line is up. */
   endWait(): void;
 }
 

@@ -4,17 +4,21 @@
  *
  * A program is a `main(ctx)` function: it sets up (serve endpoints, connect,
  * map memory, bind notifications) and returns; from then on it runs only in
- * handlers, each run to completion between two safe points. Persistent state
- * lives in mapped PMOs; on resume `ctx.resumed` is true and `main` rebuilds
- * its volatile caches from them instead of initialising.
+ * steps: a handler, run to completion, with the calls and system calls it
+ * awaits. Persistent state lives in mapped PMOs; on resume `ctx.resumed` is
+ * true and `main` rebuilds its volatile caches from them instead of
+ * initialising.
  *
- * Freeze protocol (docs/ARCHITECTURE.md): at a safe point, if the control
- * block's FREEZE word is 1, the worker sets RUN_STATE = PARKED and sleeps on
- * FREEZE until the kernel thaws it. A worker with nothing to do sets WAITING
- * and sleeps on its doorbell; the kernel counts it as frozen without waking
- * it. Leaving a wait it stores RUNNING, then re-reads FREEZE (the kernel
- * stores FREEZE, then reads RUN_STATE: sequentially consistent atomics make
- * sure one side sees the other).
+ * Freeze protocol (docs/ARCHITECTURE.md, "Steps"): safe points are between
+ * steps only. When the control block's FREEZE line is up (DRAIN), a worker
+ * in a step runs it to its end, starting nothing new; a worker between steps
+ * sets RUN_STATE = PARKED and sleeps on its doorbell, serving the calls that
+ * other steps wait for, until the kernel thaws it; under CAPTURE it serves
+ * nothing. A worker with nothing to do sets WAITING and sleeps on its
+ * doorbell; the kernel counts it as frozen without waking it. Leaving PARKED
+ * or WAITING it bumps WAKE_SEQ, stores RUNNING, then re-reads FREEZE (the
+ * kernel stores FREEZE, then reads RUN_STATE and WAKE_SEQ: sequentially
+ * consistent atomics make sure one side sees the other).
  *
  * @module
  */
