@@ -447,9 +447,14 @@ export class ServerConnection {
     this.peerDoorbell = new Int32Array(doorbell);
   }
 
-  /** True when a call waits in the request ring: a client in the middle of a step waits for it. */
-  hasPendingCall(): boolean {
-    return this.requests.hasCall();
+  /**
+   * True when a call waits in the request ring (a client in the middle of a
+   * step waits for it) and `serve` can answer it now: the connection is open
+   * and the response ring has room.
+   */
+  hasServableCall(): boolean {
+    if (Atomics.load(this.mem.words, ConnWord.CLOSED) !== 0) return false;
+    return this.responses.pending() < RING_SLOTS && this.requests.hasCall();
   }
 
   /**

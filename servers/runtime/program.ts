@@ -240,41 +240,49 @@ class Runtime implements Waiter {
 
   /**
    * Safe point, between two steps: parks while the freeze line is up. A
-   * worker in the middle of a step, or with continuations not yet run
-   * (`drained` false), goes on; the kernel waits for it.
+   * worker in the middle of a step, with continuations not yet run
+   * (`drained` false), or with work the freeze lets it do, goes on; the
+   * kernel waits for it.
    */
   private safePoint(): void {
     if (Atomics.load(this.control, ControlWord.FREEZE) === FreezeLine.OFF) return;
-    if (!this.drained || this.inStep()) return;
+    if (!this.drained || this.inStep() || this.workUnderFreeze()) return;
     this.park();
   }
 
   /**
-   * Parked until the thaw. Time parked does not count against the handler
-   * budget. While the line is at DRAIN a parked worker still serves the
-   * calls waiting in its rings: their callers are in the middle of steps
-   * that must finish before the cut. If serving starts a step, the worker
-   * leaves the park and runs it to its end.
+   * What a worker between steps still does under DRAIN: serve the calls
+   * waiting in its rings (their callers are in the middle of steps that must
+   * end before the cut), and take the kernel's messages (a connection such a
+   * call comes through is announced by one).
+   */
+  private workUnderFreeze(): boolean {
+    if (this.inbox.length > 0) return true;
+    if (Atomics.load(this.control, ControlWord.POSTED) !== this.received) return true;
+    for (const s of this.servers.values()) if (s.hasServableCall()) return true;
+    return false;
+  }
+
+  /**
+   * Parked until the thaw, or until the line is at DRAIN and there is work
+   * the freeze lets it do (the loop does it, then parks again). Time parked
+   * does not count against the handler budget. Under CAPTURE it waits.
    */
   private park(): void {
     const control = this.control, door = this.doorbell;
     Atomics.store(control, ControlWord.HANDLER_STARTED_MS, 0);
     Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
     for (let spun = false;;) {
+      this.beat();
       const seen = Atomics.load(door, DoorbellWord.RING);
       const line = Atomics.load(control, ControlWord.FREEZE);
       if (line === FreezeLine.OFF) break;
-      if (this.callerWaits()) {
+      if (line === FreezeLine.DRAIN && this.workUnderFreeze()) {
         this.wake();
-        if (Atomics.load(control, ControlWord.FREEZE) === FreezeLine.CAPTURE) {
-          // The kernel is copying (or saw the wake and will drop back to DRAIN): wait.
-          Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
-          Atomics.wait(control, ControlWord.FREEZE, FreezeLine.CAPTURE, WAIT_SLICE_MS);
-          continue;
-        }
-        this.serveCallers();
-        if (this.inStep()) return;
+        if (Atomics.load(control, ControlWord.FREEZE) !== FreezeLine.CAPTURE) return;
+        // The kernel is copying (or saw the wake and drops back to DRAIN): wait for the line.
         Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
+        Atomics.wait(control, ControlWord.FREEZE, FreezeLine.CAPTURE, WAIT_SLICE_MS);
         continue;
       }
       if (!spun) {
@@ -291,7 +299,6 @@ class Runtime implements Waiter {
         Atomics.wait(door, DoorbellWord.RING, seen, WAIT_SLICE_MS);
       }
       Atomics.store(door, DoorbellWord.SLEEPING, 0);
-      this.beat();
     }
     this.wake();
     if (this.inRun) Atomics.store(control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
@@ -301,24 +308,6 @@ class Runtime implements Waiter {
   private wake(): void {
     Atomics.add(this.control, ControlWord.WAKE_SEQ, 1);
     Atomics.store(this.control, ControlWord.RUN_STATE, RunState.RUNNING);
-  }
-
-  /** True when some client waits for a call in one of this worker's rings. */
-  private callerWaits(): boolean {
-    for (const s of this.servers.values()) if (s.hasPendingCall()) return true;
-    return false;
-  }
-
-  /** Serves the connections that have calls waiting (during a freeze). */
-  private serveCallers(): number {
-    this.stampHandler(true);
-    try {
-      let work = 0;
-      for (const s of this.servers.values()) if (s.hasPendingCall()) work += s.serve(SERVE_BUDGET);
-      return work;
-    } finally {
-      this.stampHandler(false);
-    }
   }
 
   /**
@@ -404,8 +393,9 @@ class Runtime implements Waiter {
 
   /**
    * Under a freeze only the step in flight goes on: replies, kernel
-   * messages and the calls other steps wait for; no new notification, idle
-   * work or one-way message starts a step.
+   * messages and the calls other steps wait for (with the one-way messages
+   * ahead of them in the same ring); no notification or idle work starts a
+   * new step.
    */
   private runSources(): number {
     const frozen = Atomics.load(this.control, ControlWord.FREEZE) !== FreezeLine.OFF;
@@ -427,7 +417,7 @@ class Runtime implements Waiter {
       }
     }
     for (const s of this.servers.values()) {
-      if (!frozen || s.hasPendingCall()) work += s.serve(SERVE_BUDGET);
+      if (!frozen || s.hasServableCall()) work += s.serve(SERVE_BUDGET);
     }
     for (const c of this.clients.values()) {
       const replies = c.poll();
