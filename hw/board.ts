@@ -48,7 +48,7 @@ import {
   consoleReleased,
   readConsoleText,
   setConsoleReleased,
-} from "../servers/runtime/console.ts";
+} from "../kernel/abi/console.ts";
 import {
   NvmImage,
   type PersistStep,

@@ -33,7 +33,7 @@ import {
   periodElapsed,
 } from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
-import { consoleHead } from "../servers/runtime/console.ts";
+import { consoleHead } from "./abi/console.ts";
 import type { Kernel } from "./kernel.ts";
 import { KERNEL_PMO_PAGES } from "./object_table.ts";
 import { digestState } from "./digest.ts";

@@ -44,14 +44,9 @@ import { SYSCALLS } from "./syscalls.ts";
 import { offer, setClosedWord } from "./objects/endpoint.ts";
 import { type LiveThread, sendToWorker, startWorker } from "./threads.ts";
 import { ringDoorbell } from "./abi/doorbell.ts";
-import { PersistentMemory } from "../servers/runtime/pmem.ts";
-import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
-import {
-  consoleHead,
-  newConsoleRegister,
-  resendFrom,
-  setConsoleStart,
-} from "../servers/runtime/console.ts";
+import { PersistentMemory } from "./abi/pmem.ts";
+import { allocatePmoBuffers } from "./abi/pmem.ts";
+import { consoleHead, newConsoleRegister, resendFrom, setConsoleStart } from "./abi/console.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { digestState } from "./digest.ts";
 

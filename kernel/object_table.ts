@@ -20,7 +20,7 @@
 
 import { assert, Err, TardigradeError } from "./abi/errors.ts";
 import { PAGE_BYTES } from "./abi/limits.ts";
-import type { PersistentMemory } from "../servers/runtime/pmem.ts";
+import type { PersistentMemory } from "./abi/pmem.ts";
 import { type KernelRecord, ObjKind, type RecordOf } from "./objects/records.ts";
 
 /** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */

@@ -27,7 +27,7 @@ import type { MachineLine } from "../hw/board.ts";
 import { EXIT_POWER_FAILURE } from "../hw/board.ts";
 import { type PersistStep, WRITE_FAULTS } from "../hw/nvm_image.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
-import { freshSeed, Prng } from "./prng.ts";
+import { freshSeed, Prng } from "../kernel/abi/prng.ts";
 import { faultsScenario } from "./faults_scenario.ts";
 import { nestedScenario } from "./nested_scenario.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";

@@ -35,7 +35,7 @@
 import { assert, Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { HUGE_FRAME_PAGES, PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { jsonPayload, type Request } from "../runtime/ipc.ts";
-import type { PersistentMemory } from "../runtime/pmem.ts";
+import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import { serveService } from "../runtime/service.ts";
 import { LLFree } from "./llfree.ts";

@@ -13,7 +13,7 @@ import { imageLayout } from "../../hw/nvm_image.ts";
 import { KERNEL_PMO_PAGES } from "../../kernel/object_table.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
 import { type PowerPoint, powerScenario } from "../../tools/scenario.ts";
-import { freshSeed } from "../../tools/prng.ts";
+import { freshSeed } from "../../kernel/abi/prng.ts";
 import { removeImage, tempImage } from "../helpers.ts";
 
 const seed = Number(Deno.env.get("TARDIGRADE_SEED") ?? freshSeed()) >>> 0;

@@ -56,7 +56,7 @@ import { FsClient } from "../../servers/fs/protocol.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { Label, type ServerStatus } from "../../servers/protocol.ts";
 import { type ClientConnection, parseJson, type Reply, unwrap } from "../../servers/runtime/ipc.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { type Context, runProgram } from "../../servers/runtime/program.ts";
 import type { Sys } from "../../servers/runtime/sys.ts";
 

@@ -8,10 +8,10 @@
  */
 
 import assert from "node:assert/strict";
-import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { PageState } from "../../kernel/abi/layout.ts";
-import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
+import { PageState } from "../../../kernel/abi/layout.ts";
+import { PAGE_BYTES } from "../../../kernel/abi/limits.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../../kernel/abi/pmem.ts";
 
 /** A store that straddles the boundary between page 1 and page 2, and how many bytes it writes. */
 interface Store {

@@ -15,8 +15,8 @@
  * @module
  */
 
-import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "../../kernel/abi/layout.ts";
-import { CONSOLE_RING_BYTES, PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "./layout.ts";
+import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./limits.ts";
 import { PersistentMemory } from "./pmem.ts";
 
 /** Byte offset of the text area in a console ring PMO. */
