@@ -15,7 +15,7 @@
  * - faults: seeded fault injection into the servers and apps
  *   (tools/faults_scenario.ts).
  *
- * Every choice comes from one seed (tools/prng.ts); a failure prints the
+ * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
  * {@link InvariantChecker}; tests/persistence/ runs bounded versions.
  *

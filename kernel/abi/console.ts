@@ -12,6 +12,10 @@
  * - {@link ConsoleWriter}: the program's side, appends text.
  * - {@link readConsoleText}, {@link resendFrom}: the board's and the kernel's side.
  *
+ * Both sides of the one ring format live here, in kernel/abi/, because the
+ * program runtime (servers/runtime/program.ts), the kernel and the board all
+ * use it (as kernel/abi/doorbell.ts holds both sides of a doorbell).
+ *
  * @module
  */
 

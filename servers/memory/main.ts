@@ -51,9 +51,9 @@ import {
   ID_BYTES,
   MemLabel,
   type MemoryStats,
-  PayloadReader,
   POINTER_BYTES,
 } from "./protocol.ts";
+import { PayloadReader } from "../../kernel/abi/payload.ts";
 
 /** Slot of the heap PMO: the first free one after 0 cap group, 1 thread, 2 endpoint. */
 const HEAP_SLOT = 3;

@@ -51,7 +51,7 @@ import {
 } from "../../kernel/abi/limits.ts";
 import type { StartMessage } from "../../kernel/abi/protocol.ts";
 import { Right } from "../../kernel/abi/rights.ts";
-import type { CapInfo } from "../../kernel/objects/cap.ts";
+import type { CapInfo } from "../../kernel/abi/syscall_types.ts";
 import { FsClient } from "../../servers/fs/protocol.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { Label, type ServerStatus } from "../../servers/protocol.ts";

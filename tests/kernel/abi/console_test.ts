@@ -1,5 +1,5 @@
 /**
- * The console ring (servers/runtime/console.ts) on its own: 64-bit offsets
+ * The console ring (kernel/abi/console.ts) on its own: 64-bit offsets
  * that never wrap, and text read from inside a multi-byte character.
  */
 

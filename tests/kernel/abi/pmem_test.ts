@@ -1,10 +1,10 @@
 /**
- * The write barrier of servers/runtime/pmem.ts on hand-made buffers: a store
+ * The write barrier of kernel/abi/pmem.ts on hand-made buffers: a store
  * that straddles a 4 KiB page boundary marks both pages DIRTY and, in a
  * copy-on-write window, saves both pages' pre-images to the backup buffer,
  * whatever state each page was in before; a zero-length write marks nothing.
  *
- * Run: `deno test tests/runtime/pmem_test.ts`.
+ * Run: `deno test tests/kernel/abi/pmem_test.ts`.
  */
 
 import assert from "node:assert/strict";
