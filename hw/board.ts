@@ -41,14 +41,13 @@ import {
   type KernelToBoard,
   type RestartPolicy,
 } from "../kernel/abi/protocol.ts";
-import { KERNEL_PMO_PAGES } from "../kernel/object_table.ts";
-import type { CheckpointRoot } from "../kernel/checkpoint.ts";
+import { type CheckpointRoot, KERNEL_PMO_PAGES } from "../kernel/abi/image_root.ts";
 import {
   consoleHead,
   consoleReleased,
   readConsoleText,
   setConsoleReleased,
-} from "../servers/runtime/console.ts";
+} from "../kernel/abi/console.ts";
 import {
   NvmImage,
   type PersistStep,

@@ -33,9 +33,9 @@ import {
   periodElapsed,
 } from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
-import { consoleHead } from "../servers/runtime/console.ts";
+import { consoleHead } from "./abi/console.ts";
 import type { Kernel } from "./kernel.ts";
-import { KERNEL_PMO_PAGES } from "./object_table.ts";
+import { type CheckpointRoot, KERNEL_PMO_PAGES } from "./abi/image_root.ts";
 import { digestState } from "./digest.ts";
 
 /** What the freeze needs of a thread: its control block, and its doorbell to wake it. */
@@ -86,16 +86,6 @@ function newPageScan(pageState: SharedArrayBuffer): PageScan {
     hot,
     hotQuads: new Uint32Array(hot.buffer, 0, hot.length >> 2),
   };
-}
-
-/** What the superblock's root blob holds. */
-export interface CheckpointRoot {
-  epoch: number;
-  kernelPages: number;
-  /** Kernel pages that can hold records (the rest are empty): all a resume needs to read. */
-  kernelPagesUsed: number;
-  nvmPages: number;
-  takenAtMs: number;
 }
 
 /** Counters a user can read through system_info and the boot log. */

@@ -22,7 +22,7 @@ import {
   DoorbellWord,
   type PmoBuffers,
 } from "./abi/layout.ts";
-import { CONSOLE_RING_BYTES, PAGE_BYTES, periodElapsed } from "./abi/limits.ts";
+import { CONSOLE_RING_BYTES, PAGE_BYTES, periodElapsed, RECORDS_MAX } from "./abi/limits.ts";
 import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
 import {
   type FaultKind,
@@ -38,20 +38,16 @@ import { RIGHTS_ALL } from "./abi/rights.ts";
 import { CapSpaces } from "./cspace.ts";
 import { describeArg } from "./args.ts";
 import { NvmExtents, PmoManager } from "./memory.ts";
-import { KERNEL_PMO_PAGES, ObjectTable, RECORDS_MAX } from "./object_table.ts";
+import { KERNEL_PMO_PAGES } from "./abi/image_root.ts";
+import { ObjectTable } from "./object_table.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { SYSCALLS } from "./syscalls.ts";
 import { offer, setClosedWord } from "./objects/endpoint.ts";
 import { type LiveThread, sendToWorker, startWorker } from "./threads.ts";
 import { ringDoorbell } from "./abi/doorbell.ts";
-import { PersistentMemory } from "../servers/runtime/pmem.ts";
-import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
-import {
-  consoleHead,
-  newConsoleRegister,
-  resendFrom,
-  setConsoleStart,
-} from "../servers/runtime/console.ts";
+import { PersistentMemory } from "./abi/pmem.ts";
+import { allocatePmoBuffers } from "./abi/pmem.ts";
+import { consoleHead, newConsoleRegister, resendFrom, setConsoleStart } from "./abi/console.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { digestState } from "./digest.ts";
 

@@ -16,7 +16,7 @@
 import { Err, TardigradeError } from "./abi/errors.ts";
 import { PageState, type PmoBuffers } from "./abi/layout.ts";
 import { PAGE_BYTES, PMO_PAGES_MAX } from "./abi/limits.ts";
-import { allocatePmoBuffers } from "../servers/runtime/pmem.ts";
+import { allocatePmoBuffers } from "./abi/pmem.ts";
 import type { ObjectTable } from "./object_table.ts";
 import { ObjKind, type PmoRecord } from "./objects/records.ts";
 

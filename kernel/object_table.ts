@@ -19,18 +19,13 @@
  */
 
 import { assert, Err, TardigradeError } from "./abi/errors.ts";
-import { PAGE_BYTES } from "./abi/limits.ts";
-import type { PersistentMemory } from "../servers/runtime/pmem.ts";
+import { PAGE_BYTES, RECORD_BYTES, RECORDS_MAX } from "./abi/limits.ts";
+import { KERNEL_PMO_PAGES } from "./abi/image_root.ts";
+import type { PersistentMemory } from "./abi/pmem.ts";
 import { type KernelRecord, ObjKind, type RecordOf } from "./objects/records.ts";
 
-/** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
-export const RECORD_BYTES = 384;
 /** Room a record keeps for its numbers to grow (usage counters): a new record must leave it free. */
 const RECORD_GROWTH_BYTES = 16;
-/** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
-export const RECORDS_MAX = 16384;
-/** Pages of the kernel memory object. */
-export const KERNEL_PMO_PAGES = (RECORDS_MAX * RECORD_BYTES) / PAGE_BYTES;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

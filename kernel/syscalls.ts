@@ -7,6 +7,7 @@
  */
 
 import type { SyscallOp } from "./abi/protocol.ts";
+import type { SystemInfo } from "./abi/syscall_types.ts";
 import type { Kernel } from "./kernel.ts";
 import type { LiveThread } from "./threads.ts";
 import { capSyscalls } from "./objects/cap.ts";
@@ -18,19 +19,6 @@ import { ObjKind } from "./objects/records.ts";
 
 /** A system-call handler. */
 export type SyscallHandler = (k: Kernel, caller: LiveThread, args: unknown[]) => unknown;
-
-/** What `system_info` reports. */
-export interface SystemInfo {
-  epoch: number;
-  objects: number;
-  threads: number;
-  pmos: number;
-  checkpoints: Record<string, number>;
-  threadId: number;
-  capGroupId: number;
-  /** The caller's cap group: pages and kernel objects charged to it, and its quotas. */
-  usage: { usedPages: number; quotaPages: number; usedObjects: number; quotaObjects: number };
-}
 
 const systemSyscalls = {
   system_info(k: Kernel, t: LiveThread): SystemInfo {

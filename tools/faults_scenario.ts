@@ -24,7 +24,7 @@
 import type { MachineLine } from "../hw/board.ts";
 import { CRASH_FAULTS, FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../kernel/abi/prng.ts";
 
 /** Components faults go into, with their programs. */
 const TARGETS: Record<string, string> = {

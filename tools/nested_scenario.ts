@@ -24,7 +24,7 @@
 
 import type { MachineLine } from "../hw/board.ts";
 import { MachineProcess } from "./machine_process.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../kernel/abi/prng.ts";
 import { InvariantChecker, type ScenarioResult } from "./scenario.ts";
 
 /** The apps of the scenario; their timers tick every few milliseconds. */

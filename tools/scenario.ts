@@ -15,7 +15,7 @@
  * - faults: seeded fault injection into the servers and apps
  *   (tools/faults_scenario.ts).
  *
- * Every choice comes from one seed (tools/prng.ts); a failure prints the
+ * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
  * {@link InvariantChecker}; tests/persistence/ runs bounded versions.
  *
@@ -27,7 +27,7 @@ import type { MachineLine } from "../hw/board.ts";
 import { EXIT_POWER_FAILURE } from "../hw/board.ts";
 import { type PersistStep, WRITE_FAULTS } from "../hw/nvm_image.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
-import { freshSeed, Prng } from "./prng.ts";
+import { freshSeed, Prng } from "../kernel/abi/prng.ts";
 import { faultsScenario } from "./faults_scenario.ts";
 import { nestedScenario } from "./nested_scenario.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";

@@ -159,7 +159,7 @@ export enum SlotField {
 /**
  * Word offsets in a console ring's header page (the rest is text bytes).
  * Offsets of text are 64-bit (two words, read and written as one
- * BigInt64 with Atomics; servers/runtime/console.ts), so they never wrap.
+ * BigInt64 with Atomics; kernel/abi/console.ts), so they never wrap.
  */
 export enum ConsoleWord {
   /** Words 0-1: byte offset of the end of the text ever written (producer-owned). */

@@ -31,6 +31,10 @@ export const RING_SLOTS = 64;
 export const ENDPOINT_CONNECTIONS_MAX = 256;
 /** Connections one cap group may have open to one endpoint (so no client takes them all). */
 export const CLIENT_CONNECTIONS_MAX = 16;
+/** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
+export const RECORDS_MAX = 16384;
+/** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
+export const RECORD_BYTES = 384;
 /** Kernel records (objects and capabilities) a new cap group may use unless its creator says. */
 export const GROUP_OBJECTS_DEFAULT = 256;
 
@@ -82,3 +86,8 @@ assert((RING_SLOTS & (RING_SLOTS - 1)) === 0, "limits", "RING_SLOTS must be a po
 assert(RING_SLOT_BYTES % 16 === 0, "limits", "RING_SLOT_BYTES must be 16-byte aligned");
 assert(HUGE_FRAME_BYTES % PAGE_BYTES === 0, "limits", "huge frame must be whole pages");
 assert(CONSOLE_RING_BYTES % PAGE_BYTES === 0, "limits", "console ring must be whole pages");
+assert(
+  (RECORDS_MAX * RECORD_BYTES) % PAGE_BYTES === 0,
+  "limits",
+  "record slots must fill whole pages",
+);

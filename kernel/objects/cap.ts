@@ -10,6 +10,7 @@
 import { Err, TardigradeError } from "../abi/errors.ts";
 import { CAP_SLOTS_MAX } from "../abi/limits.ts";
 import { Right } from "../abi/rights.ts";
+import type { CapInfo } from "../abi/syscall_types.ts";
 import { intArg, optIntArg, rightsArg } from "../args.ts";
 import type { Kernel } from "../kernel.ts";
 import type { LiveThread } from "../threads.ts";
@@ -18,15 +19,6 @@ import { closeConnection } from "./endpoint.ts";
 
 const SLOT_MAX = CAP_SLOTS_MAX - 1;
 const BADGE_MAX = 0x7fffffff;
-
-/** What a capability looks like to its holder. */
-export interface CapInfo {
-  slot: number;
-  kind: string;
-  rights: number;
-  badge: number;
-  object: number;
-}
 
 function info(k: Kernel, cap: CapRecord): CapInfo {
   const obj = k.table.get(cap.obj);

@@ -14,8 +14,7 @@
 import { Err, TardigradeError } from "../abi/errors.ts";
 import { Right, RIGHTS_ALL } from "../abi/rights.ts";
 import { describeArg, intArg, objectArg, optIntArg, stringArg } from "../args.ts";
-import { GROUP_OBJECTS_DEFAULT } from "../abi/limits.ts";
-import { RECORDS_MAX } from "../object_table.ts";
+import { GROUP_OBJECTS_DEFAULT, RECORDS_MAX } from "../abi/limits.ts";
 import type { Kernel } from "../kernel.ts";
 import { type LiveThread, PROGRAM_PATTERN } from "../threads.ts";
 import { ObjKind } from "./records.ts";

@@ -16,7 +16,7 @@ import { CLIENT_CONNECTIONS_MAX, ENDPOINT_CONNECTIONS_MAX } from "../abi/limits.
 import type { ConnectionHandle } from "../abi/protocol.ts";
 import { Right } from "../abi/rights.ts";
 import type { Kernel } from "../kernel.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../abi/pmem.ts";
 import type { LiveThread } from "../threads.ts";
 import { type ConnectionRecord, type EndpointRecord, ObjKind } from "./records.ts";
 import { checkRoom } from "../room.ts";

@@ -11,20 +11,13 @@
  */
 
 import { PMO_PAGES_MAX } from "../abi/limits.ts";
-import type { PmoBuffers } from "../abi/layout.ts";
 import { Right, RIGHTS_ALL } from "../abi/rights.ts";
+import type { MappedPmo } from "../abi/syscall_types.ts";
 import { boolArg, intArg } from "../args.ts";
 import type { Kernel } from "../kernel.ts";
 import type { LiveThread } from "../threads.ts";
 import { ObjKind } from "./records.ts";
 import { checkRoom } from "../room.ts";
-
-/** A mapping as the caller's runtime receives it. */
-export interface MappedPmo {
-  buffers: PmoBuffers;
-  pages: number;
-  writable: boolean;
-}
 
 /** PMO system calls, by name. */
 export const pmoSyscalls = {

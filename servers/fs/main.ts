@@ -34,15 +34,8 @@ import { jsonPayload } from "../runtime/ipc.ts";
 import { runProgram } from "../runtime/program.ts";
 import { lastingConnection, serveService } from "../runtime/service.ts";
 import { MemoryClient, type MemoryClientSync } from "../memory/client.ts";
-import {
-  DATA_BYTES_MAX,
-  ID_BYTES,
-  idFromBytes,
-  idToBytes,
-  isNullId,
-  PayloadReader,
-  PayloadWriter,
-} from "../memory/protocol.ts";
+import { DATA_BYTES_MAX, ID_BYTES, idFromBytes, idToBytes, isNullId } from "../memory/protocol.ts";
+import { PayloadReader, PayloadWriter } from "../../kernel/abi/payload.ts";
 import {
   decodeFsRead,
   decodeFsWrite,

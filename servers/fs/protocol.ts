@@ -23,7 +23,7 @@
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { type ClientConnection, parseJson, unwrap } from "../runtime/ipc.ts";
-import { PayloadReader, PayloadWriter } from "../memory/protocol.ts";
+import { PayloadReader, PayloadWriter } from "../../kernel/abi/payload.ts";
 
 /** Labels of the file server's operations. */
 export enum FsLabel {

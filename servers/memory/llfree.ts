@@ -51,7 +51,7 @@
 
 import { assert, Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { HUGE_FRAME_PAGES } from "../../kernel/abi/limits.ts";
-import type { PersistentMemory } from "../runtime/pmem.ts";
+import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 // ---------------------------------------------------------------------------
 // Layout (Int32 word offsets, relative to the allocator's base word)

@@ -35,7 +35,7 @@
 import { assert, Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { HUGE_FRAME_PAGES, PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { jsonPayload, type Request } from "../runtime/ipc.ts";
-import type { PersistentMemory } from "../runtime/pmem.ts";
+import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import { serveService } from "../runtime/service.ts";
 import { LLFree } from "./llfree.ts";
@@ -51,9 +51,9 @@ import {
   ID_BYTES,
   MemLabel,
   type MemoryStats,
-  PayloadReader,
   POINTER_BYTES,
 } from "./protocol.ts";
+import { PayloadReader } from "../../kernel/abi/payload.ts";
 
 /** Slot of the heap PMO: the first free one after 0 cap group, 1 thread, 2 endpoint. */
 const HEAP_SLOT = 3;

@@ -48,7 +48,7 @@
 
 import { assert, Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
-import type { PersistentMemory } from "../runtime/pmem.ts";
+import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { LLFree, type LLFreeRecovery, popcount32 } from "./llfree.ts";
 
 // ---------------------------------------------------------------------------

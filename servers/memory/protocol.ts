@@ -4,7 +4,8 @@
  * encodings of requests and replies, shared by the server
  * (servers/memory/main.ts) and the client library (servers/memory/client.ts).
  *
- * Every number is little-endian. Numbers a client chooses (sizes, offsets,
+ * Fields are written and read with the payload codec (kernel/abi/payload.ts);
+ * every number is little-endian. Numbers a client chooses (sizes, offsets,
  * lengths, page numbers) travel as f64, so that whatever a client sends
  * (negative, fractional, huge) reaches the server and is refused there by
  * name (E_BAD_ARGUMENT) instead of being wrapped silently. A payload of the
@@ -47,7 +48,7 @@
 
 import type { HeapStats } from "./objects.ts";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { MESSAGE_PAYLOAD_BYTES_MAX } from "../../kernel/abi/limits.ts";
+import { PayloadReader, PayloadWriter } from "../../kernel/abi/payload.ts";
 
 /** Labels of the memory server's operations. */
 export enum MemLabel {
@@ -135,118 +136,9 @@ export interface MemoryStats {
 }
 
 const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-
-function bad(what: string): never {
-  throw new TardigradeError(Err.E_BAD_MESSAGE, what);
-}
 
 function badArgument(what: string): never {
   throw new TardigradeError(Err.E_BAD_ARGUMENT, what);
-}
-
-/** Reads a request or reply field by field; E_BAD_MESSAGE when it runs short. */
-export class PayloadReader {
-  private at = 0;
-  private readonly view: DataView;
-
-  constructor(readonly payload: Uint8Array, readonly what: string) {
-    this.view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  }
-
-  private need(n: number): number {
-    const at = this.at;
-    if (at + n > this.payload.length) {
-      bad(`${this.what}: payload of ${this.payload.length} bytes is too short`);
-    }
-    this.at = at + n;
-    return at;
-  }
-
-  f64(): number {
-    return this.view.getFloat64(this.need(8), true);
-  }
-
-  u32(): number {
-    return this.view.getUint32(this.need(4), true);
-  }
-
-  i32(): number {
-    return this.view.getInt32(this.need(4), true);
-  }
-
-  /** The next `n` bytes (a view). */
-  bytes(n: number): Uint8Array {
-    const at = this.need(n);
-    return this.payload.subarray(at, at + n);
-  }
-
-  /** Everything not read yet (a view). */
-  rest(): Uint8Array {
-    return this.bytes(this.payload.length - this.at);
-  }
-
-  /** The rest as strict UTF-8 (E_BAD_MESSAGE if it is not). */
-  restText(): string {
-    try {
-      return strictDecoder.decode(this.rest());
-    } catch {
-      return bad(`${this.what}: name is not valid UTF-8`);
-    }
-  }
-
-  /** E_BAD_MESSAGE if bytes are left over. */
-  end(): void {
-    if (this.at !== this.payload.length) {
-      bad(`${this.what}: ${this.payload.length - this.at} unexpected trailing bytes`);
-    }
-  }
-}
-
-/** Builds a payload field by field. */
-export class PayloadWriter {
-  private readonly buf: Uint8Array;
-  private readonly view: DataView;
-  private at = 0;
-
-  constructor(capacity = MESSAGE_PAYLOAD_BYTES_MAX) {
-    this.buf = new Uint8Array(capacity);
-    this.view = new DataView(this.buf.buffer);
-  }
-
-  f64(v: number): this {
-    this.view.setFloat64(this.at, v, true);
-    this.at += 8;
-    return this;
-  }
-
-  u32(v: number): this {
-    this.view.setUint32(this.at, v >>> 0, true);
-    this.at += 4;
-    return this;
-  }
-
-  i32(v: number): this {
-    this.view.setInt32(this.at, v | 0, true);
-    this.at += 4;
-    return this;
-  }
-
-  bytes(b: Uint8Array): this {
-    if (this.at + b.length > this.buf.length) {
-      throw new TardigradeError(
-        Err.E_MESSAGE_TOO_LARGE,
-        `payload would be ${this.at + b.length} bytes, over ${this.buf.length}`,
-      );
-    }
-    this.buf.set(b, this.at);
-    this.at += b.length;
-    return this;
-  }
-
-  done(): Uint8Array {
-    return this.buf.slice(0, this.at);
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { MESSAGE_PAYLOAD_BYTES_MAX, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
 import type { FaultKind, SyscallOp } from "../../kernel/abi/protocol.ts";
 import { Right } from "../../kernel/abi/rights.ts";
-import { Prng } from "../../tools/prng.ts";
+import { Prng } from "../../kernel/abi/prng.ts";
 import type { ClientConnection } from "./ipc.ts";
 import type { Sys } from "./sys.ts";
 

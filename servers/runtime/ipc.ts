@@ -33,7 +33,7 @@ import {
 } from "../../kernel/abi/limits.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
 import { ringDoorbell, spinDoorbell } from "../../kernel/abi/doorbell.ts";
-import { PersistentMemory } from "./pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 const SLOT_MASK = RING_SLOTS - 1;
 

@@ -32,9 +32,9 @@ import { toErrorValue } from "../../kernel/abi/errors.ts";
 import { spinDoorbell } from "../../kernel/abi/doorbell.ts";
 import { watchdogStamp } from "../../kernel/abi/watchdog.ts";
 import { setImmediate } from "node:timers";
-import { ConsoleWriter } from "./console.ts";
+import { ConsoleWriter } from "../../kernel/abi/console.ts";
 import { ClientConnection, type RequestHandler, ServerConnection, type Waiter } from "./ipc.ts";
-import { PersistentMemory } from "./pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { FaultInjector } from "./faults.ts";
 import { Sys } from "./sys.ts";
 

@@ -14,9 +14,7 @@ import type {
   SyscallRequest,
 } from "../../kernel/abi/protocol.ts";
 import type { PmoBuffers } from "../../kernel/abi/layout.ts";
-import type { CapInfo } from "../../kernel/objects/cap.ts";
-import type { MappedPmo } from "../../kernel/objects/pmo.ts";
-import type { SystemInfo } from "../../kernel/syscalls.ts";
+import type { CapInfo, MappedPmo, SystemInfo } from "../../kernel/abi/syscall_types.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 
 /** The system calls of one worker. */

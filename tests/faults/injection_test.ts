@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { MachineLine } from "../../hw/board.ts";
 import { faultsScenario } from "../../tools/faults_scenario.ts";
 import { ConsoleView, MachineProcess } from "../../tools/machine_process.ts";
-import { freshSeed } from "../../tools/prng.ts";
+import { freshSeed } from "../../kernel/abi/prng.ts";
 import { removeImage, tempImage } from "../helpers.ts";
 
 const ITERATIONS = 30;

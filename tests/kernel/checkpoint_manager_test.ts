@@ -21,8 +21,9 @@ import { Err } from "../../kernel/abi/errors.ts";
 import type { CopyMethod, KernelToBoard } from "../../kernel/abi/protocol.ts";
 import { CheckpointManager } from "../../kernel/checkpoint.ts";
 import type { Kernel } from "../../kernel/kernel.ts";
-import { KERNEL_PMO_PAGES, ObjectTable } from "../../kernel/object_table.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
+import { ObjectTable } from "../../kernel/object_table.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 /** A PMO of 6 pages (one whole word of page states, then two pages of tail) at NVM page 5000. */
 const PMO = { id: 40, nvmBase: 5000, pages: 6 };

@@ -12,11 +12,11 @@
 
 import assert from "node:assert/strict";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { CAP_SLOTS_MAX, CLIENT_CONNECTIONS_MAX } from "../../kernel/abi/limits.ts";
+import { CAP_SLOTS_MAX, CLIENT_CONNECTIONS_MAX, RECORDS_MAX } from "../../kernel/abi/limits.ts";
 import type { KernelConfig, KernelToBoard, SyscallOp } from "../../kernel/abi/protocol.ts";
 import { Right, RIGHTS_ALL } from "../../kernel/abi/rights.ts";
 import { Kernel } from "../../kernel/kernel.ts";
-import { KERNEL_PMO_PAGES, RECORDS_MAX } from "../../kernel/object_table.ts";
+import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
 import { ObjKind, type PmoRecord } from "../../kernel/objects/records.ts";
 import { SYSCALLS } from "../../kernel/syscalls.ts";
 import type { LiveThread } from "../../kernel/threads.ts";

@@ -6,9 +6,10 @@
 
 import assert from "node:assert/strict";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { KERNEL_PMO_PAGES, ObjectTable } from "../../kernel/object_table.ts";
+import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
+import { ObjectTable } from "../../kernel/object_table.ts";
 import { ObjKind } from "../../kernel/objects/records.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 function group(table: ObjectTable, quotaObjects: number) {
   return table.create(ObjKind.CAP_GROUP, {

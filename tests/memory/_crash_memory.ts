@@ -8,7 +8,7 @@
  */
 
 import type { PmoBuffers } from "../../kernel/abi/layout.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 /** Thrown by a {@link CrashingMemory} write once the budget is used up. */
 export class Crash extends Error {

@@ -9,7 +9,7 @@
 /// <reference lib="deno.worker" />
 
 import type { PmoBuffers } from "../../kernel/abi/layout.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { ObjectHeap } from "../../servers/memory/objects.ts";
 import { Prng } from "./_prng.ts";
 

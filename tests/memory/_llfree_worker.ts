@@ -11,7 +11,7 @@
 
 import type { PmoBuffers } from "../../kernel/abi/layout.ts";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { FRAME_PAGES, LLFree } from "../../servers/memory/llfree.ts";
 import { Prng } from "./_prng.ts";
 

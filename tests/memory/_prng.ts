@@ -1,25 +1,24 @@
 /**
- * A small seeded PRNG for the memory tests (splitmix32): same seed, same
- * sequence, so a failing seed printed in a test name reproduces the run.
+ * The memory tests' view of the project's PRNG (kernel/abi/prng.ts): the
+ * same splitmix32 sequence, drawn as floats and as integers below a bound,
+ * so a failing seed printed in a test name reproduces the run.
  *
  * @module
  */
 
+import { freshSeed, Prng as Splitmix32 } from "../../kernel/abi/prng.ts";
+
 /** Deterministic 32-bit generator. */
 export class Prng {
-  private state: number;
+  private readonly source: Splitmix32;
 
   constructor(readonly seed: number) {
-    this.state = seed >>> 0;
+    this.source = new Splitmix32(seed);
   }
 
   /** Next unsigned 32-bit value. */
   next(): number {
-    this.state = (this.state + 0x9e3779b9) | 0;
-    let z = this.state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
+    return this.source.nextU32();
   }
 
   /** Uniform float in [0, 1). */
@@ -34,6 +33,4 @@ export class Prng {
 }
 
 /** A seed that differs per run (shown in test names so a failure can be replayed). */
-export function runSeed(): number {
-  return (Date.now() ^ (performance.now() * 1000)) >>> 0;
-}
+export const runSeed: () => number = freshSeed;

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import type { PmoBuffers } from "../../kernel/abi/layout.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 import {
   FRAME_PAGES,
   LLFree,

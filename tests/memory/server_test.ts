@@ -28,9 +28,9 @@ import {
   idFromBytes,
   idToBytes,
   isNullId,
-  PayloadReader,
   POINTER_BYTES,
 } from "../../servers/memory/protocol.ts";
+import { PayloadReader } from "../../kernel/abi/payload.ts";
 import {
   decodeFsRead,
   decodeFsWrite,

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { checkNestedOutput, nestedScenario } from "../../tools/nested_scenario.ts";
-import { freshSeed } from "../../tools/prng.ts";
+import { freshSeed } from "../../kernel/abi/prng.ts";
 
 const seed = Number(Deno.env.get("TARDIGRADE_SEED") ?? freshSeed()) >>> 0;
 const ITERATIONS = 8;

@@ -14,7 +14,7 @@
 
 import assert from "node:assert/strict";
 import { ConsoleView, MachineProcess } from "../../tools/machine_process.ts";
-import { freshSeed, Prng } from "../../tools/prng.ts";
+import { freshSeed, Prng } from "../../kernel/abi/prng.ts";
 import { removeImage, tempImage } from "../helpers.ts";
 
 const APP = "tests/programs/ipcpending.ts?timerMs=4";

@@ -10,10 +10,10 @@
 import assert from "node:assert/strict";
 import { EXIT_IMAGE_ERROR } from "../../hw/board.ts";
 import { imageLayout } from "../../hw/nvm_image.ts";
-import { KERNEL_PMO_PAGES } from "../../kernel/object_table.ts";
+import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
 import { type PowerPoint, powerScenario } from "../../tools/scenario.ts";
-import { freshSeed } from "../../tools/prng.ts";
+import { freshSeed } from "../../kernel/abi/prng.ts";
 import { removeImage, tempImage } from "../helpers.ts";
 
 const seed = Number(Deno.env.get("TARDIGRADE_SEED") ?? freshSeed()) >>> 0;

@@ -51,12 +51,12 @@ import {
 } from "../../kernel/abi/limits.ts";
 import type { StartMessage } from "../../kernel/abi/protocol.ts";
 import { Right } from "../../kernel/abi/rights.ts";
-import type { CapInfo } from "../../kernel/objects/cap.ts";
+import type { CapInfo } from "../../kernel/abi/syscall_types.ts";
 import { FsClient } from "../../servers/fs/protocol.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { Label, type ServerStatus } from "../../servers/protocol.ts";
 import { type ClientConnection, parseJson, type Reply, unwrap } from "../../servers/runtime/ipc.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { type Context, runProgram } from "../../servers/runtime/program.ts";
 import type { Sys } from "../../servers/runtime/sys.ts";
 

@@ -32,7 +32,7 @@ import { Label } from "../../servers/protocol.ts";
 import { APP_TIMER_SLOT } from "../../servers/init/config.ts";
 import { connectionRings, type Ring } from "../../servers/runtime/ipc.ts";
 import { ringDoorbell } from "../../kernel/abi/doorbell.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
 

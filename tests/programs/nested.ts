@@ -23,7 +23,7 @@ import { Right } from "../../kernel/abi/rights.ts";
 import { APP_TIMER_SLOT, SERVICE_SLOT } from "../../servers/init/config.ts";
 import { type ClientConnection, unwrap } from "../../servers/runtime/ipc.ts";
 import { type Context, runProgram } from "../../servers/runtime/program.ts";
-import type { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { serveService } from "../../servers/runtime/service.ts";
 
 /** This file, as the kernel names programs. */

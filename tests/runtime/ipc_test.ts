@@ -34,7 +34,7 @@ import {
   type RequestHandler,
   ServerConnection,
 } from "../../servers/runtime/ipc.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

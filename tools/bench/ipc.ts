@@ -28,7 +28,7 @@
 import { runBenchCli } from "./cli.ts";
 import { CONN_PAGES, ConnWord, DOORBELL_BYTES, DoorbellWord } from "../../kernel/abi/layout.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
-import { allocatePmoBuffers } from "../../servers/runtime/pmem.ts";
+import { allocatePmoBuffers } from "../../kernel/abi/pmem.ts";
 import {
   BENCH_BADGE,
   type ClientResult,

@@ -29,7 +29,7 @@ import { DoorbellWord } from "../../kernel/abi/layout.ts";
 import { RING_SLOTS } from "../../kernel/abi/limits.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
 import { doorbellCount, ringDoorbell, spinDoorbell } from "../../kernel/abi/doorbell.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import {
   ClientConnection,
   connectionRings,

@@ -19,7 +19,7 @@
 
 import { runBenchCli } from "./cli.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { LLFree } from "../../servers/memory/llfree.ts";
 import { NaiveAllocator, NaiveObjectHeap } from "../../servers/memory/naive_allocator.ts";
 import { ObjectHeap } from "../../servers/memory/objects.ts";

@@ -13,7 +13,7 @@
 /// <reference lib="deno.worker" />
 
 import type { PmoBuffers } from "../../kernel/abi/layout.ts";
-import { PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { LLFree } from "../../servers/memory/llfree.ts";
 import { NaiveAllocator } from "../../servers/memory/naive_allocator.ts";
 

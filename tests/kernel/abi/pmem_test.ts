@@ -1,17 +1,17 @@
 /**
- * The write barrier of servers/runtime/pmem.ts on hand-made buffers: a store
+ * The write barrier of kernel/abi/pmem.ts on hand-made buffers: a store
  * that straddles a 4 KiB page boundary marks both pages DIRTY and, in a
  * copy-on-write window, saves both pages' pre-images to the backup buffer,
  * whatever state each page was in before; a zero-length write marks nothing.
  *
- * Run: `deno test tests/runtime/pmem_test.ts`.
+ * Run: `deno test tests/kernel/abi/pmem_test.ts`.
  */
 
 import assert from "node:assert/strict";
-import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { PageState } from "../../kernel/abi/layout.ts";
-import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../servers/runtime/pmem.ts";
+import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
+import { PageState } from "../../../kernel/abi/layout.ts";
+import { PAGE_BYTES } from "../../../kernel/abi/limits.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../../kernel/abi/pmem.ts";
 
 /** A store that straddles the boundary between page 1 and page 2, and how many bytes it writes. */
 interface Store {

@@ -12,11 +12,15 @@
  * - {@link ConsoleWriter}: the program's side, appends text.
  * - {@link readConsoleText}, {@link resendFrom}: the board's and the kernel's side.
  *
+ * Both sides of the one ring format live here, in kernel/abi/, because the
+ * program runtime (servers/runtime/program.ts), the kernel and the board all
+ * use it (as kernel/abi/doorbell.ts holds both sides of a doorbell).
+ *
  * @module
  */
 
-import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "../../kernel/abi/layout.ts";
-import { CONSOLE_RING_BYTES, PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import { ConsoleRegister, ConsoleWord, type PmoBuffers } from "./layout.ts";
+import { CONSOLE_RING_BYTES, PAGE_BYTES } from "./limits.ts";
 import { PersistentMemory } from "./pmem.ts";
 
 /** Byte offset of the text area in a console ring PMO. */

@@ -1,6 +1,7 @@
 /**
- * A small seeded PRNG (splitmix32) for scenarios and tests: one seed decides
- * every random choice, so a printed seed replays a run. Never Math.random.
+ * A small seeded PRNG (splitmix32) for scenarios, tests and the fault
+ * injector (servers/runtime/faults.ts): one seed decides every random
+ * choice, so a printed seed replays a run. Never Math.random.
  *
  * @module
  */

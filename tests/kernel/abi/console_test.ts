@@ -1,10 +1,10 @@
 /**
- * The console ring (servers/runtime/console.ts) on its own: 64-bit offsets
+ * The console ring (kernel/abi/console.ts) on its own: 64-bit offsets
  * that never wrap, and text read from inside a multi-byte character.
  */
 
 import assert from "node:assert/strict";
-import { CONSOLE_RING_BYTES, PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import { CONSOLE_RING_BYTES, PAGE_BYTES } from "../../../kernel/abi/limits.ts";
 import {
   consoleHead,
   ConsoleWriter,
@@ -12,8 +12,8 @@ import {
   readConsoleText,
   setConsoleReleased,
   setConsoleStart,
-} from "../../servers/runtime/console.ts";
-import { allocatePmoBuffers } from "../../servers/runtime/pmem.ts";
+} from "../../../kernel/abi/console.ts";
+import { allocatePmoBuffers } from "../../../kernel/abi/pmem.ts";
 
 /** A console ring starting at byte offset `start`, with its register. */
 function ring(start: number) {

@@ -17,9 +17,9 @@
  * @module
  */
 
-import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
-import { PageState, type PmoBuffers } from "../../kernel/abi/layout.ts";
+import { Err, TardigradeError } from "./errors.ts";
+import { PAGE_BYTES } from "./limits.ts";
+import { PageState, type PmoBuffers } from "./layout.ts";
 
 const PAGE_SHIFT = 12;
 

@@ -1,0 +1,43 @@
+/**
+ * What system calls return, where a caller sees more than a number or a
+ * connection: the typed stubs (servers/runtime/sys.ts) promise these, and
+ * the handlers in kernel/objects/ and kernel/syscalls.ts build them.
+ *
+ * Map of this file:
+ * - {@link CapInfo}: `cap_info`, `cap_list`.
+ * - {@link MappedPmo}: `pmo_map`.
+ * - {@link SystemInfo}: `system_info`.
+ *
+ * @module
+ */
+
+import type { PmoBuffers } from "./layout.ts";
+
+/** What a capability looks like to its holder. */
+export interface CapInfo {
+  slot: number;
+  kind: string;
+  rights: number;
+  badge: number;
+  object: number;
+}
+
+/** A mapping as the caller's runtime receives it. */
+export interface MappedPmo {
+  buffers: PmoBuffers;
+  pages: number;
+  writable: boolean;
+}
+
+/** What `system_info` reports. */
+export interface SystemInfo {
+  epoch: number;
+  objects: number;
+  threads: number;
+  pmos: number;
+  checkpoints: Record<string, number>;
+  threadId: number;
+  capGroupId: number;
+  /** The caller's cap group: pages and kernel objects charged to it, and its quotas. */
+  usage: { usedPages: number; quotaPages: number; usedObjects: number; quotaObjects: number };
+}
