@@ -211,14 +211,13 @@ export class ObjectHeap {
    * full. The bytes are not zeroed.
    */
   alloc(size: number, owner: number): number {
-    if (!(size >= 1 && size <= this.h.maxSize && (size | 0) === size)) {
-      badSize(this.h, "alloc", size);
-    }
-    this.h.lock();
+    const h = this.h;
+    if (!(size >= 1 && size <= h.maxSize && (size | 0) === size)) badSize(h, "alloc", size);
+    h.lock();
     try {
-      return allocLocked(this.h, size, owner, 0);
+      return allocLocked(h, size, owner, 0);
     } finally {
-      this.h.unlock();
+      h.unlock();
     }
   }
 
