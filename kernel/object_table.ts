@@ -3,7 +3,8 @@
  *
  * Map of this file:
  * - {@link ObjectTable}: create / get / update / remove records; ids are
- *   recycled; every change puts the id in a dirty set. `checkRoom` and
+ *   recycled; every change puts the id in a dirty set; an index by kind
+ *   (`ofKind`) is kept with every create and remove and rebuilt by `load`. `checkRoom` and
  *   `checkFits` are a creating call's decode step: they throw what `create`
  *   would, changing nothing.
  * - `flush()`: at a checkpoint, writes each changed record into its fixed
@@ -19,16 +20,10 @@
  */
 
 import { assert, Err, TardigradeError } from "./abi/errors.ts";
-import { PAGE_BYTES } from "./abi/limits.ts";
+import { PAGE_BYTES, RECORD_BYTES, RECORD_GROWTH_BYTES, RECORDS_MAX } from "./abi/limits.ts";
 import type { PersistentMemory } from "../servers/runtime/pmem.ts";
-import { type KernelRecord, ObjKind, type RecordOf } from "./objects/records.ts";
+import { type KernelRecord, OBJ_KIND_COUNT, ObjKind, type RecordOf } from "./objects/records.ts";
 
-/** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
-export const RECORD_BYTES = 384;
-/** Room a record keeps for its numbers to grow (usage counters): a new record must leave it free. */
-const RECORD_GROWTH_BYTES = 16;
-/** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
-export const RECORDS_MAX = 16384;
 /** Pages of the kernel memory object. */
 export const KERNEL_PMO_PAGES = (RECORDS_MAX * RECORD_BYTES) / PAGE_BYTES;
 
@@ -38,6 +33,11 @@ const decoder = new TextDecoder();
 /** All kernel objects, with the set changed since the last checkpoint. */
 export class ObjectTable {
   private readonly records = new Map<number, KernelRecord>();
+  /** Ids of the live records of each kind, by kind number, in creation order. */
+  private readonly byKind: Array<Set<number>> = Array.from(
+    { length: OBJ_KIND_COUNT },
+    () => new Set(),
+  );
   private readonly dirty = new Set<number>();
   private readonly freeIds: number[] = [];
   private nextId = 1;
@@ -63,6 +63,7 @@ export class ObjectTable {
       ...(chargeTo !== 0 ? { charged: chargeTo } : {}),
     } as RecordOf<K>;
     this.records.set(id, record);
+    this.byKind[kind].add(id);
     this.dirty.add(id);
     return record;
   }
@@ -136,7 +137,10 @@ export class ObjectTable {
   /** Applies `change` to a record and marks it changed. */
   update<R extends KernelRecord>(record: R, change: Partial<Omit<R, "id" | "kind">>): R {
     assert(this.records.get(record.id) === record, "ObjectTable.update", "stale record");
+    const kind = record.kind;
     Object.assign(record, change);
+    // The kind index is keyed by kind: a change may never carry one in.
+    assert(record.kind === kind, "ObjectTable.update", `record ${record.id} changed its kind`);
     this.dirty.add(record.id);
     return record;
   }
@@ -146,6 +150,7 @@ export class ObjectTable {
     const r = this.records.get(id);
     if (!r) return;
     this.records.delete(id);
+    this.byKind[r.kind].delete(id);
     this.dirty.add(id);
     if (r.charged !== undefined) this.charge(r.charged, -1);
   }
@@ -171,9 +176,13 @@ export class ObjectTable {
     }
   }
 
-  /** Every record of `kind`. */
+  /**
+   * Every record of `kind`, in creation order, from the index (the other
+   * kinds' records are not visited). Records removed while iterating are
+   * skipped; records created meanwhile are visited.
+   */
   *ofKind<K extends ObjKind>(kind: K): IterableIterator<RecordOf<K>> {
-    for (const r of this.records.values()) if (r.kind === kind) yield r as RecordOf<K>;
+    for (const id of this.byKind[kind]) yield this.records.get(id) as RecordOf<K>;
   }
 
   /** Kernel PMO pages that can hold records (every slot past them is empty): all a resume reads. */
@@ -223,6 +232,7 @@ export class ObjectTable {
       const r = readSlot(arena, id);
       if (r) {
         table.records.set(id, r);
+        table.byKind[r.kind].add(id);
         highest = id;
       }
     }
@@ -263,5 +273,10 @@ function readSlot(arena: PersistentMemory, id: number): KernelRecord | undefined
   }
   const r = JSON.parse(decoder.decode(arena.read(at + 4, length))) as KernelRecord;
   assert(r.id === id, "ObjectTable.load", `record in slot ${id} names id ${r.id}`);
+  if (!Number.isInteger(r.kind) || r.kind < 1 || r.kind >= OBJ_KIND_COUNT) {
+    throw new TardigradeError(Err.E_IMAGE_CORRUPT, `kernel record ${id} has kind ${r.kind}`, {
+      id,
+    });
+  }
   return r;
 }
