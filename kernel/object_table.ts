@@ -3,7 +3,8 @@
  *
  * Map of this file:
  * - {@link ObjectTable}: create / get / update / remove records; ids are
- *   recycled; every change puts the id in a dirty set. `checkRoom` and
+ *   recycled; every change puts the id in a dirty set; an index by kind
+ *   (`ofKind`) is kept with every create and remove and rebuilt by `load`. `checkRoom` and
  *   `checkFits` are a creating call's decode step: they throw what `create`
  *   would, changing nothing.
  * - `flush()`: at a checkpoint, writes each changed record into its fixed
@@ -18,14 +19,11 @@
  * @module
  */
 
-import { assert, Err, TardigradeError } from "./abi/errors.ts";
-import { PAGE_BYTES, RECORD_BYTES, RECORDS_MAX } from "./abi/limits.ts";
 import { KERNEL_PMO_PAGES } from "./abi/image_root.ts";
+import { assert, Err, TardigradeError } from "./abi/errors.ts";
+import { PAGE_BYTES, RECORD_BYTES, RECORD_GROWTH_BYTES, RECORDS_MAX } from "./abi/limits.ts";
 import type { PersistentMemory } from "./abi/pmem.ts";
-import { type KernelRecord, ObjKind, type RecordOf } from "./objects/records.ts";
-
-/** Room a record keeps for its numbers to grow (usage counters): a new record must leave it free. */
-const RECORD_GROWTH_BYTES = 16;
+import { type KernelRecord, OBJ_KIND_COUNT, ObjKind, type RecordOf } from "./objects/records.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -33,6 +31,11 @@ const decoder = new TextDecoder();
 /** All kernel objects, with the set changed since the last checkpoint. */
 export class ObjectTable {
   private readonly records = new Map<number, KernelRecord>();
+  /** Ids of the live records of each kind, by kind number, in creation order. */
+  private readonly byKind: Array<Set<number>> = Array.from(
+    { length: OBJ_KIND_COUNT },
+    () => new Set(),
+  );
   private readonly dirty = new Set<number>();
   private readonly freeIds: number[] = [];
   private nextId = 1;
@@ -58,6 +61,7 @@ export class ObjectTable {
       ...(chargeTo !== 0 ? { charged: chargeTo } : {}),
     } as RecordOf<K>;
     this.records.set(id, record);
+    this.byKind[kind].add(id);
     this.dirty.add(id);
     return record;
   }
@@ -131,7 +135,10 @@ export class ObjectTable {
   /** Applies `change` to a record and marks it changed. */
   update<R extends KernelRecord>(record: R, change: Partial<Omit<R, "id" | "kind">>): R {
     assert(this.records.get(record.id) === record, "ObjectTable.update", "stale record");
+    const kind = record.kind;
     Object.assign(record, change);
+    // The kind index is keyed by kind: a change may never carry one in.
+    assert(record.kind === kind, "ObjectTable.update", `record ${record.id} changed its kind`);
     this.dirty.add(record.id);
     return record;
   }
@@ -141,6 +148,7 @@ export class ObjectTable {
     const r = this.records.get(id);
     if (!r) return;
     this.records.delete(id);
+    this.byKind[r.kind].delete(id);
     this.dirty.add(id);
     if (r.charged !== undefined) this.charge(r.charged, -1);
   }
@@ -166,9 +174,13 @@ export class ObjectTable {
     }
   }
 
-  /** Every record of `kind`. */
+  /**
+   * Every record of `kind`, in creation order, from the index (the other
+   * kinds' records are not visited). Records removed while iterating are
+   * skipped; records created meanwhile are visited.
+   */
   *ofKind<K extends ObjKind>(kind: K): IterableIterator<RecordOf<K>> {
-    for (const r of this.records.values()) if (r.kind === kind) yield r as RecordOf<K>;
+    for (const id of this.byKind[kind]) yield this.records.get(id) as RecordOf<K>;
   }
 
   /** Kernel PMO pages that can hold records (every slot past them is empty): all a resume reads. */
@@ -218,6 +230,7 @@ export class ObjectTable {
       const r = readSlot(arena, id);
       if (r) {
         table.records.set(id, r);
+        table.byKind[r.kind].add(id);
         highest = id;
       }
     }
@@ -258,5 +271,10 @@ function readSlot(arena: PersistentMemory, id: number): KernelRecord | undefined
   }
   const r = JSON.parse(decoder.decode(arena.read(at + 4, length))) as KernelRecord;
   assert(r.id === id, "ObjectTable.load", `record in slot ${id} names id ${r.id}`);
+  if (!Number.isInteger(r.kind) || r.kind < 1 || r.kind >= OBJ_KIND_COUNT) {
+    throw new TardigradeError(Err.E_IMAGE_CORRUPT, `kernel record ${id} has kind ${r.kind}`, {
+      id,
+    });
+  }
   return r;
 }

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Kernel } from "./kernel.ts";
+import type { KernelServices } from "./services.ts";
 
 /** What one creating call will use. */
 export interface Room {
@@ -24,7 +24,7 @@ export interface Room {
 }
 
 /** Throws E_LIMIT or E_NO_MEMORY, changing nothing, unless everything in `room` is free. */
-export function checkRoom(k: Kernel, room: Room): void {
+export function checkRoom(k: Pick<KernelServices, "caps" | "pmos" | "table">, room: Room): void {
   for (const [group, count] of room.slots ?? []) k.caps.checkFreeSlots(group, count);
   if (room.pmo) k.pmos.check(room.pmo[0], room.pmo[1]);
   k.table.checkRoom(room.records);

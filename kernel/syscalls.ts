@@ -6,22 +6,24 @@
  * @module
  */
 
-import type { SyscallOp } from "./abi/protocol.ts";
 import type { SystemInfo } from "./abi/syscall_types.ts";
-import type { Kernel } from "./kernel.ts";
+import type { SyscallOp } from "./abi/protocol.ts";
+import type { KernelServices } from "./services.ts";
 import type { LiveThread } from "./threads.ts";
 import { capSyscalls } from "./objects/cap.ts";
 import { capGroupSyscalls } from "./objects/cap_group.ts";
 import { endpointSyscalls } from "./objects/endpoint.ts";
+import { irqSyscalls } from "./objects/irq.ts";
 import { notificationSyscalls } from "./objects/notification.ts";
 import { pmoSyscalls } from "./objects/pmo.ts";
+import { threadSyscalls } from "./objects/thread.ts";
 import { ObjKind } from "./objects/records.ts";
 
 /** A system-call handler. */
-export type SyscallHandler = (k: Kernel, caller: LiveThread, args: unknown[]) => unknown;
+export type SyscallHandler = (k: KernelServices, caller: LiveThread, args: unknown[]) => unknown;
 
 const systemSyscalls = {
-  system_info(k: Kernel, t: LiveThread): SystemInfo {
+  system_info(k: KernelServices, t: LiveThread): SystemInfo {
     const g = k.table.expect(t.rec.group, ObjKind.CAP_GROUP);
     return {
       epoch: k.checkpoints.committedEpoch,
@@ -39,20 +41,6 @@ const systemSyscalls = {
       },
     };
   },
-
-  ready(k: Kernel, t: LiveThread): null {
-    if (!t.ready) {
-      t.ready = true;
-      t.readyAt = performance.now();
-      k.log(
-        `kernel: thread ${t.rec.id} (${t.rec.program}) ready in ${
-          (performance.now() - t.spawnedAt).toFixed(1)
-        } ms`,
-      );
-      k.onThreadReady();
-    }
-    return null;
-  },
 };
 
 /**
@@ -64,9 +52,11 @@ export const SYSCALLS: Record<SyscallOp, SyscallHandler> = Object.setPrototypeOf
   {
     ...capSyscalls,
     ...capGroupSyscalls,
+    ...threadSyscalls,
     ...pmoSyscalls,
     ...endpointSyscalls,
     ...notificationSyscalls,
+    ...irqSyscalls,
     ...systemSyscalls,
   } satisfies Record<SyscallOp, SyscallHandler>,
   null,

@@ -31,12 +31,19 @@ export const RING_SLOTS = 64;
 export const ENDPOINT_CONNECTIONS_MAX = 256;
 /** Connections one cap group may have open to one endpoint (so no client takes them all). */
 export const CLIENT_CONNECTIONS_MAX = 16;
-/** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
-export const RECORDS_MAX = 16384;
-/** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
-export const RECORD_BYTES = 384;
 /** Kernel records (objects and capabilities) a new cap group may use unless its creator says. */
 export const GROUP_OBJECTS_DEFAULT = 256;
+/** Largest badge a capability may be minted with (badges are positive int32). */
+export const BADGE_MAX = 0x7fffffff;
+
+/** Bytes of one record slot in the kernel memory object: a u32 length, then JSON. */
+export const RECORD_BYTES = 384;
+/** Room a record keeps for its numbers to grow (usage counters): a new record must leave it free. */
+export const RECORD_GROWTH_BYTES = 16;
+/** Kernel objects of all kinds (ids 1 … RECORDS_MAX-1; id 0 means "none"). */
+export const RECORDS_MAX = 16384;
+/** Records the root task may not use: kept for the kernel's own objects. */
+export const KERNEL_RECORDS_RESERVED = 1024;
 
 /** Iterations a waiter spins on its doorbell before it sleeps in Atomics.wait. */
 export const SPIN_ITERATIONS = 20000;
@@ -63,16 +70,29 @@ export const CHECKPOINT_PERIOD_MS_MAX = 60_000;
 export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
 /** Longest the kernel waits for every worker to park before it skips a checkpoint. */
 export const FREEZE_BUDGET_MS = 20;
-/** The freeze spins this long for the workers to park, then sleeps in slices (kernel/checkpoint.ts). */
+/** The freeze spins this long for the workers to park, then sleeps in slices (kernel/freeze.ts). */
 export const FREEZE_SPIN_MS = 0.25;
 /** One sleep of the freeze once it has spun FREEZE_SPIN_MS. */
 export const FREEZE_SLICE_MS = 0.02;
 /** Checkpoints in a row whose capture threw before the kernel halts (E_CHECKPOINT_FAILED). */
 export const CHECKPOINT_FAILURES_MAX = 8;
 /** Longest wait between two freeze attempts while a worker keeps missing them. */
-export const FREEZE_BACKOFF_MAX_MS = 64;
+export const FREEZE_BACKOFF_MS_MAX = 64;
 /** Longest one run of handlers may take before the watchdog restarts the worker. */
 export const HANDLER_BUDGET_MS = 2000;
+/** Longest period a timer IRQ binding may have (one hour). */
+export const IRQ_PERIOD_MS_MAX = 3_600_000;
+
+/** Failures in a row (each soon after the thread became ready) before the kernel gives up on it. */
+export const RESTART_FAILURES_MAX = 8;
+/** A thread that ran this long after becoming ready starts a new count of failures in a row. */
+export const RESTART_STABLE_MS = 500;
+/** A thread's start-up (`main`) may take this many handler budgets, and at least START_BUDGET_MS_MIN. */
+export const START_BUDGET_FACTOR = 4;
+/** The least time a thread's start-up may take before the watchdog stops it. */
+export const START_BUDGET_MS_MIN = 5000;
+/** A ready worker silent (no heartbeat) for 2 handler budgets, and at least this, has exited. */
+export const SILENT_BUDGET_MS_MIN = 1000;
 
 /** Bytes of console output a thread may have outstanding (not yet released). */
 export const CONSOLE_RING_BYTES = 64 * 1024;
@@ -89,5 +109,7 @@ assert(CONSOLE_RING_BYTES % PAGE_BYTES === 0, "limits", "console ring must be wh
 assert(
   (RECORDS_MAX * RECORD_BYTES) % PAGE_BYTES === 0,
   "limits",
-  "record slots must fill whole pages",
+  "the kernel memory object (RECORDS_MAX slots of RECORD_BYTES) must be whole pages",
 );
+assert(RECORD_GROWTH_BYTES < RECORD_BYTES - 4, "limits", "RECORD_GROWTH_BYTES must fit a record");
+assert(KERNEL_RECORDS_RESERVED < RECORDS_MAX, "limits", "the kernel's reserve must leave records");

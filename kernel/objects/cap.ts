@@ -7,20 +7,21 @@
  * @module
  */
 
-import { Err, TardigradeError } from "../abi/errors.ts";
-import { CAP_SLOTS_MAX } from "../abi/limits.ts";
-import { Right } from "../abi/rights.ts";
 import type { CapInfo } from "../abi/syscall_types.ts";
+import { Err, TardigradeError } from "../abi/errors.ts";
+import { BADGE_MAX, CAP_SLOTS_MAX } from "../abi/limits.ts";
+import { Right } from "../abi/rights.ts";
 import { intArg, optIntArg, rightsArg } from "../args.ts";
-import type { Kernel } from "../kernel.ts";
+import type { KernelServices } from "../services.ts";
 import type { LiveThread } from "../threads.ts";
 import { type CapRecord, ObjKind } from "./records.ts";
 import { closeConnection } from "./endpoint.ts";
+import { destroyNotification } from "./notification.ts";
+import { destroyPmo } from "./pmo.ts";
 
 const SLOT_MAX = CAP_SLOTS_MAX - 1;
-const BADGE_MAX = 0x7fffffff;
 
-function info(k: Kernel, cap: CapRecord): CapInfo {
+function info(k: KernelServices, cap: CapRecord): CapInfo {
   const obj = k.table.get(cap.obj);
   return {
     slot: cap.slot,
@@ -36,7 +37,7 @@ function info(k: Kernel, cap: CapRecord): CapInfo {
  * it was made through is revoked, or when no capability names it any more;
  * objects nothing names are reclaimed.
  */
-export function onCapsRemoved(k: Kernel, removed: CapRecord[]): void {
+export function onCapsRemoved(k: KernelServices, removed: CapRecord[]): void {
   const named = new Set<number>();
   for (const c of k.table.ofKind(ObjKind.CAP)) named.add(c.obj);
   for (const cap of removed) {
@@ -58,7 +59,7 @@ export function onCapsRemoved(k: Kernel, removed: CapRecord[]): void {
  * uses. Their records stop counting against their group's object quota. A
  * worker that still has a buffer of one keeps memory nothing checkpoints.
  */
-function reclaimUnreferenced(k: Kernel, removed: CapRecord[]): void {
+function reclaimUnreferenced(k: KernelServices, removed: CapRecord[]): void {
   const candidates = new Set<number>();
   for (const cap of removed) {
     const obj = k.table.get(cap.obj);
@@ -72,37 +73,30 @@ function reclaimUnreferenced(k: Kernel, removed: CapRecord[]): void {
   for (const c of k.table.ofKind(ObjKind.CONNECTION)) candidates.delete(c.endpoint);
   for (const id of candidates) {
     const obj = k.table.get(id);
-    if (obj?.kind === ObjKind.PMO) {
-      for (const m of [...k.table.ofKind(ObjKind.MAPPING)]) if (m.pmo === id) k.table.remove(m.id);
-      k.pmos.destroy(obj);
-    } else if (obj?.kind === ObjKind.NOTIFICATION) {
-      for (const irq of [...k.table.ofKind(ObjKind.IRQ)]) {
-        if (irq.notification === id) k.table.remove(irq.id);
-      }
-      k.pmos.destroy(k.table.expect(obj.pmo, ObjKind.PMO));
-      k.table.remove(id);
-    } else k.table.remove(id);
+    if (obj?.kind === ObjKind.PMO) destroyPmo(k, obj);
+    else if (obj?.kind === ObjKind.NOTIFICATION) destroyNotification(k, obj);
+    else k.table.remove(id);
   }
 }
 
 /** Capability system calls, by name. */
 export const capSyscalls = {
-  cap_info(k: Kernel, t: LiveThread, args: unknown[]): CapInfo {
+  cap_info(k: KernelServices, t: LiveThread, args: unknown[]): CapInfo {
     return info(k, k.caps.lookup(t.rec.group, args[0], undefined, 0, "cap_info").cap);
   },
 
-  cap_list(k: Kernel, t: LiveThread): CapInfo[] {
+  cap_list(k: KernelServices, t: LiveThread): CapInfo[] {
     return k.caps.list(t.rec.group).map((c) => info(k, c));
   },
 
-  cap_copy(k: Kernel, t: LiveThread, args: unknown[]): number {
+  cap_copy(k: KernelServices, t: LiveThread, args: unknown[]): number {
     const { cap } = k.caps.lookup(t.rec.group, args[0], undefined, Right.GRANT, "cap_copy");
     const rights = rightsArg("cap_copy", args, 1, cap.rights);
     const dest = optIntArg("cap_copy", args, 2, "destSlot", 0, SLOT_MAX);
     return k.caps.derive(cap, t.rec.group, rights, undefined, dest);
   },
 
-  cap_mint(k: Kernel, t: LiveThread, args: unknown[]): number {
+  cap_mint(k: KernelServices, t: LiveThread, args: unknown[]): number {
     const { cap } = k.caps.lookup(t.rec.group, args[0], undefined, Right.GRANT, "cap_mint");
     const rights = rightsArg("cap_mint", args, 1, cap.rights);
     const badge = intArg("cap_mint", args, 2, "badge", 1, BADGE_MAX);
@@ -110,21 +104,21 @@ export const capSyscalls = {
     return k.caps.derive(cap, t.rec.group, rights, badge, dest);
   },
 
-  cap_delete(k: Kernel, t: LiveThread, args: unknown[]): null {
+  cap_delete(k: KernelServices, t: LiveThread, args: unknown[]): null {
     const { cap } = k.caps.lookup(t.rec.group, args[0], undefined, 0, "cap_delete");
     k.caps.deleteCap(cap);
     onCapsRemoved(k, [cap]);
     return null;
   },
 
-  cap_revoke(k: Kernel, t: LiveThread, args: unknown[]): number {
+  cap_revoke(k: KernelServices, t: LiveThread, args: unknown[]): number {
     const { cap } = k.caps.lookup(t.rec.group, args[0], undefined, 0, "cap_revoke");
     const removed = k.caps.revoke(cap);
     onCapsRemoved(k, removed);
     return removed.length;
   },
 
-  cap_grant(k: Kernel, t: LiveThread, args: unknown[]): number {
+  cap_grant(k: KernelServices, t: LiveThread, args: unknown[]): number {
     const call = "cap_grant";
     const { obj: group } = k.caps.lookup(
       t.rec.group,
@@ -140,7 +134,7 @@ export const capSyscalls = {
     return k.caps.derive(cap, group.id, rights, badge, dest);
   },
 
-  cap_transfer(k: Kernel, t: LiveThread, args: unknown[]): number {
+  cap_transfer(k: KernelServices, t: LiveThread, args: unknown[]): number {
     const call = "cap_transfer";
     const { obj: conn } = k.caps.lookup(
       t.rec.group,

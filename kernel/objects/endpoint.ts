@@ -7,6 +7,15 @@
  * the connection (and the badge of the capability it came through) from an
  * "accept" event posted by the kernel, never from the shared buffer.
  *
+ * Map of this file:
+ * - offer: {@link offer} tells a server of a connection (and the client where to ring).
+ * - close: {@link setClosedWord}, {@link closeConnection}, {@link closeConnectionsOf}
+ *   (a thread died: its peers see E_PEER_DIED).
+ * - reattach: {@link reattachConnections} after a thread's worker (re)starts.
+ * - resume: {@link servesEndpoint}, {@link requestsWaiting} (which restored
+ *   threads stay dormant, and which wake at once).
+ * - {@link endpointSyscalls}: endpoint_create, endpoint_serve, connect, conn_attach.
+ *
  * @module
  */
 
@@ -14,25 +23,24 @@ import { Err, TardigradeError } from "../abi/errors.ts";
 import { CONN_PAGES, ConnWord } from "../abi/layout.ts";
 import { CLIENT_CONNECTIONS_MAX, ENDPOINT_CONNECTIONS_MAX } from "../abi/limits.ts";
 import type { ConnectionHandle } from "../abi/protocol.ts";
-import { Right } from "../abi/rights.ts";
-import type { Kernel } from "../kernel.ts";
+import { Right, RIGHTS_ALL } from "../abi/rights.ts";
+import type { KernelServices } from "../services.ts";
 import { PersistentMemory } from "../abi/pmem.ts";
 import type { LiveThread } from "../threads.ts";
 import { type ConnectionRecord, type EndpointRecord, ObjKind } from "./records.ts";
 import { checkRoom } from "../room.ts";
 
-/** The doorbell of `threadId` if it runs, else a fresh one nobody waits on (replaced on restart). */
-function doorbellOf(k: Kernel, threadId: number): SharedArrayBuffer {
-  return k.doorbellOf(threadId);
-}
-
 /** Posts an accept event for `c` to its server (and the server's doorbell to the client). */
-export async function offer(k: Kernel, ep: EndpointRecord, c: ConnectionRecord): Promise<void> {
+export async function offer(
+  k: KernelServices,
+  ep: EndpointRecord,
+  c: ConnectionRecord,
+): Promise<void> {
   const ring = await k.pmos.ensureLoaded(c.pmo);
   const conn: ConnectionHandle = {
     connId: c.id,
     ring,
-    peerDoorbell: doorbellOf(k, c.client),
+    peerDoorbell: k.doorbellOf(c.client),
     badge: c.badge,
     slot: ep.serverSlot,
   };
@@ -41,7 +49,7 @@ export async function offer(k: Kernel, ep: EndpointRecord, c: ConnectionRecord):
   k.postEvent(c.client, {
     t: "peer-doorbell",
     connId: c.id,
-    peerDoorbell: doorbellOf(k, ep.server),
+    peerDoorbell: k.doorbellOf(ep.server),
   });
 }
 
@@ -49,29 +57,81 @@ export async function offer(k: Kernel, ep: EndpointRecord, c: ConnectionRecord):
  * Sets the CLOSED word both sides read (through the write barrier: the ring is
  * persistent). A closed ring refuses new calls with E_PEER_DIED.
  */
-export function setClosedWord(k: Kernel, c: ConnectionRecord, closed: boolean): void {
+export function setClosedWord(k: KernelServices, c: ConnectionRecord, closed: boolean): void {
   const bufs = k.pmos.loadedBuffers(c.pmo);
   if (bufs) new PersistentMemory(bufs).atomicStore(ConnWord.CLOSED, closed ? 1 : 0);
 }
 
 /** Closes a connection for good: both sides see CLOSED; the ring PMO is freed. */
-export function closeConnection(k: Kernel, c: ConnectionRecord, reason: string): void {
+export function closeConnection(k: KernelServices, c: ConnectionRecord, reason: string): void {
   k.table.update(c, { closed: true });
   setClosedWord(k, c, true);
   k.postEvent(c.server, { t: "closed", connId: c.id, reason });
   k.postEvent(c.client, { t: "closed", connId: c.id, reason });
 }
 
+/** Marks every connection of `threadId` closed (not for good: a restart reopens them) and tells the other sides. */
+export function closeConnectionsOf(k: KernelServices, threadId: number, reason: string): void {
+  for (const c of k.table.ofKind(ObjKind.CONNECTION)) {
+    if (c.client !== threadId && c.server !== threadId) continue;
+    setClosedWord(k, c, true);
+    const other = c.client === threadId ? c.server : c.client;
+    k.postEvent(other, { t: "closed", connId: c.id, reason });
+  }
+}
+
+/** After a (re)start of `live`: give the thread back its connections, and its peers its new doorbell. */
+export function reattachConnections(k: KernelServices, live: LiveThread): void {
+  for (const c of k.table.ofKind(ObjKind.CONNECTION)) {
+    if (c.closed) continue;
+    if (c.server === live.rec.id || c.client === live.rec.id) setClosedWord(k, c, false);
+    // A running server dropped the connection when this client died: offer it again. A
+    // dormant one (resume) is offered every connection when it wakes and serves again.
+    if (c.client === live.rec.id && k.threads.has(c.server) && !k.isDormant(c.server)) {
+      const ep = k.table.get(c.endpoint);
+      if (ep?.kind === ObjKind.ENDPOINT && ep.server === c.server) offer(k, ep, c);
+    }
+    if (c.server === live.rec.id) {
+      k.postEvent(
+        c.client,
+        { t: "peer-doorbell", connId: c.id, peerDoorbell: live.doorbell },
+        false,
+      );
+    }
+  }
+}
+
+/** True when thread `threadId` serves an endpoint. */
+export function servesEndpoint(k: KernelServices, threadId: number): boolean {
+  for (const e of k.table.ofKind(ObjKind.ENDPOINT)) if (e.server === threadId) return true;
+  return false;
+}
+
+/** Resolves true when requests wait in the ring of an open connection `threadId` serves. */
+export async function requestsWaiting(k: KernelServices, threadId: number): Promise<boolean> {
+  const checks: Array<Promise<boolean>> = [];
+  for (const c of k.table.ofKind(ObjKind.CONNECTION)) {
+    if (c.server !== threadId || c.closed) continue;
+    checks.push(
+      k.pmos.ensureLoaded(c.pmo).then((b) => {
+        const w = new Int32Array(b.data);
+        return w[ConnWord.REQ_HEAD] !== w[ConnWord.REQ_TAIL];
+      }),
+    );
+  }
+  return (await Promise.all(checks)).some((pending) => pending);
+}
+
 /** Endpoint and connection system calls, by name. */
 export const endpointSyscalls = {
-  endpoint_create(k: Kernel, t: LiveThread): number {
+  endpoint_create(k: KernelServices, t: LiveThread): number {
     const g = t.rec.group;
     checkRoom(k, { slots: [[g, 1]], records: [g, g] }); // the endpoint and its capability
     const ep = k.table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 }, g);
-    return k.caps.insertOriginal(g, ep.id, 0x3f);
+    return k.caps.insertOriginal(g, ep.id, RIGHTS_ALL);
   },
 
-  async endpoint_serve(k: Kernel, t: LiveThread, args: unknown[]): Promise<number> {
+  async endpoint_serve(k: KernelServices, t: LiveThread, args: unknown[]): Promise<number> {
     const { obj: ep, cap } = k.caps.lookup(
       t.rec.group,
       args[0],
@@ -98,7 +158,7 @@ export const endpointSyscalls = {
     return offered;
   },
 
-  async connect(k: Kernel, t: LiveThread, args: unknown[]): Promise<ConnectionHandle> {
+  async connect(k: KernelServices, t: LiveThread, args: unknown[]): Promise<ConnectionHandle> {
     const { obj: ep, cap } = k.caps.lookup(
       t.rec.group,
       args[0],
@@ -144,13 +204,13 @@ export const endpointSyscalls = {
     return {
       connId: c.id,
       ring: await k.pmos.ensureLoaded(pmo.id),
-      peerDoorbell: doorbellOf(k, ep.server),
+      peerDoorbell: k.doorbellOf(ep.server),
       badge: 0,
       slot,
     };
   },
 
-  async conn_attach(k: Kernel, t: LiveThread, args: unknown[]): Promise<ConnectionHandle> {
+  async conn_attach(k: KernelServices, t: LiveThread, args: unknown[]): Promise<ConnectionHandle> {
     const { obj: c, cap } = k.caps.lookup(
       t.rec.group,
       args[0],
@@ -167,7 +227,7 @@ export const endpointSyscalls = {
     return {
       connId: c.id,
       ring: await k.pmos.ensureLoaded(c.pmo),
-      peerDoorbell: doorbellOf(k, c.server),
+      peerDoorbell: k.doorbellOf(c.server),
       badge: 0,
       slot: cap.slot,
     };

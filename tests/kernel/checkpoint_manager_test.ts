@@ -20,9 +20,9 @@ import { CHECKPOINT_FAILURES_MAX, PAGE_BYTES } from "../../kernel/abi/limits.ts"
 import { Err } from "../../kernel/abi/errors.ts";
 import type { CopyMethod, KernelToBoard } from "../../kernel/abi/protocol.ts";
 import { CheckpointManager } from "../../kernel/checkpoint.ts";
-import type { Kernel } from "../../kernel/kernel.ts";
-import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
+import type { CheckpointHost, FrozenThread } from "../../kernel/services.ts";
 import { ObjectTable } from "../../kernel/object_table.ts";
+import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 /** A PMO of 6 pages (one whole word of page states, then two pages of tail) at NVM page 5000. */
@@ -36,14 +36,15 @@ function standIn(method: CopyMethod, debugBarrier = false) {
   let pmo = allocatePmoBuffers(PMO.id, PMO.pages);
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_BLOCK_BYTES));
   Atomics.store(control, ControlWord.RUN_STATE, RunState.WAITING); // frozen without being woken
+  const thread: FrozenThread = { dead: false, control, rec: { id: 7, consolePmo: 0 } };
   const kernel = {
-    config: { checkpointMs: 1, copyMethod: method, digest: false, debugBarrier },
-    threads: new Map([[7, { dead: false, control, rec: { id: 7, consolePmo: 0 } }]]),
+    config: { checkpointMs: 1, copyMethod: method, digest: false, debugBarrier, nvmPages: 8192 },
+    threads: new Map([[7, thread]]),
     table: new ObjectTable(),
     kernelPmo,
     kernelMemory: new PersistentMemory(kernelPmo),
     pmos: {
-      loaded: () => [[{ id: PMO.id, nvmBase: PMO.nvmBase }, pmo]][Symbol.iterator](),
+      loaded: () => [[{ id: PMO.id, nvmBase: PMO.nvmBase }, pmo] as const],
       loadedBuffers: () => undefined,
     },
     post: (m: KernelToBoard) => {
@@ -52,7 +53,7 @@ function standIn(method: CopyMethod, debugBarrier = false) {
     log: (text: string) => logs.push(text),
     panic: (code: number, text: string) => panics.push(`${code} ${text}`),
     allReady: () => true,
-  };
+  } satisfies CheckpointHost;
   let state = new Uint8Array(pmo.pageState);
   const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
   /** The PMO is destroyed and another made with its id (ids are recycled): `next` is its buffers. */
@@ -60,7 +61,7 @@ function standIn(method: CopyMethod, debugBarrier = false) {
     pmo = next;
     state = new Uint8Array(pmo.pageState);
   };
-  const manager = new CheckpointManager(kernel as unknown as Kernel, 5);
+  const manager = new CheckpointManager(kernel, 5);
   return { manager, kernel, control, posted, dirty, state, logs, panics, recycle, pmo: () => pmo };
 }
 

@@ -2,8 +2,10 @@
  * Decode, then invoke: every system call that creates something, driven
  * into each way it can fail, leaves every cap group's usage as it was
  * (objects charged and quota, pages used and quota, filled slots), and the
- * object table, the PMOs and free NVM too. The calls run on a kernel in
- * this thread (no workers: a successful thread_create only posts its spawn).
+ * object table, the PMOs and free NVM too. The calls run on the kernel
+ * services built in this thread from a real object table, capability spaces
+ * and PMO manager (no workers: a successful thread_create only records its
+ * spawn).
  *
  * For each resource the test starts with none spare and adds one at a time
  * until the call succeeds: every failure on the way (a call that could make
@@ -13,13 +15,18 @@
 import assert from "node:assert/strict";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { CAP_SLOTS_MAX, CLIENT_CONNECTIONS_MAX, RECORDS_MAX } from "../../kernel/abi/limits.ts";
-import type { KernelConfig, KernelToBoard, SyscallOp } from "../../kernel/abi/protocol.ts";
+import type { KernelConfig, SyscallOp } from "../../kernel/abi/protocol.ts";
 import { Right, RIGHTS_ALL } from "../../kernel/abi/rights.ts";
-import { Kernel } from "../../kernel/kernel.ts";
+import { CapSpaces } from "../../kernel/cspace.ts";
+import { NvmExtents, PmoManager } from "../../kernel/memory.ts";
+import { ObjectTable } from "../../kernel/object_table.ts";
 import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
-import { ObjKind, type PmoRecord } from "../../kernel/objects/records.ts";
+import { createCapGroup } from "../../kernel/objects/cap_group.ts";
+import { ObjKind, type PmoRecord, type ThreadRecord } from "../../kernel/objects/records.ts";
+import type { KernelServices } from "../../kernel/services.ts";
 import { SYSCALLS } from "../../kernel/syscalls.ts";
 import type { LiveThread } from "../../kernel/threads.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 
 /** NVM pages past the kernel's: enough for everything here, few enough to fill. */
 const NVM_SPARE_PAGES = 1200;
@@ -38,18 +45,57 @@ const CONFIG: KernelConfig = {
   consoleStart: 0,
 };
 
-/** A kernel with one cap group "app" (slot 0: itself) and a thread record calling from it. */
-class Machine {
-  readonly ports: MessagePort[] = [];
-  readonly k = new Kernel(
-    CONFIG,
-    (m: KernelToBoard) => {
-      if (m.t === "spawn") this.ports.push(m.start.port);
+/**
+ * The kernel services a system call sees, made of a real object table,
+ * capability spaces and PMO manager; starting a thread only records it.
+ */
+function services(spawned: ThreadRecord[]): KernelServices {
+  const table = new ObjectTable();
+  const nvm = new NvmExtents(KERNEL_PMO_PAGES, CONFIG.nvmPages);
+  const unused = (what: string) => () => assert.fail(`a creating call used ${what}`);
+  return {
+    config: CONFIG,
+    table,
+    caps: new CapSpaces(table),
+    pmos: new PmoManager(table, nvm, () => Promise.resolve()),
+    threads: new Map(),
+    checkpoints: {
+      committedEpoch: 0,
+      counters: {
+        taken: 0,
+        committed: 0,
+        skippedBusy: 0,
+        skippedFreeze: 0,
+        failed: 0,
+        barrierViolations: 0,
+      },
+      hold: unused("checkpoints.hold"),
+      release: unused("checkpoints.release"),
+      idle: unused("checkpoints.idle"),
     },
-    undefined,
-    0,
-  );
-  readonly g = this.k.createCapGroup("app", 1000, 12_000, 0);
+    postEvent: () => {},
+    wake: () => {},
+    isDormant: () => false,
+    doorbellOf: () => new SharedArrayBuffer(8),
+    spawn: (rec) => {
+      spawned.push(rec);
+      return Promise.resolve();
+    },
+    onThreadReady: () => {},
+    post: () => {},
+    log: () => {},
+    panic: unused("panic"),
+  };
+}
+
+/** Kernel services with one cap group "app" (slot 0: itself) and a thread record calling from it. */
+class Machine {
+  /** Threads a successful thread_create started. */
+  readonly spawned: ThreadRecord[] = [];
+  readonly k = services(this.spawned);
+  /** The kernel memory object, where `flush` writes records (a removed record's id is free once flushed). */
+  readonly kernelMemory = new PersistentMemory(allocatePmoBuffers(0, KERNEL_PMO_PAGES));
+  readonly g = createCapGroup(this.k, "app", 1000, 12_000, 0);
   readonly caller: LiveThread;
 
   constructor() {
@@ -106,12 +152,6 @@ class Machine {
   spareObjects(group: number): number {
     const r = this.k.table.expect(group, ObjKind.CAP_GROUP);
     return r.quotaObjects - r.usedObjects;
-  }
-
-  /** The workers' channels a successful thread_create opened. */
-  close(): void {
-    for (const t of this.k.threads.values()) t.port.close();
-    for (const p of this.ports) p.close();
   }
 }
 
@@ -218,33 +258,29 @@ async function exhaust(
   limit: (m: Machine, spare: number, args: unknown[]) => void,
 ): Promise<void> {
   const m = new Machine();
-  try {
-    const args = await c.prepare(m);
-    for (let spare = 0;; spare++) {
-      assert.ok(spare <= most, `${label(c)} never succeeded with ${most} ${what} spare`);
-      limit(m, spare, args);
-      const before = m.usage();
-      let error: unknown;
-      try {
-        await m.call(c.op, ...args);
-        return;
-      } catch (e) {
-        error = e;
-      }
-      assert.ok(error instanceof TardigradeError, `${label(c)}: ${error}`);
-      assert.equal(
-        error.codeName,
-        Err[code],
-        `${label(c)} with ${spare} ${what}: ${error.message}`,
-      );
-      assert.deepEqual(
-        m.usage(),
-        before,
-        `${label(c)} refused with ${spare} ${what} changed usage`,
-      );
+  const args = await c.prepare(m);
+  for (let spare = 0;; spare++) {
+    assert.ok(spare <= most, `${label(c)} never succeeded with ${most} ${what} spare`);
+    limit(m, spare, args);
+    const before = m.usage();
+    let error: unknown;
+    try {
+      await m.call(c.op, ...args);
+      return;
+    } catch (e) {
+      error = e;
     }
-  } finally {
-    m.close();
+    assert.ok(error instanceof TardigradeError, `${label(c)}: ${error}`);
+    assert.equal(
+      error.codeName,
+      Err[code],
+      `${label(c)} with ${spare} ${what}: ${error.message}`,
+    );
+    assert.deepEqual(
+      m.usage(),
+      before,
+      `${label(c)} refused with ${spare} ${what} changed usage`,
+    );
   }
 }
 
@@ -293,7 +329,7 @@ for (const c of CALLS) {
       const free = () => RECORDS_MAX - 1 - m.k.table.size;
       while (free() > spare) fillers.push(m.k.table.create(ObjKind.VM_SPACE, { group: 0 }).id);
       while (free() < spare) m.k.table.remove(fillers.pop()!);
-      m.k.table.flush(m.k.kernelMemory); // a removed record's id is free once flushed
+      m.k.table.flush(m.kernelMemory); // a removed record's id is free once flushed
     });
   });
 
@@ -320,37 +356,33 @@ for (const c of CALLS) {
   if (c.caps) {
     Deno.test(`${label(c)}: a bad, empty, wrong-kind or rightless capability changes nothing`, async () => {
       const m = new Machine();
-      try {
-        const args = await c.prepare(m);
-        const ep = await slotOf(m, "endpoint_create");
-        for (const [index, kinded] of c.caps!) {
-          const cases: Array<[unknown, Err]> = [
-            [-1, Err.E_BAD_SLOT],
-            [CAP_SLOTS_MAX, Err.E_BAD_SLOT],
-            [5000, Err.E_EMPTY_SLOT],
-            // A capability of the right kind with no rights (a copy of it with none).
-            [await slotOf(m, "cap_copy", args[index], 0), Err.E_NO_RIGHTS],
-          ];
-          if (kinded) {
-            // Slot 0 holds the caller's cap group: an endpoint where a cap group is wanted.
-            const kind = m.k.table.get(m.k.caps.list(m.g).find((x) => x.slot === args[index])!.obj)
-              ?.kind;
-            cases.push([kind === ObjKind.CAP_GROUP ? ep : 0, Err.E_WRONG_KIND]);
-          }
-          for (const [slot, code] of cases) {
-            const bad = [...args];
-            bad[index] = slot;
-            const before = m.usage();
-            assert.equal(
-              Err[await m.refused(c.op, bad)],
-              Err[code],
-              `${c.op} arg ${index} ${slot}`,
-            );
-            assert.deepEqual(m.usage(), before, `${c.op} with ${slot} as argument ${index}`);
-          }
+      const args = await c.prepare(m);
+      const ep = await slotOf(m, "endpoint_create");
+      for (const [index, kinded] of c.caps!) {
+        const cases: Array<[unknown, Err]> = [
+          [-1, Err.E_BAD_SLOT],
+          [CAP_SLOTS_MAX, Err.E_BAD_SLOT],
+          [5000, Err.E_EMPTY_SLOT],
+          // A capability of the right kind with no rights (a copy of it with none).
+          [await slotOf(m, "cap_copy", args[index], 0), Err.E_NO_RIGHTS],
+        ];
+        if (kinded) {
+          // Slot 0 holds the caller's cap group: an endpoint where a cap group is wanted.
+          const kind = m.k.table.get(m.k.caps.list(m.g).find((x) => x.slot === args[index])!.obj)
+            ?.kind;
+          cases.push([kind === ObjKind.CAP_GROUP ? ep : 0, Err.E_WRONG_KIND]);
         }
-      } finally {
-        m.close();
+        for (const [slot, code] of cases) {
+          const bad = [...args];
+          bad[index] = slot;
+          const before = m.usage();
+          assert.equal(
+            Err[await m.refused(c.op, bad)],
+            Err[code],
+            `${c.op} arg ${index} ${slot}`,
+          );
+          assert.deepEqual(m.usage(), before, `${c.op} with ${slot} as argument ${index}`);
+        }
       }
     });
   }
@@ -358,49 +390,41 @@ for (const c of CALLS) {
 
 Deno.test("creating calls: bad arguments and per-call limits change nothing", async () => {
   const m = new Machine();
-  try {
-    const ep = await slotOf(m, "endpoint_create");
-    const bad: Array<[SyscallOp, unknown[], Err]> = [
-      ["pmo_create", [0], Err.E_BAD_ARGUMENT],
-      ["pmo_create", ["3"], Err.E_BAD_ARGUMENT],
-      ["cap_group_create", ["no spaces", 10], Err.E_BAD_ARGUMENT],
-      ["cap_group_create", ["child", 100_000], Err.E_BAD_ARGUMENT],
-      ["cap_group_create", ["child", 10, RECORDS_MAX], Err.E_NO_MEMORY],
-      ["thread_create", [0, "../escape.ts", {}, "none"], Err.E_BAD_ARGUMENT],
-      ["thread_create", [0, PROGRAM, {}, "sometimes"], Err.E_BAD_ARGUMENT],
-      ["thread_create", [0, PROGRAM, { blob: "x".repeat(200) }, "none"], Err.E_BAD_ARGUMENT],
-      ["cap_copy", [ep, RIGHTS_ALL + 1], Err.E_BAD_ARGUMENT],
-      ["cap_mint", [ep, RIGHTS_ALL, 0], Err.E_BAD_ARGUMENT],
-      ["cap_copy", [ep, RIGHTS_ALL, 0], Err.E_EXISTS],
-      ["irq_bind", [ep, ep, 0], Err.E_WRONG_KIND],
-    ];
-    const weak = await slotOf(m, "cap_copy", ep, Right.CALL | Right.GRANT);
-    bad.push(["cap_copy", [weak, RIGHTS_ALL], Err.E_NO_RIGHTS]); // more rights than its source
-    for (let i = 0; i < CLIENT_CONNECTIONS_MAX; i++) await m.call("connect", ep);
-    bad.push(["connect", [ep], Err.E_LIMIT]);
-    for (const [op, args, code] of bad) {
-      const before = m.usage();
-      assert.equal(Err[await m.refused(op, args)], Err[code], `${op}(${JSON.stringify(args)})`);
-      assert.deepEqual(m.usage(), before, `${op}(${JSON.stringify(args).slice(0, 80)})`);
-    }
-  } finally {
-    m.close();
+  const ep = await slotOf(m, "endpoint_create");
+  const bad: Array<[SyscallOp, unknown[], Err]> = [
+    ["pmo_create", [0], Err.E_BAD_ARGUMENT],
+    ["pmo_create", ["3"], Err.E_BAD_ARGUMENT],
+    ["cap_group_create", ["no spaces", 10], Err.E_BAD_ARGUMENT],
+    ["cap_group_create", ["child", 100_000], Err.E_BAD_ARGUMENT],
+    ["cap_group_create", ["child", 10, RECORDS_MAX], Err.E_NO_MEMORY],
+    ["thread_create", [0, "../escape.ts", {}, "none"], Err.E_BAD_ARGUMENT],
+    ["thread_create", [0, PROGRAM, {}, "sometimes"], Err.E_BAD_ARGUMENT],
+    ["thread_create", [0, PROGRAM, { blob: "x".repeat(200) }, "none"], Err.E_BAD_ARGUMENT],
+    ["cap_copy", [ep, RIGHTS_ALL + 1], Err.E_BAD_ARGUMENT],
+    ["cap_mint", [ep, RIGHTS_ALL, 0], Err.E_BAD_ARGUMENT],
+    ["cap_copy", [ep, RIGHTS_ALL, 0], Err.E_EXISTS],
+    ["irq_bind", [ep, ep, 0], Err.E_WRONG_KIND],
+  ];
+  const weak = await slotOf(m, "cap_copy", ep, Right.CALL | Right.GRANT);
+  bad.push(["cap_copy", [weak, RIGHTS_ALL], Err.E_NO_RIGHTS]); // more rights than its source
+  for (let i = 0; i < CLIENT_CONNECTIONS_MAX; i++) await m.call("connect", ep);
+  bad.push(["connect", [ep], Err.E_LIMIT]);
+  for (const [op, args, code] of bad) {
+    const before = m.usage();
+    assert.equal(Err[await m.refused(op, args)], Err[code], `${op}(${JSON.stringify(args)})`);
+    assert.deepEqual(m.usage(), before, `${op}(${JSON.stringify(args).slice(0, 80)})`);
   }
 });
 
 Deno.test("cap_group_create: by default it leaves the caller room for the records it costs", async () => {
   const m = new Machine();
-  try {
-    // Fewer spare objects than the default 256: the default takes what the call leaves.
-    m.setGroup(m.g, { quotaObjects: m.k.table.expect(m.g, ObjKind.CAP_GROUP).usedObjects + 10 });
-    await m.call("cap_group_create", "child", 10);
-    assert.equal(m.spareObjects(m.g), 0, "7 objects carved, 3 charged for the group");
-    const child = [...m.k.table.ofKind(ObjKind.CAP_GROUP)].find((g) => g.name === "child")!;
-    assert.equal(child.quotaObjects, 7);
-    const before = m.usage();
-    assert.equal(Err[await m.refused("cap_group_create", ["again", 10])], "E_NO_MEMORY");
-    assert.deepEqual(m.usage(), before);
-  } finally {
-    m.close();
-  }
+  // Fewer spare objects than the default 256: the default takes what the call leaves.
+  m.setGroup(m.g, { quotaObjects: m.k.table.expect(m.g, ObjKind.CAP_GROUP).usedObjects + 10 });
+  await m.call("cap_group_create", "child", 10);
+  assert.equal(m.spareObjects(m.g), 0, "7 objects carved, 3 charged for the group");
+  const child = [...m.k.table.ofKind(ObjKind.CAP_GROUP)].find((g) => g.name === "child")!;
+  assert.equal(child.quotaObjects, 7);
+  const before = m.usage();
+  assert.equal(Err[await m.refused("cap_group_create", ["again", 10])], "E_NO_MEMORY");
+  assert.deepEqual(m.usage(), before);
 });

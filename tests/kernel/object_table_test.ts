@@ -1,7 +1,9 @@
 /**
  * The object table: records round-trip through the kernel memory object,
  * a record that could outgrow its slot is refused when it is made (not at
- * the next checkpoint), and object quotas are charged and given back.
+ * the next checkpoint), object quotas are charged and given back, and the
+ * index by kind stays the records of that kind through creates, removes,
+ * recycled ids and a load.
  */
 
 import assert from "node:assert/strict";
@@ -72,4 +74,46 @@ Deno.test("object table: records charged to a group count against its quota unti
   assert.equal(g.usedObjects, 1, "removing a record gives its charge back");
   table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 }, g.id);
   assert.equal(g.usedObjects, 2);
+});
+
+/** The ids `ofKind(kind)` yields, and the ids of every record of `kind` found by looking at all. */
+function kindIds(table: ObjectTable, kind: ObjKind, highest: number): [number[], number[]] {
+  const indexed = [...table.ofKind(kind)].map((r) => r.id);
+  const all: number[] = [];
+  for (let id = 1; id <= highest; id++) if (table.get(id)?.kind === kind) all.push(id);
+  return [indexed.sort((a, b) => a - b), all];
+}
+
+Deno.test("object table: ofKind yields exactly the live records of a kind, after removes, recycled ids and a load", () => {
+  const table = new ObjectTable();
+  const ids: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const r = i % 3 === 0
+      ? table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 })
+      : table.create(ObjKind.VM_SPACE, { group: i });
+    ids.push(r.id);
+  }
+  for (const id of ids.filter((_, i) => i % 4 === 0)) table.remove(id);
+  const arena = new PersistentMemory(allocatePmoBuffers(0, KERNEL_PMO_PAGES));
+  table.flush(arena); // removed ids are free now: the next creates recycle them, of other kinds
+  const recycled = [
+    table.create(ObjKind.NOTIFICATION, { pmo: 0, boundThread: 0, boundSlot: 0 }),
+    table.create(ObjKind.ENDPOINT, { server: 0, serverSlot: 0 }),
+  ];
+  assert.ok(recycled.every((r) => ids.includes(r.id)), "the new records took recycled ids");
+  const iterated = [...table.ofKind(ObjKind.ENDPOINT)];
+  for (const r of iterated) table.remove(r.id); // removing while iterating a copy is safe
+  table.create(ObjKind.ENDPOINT, { server: 1, serverSlot: 2 });
+  for (const kind of [ObjKind.ENDPOINT, ObjKind.VM_SPACE, ObjKind.NOTIFICATION, ObjKind.CAP]) {
+    const [indexed, all] = kindIds(table, kind, 40);
+    assert.deepEqual(indexed, all, `${ObjKind[kind]} in the live table`);
+  }
+  table.flush(arena);
+  const loaded = ObjectTable.load(arena);
+  for (const kind of [ObjKind.ENDPOINT, ObjKind.VM_SPACE, ObjKind.NOTIFICATION, ObjKind.CAP]) {
+    const [indexed, all] = kindIds(loaded, kind, 40);
+    assert.deepEqual(indexed, all, `${ObjKind[kind]} in the loaded table`);
+    assert.deepEqual(indexed, kindIds(table, kind, 40)[0], `${ObjKind[kind]} as it was saved`);
+  }
+  assert.ok([...loaded.ofKind(ObjKind.VM_SPACE)].every((r) => r.kind === ObjKind.VM_SPACE));
 });

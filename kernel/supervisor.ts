@@ -1,0 +1,176 @@
+/**
+ * Supervision of workers (MINIX 3's reincarnation server, in the kernel).
+ *
+ * Map of this file:
+ * - {@link Supervisor.watchdog}: each tick, stops a worker that never got
+ *   ready, went silent, or ran a handler past its budget.
+ * - {@link Supervisor.onWorkerFailed}: E_PEER_DIED to the failed thread's
+ *   peers, then its restart policy: `fresh`, `rollback` (its memory back to
+ *   the last commit first), `system-rollback` (the board resumes the whole
+ *   system), `none`; RESTART_FAILURES_MAX failures in a row leave it dead.
+ * - {@link Supervisor.onInject}: the board's fault-injection port.
+ * - {@link Supervisor.stop}: the kernel stops for good (shutdown).
+ *
+ * @module
+ */
+
+import { ControlWord } from "./abi/layout.ts";
+import {
+  RESTART_FAILURES_MAX,
+  RESTART_STABLE_MS,
+  SILENT_BUDGET_MS_MIN,
+  START_BUDGET_FACTOR,
+  START_BUDGET_MS_MIN,
+} from "./abi/limits.ts";
+import { type FaultKind, INIT_PROGRAM } from "./abi/protocol.ts";
+import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
+import { closeConnectionsOf } from "./objects/endpoint.ts";
+import { ObjKind, type ThreadRecord } from "./objects/records.ts";
+import type { KernelServices } from "./services.ts";
+import { type LiveThread, sendToWorker } from "./threads.ts";
+
+/** Watches every worker and restarts failed ones by their policy. */
+export class Supervisor {
+  /** True once the kernel stops for good: shutdown, or a system rollback. */
+  stopped = false;
+
+  constructor(private readonly k: KernelServices) {}
+
+  /** Stops a worker for good: its port is closed and the board terminates it. */
+  terminate(live: LiveThread): void {
+    live.dead = true;
+    live.port.close();
+    this.k.post({ t: "terminate", threadId: live.rec.id });
+  }
+
+  /** The kernel stops for good: no restarts, no checkpoints; every worker is terminated. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.k.threads.values()) if (!t.dead) this.terminate(t);
+  }
+
+  /** The board saw thread `threadId`'s worker fail (uncaught error). */
+  onWorkerError(threadId: number, message: string): void {
+    const live = this.k.threads.get(threadId);
+    if (live) this.onWorkerFailed(live, message);
+  }
+
+  /**
+   * A worker threw, exited or was stopped by the watchdog. Its callers get
+   * E_PEER_DIED; then its policy decides: `fresh` starts it again on its
+   * memory as it is, `rollback` first puts that memory back as the last
+   * committed checkpoint holds it, `system-rollback` rolls everything back
+   * (the board resumes from the image), `none` leaves it dead. A thread that
+   * fails RESTART_FAILURES_MAX times in a row, each within RESTART_STABLE_MS
+   * of becoming ready, is left dead.
+   */
+  onWorkerFailed(live: LiveThread, why: string): void {
+    const k = this.k;
+    if (live.dead || this.stopped) return;
+    this.terminate(live);
+    const id = live.rec.id;
+    k.log(`kernel: thread ${id} (${live.rec.program}) failed: ${why}`);
+    closeConnectionsOf(k, id, `peer thread ${id} died`);
+    const rec = k.table.get(id) as ThreadRecord | undefined;
+    if (!rec || rec.policy === "none") return k.onThreadReady();
+    const stable = live.ready && performance.now() - live.readyAt >= RESTART_STABLE_MS;
+    const inARow = stable ? 1 : rec.restarts + 1;
+    if (inARow > RESTART_FAILURES_MAX) {
+      k.log(
+        `kernel: thread ${id} failed ${RESTART_FAILURES_MAX} times in a row, each within ` +
+          `${RESTART_STABLE_MS} ms of starting; it stays stopped`,
+      );
+      return k.onThreadReady();
+    }
+    k.table.update(rec, { restarts: inARow });
+    if (rec.policy === "system-rollback") return this.systemRollback(`thread ${id} failed`);
+    k.log(`kernel: restarting thread ${id} (policy ${rec.policy}, failure ${inARow} in a row)`);
+    if (rec.policy === "fresh") {
+      k.spawn(rec, true);
+      return;
+    }
+    this.rollBackMemory(rec.group).then(() => k.spawn(rec, true));
+  }
+
+  /**
+   * Puts the memory of `group` back as the last committed checkpoint holds
+   * it: its data PMOs and its console rings (so output made since, never
+   * released, is gone with the state that made it). Connection rings are
+   * shared with peers and stay. No checkpoint starts meanwhile (one taken
+   * now would capture the memory as the failure left it); one in flight was
+   * captured while the thread was at a safe point, so it may finish first.
+   */
+  private async rollBackMemory(group: number): Promise<void> {
+    const k = this.k;
+    const t0 = performance.now();
+    k.checkpoints.hold();
+    try {
+      await k.checkpoints.idle();
+      const epoch = k.checkpoints.committedEpoch;
+      const pmos = [...k.table.ofKind(ObjKind.PMO)].filter((p) =>
+        p.owner === group && (p.role === "data" || p.role === "console")
+      );
+      let changed = 0;
+      for (const pmo of pmos) changed += await k.pmos.rollBack(pmo, epoch);
+      k.log(
+        `kernel: rolled ${pmos.length} memory objects of cap group ${group} back to epoch ` +
+          `${epoch} (${changed} pages changed) in ${(performance.now() - t0).toFixed(1)} ms`,
+      );
+    } finally {
+      k.checkpoints.release();
+    }
+  }
+
+  /** Stops the kernel and asks the board to resume the whole system from the last commit. */
+  private systemRollback(reason: string): void {
+    this.stopped = true;
+    this.k.log(`kernel: system rollback to epoch ${this.k.checkpoints.committedEpoch} (${reason})`);
+    this.k.post({ t: "system-rollback", reason });
+  }
+
+  /** The board's fault-injection port: make the component named `target` commit `fault`. */
+  onInject(target: string, fault: FaultKind, seed: number): void {
+    const k = this.k;
+    if (!k.config.faultInjection) {
+      return k.log("kernel: fault injection is off; start the machine with --fault-injection");
+    }
+    const live = [...k.threads.values()].find((t) => {
+      const group = k.table.get(t.rec.group);
+      return !t.dead && t.ready && group?.kind === ObjKind.CAP_GROUP && group.name === target;
+    });
+    if (!live) return k.log(`fault: no running component named "${target}"`);
+    k.log(`fault: injecting ${fault} into ${target} (thread ${live.rec.id})`);
+    sendToWorker(live, { t: "inject", fault, seed });
+  }
+
+  /** Stops any worker whose current run of handlers is past the handler budget (endless loops). */
+  watchdog(): void {
+    const now = watchdogStamp();
+    const budget = this.k.config.handlerBudgetMs;
+    // No checkpoint is taken before every thread reached its first safe point: a start-up
+    // that never finishes would hold back everyone's output. init, the trusted root, may take long.
+    const startBudget = Math.max(START_BUDGET_MS_MIN, START_BUDGET_FACTOR * budget);
+    // A live worker beats at least every WAIT_SLICE_MS; silence much longer than that means it
+    // is gone (or stuck outside any handler, in an async continuation).
+    const silentBudget = Math.max(SILENT_BUDGET_MS_MIN, 2 * budget);
+    for (const t of this.k.threads.values()) {
+      if (t.dead) continue;
+      if (
+        !t.ready && t.rec.program !== INIT_PROGRAM &&
+        performance.now() - t.spawnedAt > startBudget
+      ) {
+        this.onWorkerFailed(t, `watchdog: not ready (first safe point) within ${startBudget} ms`);
+        continue;
+      }
+      const beat = Atomics.load(t.control, ControlWord.HEARTBEAT);
+      if (beat !== t.beat.value) t.beat = { value: beat, at: performance.now() };
+      else if (t.ready && performance.now() - t.beat.at > silentBudget) {
+        this.onWorkerFailed(t, `watchdog: no heartbeat for ${silentBudget} ms (the worker exited)`);
+        continue;
+      }
+      const started = Atomics.load(t.control, ControlWord.HANDLER_STARTED_MS);
+      if (started === 0 || watchdogElapsed(now, started) <= budget) continue;
+      this.onWorkerFailed(t, `watchdog: a handler ran past its budget of ${budget} ms`);
+    }
+  }
+}
