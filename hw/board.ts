@@ -13,7 +13,7 @@
  *   committed, then releases it (delayed external visibility).
  * - Power-failure mode: injects a fault (power failure before, during or
  *   after a write, a torn write, a lost write, an I/O error) into one write of
- *   a checkpoint, through the image's own writer.
+ *   a checkpoint, through the image's own writer (hw/power_fail.ts).
  * - Image errors: an I/O error while persisting, or a checksum failure when a
  *   page is loaded, is an error line naming it and a halt with exit code
  *   {@link EXIT_IMAGE_ERROR}; only a simulated power failure exits
@@ -23,6 +23,8 @@
  *   kernel: `checkpoint-ms` changes the checkpoint period, `inject` a fault.
  * - System rollback: on the kernel's request, stops every worker and the
  *   kernel and resumes from the last committed checkpoint, in this process.
+ * - Workers: the kernel's, each thread's, init's started early and the
+ *   timer chip's, all without permissions (hw/workers.ts).
  *
  * Everything the board says goes to stdout as one JSON object per line
  * ({@link MachineLine}); the supervisor renders it.
@@ -37,7 +39,6 @@ import {
   type BoardToKernel,
   type CheckpointStats,
   type CopyMethod,
-  INIT_PROGRAM,
   type KernelToBoard,
   type RestartPolicy,
 } from "../kernel/abi/protocol.ts";
@@ -48,14 +49,10 @@ import {
   readConsoleText,
   setConsoleReleased,
 } from "../kernel/abi/console.ts";
-import {
-  NvmImage,
-  type PersistStep,
-  PowerFailure,
-  type WriteFault,
-  type WriteKind,
-} from "./nvm_image.ts";
+import { NvmImage, PowerFailure } from "./nvm_image.ts";
+import { armPowerFail, type PowerFailSpec } from "./power_fail.ts";
 import { textLines } from "./text_lines.ts";
+import { programWorker, ThreadWorkers } from "./workers.ts";
 import { toCommand } from "./commands.ts";
 
 /** One line of machine output. */
@@ -90,17 +87,7 @@ export const EXIT_POWER_FAILURE = 137;
 /** Exit code of a machine halted by an image error (E_IMAGE_IO, E_IMAGE_CORRUPT) while running. */
 export const EXIT_IMAGE_ERROR = 74;
 
-/**
- * Where power-failure mode injects its fault: `step` is the kind of write and
- * the fault ("data-torn"), at the `index`-th write of that kind of checkpoint
- * `epoch`.
- */
-export interface PowerFailSpec {
-  step: PersistStep;
-  index: number;
-  /** Fires at the first checkpoint with this epoch or later. */
-  epoch: number;
-}
+export type { PowerFailSpec } from "./power_fail.ts";
 
 /** Settings of one machine. */
 export interface BoardConfig {
@@ -139,19 +126,6 @@ const REPORT_EVERY_MS = 50;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/**
- * A worker running `program` (a path from the repository root) with no Deno
- * permissions at all: the kernel touches nothing outside its memory, and a
- * component reaches the world only through the kernel. The board does all I/O.
- */
-function programWorker(program: string, name: string): Worker {
-  return new Worker(new URL(`../${program}`, import.meta.url), {
-    type: "module",
-    name,
-    deno: { permissions: "none" },
-  } as WorkerOptions);
-}
-
 /** Writes one machine line to stdout. */
 export function emit(line: MachineLine): void {
   Deno.stdout.writeSync(encoder.encode(JSON.stringify(line) + "\n"));
@@ -165,13 +139,10 @@ export class Board {
     number,
     { ring: PmoBuffers; register: SharedArrayBuffer; name: string }
   >();
-  private readonly workers = new Map<number, Worker>();
-  /** init's worker, started with the kernel's and handed over at init's spawn. */
-  private earlyInit: Worker | undefined;
+  /** The threads' workers, init's early one and the timer chip (hw/workers.ts). */
+  private readonly workers = new ThreadWorkers();
   /** Releases console output at once while checkpoints are off. */
   private releaseTimer: ReturnType<typeof setInterval> | undefined;
-  /** The timer chip of the running kernel. */
-  private timerChip: Worker | undefined;
 
   /** Lines of the image's openReport logged so far. */
   private imageLinesShown = 0;
@@ -208,8 +179,7 @@ export class Board {
     this.bootStarted = performance.now();
     const t1 = performance.now();
     this.kernel = programWorker("kernel/main.ts", "kernel");
-    this.earlyInit?.terminate();
-    this.earlyInit = programWorker(INIT_PROGRAM, "init");
+    this.workers.startEarlyInit();
     emit({
       t: "stage",
       name: "board: kernel and init workers created",
@@ -234,7 +204,6 @@ export class Board {
     if (kernel) emit({ t: "stage", name: "board: kernel pages read", ms: performance.now() - t2 });
     const c = this.config;
     const timer = new MessageChannel();
-    this.timerChip?.terminate();
     this.toKernel({
       t: "boot",
       fresh: formatted,
@@ -256,7 +225,7 @@ export class Board {
       },
     }, [timer.port2]);
     // Starting a worker holds this thread for about 20 ms: now, while the kernel restores.
-    this.startTimer(timer.port1);
+    this.workers.startTimer(timer.port1);
   }
 
   /**
@@ -267,10 +236,9 @@ export class Board {
    */
   private systemRollback(reason: string): void {
     emit({ t: "log", text: `board: system rollback (${reason})` });
-    for (const w of this.workers.values()) w.terminate();
-    this.workers.clear();
+    this.workers.stopThreads();
     this.consoles.clear();
-    this.timerChip?.terminate();
+    this.workers.stopTimer();
     this.kernel.terminate();
     this.image.close();
     try {
@@ -393,36 +361,16 @@ export class Board {
         emit({ t: "error", code: msg.code, text: msg.text });
         return Deno.exit(70);
       case "spawn":
-        return this.spawn(msg);
+        return this.workers.spawn(msg, (threadId, message) => {
+          this.toKernel({ t: "worker-failed", threadId, message });
+        });
       case "terminate":
-        this.workers.get(msg.threadId)?.terminate();
-        this.workers.delete(msg.threadId);
-        return;
+        return this.workers.terminate(msg.threadId);
       case "system-rollback":
         return this.systemRollback(msg.reason);
       case "shutdown-done":
         return this.halt();
     }
-  }
-
-  /** Starts the timer chip, which ticks the kernel through `port`. */
-  private startTimer(port: MessagePort): void {
-    this.timerChip = programWorker("hw/timer.ts", "timer");
-    this.timerChip.postMessage({ port }, [port]);
-  }
-
-  /** Starts a thread's worker for the kernel: the CPU of this model. */
-  private spawn(msg: Extract<KernelToBoard, { t: "spawn" }>): void {
-    // init's worker was started with the kernel's, so both load their modules at once.
-    const early = msg.program === INIT_PROGRAM ? this.earlyInit : undefined;
-    this.earlyInit = undefined;
-    const worker = early ?? programWorker(msg.program, msg.name);
-    worker.onerror = (e) => {
-      e.preventDefault();
-      this.toKernel({ t: "worker-failed", threadId: msg.threadId, message: e.message });
-    };
-    worker.postMessage(msg.start, [msg.start.port]);
-    this.workers.set(msg.threadId, worker);
   }
 
   /** Writes a checkpoint's pages, commits it, then releases the output it covers. */
@@ -444,7 +392,7 @@ export class Board {
   }
 
   private persist(msg: Extract<KernelToBoard, { t: "commit" }>): void {
-    this.armPowerFail(msg.epoch);
+    armPowerFail(this.image, this.config.powerFail, msg.epoch, (text) => emit({ t: "log", text }));
     const bytes = new Uint8Array(msg.pages);
     const pages = Array.from(msg.nvmPages, (page, i) => ({
       page,
@@ -477,22 +425,6 @@ export class Board {
     setConsoleReleased(c.register, head);
   }
 
-  /** In power-failure mode, makes the image inject the chosen fault into the chosen write. */
-  private armPowerFail(epoch: number): void {
-    const spec = this.config.powerFail;
-    if (!spec || epoch < spec.epoch) return;
-    const [kind, fault] = spec.step.split("-") as [WriteKind, WriteFault];
-    this.image.faultHook = (write, index) => {
-      if (write !== kind || index !== spec.index) return;
-      emit({
-        t: "log",
-        text: `board: injecting ${spec.step} at write #${index} of epoch ${epoch}`,
-      });
-      this.image.faultHook = undefined; // once
-      return fault;
-    };
-  }
-
   /**
    * An image error on a running machine (not a simulated power failure): an
    * error line with its code and message, then every worker stops, the image
@@ -506,9 +438,8 @@ export class Board {
     emit({ t: "error", code, text: `${during}: ${message.replace(`${code}: `, "")}` });
     emit({ t: "log", text: `board: halting on an image error (exit ${EXIT_IMAGE_ERROR})` });
     clearInterval(this.releaseTimer);
-    this.timerChip?.terminate();
-    for (const w of this.workers.values()) w.terminate();
-    this.earlyInit?.terminate();
+    this.workers.stopTimer();
+    this.workers.stopAll();
     this.kernel?.terminate();
     this.image?.close();
     Deno.exit(EXIT_IMAGE_ERROR);
@@ -537,11 +468,10 @@ export class Board {
   private halt(): void {
     this.reportCheckpoints();
     clearInterval(this.releaseTimer);
-    this.timerChip?.terminate();
+    this.workers.stopTimer();
     emit({ t: "halt", epoch: this.image.committedEpoch });
     this.image.close();
-    for (const w of this.workers.values()) w.terminate();
-    this.earlyInit?.terminate();
+    this.workers.stopAll();
     this.kernel.terminate();
     this.shutdownResolve?.();
   }

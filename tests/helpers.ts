@@ -7,16 +7,11 @@
 
 import type { MachineProcess } from "../tools/machine_process.ts";
 
-/** A fresh temporary image path (the file does not exist yet). */
-export function tempImage(): string {
-  const dir = Deno.makeTempDirSync({ prefix: "tardigrade-test-" });
-  return `${dir}/test.img`;
-}
-
-/** Removes an image made by {@link tempImage}, with its directory. */
-export function removeImage(path: string): void {
-  Deno.removeSync(path.replace(/\/[^/]+$/, ""), { recursive: true });
-}
+/**
+ * A fresh temporary image path (the file does not exist yet) and its
+ * removal, with its directory: the tools' own (tools/temp_image.ts).
+ */
+export { removeImage, tempImage } from "../tools/temp_image.ts";
 
 /** Resolves with the rest of the first console line starting with `prefix`. */
 export async function consoleLine(

@@ -25,6 +25,7 @@ import type { MachineLine } from "../hw/board.ts";
 import { CRASH_FAULTS, FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
 import { Prng } from "../kernel/abi/prng.ts";
+import { removeImage, tempImage } from "./temp_image.ts";
 
 /** Components faults go into, with their programs. */
 const TARGETS: Record<string, string> = {
@@ -138,8 +139,7 @@ export async function faultsScenario(
   const log = opts.log ?? (() => {});
   const verifyEvery = opts.verifyEvery ?? 250;
   const rng = new Prng(seed);
-  const dir = Deno.makeTempDirSync({ prefix: "tardigrade-faults-" });
-  const image = `${dir}/faults.img`;
+  const image = tempImage("faults");
   const obs = new FaultObserver();
   const result: FaultsResult = {
     seed,
@@ -213,7 +213,7 @@ export async function faultsScenario(
     result.violations.push(`scenario stopped: ${(e as Error).message.split("\n")[0]}`);
   } finally {
     await m.shutdown();
-    Deno.removeSync(dir, { recursive: true });
+    removeImage(image);
   }
   result.committedDataLost = obs.lost.length;
   for (const l of obs.lost) result.violations.push(`committed data lost: ${l}`);

@@ -25,7 +25,8 @@
 import type { MachineLine } from "../hw/board.ts";
 import { MachineProcess } from "./machine_process.ts";
 import { Prng } from "../kernel/abi/prng.ts";
-import { InvariantChecker, type ScenarioResult } from "./scenario.ts";
+import { InvariantChecker, type ScenarioResult } from "./invariants.ts";
+import { removeImage, tempImage } from "./temp_image.ts";
 
 /** The apps of the scenario; their timers tick every few milliseconds. */
 export const NESTED_APPS =
@@ -89,8 +90,7 @@ export async function nestedScenario(
 ): Promise<ScenarioResult & Progress> {
   const log = opts.log ?? (() => {});
   const rng = new Prng(seed);
-  const dir = Deno.makeTempDirSync({ prefix: "tardigrade-nested-" });
-  const image = `${dir}/nested.img`;
+  const image = tempImage("nested");
   const checker = new InvariantChecker();
   const names = new Map<number, string>();
   const start = (args: string[]) => {
@@ -140,7 +140,7 @@ export async function nestedScenario(
   const status = await m.shutdown();
   if (status.code !== 0) checker.violations.push(`final clean shutdown exited with ${status.code}`);
   progress = checkNestedOutput(checker.view.text, names, checker.violations);
-  Deno.removeSync(dir, { recursive: true });
+  removeImage(image);
   return {
     scenario: "nested",
     seed,

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { crashScenario } from "../../tools/scenario.ts";
+import { crashScenario } from "../../tools/crash_scenario.ts";
 import { freshSeed } from "../../kernel/abi/prng.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
 import { removeImage, tempImage } from "../helpers.ts";

@@ -12,7 +12,7 @@ import { EXIT_IMAGE_ERROR } from "../../hw/board.ts";
 import { imageLayout } from "../../hw/nvm_image.ts";
 import { KERNEL_PMO_PAGES } from "../../kernel/abi/image_root.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
-import { type PowerPoint, powerScenario } from "../../tools/scenario.ts";
+import { type PowerPoint, powerScenario } from "../../tools/power_scenario.ts";
 import { freshSeed } from "../../kernel/abi/prng.ts";
 import { removeImage, tempImage } from "../helpers.ts";
 

@@ -26,6 +26,7 @@
  */
 
 import { runBenchCli } from "./cli.ts";
+import { dist } from "./stats.ts";
 import { CONN_PAGES, ConnWord, DOORBELL_BYTES, DoorbellWord } from "../../kernel/abi/layout.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
 import { allocatePmoBuffers } from "../../kernel/abi/pmem.ts";
@@ -52,10 +53,6 @@ export interface IpcBenchOptions {
 
 /** Longest the whole run may take before it is declared hung. */
 const RUN_BUDGET_MS = 120_000;
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
 
 type FromWorker = ClientResult | ServerDone | ServerReady | WorkerFailure;
 
@@ -280,16 +277,16 @@ function summarise(
   done: ServerDone,
   foreign: number | null,
 ): { figures: Record<string, number>; report: string } {
-  const rtt = result.rtt.slice().sort();
-  const pm = result.pm.slice().sort();
+  const rtt = dist(result.rtt);
+  const pm = dist(result.pm);
   const figures: Record<string, number> = {
-    rtt_median_us: percentile(rtt, 0.5),
-    rtt_p99_us: percentile(rtt, 0.99),
-    postmessage_rtt_median_us: percentile(pm, 0.5),
-    postmessage_rtt_p99_us: percentile(pm, 0.99),
+    rtt_median_us: rtt.median,
+    rtt_p99_us: rtt.p99,
+    postmessage_rtt_median_us: pm.median,
+    postmessage_rtt_p99_us: pm.p99,
     ratio: 0,
     throughput_msgs_per_s: (result.sent / result.throughputMs) * 1000,
-    samples: rtt.length,
+    samples: result.rtt.length,
   };
   figures.ratio = figures.postmessage_rtt_median_us / figures.rtt_median_us;
 
@@ -302,7 +299,7 @@ function summarise(
     row("round trip, 16-byte payload", "rings", "postMessage"),
     row("median", us(figures.rtt_median_us), us(figures.postmessage_rtt_median_us)),
     row("p99", us(figures.rtt_p99_us), us(figures.postmessage_rtt_p99_us)),
-    row("samples", String(rtt.length), String(pm.length)),
+    row("samples", String(result.rtt.length), String(result.pm.length)),
     row("ratio (postMessage / rings)", `${figures.ratio.toFixed(1)}x`, ""),
     "",
     row(

@@ -18,6 +18,7 @@
  */
 
 import { runBenchCli } from "./cli.ts";
+import { type Dist, dist } from "./stats.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { LLFree } from "../../servers/memory/llfree.ts";
@@ -33,10 +34,6 @@ export interface MemoryBenchOptions {
 
 const OBJECT_BYTES = 32;
 const BATCH = 1000;
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
 
 function heapFor(n: number): ObjectHeap {
   const pages = Math.ceil((n * (OBJECT_BYTES + 16)) / PAGE_BYTES * 1.05) + 256;
@@ -85,12 +82,10 @@ function runNaive(n: number): { ms: number; batches: Float64Array } {
   return { ms: performance.now() - t0, batches };
 }
 
-function latency(batches: Float64Array): { median: number; p99: number } {
-  const sorted = batches.slice().sort();
-  return {
-    median: (percentile(sorted, 0.5) / BATCH) * 1e6,
-    p99: (percentile(sorted, 0.99) / BATCH) * 1e6,
-  };
+/** Median and p99 of the per-object time of `batches` (ms per BATCH objects), in ns. */
+function latency(batches: Float64Array): Dist {
+  const d = dist(batches);
+  return { median: (d.median / BATCH) * 1e6, p99: (d.p99 / BATCH) * 1e6 };
 }
 
 function objectFigures(n: number): Record<string, number> {
