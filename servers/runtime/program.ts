@@ -24,7 +24,8 @@
 import { ControlWord, DoorbellWord, FreezeLine, RunState } from "../../kernel/abi/layout.ts";
 import { SPIN_ITERATIONS, WAIT_SLICE_MS } from "../../kernel/abi/limits.ts";
 import type { KernelEvent, StartMessage, SyscallReply } from "../../kernel/abi/protocol.ts";
-import { toErrorValue } from "../../kernel/abi/errors.ts";
+import { Err, TardigradeError, toErrorValue } from "../../kernel/abi/errors.ts";
+import { Slot } from "../../kernel/abi/slots.ts";
 import { spinDoorbell } from "../../kernel/abi/doorbell.ts";
 import { watchdogStamp } from "../../kernel/abi/watchdog.ts";
 import { setImmediate } from "node:timers";
@@ -33,6 +34,7 @@ import { ClientConnection, type Waiter } from "./client.ts";
 import { type RequestHandler, ServerConnection } from "./server.ts";
 import { PersistentMemory } from "./pmem.ts";
 import { FaultInjector } from "./faults.ts";
+import { givenCaps, SlotNames } from "./names.ts";
 import { Sys } from "./sys.ts";
 
 /** Requests one connection may have handled before the loop moves on (fairness). */
@@ -51,6 +53,10 @@ export interface Context {
   readonly args: Record<string, unknown>;
   /** True when this thread existed before (resume or restart): rebuild from PMOs. */
   readonly resumed: boolean;
+  /** Its named capabilities: given by its parent, and kept in its slot record (names.ts). */
+  readonly names: SlotNames;
+  /** The slot of the capability named `name` (e.g. "fs"); E_NOT_FOUND if it has none. */
+  cap(name: string): number;
   /** For blocking calls (`callSync`): marks this worker waiting while it blocks. */
   readonly waiter: Waiter;
   /** Console output, released when the checkpoint covering it commits. Adds a newline. */
@@ -118,6 +124,7 @@ class Runtime implements Waiter {
   /** Messages received on the kernel channel (see ControlWord.POSTED). */
   received = 0;
   private readonly faults: FaultInjector;
+  private names: SlotNames | undefined;
 
   constructor(readonly start: StartMessage) {
     this.control = new Int32Array(start.control);
@@ -173,9 +180,22 @@ class Runtime implements Waiter {
     }
   }
 
-  /** The context handed to the program. */
+  /** Reads the named capabilities: the start args' table, and the slot record if granted. */
+  async openNames(): Promise<void> {
+    const s = this.start;
+    let record: PersistentMemory | null = null;
+    try {
+      record = new PersistentMemory((await this.sys.pmoMap(Slot.RECORD, true)).buffers);
+    } catch (e) {
+      if (!(e instanceof TardigradeError && e.code === Err.E_EMPTY_SLOT)) throw e;
+    }
+    this.names = new SlotNames(givenCaps(s.args, s.name), record, s.name);
+  }
+
+  /** The context handed to the program (after {@link openNames}). */
   context(): Context {
     const s = this.start;
+    const names = this.names!;
     return {
       sys: this.sys,
       threadId: s.threadId,
@@ -183,6 +203,8 @@ class Runtime implements Waiter {
       name: s.name,
       args: s.args,
       resumed: s.resumed,
+      names,
+      cap: (name) => names.cap(name),
       waiter: this,
       print: (text) => void this.console.write(text + "\n"),
       log: (text) => s.port.postMessage({ t: "log", text }),
@@ -486,6 +508,7 @@ export function runProgram(main: (ctx: Context) => Promise<void> | void): void {
     const runtime = new Runtime(e.data);
     runtime.loop();
     (async () => {
+      await runtime.openNames();
       await main(runtime.context());
       await runtime.sys.raw("ready");
       runtime.started();

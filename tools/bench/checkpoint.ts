@@ -40,6 +40,7 @@ import { runBenchCli } from "./cli.ts";
 import type { MachineLine } from "../../hw/board.ts";
 import type { CheckpointStats, CopyMethod } from "../../kernel/abi/protocol.ts";
 import { MachineProcess } from "../machine_process.ts";
+import { APP_QUOTA_OBJECTS } from "../../servers/init/config.ts";
 
 /** Options of {@link benchCheckpoint}. */
 export interface CheckpointBenchOptions {
@@ -182,7 +183,7 @@ async function runLoad(opts: {
     Object.entries({
       timerMs: 1,
       // ckload's endpoints are two kernel records each; leave room for its other objects.
-      quotaObjects: Number(opts.app.objects ?? 0) + 512,
+      quotaObjects: Number(opts.app.objects ?? 0) + APP_QUOTA_OBJECTS,
       ...opts.app,
     }).map(([k, v]) => [k, String(v)]),
   ).toString();
