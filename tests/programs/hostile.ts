@@ -50,6 +50,7 @@ import {
   RING_SLOTS,
 } from "../../kernel/abi/limits.ts";
 import type { StartMessage } from "../../kernel/abi/protocol.ts";
+import { Slot } from "../../kernel/abi/slots.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import type { CapInfo } from "../../kernel/objects/cap.ts";
 import { FsClient } from "../../servers/fs/protocol.ts";
@@ -401,7 +402,8 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   out.buffers = {
     pmoIds: [...pmoIds].sort((x, y) => x - y),
     console: (ctx.waiter as unknown as RuntimeInternals).start.console.id,
-    mapped: [a.id, b.id, probe.id, ro.id],
+    // Its slot record is mapped by the runtime (servers/runtime/names.ts).
+    mapped: [(await sys.capInfo(Slot.RECORD)).object, a.id, b.id, probe.id, ro.id],
     rings: [...rings.map((r) => r.id), spare.ring.id, revokedHandle.ring.id],
     ringBytes: [
       ...rings.map((r) => r.byteLength),
