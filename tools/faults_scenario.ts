@@ -4,8 +4,8 @@
  *
  * A machine runs the counter and the ledger (servers/apps/ledger.ts, which
  * uses the memory, FS and network servers and checks its own data). Each
- * iteration picks, from the seed, a component (memory, fs, net, counter,
- * ledger) and a fault (kernel/abi/protocol.ts FAULT_KINDS), waits a seeded
+ * iteration picks, from the seed, a component (every server init starts,
+ * from servers/init/config.ts, and the two apps) and a fault (kernel/abi/protocol.ts FAULT_KINDS), waits a seeded
  * moment, injects it through the machine's fault-injection port and checks:
  *
  * - contained: a crash (`throw`, `loop`) is detected and the component
@@ -26,15 +26,15 @@ import { CRASH_FAULTS, FAULT_KINDS, type FaultKind } from "../kernel/abi/protoco
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
 import { Prng } from "../kernel/abi/prng.ts";
 import { removeImage, tempImage } from "./temp_image.ts";
+import { APPS, servicesFor } from "../servers/init/config.ts";
 
-/** Components faults go into, with their programs. */
-const TARGETS: Record<string, string> = {
-  memory: "servers/memory/main.ts",
-  fs: "servers/fs/main.ts",
-  net: "servers/net/main.ts",
-  counter: "servers/apps/counter.ts",
-  ledger: "servers/apps/ledger.ts",
-};
+/** The apps the scenario runs. */
+const SCENARIO_APPS = ["counter", "ledger"];
+/** Components faults go into, with their programs: init's servers and the apps, from its configuration. */
+const TARGETS: Record<string, string> = Object.fromEntries([
+  ...servicesFor(SCENARIO_APPS).map((s) => [s.name, s.program]),
+  ...SCENARIO_APPS.map((a) => [a, APPS[a].program]),
+]);
 /** The kernel counts failures in a row within 500 ms of a start; inject later than that. */
 const STABLE_MS = 600;
 /** The watchdog budget the scenario runs with, so endless loops are caught quickly. */
@@ -176,7 +176,7 @@ export async function faultsScenario(
     });
     return m;
   };
-  let m = start(["--fresh", "--apps", "counter,ledger"]);
+  let m = start(["--fresh", "--apps", SCENARIO_APPS.join(",")]);
   try {
     await m.ready();
     await progress(m, obs, 1, 1);

@@ -7,21 +7,16 @@
  * @module
  */
 
-import { APP_TIMER_SLOT } from "../init/config.ts";
+import { CapName } from "../runtime/names.ts";
 import { runProgram } from "../runtime/program.ts";
+import { lastingPmo } from "../runtime/service.ts";
 
-/** Slot of the counter's PMO (the first free slot after the timer). */
-const STATE_SLOT = 3;
 /** Byte offset of the counter in the PMO. */
 const COUNTER_OFFSET = 0;
 
 runProgram(async (ctx) => {
-  if (!ctx.resumed) {
-    const slot = await ctx.sys.pmoCreate(1);
-    if (slot !== STATE_SLOT) throw new Error(`counter: state PMO landed in slot ${slot}`);
-  }
-  const state = await ctx.map(STATE_SLOT);
-  await ctx.onNotification(APP_TIMER_SLOT, () => {
+  const state = await lastingPmo(ctx, "state", 1);
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     const next = state.getF64(COUNTER_OFFSET) + 1;
     state.setF64(COUNTER_OFFSET, next);
     ctx.print(`counter ${next}`);

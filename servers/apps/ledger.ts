@@ -23,13 +23,9 @@ import { FsClient } from "../fs/protocol.ts";
 import { MemoryClient } from "../memory/client.ts";
 import { unwrap } from "../runtime/ipc.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
-import { lastingConnection } from "../runtime/service.ts";
-import { APP_TIMER_SLOT } from "../init/config.ts";
+import { CapName } from "../runtime/names.ts";
+import { lastingConnection, lastingPmo } from "../runtime/service.ts";
 
-/** Slots init gives an app: memory, fs and net CALL capabilities. */
-const MEMORY_SLOT = 3, FS_SLOT = 4, NET_SLOT = 5;
-/** Its own PMO, then its three connections, in the lowest free slots. */
-const STATE_SLOT = 6, MEMORY_CONN_SLOT = 7, FS_CONN_SLOT = 8, NET_CONN_SLOT = 9;
 /** State PMO words: entries acknowledged by every server. */
 const ACKED_OFFSET = 0;
 /** Entries the file holds before it wraps (4 bytes each). */
@@ -76,11 +72,10 @@ async function countObject(memory: MemoryClient): Promise<string> {
 }
 
 runProgram(async (ctx: Context) => {
-  if (!ctx.resumed) await ctx.sys.pmoCreate(1);
-  const state = await ctx.map(STATE_SLOT);
-  const memoryConn = await lastingConnection(ctx, MEMORY_SLOT, MEMORY_CONN_SLOT);
-  const fsConn = await lastingConnection(ctx, FS_SLOT, FS_CONN_SLOT);
-  const net = await lastingConnection(ctx, NET_SLOT, NET_CONN_SLOT);
+  const state = await lastingPmo(ctx, "state", 1);
+  const memoryConn = await lastingConnection(ctx, "memory");
+  const fsConn = await lastingConnection(ctx, "fs");
+  const net = await lastingConnection(ctx, "net");
   // Every request the ledger makes is idempotent: a server's death is retried, not reported.
   for (const c of [memoryConn, fsConn, net]) c.retryOnPeerDeath(RETRY_ATTEMPTS, RETRY_WAIT_MS);
   const memory = new MemoryClient(memoryConn);
@@ -131,7 +126,7 @@ runProgram(async (ctx: Context) => {
     ctx.print(`ledger verified ${Math.min(acked, CHECKABLE_ENTRIES)} entries, ${lost.length} lost`);
     verifyPending = false;
   };
-  await ctx.onNotification(APP_TIMER_SLOT, () => run(verifyPending ? verifyAll : step));
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => run(verifyPending ? verifyAll : step));
 });
 
 function ignoreExists(e: unknown): void {

@@ -6,17 +6,16 @@
  * @module
  */
 
-import { APP_TIMER_SLOT } from "../init/config.ts";
+import { CapName } from "../runtime/names.ts";
 import { runProgram } from "../runtime/program.ts";
+import { lastingPmo } from "../runtime/service.ts";
 
-const STATE_SLOT = 3;
 const PMO_PAGES = 256;
 const PAGES_PER_TICK = 16;
 
 runProgram(async (ctx) => {
-  if (!ctx.resumed) await ctx.sys.pmoCreate(PMO_PAGES);
-  const mem = await ctx.map(STATE_SLOT);
-  await ctx.onNotification(APP_TIMER_SLOT, () => {
+  const mem = await lastingPmo(ctx, "state", PMO_PAGES);
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     const tick = mem.getF64(0) + 1;
     mem.setF64(0, tick);
     for (let i = 0; i < PAGES_PER_TICK; i++) {

@@ -6,95 +6,47 @@
  * ## Storage
  *
  * The server keeps no state of its own: a file is a named object
- * "fs:<name>" of the memory server, its *inode* of {@link INODE_BYTES}
- * bytes (u32 length, 3 reserved words, then {@link FS_CHUNKS_MAX} ids of
- * {@link FS_CHUNK_BYTES}-byte chunk objects; a zero id is a hole that reads
- * as zeros). A new inode is all zeros (the memory server zeroes new
- * objects): an empty file. WRITE fills the chunks first and then writes the
+ * "fs:<name>" of the memory server, its *inode* (layout: inode.ts), which
+ * links {@link FS_CHUNK_BYTES}-byte chunk objects. WRITE fills the chunks first and then writes the
  * inode with one memory WRITE, so the file changes in one step; a failure
  * (or a crash) in between at worst leaks a chunk, never links a bad one.
  * DELETE removes the name first, then frees the chunks.
  *
  * ## The memory connection
  *
- * Slot 3 is the CALL capability to the memory server (NEEDS_FIRST_SLOT);
- * the first start connects through it and the connection capability lands
- * in the lowest free slot, {@link MEMORY_CONN_SLOT} (checked); a resume
- * re-attaches that slot. Request handlers must answer synchronously, so they
- * call the memory server with `callSync` (the worker waits, in the middle
- * of its step: a checkpoint waits for the handler to end).
+ * init gives the server a CALL capability named "memory"; the first start
+ * connects through it and keeps the connection's slot in its slot record,
+ * and a resume re-attaches it (`lastingConnection`). Request handlers must answer
+ * synchronously, so they call the memory server with `callSync` (the worker
+ * waits in the middle of its step: a checkpoint waits for the handler to end).
  *
  * @module
  */
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { NEEDS_FIRST_SLOT } from "../init/config.ts";
 import type { Request } from "../runtime/ipc.ts";
 import { jsonPayload } from "../runtime/ipc.ts";
 import { runProgram } from "../runtime/program.ts";
 import { lastingConnection, serveService } from "../runtime/service.ts";
 import { MemoryClient, type MemoryClientSync } from "../memory/client.ts";
-import { DATA_BYTES_MAX, ID_BYTES, idFromBytes, idToBytes, isNullId } from "../memory/protocol.ts";
+import { DATA_BYTES_MAX } from "../memory/protocol.ts";
 import { PayloadReader, PayloadWriter } from "../../kernel/abi/payload.ts";
+import { Inode, INODE_BYTES } from "./inode.ts";
 import {
   decodeFsRead,
   decodeFsWrite,
   FILE_BYTES_MAX,
   type FileStat,
   FS_CHUNK_BYTES,
-  FS_CHUNKS_MAX,
   FS_NAME_BYTES_MAX,
   FS_READ_BYTES_MAX,
   FsLabel,
 } from "./protocol.ts";
 
-/** Slot of the connection to the memory server: 0 group, 1 thread, 2 endpoint, 3 memory CALL. */
-const MEMORY_CONN_SLOT = 4;
-/** Bytes before the chunk table of an inode. */
-const INODE_HEADER_BYTES = 16;
-/** Bytes of an inode. */
-const INODE_BYTES = INODE_HEADER_BYTES + FS_CHUNKS_MAX * ID_BYTES;
-
 const encoder = new TextEncoder();
 
 function fail(code: Err, what: string): never {
   throw new TardigradeError(code, `fs: ${what}`);
-}
-
-/** An inode as read from the memory server. */
-class Inode {
-  readonly view: DataView;
-
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  get length(): number {
-    return this.view.getUint32(0, true);
-  }
-
-  set length(n: number) {
-    this.view.setUint32(0, n, true);
-  }
-
-  /** The id of chunk `i`, or null for a hole. */
-  chunk(i: number): string | null {
-    const at = INODE_HEADER_BYTES + i * ID_BYTES;
-    return isNullId(this.bytes, at) ? null : idFromBytes(this.bytes, at);
-  }
-
-  setChunk(i: number, id: string): void {
-    this.bytes.set(idToBytes(id), INODE_HEADER_BYTES + i * ID_BYTES);
-  }
-
-  chunks(): string[] {
-    const out: string[] = [];
-    for (let i = 0; i < FS_CHUNKS_MAX; i++) {
-      const id = this.chunk(i);
-      if (id) out.push(id);
-    }
-    return out;
-  }
 }
 
 /** The files, over a blocking memory client. */
@@ -243,7 +195,7 @@ class FileStore {
 }
 
 runProgram(async (ctx) => {
-  const conn = await lastingConnection(ctx, NEEDS_FIRST_SLOT, MEMORY_CONN_SLOT);
+  const conn = await lastingConnection(ctx, "memory");
   const files = new FileStore(new MemoryClient(conn).sync, ctx.log);
   await serveService(ctx, "fs", (req) => files.handle(req));
   ctx.log(

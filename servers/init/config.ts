@@ -1,8 +1,14 @@
 /**
- * Init's configuration: which servers to start, what each may call, and its
- * restart policy. A server's cap group gets, by slot:
- * 0 its own cap group, 1 its own thread, 2 its service endpoint (RECEIVE),
- * 3… a badged CALL capability to each service in `needs`, in order.
+ * Init's configuration: which servers to start, what each may call, its
+ * quotas and its restart policy; and the apps `--apps` can start. Adding a
+ * server is one entry in {@link SERVICES} plus its folder (docs/
+ * ARCHITECTURE.md "Add a server").
+ *
+ * Every component gets its capabilities by name (servers/init/spawn.ts):
+ * a server its own endpoint as "service", an app its timer as "timer", and
+ * each needed service under that service's name: a badged CALL capability
+ * (the badge is the caller's start index). Slot numbers are init's business
+ * alone; a program asks `ctx.cap("fs")`.
  *
  * @module
  */
@@ -14,12 +20,16 @@ export interface ServiceConfig {
   name: string;
   program: string;
   quotaPages: number;
+  /** Kernel records the server may use (the kernel's default when absent). */
+  quotaObjects?: number;
   policy: RestartPolicy;
-  /** Services this one may call (each a CALL capability, badged with the caller's name index). */
+  /** Services this one may call (each a CALL capability under the service's name). */
   needs: string[];
+  /** Started only when `--apps` names it (before the apps), e.g. the example server. */
+  optional?: boolean;
 }
 
-/** The servers, in start order. */
+/** The servers, in start order (a server starts after every service it needs). */
 export const SERVICES: ServiceConfig[] = [
   {
     name: "memory",
@@ -36,19 +46,32 @@ export const SERVICES: ServiceConfig[] = [
     needs: ["memory"],
   },
   { name: "net", program: "servers/net/main.ts", quotaPages: 64, policy: "fresh", needs: [] },
+  {
+    name: "example",
+    program: "servers/example/main.ts",
+    quotaPages: 32,
+    quotaObjects: 64,
+    policy: "fresh",
+    needs: [],
+    optional: true,
+  },
 ];
 
-/** Slot of a server's own endpoint in its cap group. */
-export const SERVICE_SLOT = 2;
-/** First slot of the CALL capabilities a component receives for the services it needs. */
-export const NEEDS_FIRST_SLOT = 3;
+/** An app init can start by name. */
+export interface AppConfig {
+  program: string;
+  /** Services it may call; a program app (a path) may call every service started. */
+  needs: string[];
+  /** Period of its timer notification ("timer"); none when absent. */
+  timerMs?: number;
+}
 
 /**
- * Apps init can start (`--apps NAME,...`): program and needs. A name that is
- * a path under tests/programs/ starts that program with CALL capabilities to
- * every service (slots 3, 4, 5: memory, fs, net) and a 10 ms timer (slot 2).
+ * Apps init can start (`--apps NAME,...`). A name that is a path under
+ * tests/programs/ or servers/apps/ starts that program with CALL
+ * capabilities to every service started and a 10 ms timer.
  */
-export const APPS: Record<string, { program: string; needs: string[]; timerMs?: number }> = {
+export const APPS: Record<string, AppConfig> = {
   counter: { program: "servers/apps/counter.ts", needs: [], timerMs: 20 },
   writer: { program: "servers/apps/writer.ts", needs: [], timerMs: 1 },
   ledger: { program: "servers/apps/ledger.ts", needs: ["memory", "fs", "net"], timerMs: 10 },
@@ -58,5 +81,10 @@ export const APPS: Record<string, { program: string; needs: string[]; timerMs?: 
 export const APP_QUOTA_PAGES = 2048;
 /** Kernel records each app may use, unless a program app asks with `quotaObjects=N`. */
 export const APP_QUOTA_OBJECTS = 512;
-/** Slot of an app's timer notification. */
-export const APP_TIMER_SLOT = 2;
+/** Timer period of a program app, unless it asks with `timerMs=N`. */
+export const PROGRAM_APP_TIMER_MS = 10;
+
+/** The servers init starts for `--apps` `apps`: every one not optional, and the optional ones named. */
+export function servicesFor(apps: string[]): ServiceConfig[] {
+  return SERVICES.filter((s) => !s.optional || apps.includes(s.name));
+}

@@ -1,9 +1,11 @@
 /**
- * init, the root task. It holds the initial capabilities (slot 0 its cap
- * group, 1 its thread, 2 the timer IRQ) and, on a fresh system, starts every
- * server of config.ts in its own cap group with only the capabilities it
- * needs, checks each with STATUS and ECHO, then starts the requested apps.
- * On resume the kernel has restored every thread; init has nothing to redo.
+ * init, the root task. It holds the initial capabilities (kernel/abi/
+ * slots.ts: its cap group, its thread, the timer IRQ) and, on a fresh
+ * system, starts every server of config.ts (the optional ones only when
+ * `--apps` names them) in its own cap group with only the capabilities it
+ * needs (spawn.ts, by name), checks each with STATUS and ECHO, then starts
+ * the requested apps. On resume the kernel has restored every thread; init
+ * has nothing to redo.
  *
  * @module
  */
@@ -11,39 +13,38 @@
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
+import { INIT_TIMER_IRQ_SLOT } from "../../kernel/abi/slots.ts";
 import { Label, type ServerStatus } from "../protocol.ts";
 import { parseJson, unwrap } from "../runtime/ipc.ts";
+import { CapName } from "../runtime/names.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import {
   APP_QUOTA_OBJECTS,
   APP_QUOTA_PAGES,
-  APP_TIMER_SLOT,
+  type AppConfig,
   APPS,
-  NEEDS_FIRST_SLOT,
-  SERVICE_SLOT,
+  PROGRAM_APP_TIMER_MS,
+  type ServiceConfig,
   SERVICES,
+  servicesFor,
 } from "./config.ts";
+import { type Grant, spawn } from "./spawn.ts";
 
-const TIMER_IRQ_SLOT = 2;
+/** Init's slots of the endpoints of the servers started so far, by name. */
+type Endpoints = Map<string, number>;
 
-/** Grants `group` a badged CALL capability to each needed service, from slot 3 on. */
-async function grantNeeds(
-  ctx: Context,
-  group: number,
-  needs: string[],
-  endpoints: Map<string, number>,
-  badge: number,
-): Promise<void> {
-  for (const [i, need] of needs.entries()) {
-    const ep = endpoints.get(need);
-    if (ep === undefined) {
+/** A badged CALL capability to each needed service, named after it. */
+function needGrants(needs: string[], endpoints: Endpoints, badge: number): Array<[string, Grant]> {
+  return needs.map((need) => {
+    const slot = endpoints.get(need);
+    if (slot === undefined) {
       throw new TardigradeError(
         Err.E_NOT_FOUND,
-        `init: "${need}" must be started before its users`,
+        `init: "${need}" must be started before its users (servers/init/config.ts SERVICES order)`,
       );
     }
-    await ctx.sys.capGrant(group, ep, Right.CALL, badge, NEEDS_FIRST_SLOT + i);
-  }
+    return [need, { slot, rights: Right.CALL, badge }];
+  });
 }
 
 /** The restart policy of component `name`: the machine's --policy for it, else `declared`. */
@@ -55,17 +56,24 @@ function policyOf(ctx: Context, name: string, declared: RestartPolicy): RestartP
 /** Starts one server and checks it answers STATUS and ECHO. */
 async function startService(
   ctx: Context,
-  svc: (typeof SERVICES)[number],
-  endpoints: Map<string, number>,
+  svc: ServiceConfig,
+  endpoints: Endpoints,
   badge: number,
 ): Promise<void> {
   const t0 = performance.now();
-  const group = await ctx.sys.capGroupCreate(svc.name, svc.quotaPages);
   const ep = await ctx.sys.endpointCreate();
+  await spawn(ctx.sys, {
+    name: svc.name,
+    program: svc.program,
+    quotaPages: svc.quotaPages,
+    quotaObjects: svc.quotaObjects,
+    policy: policyOf(ctx, svc.name, svc.policy),
+    caps: [
+      [CapName.SERVICE, { slot: ep, rights: Right.RECEIVE | Right.READ }],
+      ...needGrants(svc.needs, endpoints, badge),
+    ],
+  });
   endpoints.set(svc.name, ep);
-  await ctx.sys.capGrant(group, ep, Right.RECEIVE | Right.READ, undefined, SERVICE_SLOT);
-  await grantNeeds(ctx, group, svc.needs, endpoints, badge);
-  await ctx.sys.threadCreate(group, svc.program, {}, policyOf(ctx, svc.name, svc.policy));
   const conn = await ctx.connect(ep);
   const status = parseJson<ServerStatus>(
     unwrap(await conn.call(Label.STATUS), `${svc.name} status`),
@@ -81,9 +89,9 @@ async function startService(
 }
 
 /** Starts one app with a timer notification and CALL capabilities to its services. */
-async function startApp(ctx: Context, name: string, endpoints: Map<string, number>, badge: number) {
-  const app: (typeof APPS)[string] & { args?: Record<string, unknown> } = APPS[name] ??
-    programApp(name);
+async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge: number) {
+  const app: AppConfig & { args?: Record<string, unknown> } | undefined = APPS[name] ??
+    programApp(name, [...endpoints.keys()]);
   if (!app) {
     throw new TardigradeError(
       Err.E_NOT_FOUND,
@@ -91,48 +99,54 @@ async function startApp(ctx: Context, name: string, endpoints: Map<string, numbe
     );
   }
   const groupName = name.split("?")[0].replace(/^.*\//, "").replace(/\.ts$/, "");
-  const objects = typeof app.args?.quotaObjects === "number"
-    ? app.args.quotaObjects
-    : APP_QUOTA_OBJECTS;
-  const group = await ctx.sys.capGroupCreate(groupName, APP_QUOTA_PAGES, objects);
+  const caps: Array<[string, Grant]> = [];
   if (app.timerMs) {
     const notification = await ctx.sys.notificationCreate();
-    await ctx.sys.capGrant(
-      group,
-      notification,
-      Right.RECEIVE | Right.READ,
-      undefined,
-      APP_TIMER_SLOT,
-    );
-    await ctx.sys.irqBind(TIMER_IRQ_SLOT, notification, app.timerMs);
+    caps.push([CapName.TIMER, { slot: notification, rights: Right.RECEIVE | Right.READ }]);
+    await ctx.sys.irqBind(INIT_TIMER_IRQ_SLOT, notification, app.timerMs);
   }
-  await grantNeeds(ctx, group, app.needs, endpoints, badge);
-  await ctx.sys.threadCreate(group, app.program, app.args ?? {}, policyOf(ctx, groupName, "fresh"));
+  caps.push(...needGrants(app.needs, endpoints, badge));
+  await spawn(ctx.sys, {
+    name: groupName,
+    program: app.program,
+    quotaPages: APP_QUOTA_PAGES,
+    quotaObjects: typeof app.args?.quotaObjects === "number"
+      ? app.args.quotaObjects
+      : APP_QUOTA_OBJECTS,
+    policy: policyOf(ctx, groupName, "fresh"),
+    caps,
+    args: app.args,
+  });
   ctx.log(`init: app ${name} started`);
 }
 
 /**
  * An app given as a program path, optionally with arguments:
  * `tests/programs/x.ts?pages=64&objects=1000` (numbers stay numbers). It may
- * call every service and gets a 10 ms timer unless `timerMs` says otherwise,
- * and 512 kernel records unless `quotaObjects` says otherwise.
+ * call every service in `services` and gets a timer of PROGRAM_APP_TIMER_MS
+ * unless `timerMs` says otherwise, and APP_QUOTA_OBJECTS kernel records
+ * unless `quotaObjects` says otherwise.
  */
 function programApp(
   spec: string,
-): ((typeof APPS)[string] & { args: Record<string, unknown> }) | undefined {
+  services: string[],
+): (AppConfig & { args: Record<string, unknown> }) | undefined {
   const [path, query = ""] = spec.split("?");
   if (!/^(tests\/programs|servers\/apps)\/[a-z0-9_-]+\.ts$/.test(path)) return undefined;
   const args: Record<string, unknown> = {};
   for (const [k, v] of new URLSearchParams(query)) args[k] = /^\d+$/.test(v) ? Number(v) : v;
-  const timerMs = typeof args.timerMs === "number" ? args.timerMs : 10;
-  return { program: path, needs: SERVICES.map((s) => s.name), timerMs, args };
+  const timerMs = typeof args.timerMs === "number" ? args.timerMs : PROGRAM_APP_TIMER_MS;
+  return { program: path, needs: services, timerMs, args };
 }
 
 runProgram(async (ctx) => {
   if (ctx.resumed) return;
-  const endpoints = new Map<string, number>();
-  let badge = 1;
-  for (const svc of SERVICES) await startService(ctx, svc, endpoints, badge++);
+  const endpoints: Endpoints = new Map();
   const apps = Array.isArray(ctx.args.apps) ? ctx.args.apps as string[] : [];
-  for (const name of apps) await startApp(ctx, name, endpoints, badge++);
+  let badge = 1;
+  for (const svc of servicesFor(apps)) await startService(ctx, svc, endpoints, badge++);
+  const optional = new Set(SERVICES.filter((s) => s.optional).map((s) => s.name));
+  for (const name of apps) {
+    if (!optional.has(name)) await startApp(ctx, name, endpoints, badge++);
+  }
 });

@@ -22,7 +22,7 @@ import { MESSAGE_PAYLOAD_BYTES_MAX, PMO_PAGES_MAX } from "../../kernel/abi/limit
 import type { FaultKind, SyscallOp } from "../../kernel/abi/protocol.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import { Prng } from "../../kernel/abi/prng.ts";
-import type { ClientConnection } from "./ipc.ts";
+import type { ClientConnection } from "./client.ts";
 import type { Sys } from "./sys.ts";
 
 /** What one misuse fault did, as logged in its `fault-report` line. */

@@ -28,15 +28,21 @@
 import { ControlWord, DoorbellWord, FreezeLine, RunState } from "../../kernel/abi/layout.ts";
 import { SPIN_ITERATIONS, WAIT_SLICE_MS } from "../../kernel/abi/limits.ts";
 import type { KernelEvent, StartMessage, SyscallReply } from "../../kernel/abi/protocol.ts";
-import { toErrorValue } from "../../kernel/abi/errors.ts";
+import { Err, TardigradeError, toErrorValue } from "../../kernel/abi/errors.ts";
+import { Slot } from "../../kernel/abi/slots.ts";
 import { spinDoorbell } from "../../kernel/abi/doorbell.ts";
 import { watchdogStamp } from "../../kernel/abi/watchdog.ts";
 import { setImmediate } from "node:timers";
 import { ConsoleWriter } from "../../kernel/abi/console.ts";
-import { ClientConnection, type RequestHandler, ServerConnection, type Waiter } from "./ipc.ts";
+import { ClientConnection, type Waiter } from "./client.ts";
+import { type RequestHandler, ServerConnection } from "./server.ts";
 import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { FaultInjector } from "./faults.ts";
+import type { Context } from "./context.ts";
+import { givenCaps, SlotNames } from "./names.ts";
 import { Sys } from "./sys.ts";
+
+export type { Context } from "./context.ts";
 
 /** Requests one connection may have handled before the loop moves on (fairness). */
 const SERVE_BUDGET = 32;
@@ -44,48 +50,6 @@ const SERVE_BUDGET = 32;
 const MICROTASK_TURNS = 8;
 /** Loop turns between two yields to the event loop while busy. */
 const YIELD_EVERY = 64;
-
-/** What a program sees. */
-export interface Context {
-  readonly sys: Sys;
-  readonly threadId: number;
-  readonly capGroupId: number;
-  readonly name: string;
-  readonly args: Record<string, unknown>;
-  /** True when this thread existed before (resume or restart): rebuild from PMOs. */
-  readonly resumed: boolean;
-  /** For blocking calls (`callSync`): marks this worker waiting while it blocks. */
-  readonly waiter: Waiter;
-  /** Console output, released when the checkpoint covering it commits. Adds a newline. */
-  print(text: string): void;
-  /**
-   * A diagnostic line to the machine log. It leaves at once, not held for a
-   * commit like `print`, so it may describe state a crash undoes: the
-   * supervisor shows it apart from guest output (stderr, `[log] NAME#ID:`).
-   */
-  log(text: string): void;
-  /** Serves an endpoint: `handler` runs for each request of every connection to it. */
-  serve(endpointSlot: number, handler: RequestHandler): Promise<void>;
-  /** Opens a connection to an endpoint. */
-  connect(endpointSlot: number): Promise<ClientConnection>;
-  /** Re-attaches a connection capability after a resume. */
-  attach(connSlot: number): Promise<ClientConnection>;
-  /** Maps a memory object. */
-  map(pmoSlot: number, writable?: boolean): Promise<PersistentMemory>;
-  /**
-   * Runs `handler(bits)` whenever the notification in `slot` is signalled.
-   * A handler that returns a promise is one step until it settles.
-   */
-  onNotification(slot: number, handler: (bits: number) => unknown): Promise<void>;
-  /** Runs `handler` when a capability arrives through a connection (cap_transfer). */
-  onCapability(handler: (slot: number, badge: number, connId: number) => void): void;
-  /**
-   * Runs `handler` whenever nothing else is pending: background work in
-   * short steps, each a handler between two safe points. Return true while
-   * there is more to do (the worker then never sleeps).
-   */
-  onIdle(handler: () => boolean): void;
-}
 
 /** The loop and its tables. One per worker. */
 class Runtime implements Waiter {
@@ -121,6 +85,7 @@ class Runtime implements Waiter {
   /** Messages received on the kernel channel (see ControlWord.POSTED). */
   received = 0;
   private readonly faults: FaultInjector;
+  private names: SlotNames | undefined;
 
   constructor(readonly start: StartMessage) {
     this.control = new Int32Array(start.control);
@@ -176,9 +141,22 @@ class Runtime implements Waiter {
     }
   }
 
-  /** The context handed to the program. */
+  /** Reads the named capabilities: the start args' table, and the slot record if granted. */
+  async openNames(): Promise<void> {
+    const s = this.start;
+    let record: PersistentMemory | null = null;
+    try {
+      record = new PersistentMemory((await this.sys.pmoMap(Slot.RECORD, true)).buffers);
+    } catch (e) {
+      if (!(e instanceof TardigradeError && e.code === Err.E_EMPTY_SLOT)) throw e;
+    }
+    this.names = new SlotNames(givenCaps(s.args, s.name), record, s.name);
+  }
+
+  /** The context handed to the program (after {@link openNames}). */
   context(): Context {
     const s = this.start;
+    const names = this.names!;
     return {
       sys: this.sys,
       threadId: s.threadId,
@@ -186,6 +164,8 @@ class Runtime implements Waiter {
       name: s.name,
       args: s.args,
       resumed: s.resumed,
+      names,
+      cap: (name) => names.cap(name),
       waiter: this,
       print: (text) => void this.console.write(text + "\n"),
       log: (text) => s.port.postMessage({ t: "log", text }),
@@ -468,7 +448,7 @@ class Runtime implements Waiter {
  * @example
  * ```ts
  * runProgram(async (ctx) => {
- *   await ctx.serve(2, (req) => req.payload); // an echo server on slot 2
+ *   await ctx.serve(ctx.cap("service"), (req) => req.payload); // an echo server
  * });
  * ```
  */
@@ -479,6 +459,7 @@ export function runProgram(main: (ctx: Context) => Promise<void> | void): void {
     const runtime = new Runtime(e.data);
     runtime.loop();
     (async () => {
+      await runtime.openNames();
       await main(runtime.context());
       await runtime.sys.raw("ready");
       runtime.started();

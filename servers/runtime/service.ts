@@ -1,15 +1,20 @@
 /**
- * The part every server shares: serve its endpoint (slot 2, given by init),
- * answer STATUS and ECHO, and pass every other label to the server's own
- * handler (or E_NOT_SUPPORTED).
+ * The part every program shares:
+ * - {@link serveService}: serve its endpoint (the capability named
+ *   "service", given by init), answer STATUS and ECHO, and pass every other
+ *   label to the server's own handler (or E_NOT_SUPPORTED);
+ * - {@link lastingPmo} and {@link lastingConnection}: a memory object and a
+ *   connection found again by name after a resume or a restart (their slots
+ *   are kept in the program's slot record, names.ts).
  *
  * @module
  */
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { SERVICE_SLOT } from "../init/config.ts";
 import { Label, type ServerStatus } from "../protocol.ts";
 import { type ClientConnection, type HandlerResult, jsonPayload, type Request } from "./ipc.ts";
+import { CapName } from "./names.ts";
+import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import type { Context } from "./program.ts";
 
 /**
@@ -22,7 +27,7 @@ export async function serveService(
   handle?: (req: Request) => HandlerResult,
 ): Promise<void> {
   let requests = 0;
-  await ctx.serve(SERVICE_SLOT, (req) => {
+  await ctx.serve(ctx.cap(CapName.SERVICE), (req) => {
     requests++;
     switch (req.label) {
       case Label.STATUS: {
@@ -42,31 +47,57 @@ export async function serveService(
   });
 }
 
+/** True for the errors a kept slot gives when what it named never reached a checkpoint. */
+function goneSlot(e: unknown): boolean {
+  return e instanceof TardigradeError &&
+    (e.code === Err.E_EMPTY_SLOT || e.code === Err.E_WRONG_KIND);
+}
+
 /**
- * A client connection that survives restarts: on a first start it connects
- * to the endpoint in `endpointSlot` (the capability must land in
- * `connSlot`, the lowest free slot); on a resume or restart it re-attaches
- * the connection capability in `connSlot` (connecting afresh if the first
- * start died before it connected).
+ * A memory object of `pages` pages kept under `name`: created and recorded
+ * on a first start, mapped again (same contents) on a resume or restart.
+ * Needs a slot record (programs started by init have one).
+ */
+export async function lastingPmo(
+  ctx: Context,
+  name: string,
+  pages: number,
+): Promise<PersistentMemory> {
+  const key = `pmo:${name}`;
+  const kept = ctx.names.get(key);
+  if (kept !== undefined) {
+    try {
+      return await ctx.map(kept);
+    } catch (e) {
+      if (!goneSlot(e)) throw e;
+    }
+  }
+  const slot = await ctx.sys.pmoCreate(pages);
+  ctx.names.remember(key, slot);
+  return ctx.map(slot);
+}
+
+/**
+ * A client connection that survives restarts, to the endpoint named
+ * `endpoint` (e.g. "fs"): the first start connects and keeps the
+ * connection's slot in the slot record; a resume or restart re-attaches it
+ * (connecting afresh if the first start died before its connection reached
+ * a checkpoint).
  */
 export async function lastingConnection(
   ctx: Context,
-  endpointSlot: number,
-  connSlot: number,
+  endpoint: string,
 ): Promise<ClientConnection> {
-  if (ctx.resumed) {
+  const key = `conn:${endpoint}`;
+  const kept = ctx.names.get(key);
+  if (kept !== undefined) {
     try {
-      return await ctx.attach(connSlot);
+      return await ctx.attach(kept);
     } catch (e) {
-      if (!(e instanceof TardigradeError && e.code === Err.E_EMPTY_SLOT)) throw e;
+      if (!goneSlot(e)) throw e;
     }
   }
-  const conn = await ctx.connect(endpointSlot);
-  if (conn.slot !== connSlot) {
-    throw new TardigradeError(
-      Err.E_INTERNAL,
-      `${ctx.name}: the connection to slot ${endpointSlot} landed in slot ${conn.slot}, expected ${connSlot}`,
-    );
-  }
+  const conn = await ctx.connect(ctx.cap(endpoint));
+  ctx.names.remember(key, conn.slot);
   return conn;
 }

@@ -1,7 +1,7 @@
 /**
  * The memory server and the file server on a real machine: boots a fresh
  * image with the test program tests/programs/memtest.ts as an app (CALL
- * capabilities: memory in slot 3, fs in slot 4), checks every outcome it
+ * capabilities named "memory" and "fs"), checks every outcome it
  * prints, then cuts the power (SIGKILL), boots again from the image and
  * checks that what the program left in the memory server survived.
  *

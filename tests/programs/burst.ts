@@ -10,9 +10,8 @@
  */
 
 import { runProgram } from "../../servers/runtime/program.ts";
+import { lastingPmo } from "../../servers/runtime/service.ts";
 
-/** Slot of its PMO: after the timer (2) and the three service capabilities (3, 4, 5). */
-const STATE_SLOT = 6;
 /** Lines of the burst. */
 export const BURST_LINES = 48;
 
@@ -22,8 +21,7 @@ export function burstLine(i: number): string {
 }
 
 runProgram(async (ctx) => {
-  if (!ctx.resumed) await ctx.sys.pmoCreate(1);
-  const state = await ctx.map(STATE_SLOT);
+  const state = await lastingPmo(ctx, "state", 1);
   if (!ctx.resumed) return ctx.print("burst: ready");
   if (state.getU32(0) !== 0) return;
   for (let i = 0; i < BURST_LINES; i++) ctx.print(burstLine(i));

@@ -3,7 +3,7 @@
  * from inside a running machine through real system calls. Started by
  * tests/kernel/kernel_test.ts with `--apps tests/programs/captest.ts`; prints
  * one line `captest {json}` with what each call returned, which the test
- * checks. Slots as init gives them: 2 timer notification, 3 memory, 4 fs, 5 net.
+ * checks. It finds its capabilities by name ("memory": a CALL capability).
  *
  * @module
  */
@@ -30,23 +30,24 @@ runProgram(async (ctx) => {
   if (ctx.resumed) return;
   const sys = ctx.sys;
   const r: Record<string, Outcome> = {};
-  r.memoryCap = await attempt(() => sys.capInfo(3));
+  const memorySlot = ctx.cap("memory");
+  r.memoryCap = await attempt(() => sys.capInfo(memorySlot));
   r.badSlotNegative = await attempt(() => sys.capInfo(-1));
   r.badSlotHuge = await attempt(() => sys.capInfo(100_000));
   r.badSlotFraction = await attempt(() => sys.capInfo(1.5));
   r.badSlotString = await attempt(() => sys.raw("cap_info", "3"));
   r.emptySlot = await attempt(() => sys.capInfo(900));
-  r.wrongKind = await attempt(() => sys.pmoMap(3));
-  r.serveWithoutReceive = await attempt(() => sys.endpointServe(3));
-  r.copyWithoutGrant = await attempt(() => sys.capCopy(3));
+  r.wrongKind = await attempt(() => sys.pmoMap(memorySlot));
+  r.serveWithoutReceive = await attempt(() => sys.endpointServe(memorySlot));
+  r.copyWithoutGrant = await attempt(() => sys.capCopy(memorySlot));
   r.unknownSyscall = await attempt(() => sys.raw("no_such_call"));
   r.pmoZeroPages = await attempt(() => sys.pmoCreate(0));
   r.pmoStringPages = await attempt(() => sys.raw("pmo_create", "many"));
   r.pmoOverQuota = await attempt(() => sys.pmoCreate(60000));
   r.programEscape = await attempt(() => sys.threadCreate(0, "../../../etc/passwd.ts"));
   const readOnlyGroup = await sys.capCopy(0, Right.READ | Right.GRANT);
-  r.grantWithoutWrite = await attempt(() => sys.capGrant(readOnlyGroup, 3));
-  r.grantNotAGroup = await attempt(() => sys.capGrant(3, 3));
+  r.grantWithoutWrite = await attempt(() => sys.capGrant(readOnlyGroup, memorySlot));
+  r.grantNotAGroup = await attempt(() => sys.capGrant(memorySlot, memorySlot));
 
   // Derivation tree: E (all rights) → A (mint: CALL|GRANT, badge 5) → B (copy: CALL), C (copy: CALL|GRANT).
   const e = await sys.endpointCreate();
@@ -85,7 +86,7 @@ runProgram(async (ctx) => {
   r.writeReadOnly = await attempt(() => roMem.setU32(0, 1));
 
   // The memory server still answers, and saw the badge init minted for us.
-  const memory = await ctx.connect(3);
+  const memory = await ctx.connect(memorySlot);
   r.memoryStatus = await attempt(async () =>
     parseJson<ServerStatus>(unwrap(await memory.call(Label.STATUS), "status")).name
   );

@@ -8,18 +8,15 @@
  * @module
  */
 
-import { APP_TIMER_SLOT } from "../../servers/init/config.ts";
+import { CapName } from "../../servers/runtime/names.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
-
-/** Slot of its PMO: after the timer (2) and the three service capabilities (3, 4, 5). */
-const STATE_SLOT = 6;
+import { lastingPmo } from "../../servers/runtime/service.ts";
 
 runProgram(async (ctx) => {
   const unit = typeof ctx.args.filler === "string" ? ctx.args.filler : "x";
   const FILLER = unit.repeat(Math.ceil(1000 / new TextEncoder().encode(unit).length));
-  if (!ctx.resumed) await ctx.sys.pmoCreate(1);
-  const state = await ctx.map(STATE_SLOT);
-  await ctx.onNotification(APP_TIMER_SLOT, () => {
+  const state = await lastingPmo(ctx, "state", 1);
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     const n = state.getF64(0) + 1;
     state.setF64(0, n);
     ctx.print(`chatty ${n} ${FILLER}`);

@@ -26,8 +26,9 @@
  */
 
 import { Right } from "../../kernel/abi/rights.ts";
-import { APP_TIMER_SLOT } from "../../servers/init/config.ts";
+import { CapName } from "../../servers/runtime/names.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
+import { lastingPmo } from "../../servers/runtime/service.ts";
 
 const PAGE = 4096;
 /** Pages the throughput loop writes over, unless `region` says. */
@@ -54,21 +55,16 @@ runProgram(async (ctx) => {
   const reportMs = Math.max(1, num(ctx.args.reportMs, REPORT_MS));
   const pmoPages = Math.max(pages, mode === "throughput" ? region : 1) + 1;
 
-  let pmoSlot: number;
+  const mem = await lastingPmo(ctx, "state", pmoPages);
   let firstEndpoint = -1;
   if (!ctx.resumed) {
-    pmoSlot = await ctx.sys.pmoCreate(pmoPages);
     const endpoints = Math.floor(objects / 2);
     for (let i = 0; i < endpoints; i++) {
       const slot = await ctx.sys.endpointCreate();
       if (i === 0) firstEndpoint = slot;
     }
     if (touch > 0 && firstEndpoint < 0) firstEndpoint = await ctx.sys.endpointCreate();
-  } else {
-    // On resume the PMO is the first PMO capability; the bench never resumes ckload.
-    pmoSlot = 6;
   }
-  const mem = await ctx.map(pmoSlot);
 
   // touch: mint a badged copy of an endpoint capability, then delete it.
   let inFlight = 0;
@@ -120,7 +116,7 @@ runProgram(async (ctx) => {
   };
   if (mode === "throughput") ctx.onIdle(burst);
 
-  await ctx.onNotification(APP_TIMER_SLOT, () => {
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     const tick = mem.getF64(TICKS_OFFSET) + 1;
     mem.setF64(TICKS_OFFSET, tick);
     if (mode === "ticks") {

@@ -14,20 +14,20 @@
 
 /// <reference lib="deno.worker" />
 
+import { CapName } from "../../servers/runtime/names.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
+import { lastingPmo } from "../../servers/runtime/service.ts";
 
-const STATE_SLOT = 3 + 3; // after the timer (2) and the three service capabilities (3, 4, 5)
 /** Byte offsets in the state PMO. */
 const LIVES_OFFSET = 0, DIRTY_OFFSET = 4;
 
 runProgram(async (ctx) => {
-  if (!ctx.resumed) await ctx.sys.pmoCreate(1);
-  const mem = await ctx.map(STATE_SLOT);
+  const mem = await lastingPmo(ctx, "state", 1);
   const lives = mem.getU32(LIVES_OFFSET) + 1;
   mem.setU32(LIVES_OFFSET, lives);
   if (lives > 1) ctx.print(`faulty restarted ${lives - 1} dirty ${mem.getU32(DIRTY_OFFSET)}`);
   let ticks = 0;
-  await ctx.onNotification(2, () => {
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     ticks++;
     if (lives === 1 && ticks === 5) {
       if (ctx.args.fault === "throw") {

@@ -9,20 +9,16 @@
  */
 
 import { TardigradeError } from "../../kernel/abi/errors.ts";
-import { APP_TIMER_SLOT } from "../../servers/init/config.ts";
 import { FsClient } from "../../servers/fs/protocol.ts";
+import { CapName } from "../../servers/runtime/names.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
-import { lastingConnection } from "../../servers/runtime/service.ts";
-
-/** The FS CALL capability init gives program apps, its PMO, and its connection. */
-const FS_SLOT = 4, STATE_SLOT = 6, FS_CONN_SLOT = 7;
+import { lastingConnection, lastingPmo } from "../../servers/runtime/service.ts";
 
 runProgram(async (ctx) => {
-  if (!ctx.resumed) await ctx.sys.pmoCreate(1);
-  const state = await ctx.map(STATE_SLOT);
-  const fs = new FsClient(await lastingConnection(ctx, FS_SLOT, FS_CONN_SLOT));
+  const state = await lastingPmo(ctx, "state", 1);
+  const fs = new FsClient(await lastingConnection(ctx, "fs"));
   let busy = false;
-  await ctx.onNotification(APP_TIMER_SLOT, () => {
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     if (busy) return;
     busy = true;
     const k = state.getU32(0) + 1;

@@ -50,6 +50,7 @@ import {
   RING_SLOTS,
 } from "../../kernel/abi/limits.ts";
 import type { StartMessage } from "../../kernel/abi/protocol.ts";
+import { Slot } from "../../kernel/abi/slots.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import type { CapInfo } from "../../kernel/abi/syscall_types.ts";
 import { FsClient } from "../../servers/fs/protocol.ts";
@@ -330,9 +331,9 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
 
   // What it holds legitimately: the three servers, four PMOs, a read-only PMO.
-  const memoryConn = await ctx.connect(3);
-  const fsConn = await ctx.connect(4);
-  const netConn = await ctx.connect(5);
+  const memoryConn = await ctx.connect(ctx.cap("memory"));
+  const fsConn = await ctx.connect(ctx.cap("fs"));
+  const netConn = await ctx.connect(ctx.cap("net"));
   const memory = new MemoryClient(memoryConn);
   const fs = new FsClient(fsConn);
   const a = await ctx.map(await sys.pmoCreate(1));
@@ -346,11 +347,11 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   // ---- connections it was never given, or no longer holds ----
   const conn: Record<string, Outcome> = {};
   // A connection of its own to take copies from; deleting a copy leaves it open.
-  const spare = await sys.connect(5);
+  const spare = await sys.connect(ctx.cap("net"));
   const noCall = await sys.capCopy(spare.slot, Right.READ | Right.GRANT);
   const noGrant = await sys.capCopy(spare.slot, Right.READ | Right.CALL);
   conn.attachWithoutCall = await attempt(() => sys.connAttach(noCall));
-  conn.transferWithoutGrant = await attempt(() => sys.capTransfer(noGrant, 3));
+  conn.transferWithoutGrant = await attempt(() => sys.capTransfer(noGrant, ctx.cap("memory")));
   conn.escalateConnection = await attempt(() => sys.capCopy(noCall, Right.CALL | Right.GRANT));
   await sys.capDelete(noCall);
   conn.attachDeleted = await attempt(() => sys.connAttach(noCall));
@@ -401,7 +402,8 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   out.buffers = {
     pmoIds: [...pmoIds].sort((x, y) => x - y),
     console: (ctx.waiter as unknown as RuntimeInternals).start.console.id,
-    mapped: [a.id, b.id, probe.id, ro.id],
+    // Its slot record is mapped by the runtime (servers/runtime/names.ts).
+    mapped: [(await sys.capInfo(Slot.RECORD)).object, a.id, b.id, probe.id, ro.id],
     rings: [...rings.map((r) => r.id), spare.ring.id, revokedHandle.ring.id],
     ringBytes: [
       ...rings.map((r) => r.byteLength),

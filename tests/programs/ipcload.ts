@@ -1,6 +1,6 @@
 /**
  * Test program: many concurrent clients. Opens CONNECTIONS connections to
- * the memory server (slot 3) and runs CALLS echo calls on each, all at once;
+ * the memory server (the capability "memory") and runs CALLS echo calls on each, all at once;
  * checks every reply carries exactly its own request's bytes. Prints one line
  * `ipcload {json}`.
  *
@@ -18,7 +18,7 @@ const CALLS = 200;
 runProgram(async (ctx) => {
   if (ctx.resumed) return;
   const conns: ClientConnection[] = [];
-  for (let i = 0; i < CONNECTIONS; i++) conns.push(await ctx.connect(3));
+  for (let i = 0; i < CONNECTIONS; i++) conns.push(await ctx.connect(ctx.cap("memory")));
   let ok = 0, mismatches = 0, errors = 0;
   await Promise.all(conns.map(async (conn, i) => {
     for (let n = 0; n < CALLS; n++) {

@@ -1,6 +1,6 @@
 /**
  * Test program: calls in flight across a crash. Opens CONNECTIONS
- * connections, two to each service (memory, fs, net: slots 3, 4, 5), and
+ * connections, two to each service (memory, fs, net, by name), and
  * drives them from its timer with the raw rings of servers/runtime/ipc.ts,
  * so that what is in flight lives only in checkpointed memory (the rings and
  * its own PMO), never in a JavaScript heap that a crash loses:
@@ -22,28 +22,28 @@
  * resume `main` prints `ipcpending resume R P`: requests (R) and replies (P)
  * the restored rings hold. Started by tests/persistence/resume_ipc_test.ts.
  *
- * State PMO (slot 6), u32 words: 0 = 1 once set up; per connection c at
+ * State PMO ("state"), u32 words: 0 = 1 once set up; per connection c at
  * word 4 + 4c: its connection slot, requests sent, replies consumed.
  *
  * @module
  */
 
 import { Label } from "../../servers/protocol.ts";
-import { APP_TIMER_SLOT } from "../../servers/init/config.ts";
 import { connectionRings, type Ring } from "../../servers/runtime/ipc.ts";
 import { ringDoorbell } from "../../kernel/abi/doorbell.ts";
 import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
+import { CapName } from "../../servers/runtime/names.ts";
+import { lastingPmo } from "../../servers/runtime/service.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
 
 /** Two connections to each of memory, fs and net. */
-const SERVICE_SLOTS = [3, 3, 4, 4, 5, 5];
-const CONNECTIONS = SERVICE_SLOTS.length;
+const SERVICES = ["memory", "memory", "fs", "fs", "net", "net"];
+const CONNECTIONS = SERVICES.length;
 /** Requests written at once on a connection (under the 64 slots of a ring). */
 const BURST = 24;
 /** Calls per connection before `done`. */
 const CALLS = 24 * 120;
-const STATE_SLOT = 6;
 const WORD_SET_UP = 0;
 
 const encoder = new TextEncoder();
@@ -97,15 +97,11 @@ function sendBurst(state: PersistentMemory, c: Conn): void {
 }
 
 runProgram(async (ctx) => {
-  if (!ctx.resumed) {
-    const slot = await ctx.sys.pmoCreate(1);
-    if (slot !== STATE_SLOT) throw new Error(`ipcpending: state PMO landed in slot ${slot}`);
-  }
-  const state = await ctx.map(STATE_SLOT);
+  const state = await lastingPmo(ctx, "state", 1);
   const conns: Conn[] = [];
   if (state.getU32(WORD_SET_UP) === 0) {
-    for (const [i, service] of SERVICE_SLOTS.entries()) {
-      const handle = await ctx.sys.connect(service);
+    for (const [i, service] of SERVICES.entries()) {
+      const handle = await ctx.sys.connect(ctx.cap(service));
       state.setU32(word(i, SLOT), handle.slot);
       conns.push(open(i, handle));
     }
@@ -120,7 +116,7 @@ runProgram(async (ctx) => {
     ctx.print(`ipcpending resume ${req} ${resp}`);
   }
   let done = conns.every((c) => state.getU32(word(c.index, CONSUMED)) >= CALLS);
-  await ctx.onNotification(APP_TIMER_SLOT, () => {
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     for (const c of conns) {
       takeReplies(state, c, ctx.print);
       sendBurst(state, c);

@@ -1,7 +1,7 @@
 /**
  * Test program: the memory server and the file server, driven from inside a
  * running machine over real IPC. Started by tests/memory/server_test.ts as an
- * app with CALL capabilities to memory in slot 3 and fs in slot 4. Prints one
+ * app with CALL capabilities named "memory" and "fs". Prints one
  * line `memtest {json}` with the outcome of every check (a value, or the
  * name of the error code), which the test compares with what it expects.
  *
@@ -20,9 +20,6 @@ import { runProgram } from "../../servers/runtime/program.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { MemLabel } from "../../servers/memory/protocol.ts";
 import { FsClient, FsLabel } from "../../servers/fs/protocol.ts";
-
-const MEMORY_SLOT = 3;
-const FS_SLOT = 4;
 
 /** The outcome of one call: its value, or the name of its error code. */
 type Outcome = { ok: unknown } | { err: string };
@@ -51,8 +48,8 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 runProgram(async (ctx) => {
-  const memory = new MemoryClient(await ctx.connect(MEMORY_SLOT));
-  const fs = new FsClient(await ctx.connect(FS_SLOT));
+  const memory = new MemoryClient(await ctx.connect(ctx.cap("memory")));
+  const fs = new FsClient(await ctx.connect(ctx.cap("fs")));
   const r: Record<string, Outcome> = {};
 
   if (ctx.resumed) {

@@ -20,49 +20,18 @@
  */
 
 import { Right } from "../../kernel/abi/rights.ts";
-import { APP_TIMER_SLOT, SERVICE_SLOT } from "../../servers/init/config.ts";
-import { type ClientConnection, unwrap } from "../../servers/runtime/ipc.ts";
+import { type Grant, spawn } from "../../servers/init/spawn.ts";
+import { unwrap } from "../../servers/runtime/ipc.ts";
+import { CapName } from "../../servers/runtime/names.ts";
 import { type Context, runProgram } from "../../servers/runtime/program.ts";
-import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
-import { serveService } from "../../servers/runtime/service.ts";
+import { lastingConnection, lastingPmo, serveService } from "../../servers/runtime/service.ts";
 
 /** This file, as the kernel names programs. */
 const PROGRAM = "tests/programs/nested.ts";
 /** INC: add one, reply with the count(s) after it. */
 const INC = 10;
-/** Words of each role's state PMO. */
-const COUNT_WORD = 0, CONN_WORD = 1, CONN2_WORD = 2;
-/** The client's PMO: after the timer (2) and the three service capabilities (3, 4, 5). */
-const CLIENT_STATE_SLOT = 6;
-/** The middle's PMO: after its endpoint (2) and its CALL capabilities to X and Y. */
-const MIDDLE_STATE_SLOT = 5;
-/** A counter's PMO: right after its endpoint. */
-const COUNT_STATE_SLOT = 3;
-/** Slots of the middle server's CALL capabilities to X and Y. */
-const X_SLOT = 3, Y_SLOT = 4;
-
-/** The state PMO of this program in `slot`: created on a first start, then mapped. */
-async function statePmo(ctx: Context, slot: number): Promise<PersistentMemory> {
-  if (!ctx.resumed) {
-    const got = await ctx.sys.pmoCreate(1);
-    if (got !== slot) throw new Error(`${ctx.name}: state PMO landed in slot ${got}, not ${slot}`);
-  }
-  return ctx.map(slot);
-}
-
-/** A connection whose capability slot is kept in `state` word `word`: attached on a resume. */
-async function keptConnection(
-  ctx: Context,
-  state: PersistentMemory,
-  word: number,
-  endpointSlot: number,
-): Promise<ClientConnection> {
-  const slot = state.getU32(word * 4);
-  if (ctx.resumed && slot !== 0) return ctx.attach(slot);
-  const conn = await ctx.connect(endpointSlot);
-  state.setU32(word * 4, conn.slot);
-  return conn;
-}
+/** Word of each role's state PMO: its count. */
+const COUNT_WORD = 0;
 
 /** Reads the little-endian u32 counts of a reply. */
 function counts(payload: Uint8Array): number[] {
@@ -77,33 +46,45 @@ function encodeCounts(values: number[]): Uint8Array {
   return out;
 }
 
-/** Creates one server of this program in its own cap group; returns its endpoint's slot. */
+/**
+ * Creates one server of this program in its own cap group, with CALL
+ * capabilities to the endpoints of `calls` (by name); returns its endpoint's slot.
+ */
 async function startServer(
   ctx: Context,
   role: string,
   name: string,
-  calls: number[] = [],
+  calls: Record<string, number> = {},
 ): Promise<number> {
-  const sys = ctx.sys;
-  const endpoint = await sys.endpointCreate();
-  const group = await sys.capGroupCreate(name, 96, 48);
-  await sys.capGrant(group, endpoint, Right.RECEIVE | Right.READ, undefined, SERVICE_SLOT);
-  for (const [i, ep] of calls.entries()) await sys.capGrant(group, ep, Right.CALL, 1, X_SLOT + i);
-  await sys.threadCreate(group, PROGRAM, { role }, "fresh");
+  const endpoint = await ctx.sys.endpointCreate();
+  await spawn(ctx.sys, {
+    name,
+    program: PROGRAM,
+    quotaPages: 96,
+    quotaObjects: 48,
+    policy: "fresh",
+    caps: [
+      [CapName.SERVICE, { slot: endpoint, rights: Right.RECEIVE | Right.READ }],
+      ...Object.entries(calls).map(([n, slot]): [string, Grant] => [
+        n,
+        { slot, rights: Right.CALL, badge: 1 },
+      ]),
+    ],
+    args: { role },
+  });
   return endpoint;
 }
 
 async function client(ctx: Context): Promise<void> {
-  const state = await statePmo(ctx, CLIENT_STATE_SLOT);
-  let middleEndpoint = 0;
-  if (!ctx.resumed) {
+  const state = await lastingPmo(ctx, "state", 1);
+  if (ctx.names.get("middle") === undefined) {
     const x = await startServer(ctx, "count", "nested-x");
     const y = await startServer(ctx, "count", "nested-y");
-    middleEndpoint = await startServer(ctx, "middle", "nested-m", [x, y]);
+    ctx.names.remember("middle", await startServer(ctx, "middle", "nested-m", { x, y }));
   }
-  const middle = await keptConnection(ctx, state, CONN_WORD, middleEndpoint);
+  const middle = await lastingConnection(ctx, "middle");
   let busy = false;
-  await ctx.onNotification(APP_TIMER_SLOT, () => {
+  await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     if (busy) return;
     busy = true;
     (async () => {
@@ -117,9 +98,9 @@ async function client(ctx: Context): Promise<void> {
 }
 
 async function middle(ctx: Context): Promise<void> {
-  const state = await statePmo(ctx, MIDDLE_STATE_SLOT);
-  const x = await keptConnection(ctx, state, CONN_WORD, X_SLOT);
-  const y = await keptConnection(ctx, state, CONN2_WORD, Y_SLOT);
+  const state = await lastingPmo(ctx, "state", 1);
+  const x = await lastingConnection(ctx, "x");
+  const y = await lastingConnection(ctx, "y");
   await serveService(ctx, "nested-middle", (req) => {
     if (req.label !== INC) throw new Error(`middle: unknown label ${req.label}`);
     // A write before the nested calls: a re-run of this handler would count it twice.
@@ -133,7 +114,7 @@ async function middle(ctx: Context): Promise<void> {
 }
 
 async function count(ctx: Context): Promise<void> {
-  const state = await statePmo(ctx, COUNT_STATE_SLOT);
+  const state = await lastingPmo(ctx, "state", 1);
   await serveService(ctx, ctx.name, (req) => {
     if (req.label !== INC) throw new Error(`count: unknown label ${req.label}`);
     const n = state.getU32(COUNT_WORD * 4) + 1;

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { APP_QUOTA_OBJECTS } from "../../servers/init/config.ts";
 import type { MachineLine } from "../../hw/board.ts";
 import type { CheckpointStats, CopyMethod } from "../../kernel/abi/protocol.ts";
 import { MachineProcess } from "../machine_process.ts";
@@ -85,7 +86,7 @@ function loadArgs(opts: LoadOptions): string[] {
     Object.entries({
       timerMs: 1,
       // ckload's endpoints are two kernel records each; leave room for its other objects.
-      quotaObjects: Number(opts.app.objects ?? 0) + 512,
+      quotaObjects: Number(opts.app.objects ?? 0) + APP_QUOTA_OBJECTS,
       ...opts.app,
     }).map(([k, v]) => [k, String(v)]),
   ).toString();
