@@ -141,7 +141,8 @@ export class CheckpointWriter {
   /**
    * Reads back every slot and header this checkpoint wrote: each slot's data
    * must match its header's crc and each header its bytes in memory.
-   * E_IMAGE_IO (not committed) names the first that does not.
+   * E_IMAGE_IO (not committed) names the first that does not. Header runs
+   * are read back as they were written, one read a run.
    */
   verifyWritten(epoch: number): void {
     const file = this.#file;
@@ -155,14 +156,20 @@ export class CheckpointWriter {
         if (crc32(data) !== want) throw this.#notWritten(`data of ${slotName(order[k])}`, epoch);
       }
     }
-    const back = new Uint8Array(SLOT_HEADER_BYTES);
+    // The header runs as writePages wrote them: one read each, not one per header.
     const headers = this.#slots.headers;
-    for (const idx of order) {
-      const off = idx * SLOT_HEADER_BYTES;
-      file.read(HEADER_TABLE_OFFSET + off, back);
-      const want = headers.subarray(off, off + SLOT_HEADER_BYTES);
-      if (!back.every((b, k) => b === want[k])) {
-        throw this.#notWritten(`header of ${slotName(idx)}`, epoch);
+    const gap = HEADER_GAP_MERGE_BYTES / SLOT_HEADER_BYTES;
+    for (const [i, j] of runsOf(order, gap, Infinity)) {
+      const from = order[i] * SLOT_HEADER_BYTES;
+      const to = (order[j - 1] + 1) * SLOT_HEADER_BYTES;
+      const back = file.scratch(to - from);
+      file.read(HEADER_TABLE_OFFSET + from, back);
+      const bad = firstDifference(back, headers.subarray(from, to));
+      if (bad >= 0) {
+        throw this.#notWritten(
+          `header of ${slotName((from + bad) / SLOT_HEADER_BYTES | 0)}`,
+          epoch,
+        );
       }
     }
   }
@@ -177,9 +184,7 @@ export class CheckpointWriter {
     this.put("superblock", at, sb, SUPERBLOCK_BYTES, epoch);
     const back = this.#file.scratch(SUPERBLOCK_BYTES);
     this.#file.read(at, back);
-    if (!back.every((b, i) => b === sb[i])) {
-      throw this.#notWritten(`superblock ${epoch % 2}`, epoch);
-    }
+    if (firstDifference(back, sb) >= 0) throw this.#notWritten(`superblock ${epoch % 2}`, epoch);
   }
 
   /** Forgets the checkpoint just committed: the next one has written nothing yet. */
@@ -226,4 +231,10 @@ export class CheckpointWriter {
       { path, epoch },
     );
   }
+}
+
+/** The index of the first byte where `a` and `b` (of one length) differ, or -1. */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
 }
