@@ -141,22 +141,7 @@ export async function faultsScenario(
   const rng = new Prng(seed);
   const image = tempImage("faults");
   const obs = new FaultObserver();
-  const result: FaultsResult = {
-    seed,
-    iterations,
-    injected: 0,
-    contained: 0,
-    kernelSurvived: 0,
-    othersUnaffected: 0,
-    committedDataLost: 0,
-    consoleRollbacks: 0,
-    resumes: 0,
-    byKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, { injected: 0, contained: 0 }])),
-    byTarget: Object.fromEntries(
-      Object.keys(TARGETS).map((t) => [t, { injected: 0, contained: 0 }]),
-    ),
-    violations: [],
-  };
+  const result = emptyResult(seed, iterations);
   const flags = [
     "--fault-injection",
     "--handler-budget-ms",
@@ -187,17 +172,7 @@ export async function faultsScenario(
       await sleep(rng.int(0, 40));
       await stable(m, obs, TARGETS[target]);
       const outcome = await injectOne(m, obs, target, fault, faultSeed);
-      result.injected++;
-      result.byKind[fault].injected++;
-      result.byTarget[target].injected++;
-      if (outcome.contained) {
-        result.contained++;
-        result.byKind[fault].contained++;
-        result.byTarget[target].contained++;
-      } else result.violations.push(`iteration ${i}: ${fault} in ${target}: ${outcome.why}`);
-      if (outcome.kernelAlive) result.kernelSurvived++;
-      if (outcome.othersOk) result.othersUnaffected++;
-      else result.violations.push(`iteration ${i}: ${fault} in ${target}: ${outcome.othersWhy}`);
+      count(result, `iteration ${i}: ${fault} in ${target}`, fault, target, outcome);
       if (i % verifyEvery === 0 || i === iterations) {
         m = await shutdownAndResume(m, start, obs, result);
       }
@@ -215,6 +190,52 @@ export async function faultsScenario(
     await m.shutdown();
     removeImage(image);
   }
+  return observed(result, obs);
+}
+
+/** A result with nothing injected yet. */
+function emptyResult(seed: number, iterations: number): FaultsResult {
+  return {
+    seed,
+    iterations,
+    injected: 0,
+    contained: 0,
+    kernelSurvived: 0,
+    othersUnaffected: 0,
+    committedDataLost: 0,
+    consoleRollbacks: 0,
+    resumes: 0,
+    byKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, { injected: 0, contained: 0 }])),
+    byTarget: Object.fromEntries(
+      Object.keys(TARGETS).map((t) => [t, { injected: 0, contained: 0 }]),
+    ),
+    violations: [],
+  };
+}
+
+/** Counts one injected fault's outcome (`what` names it in a violation). */
+function count(
+  result: FaultsResult,
+  what: string,
+  fault: FaultKind,
+  target: string,
+  outcome: Outcome,
+): void {
+  result.injected++;
+  result.byKind[fault].injected++;
+  result.byTarget[target].injected++;
+  if (outcome.contained) {
+    result.contained++;
+    result.byKind[fault].contained++;
+    result.byTarget[target].contained++;
+  } else result.violations.push(`${what}: ${outcome.why}`);
+  if (outcome.kernelAlive) result.kernelSurvived++;
+  if (outcome.othersOk) result.othersUnaffected++;
+  else result.violations.push(`${what}: ${outcome.othersWhy}`);
+}
+
+/** Adds what the outside observer saw over the whole run: lost data, counter breaks, rollbacks. */
+function observed(result: FaultsResult, obs: FaultObserver): FaultsResult {
   result.committedDataLost = obs.lost.length;
   for (const l of obs.lost) result.violations.push(`committed data lost: ${l}`);
   for (const b of obs.counterBreaks) result.violations.push(b);

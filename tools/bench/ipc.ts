@@ -174,18 +174,8 @@ function foreignCores(
   return Math.max(0, (b.machine - a.machine - (b.own - a.own)) / 100 / seconds);
 }
 
-/**
- * Runs the IPC benchmark; returns the figures (`rtt_median_us`,
- * `rtt_p99_us`, `postmessage_rtt_median_us`, `postmessage_rtt_p99_us`,
- * `ratio`, `throughput_msgs_per_s`, `samples`) and a readable report.
- */
-export async function benchIpc(
-  opts: IpcBenchOptions,
-): Promise<{ figures: Record<string, number>; report: string }> {
-  const rttSamples = opts.quick ? 20_000 : 200_000;
-  const pmSamples = opts.quick ? 1_000 : 5_000;
-  const throughputMs = opts.quick ? 200 : 1000;
-
+/** One connection's buffers and the two handles to it (client and server), as the kernel would make them. */
+function connectionPair() {
   const ring = allocatePmoBuffers(1, CONN_PAGES);
   const serverDoorbell = new SharedArrayBuffer(DOORBELL_BYTES);
   const clientDoorbell = new SharedArrayBuffer(DOORBELL_BYTES);
@@ -204,6 +194,23 @@ export async function benchIpc(
     badge: BENCH_BADGE,
     slot: 0,
   };
+  return { ring, serverDoorbell, clientDoorbell, ctl, clientHandle, serverHandle };
+}
+
+/**
+ * Runs the IPC benchmark; returns the figures (`rtt_median_us`,
+ * `rtt_p99_us`, `postmessage_rtt_median_us`, `postmessage_rtt_p99_us`,
+ * `ratio`, `throughput_msgs_per_s`, `samples`) and a readable report.
+ */
+export async function benchIpc(
+  opts: IpcBenchOptions,
+): Promise<{ figures: Record<string, number>; report: string }> {
+  const rttSamples = opts.quick ? 20_000 : 200_000;
+  const pmSamples = opts.quick ? 1_000 : 5_000;
+  const throughputMs = opts.quick ? 200 : 1000;
+
+  const { ring, serverDoorbell, clientDoorbell, ctl, clientHandle, serverHandle } =
+    connectionPair();
   const channel = new MessageChannel();
 
   const ticksBefore = cpuTicks();

@@ -219,19 +219,11 @@ function fmt(v: number, unit: string): string {
 }
 
 /**
- * Runs the memory benchmark; returns the figures (see the module doc) and a
- * human-readable table with the ratio to the naive baseline of each.
+ * The report's rows for `n` objects, as data: label, figure, naive baseline
+ * figure, unit, and whether higher is better.
  */
-export async function benchMemory(
-  opts: MemoryBenchOptions,
-): Promise<{ figures: Record<string, number>; report: string }> {
-  const n = opts.quick ? 200_000 : 2_000_000;
-  const figures: Record<string, number> = {
-    ...objectFigures(n),
-    ...(await frameFigures(opts.quick)),
-  };
-  // [label, figure, naive figure, unit, higher is better]
-  const rows: Array<[string, string, string, string, boolean]> = [
+function reportRows(n: number): Array<[string, string, string, string, boolean]> {
+  return [
     [
       `alloc ${n / 1e6}M objects (lock per 1000)`,
       "alloc_2m_objects_ms",
@@ -303,6 +295,21 @@ export async function benchMemory(
       true,
     ],
   ];
+}
+
+/**
+ * Runs the memory benchmark; returns the figures (see the module doc) and a
+ * human-readable table with the ratio to the naive baseline of each.
+ */
+export async function benchMemory(
+  opts: MemoryBenchOptions,
+): Promise<{ figures: Record<string, number>; report: string }> {
+  const n = opts.quick ? 200_000 : 2_000_000;
+  const figures: Record<string, number> = {
+    ...objectFigures(n),
+    ...(await frameFigures(opts.quick)),
+  };
+  const rows = reportRows(n);
   const lines = [
     `memory benchmark${opts.quick ? " (quick)" : ""}: tardigrade vs naive baseline`,
     `${"figure".padEnd(38)} ${"tardigrade".padStart(12)} ${"naive".padStart(12)} ${
