@@ -70,11 +70,13 @@ export class Supervisor {
     this.terminate(live);
     const id = live.rec.id;
     k.log(`kernel: thread ${id} (${live.rec.program}) failed: ${why}`);
-    closeConnectionsOf(k, id, `peer thread ${id} died`);
     const rec = k.table.get(id) as ThreadRecord | undefined;
-    if (!rec || rec.policy === "none") return k.onThreadReady();
     const stable = live.ready && performance.now() - live.readyAt >= RESTART_STABLE_MS;
-    const inARow = stable ? 1 : rec.restarts + 1;
+    const inARow = stable ? 1 : (rec?.restarts ?? 0) + 1;
+    const restarting = rec !== undefined && rec.policy !== "none" &&
+      rec.policy !== "system-rollback" && inARow <= RESTART_FAILURES_MAX;
+    closeConnectionsOf(k, id, `peer thread ${id} died`, restarting);
+    if (!rec || rec.policy === "none") return k.onThreadReady();
     if (inARow > RESTART_FAILURES_MAX) {
       k.log(
         `kernel: thread ${id} failed ${RESTART_FAILURES_MAX} times in a row, each within ` +

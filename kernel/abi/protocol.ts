@@ -93,7 +93,8 @@ export interface ConnectionHandle {
 export type KernelEvent =
   | { t: "accept"; endpointSlot: number; conn: ConnectionHandle }
   | { t: "peer-doorbell"; connId: number; peerDoorbell: SharedArrayBuffer }
-  | { t: "closed"; connId: number; reason: string }
+  /** The peer died; `restarting` when the kernel starts it again (its rings keep their messages). */
+  | { t: "closed"; connId: number; reason: string; restarting?: boolean }
   | { t: "cap"; connId: number; slot: number; badge: number }
   | { t: "inject"; fault: FaultKind; seed: number };
 

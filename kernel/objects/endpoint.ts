@@ -70,13 +70,22 @@ export function closeConnection(k: KernelServices, c: ConnectionRecord, reason: 
   k.postEvent(c.client, { t: "closed", connId: c.id, reason });
 }
 
-/** Marks every connection of `threadId` closed (not for good: a restart reopens them) and tells the other sides. */
-export function closeConnectionsOf(k: KernelServices, threadId: number, reason: string): void {
+/**
+ * Marks every connection of `threadId` closed (not for good: a restart
+ * reopens them) and tells the other sides, with whether the thread is being
+ * `restarting` (then a call still waiting in a ring is served by the new worker).
+ */
+export function closeConnectionsOf(
+  k: KernelServices,
+  threadId: number,
+  reason: string,
+  restarting: boolean,
+): void {
   for (const c of k.table.ofKind(ObjKind.CONNECTION)) {
     if (c.client !== threadId && c.server !== threadId) continue;
     setClosedWord(k, c, true);
     const other = c.client === threadId ? c.server : c.client;
-    k.postEvent(other, { t: "closed", connId: c.id, reason });
+    k.postEvent(other, { t: "closed", connId: c.id, reason, restarting });
   }
 }
 

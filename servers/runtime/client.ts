@@ -267,9 +267,20 @@ export class ClientConnection {
     return before - this.pending.size;
   }
 
-  /** Fails every waiting call with E_PEER_DIED (the server died). */
-  failPending(reason: string): void {
+  /**
+   * The server died: every waiting call whose outcome is unknown fails with
+   * E_PEER_DIED (its request was taken, so it may have run). When the kernel
+   * is `restarting` the server, a call whose request is still in the ring
+   * waits for the new worker instead.
+   */
+  failPending(reason: string, restarting = false): void {
+    // Replies the server wrote before it died are answers: take them first.
+    this.takeReplies();
+    // A call still waiting in the request ring was never started: the restarted server serves
+    // it (rings keep their messages), so it waits on. Sending it again would run it twice.
+    const waiting = restarting ? this.requests.waitingTags() : new Set<number>();
     for (const [tag, resolve] of this.pending) {
+      if (waiting.has(tag)) continue;
       this.pending.delete(tag);
       resolve({ status: Err.E_PEER_DIED, payload: new TextEncoder().encode(reason) });
     }

@@ -126,7 +126,7 @@ class Runtime implements Waiter {
       }
       case "closed": {
         this.servers.delete(msg.connId);
-        this.clients.get(msg.connId)?.failPending(msg.reason);
+        this.clients.get(msg.connId)?.failPending(msg.reason, msg.restarting === true);
         return;
       }
       case "peer-doorbell":

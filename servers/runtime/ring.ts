@@ -119,6 +119,19 @@ export class Ring {
     };
   }
 
+  /** The tags of the calls waiting to be read (one-way messages have none). */
+  waitingTags(): Set<number> {
+    const words = this.mem.words;
+    const head = Atomics.load(words, this.headWord);
+    const tagWord = SlotField.TAG >> 2;
+    const tags = new Set<number>();
+    for (let i = Atomics.load(words, this.tailWord); i !== head; i = (i + 1) | 0) {
+      const tag = words[((this.base + (i & SLOT_MASK) * RING_SLOT_BYTES) >> 2) + tagWord] >>> 0;
+      if (tag !== 0) tags.add(tag);
+    }
+    return tags;
+  }
+
   /** True when a waiting message is a call (a non-zero tag): its caller waits for the reply. */
   hasCall(): boolean {
     const words = this.mem.words;

@@ -3,9 +3,11 @@
  * docs/ARCHITECTURE.md "Add a server" writes it. On every timer tick it adds
  * 1 to the server's total and prints `example total T`; a call that fails
  * prints `example ERROR <code>` and the next tick tries again. Its
- * connection is found again by name after a resume (`lastingConnection`),
- * and a call cut short by the server's death is sent again once the server
- * is back (`retryOnPeerDeath`). Started by tests/servers/add_server_test.ts.
+ * connection is found again by name after a resume (`lastingConnection`).
+ * ADD is not idempotent, so it asks for no transparent retry: a call still
+ * waiting in the ring when the server dies is served by the restarted
+ * server, once; only a call the dead server had already taken fails
+ * (E_PEER_DIED: it may have run). Started by tests/servers/add_server_test.ts.
  *
  * @module
  */
@@ -18,7 +20,6 @@ import { lastingConnection } from "../../servers/runtime/service.ts";
 
 runProgram(async (ctx) => {
   const conn = await lastingConnection(ctx, "example");
-  conn.retryOnPeerDeath(3, 10_000);
   const example = new ExampleClient(conn);
   let busy = false;
   await ctx.onNotification(ctx.cap(CapName.TIMER), () => {

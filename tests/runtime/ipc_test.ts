@@ -305,3 +305,30 @@ Deno.test("barrier: ring writes mark the pages they touch DIRTY, and only those"
     assert.equal(state[p], PageState.CLEAN, `response page ${p}`);
   }
 });
+
+Deno.test("client: when its server dies, a reply already written answers its call, and a call still in the ring waits for the restart", async () => {
+  const c = connection((req) => encoder.encode(`done ${req.label}`));
+  const answered = c.client.call(1);
+  const taken = c.client.call(2);
+  const waiting = c.client.call(3);
+  // The server answered call 1 and took call 2 (then died in its handler); call 3 is in the ring.
+  assert.equal(c.server.serve(1), 1);
+  connectionRings(new PersistentMemory(c.ring)).requests.advance();
+  let waitingSettled = false;
+  waiting.then(() => waitingSettled = true);
+  c.client.failPending("peer thread 9 died", true);
+  assert.equal(decoder.decode((await answered).payload), "done 1", "the written reply counts");
+  assert.equal((await taken).status, Err.E_PEER_DIED, "a taken call may have run: E_PEER_DIED");
+  await null;
+  assert.equal(waitingSettled, false, "a call still in the ring is not failed");
+  // The restarted server serves it: answered once, not sent again.
+  assert.equal(pump(c), 1);
+  assert.equal(decoder.decode((await waiting).payload), "done 3");
+});
+
+Deno.test("client: when its server dies for good, every call without a reply fails with E_PEER_DIED", async () => {
+  const c = connection((req) => encoder.encode(`done ${req.label}`));
+  const inRing = c.client.call(1);
+  c.client.failPending("peer thread 9 died", false);
+  assert.equal((await inRing).status, Err.E_PEER_DIED);
+});
