@@ -10,7 +10,7 @@
  * goes through one barrier (`barrier`), which looks at the pages of its first
  * and last byte, so a store across a page boundary marks both.
  *
- * Debug mode (`debugBarrier`, see kernel/checkpoint.ts) compares every page
+ * Debug mode (`debugBarrier`, see kernel/page_capture.ts) compares every page
  * that is not DIRTY against the last checkpoint's copy to catch writes that
  * skipped this barrier.
  *

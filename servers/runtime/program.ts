@@ -409,7 +409,7 @@ class Runtime implements Waiter {
   }
 
   /**
-   * Sleeps on the doorbell (a safe point), then lets the event loop deliver
+   * Sleeps on the doorbell (a safe point only between steps), then lets the event loop deliver
    * kernel messages. Deno does not reliably wake Atomics.waitAsync, so the
    * worker blocks in Atomics.wait; the kernel rings the doorbell after every
    * message it posts.
