@@ -65,19 +65,28 @@ export class SwitchProcess {
     this.listeners.push(fn);
   }
 
-  /** Resolves with the first line (from index `since`) matching `pred`; rejects if the switch exits first. */
-  waitFor(pred: (l: SwitchLine) => boolean, since = 0): Promise<SwitchLine> {
+  /**
+   * Resolves with the first line (from index `since`) matching `pred`;
+   * rejects if the switch exits first or `timeoutMs` passes.
+   */
+  waitFor(pred: (l: SwitchLine) => boolean, since = 0, timeoutMs = 30_000): Promise<SwitchLine> {
     return new Promise((resolve, reject) => {
       let done = false;
+      const timer = setTimeout(() => {
+        if (!done) reject(new Error(`switch: no matching line within ${timeoutMs} ms`));
+        done = true;
+      }, timeoutMs);
       const seen = (l: SwitchLine) => {
         if (!done && pred(l)) {
           done = true;
+          clearTimeout(timer);
           resolve(l);
         }
       };
       for (const l of this.lines.slice(since)) seen(l);
       this.listeners.push(seen);
       this.exited.then((s) => {
+        clearTimeout(timer);
         if (!done) reject(new Error(`switch exited with code ${s.code} before the awaited line`));
       });
     });
