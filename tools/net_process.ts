@@ -7,6 +7,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import type { SwitchLine } from "../hw/switch.ts";
 import { textLines } from "../hw/text_lines.ts";
 
@@ -39,9 +40,13 @@ export class SwitchProcess {
     this.exited = this.readLines().then(() => this.child.status);
   }
 
-  /** Starts a switch serving machines on the Unix socket `linkPath`; resolves once it listens. */
+  /**
+   * Starts a switch serving machines on the Unix socket `linkPath` (made
+   * absolute: a socket permission names an absolute path); resolves once it
+   * listens.
+   */
   static async start(linkPath: string): Promise<SwitchProcess> {
-    const s = new SwitchProcess(linkPath);
+    const s = new SwitchProcess(resolve(linkPath));
     await s.waitFor((l) => l.t === "link-ready");
     return s;
   }

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { relative } from "node:path";
 import { removeImage, tempImage } from "../helpers.ts";
 import { imageDir } from "../../tools/temp_image.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
@@ -15,7 +16,8 @@ import { SwitchProcess } from "../../tools/net_process.ts";
 
 Deno.test("net boot: the switch outlives a SIGKILLed machine and the resumed machine links to it again", async () => {
   const image = tempImage("netboot");
-  const sw = await SwitchProcess.start(`${imageDir(image)}/link.sock`);
+  // A relative path, as `deno task boot --net` makes from a relative --image: made absolute.
+  const sw = await SwitchProcess.start(relative(Deno.cwd(), `${imageDir(image)}/link.sock`));
   const args = ["--net-link", sw.linkPath];
   try {
     let m = MachineProcess.start(image, ["--fresh", "--report-checkpoints", ...args]);
