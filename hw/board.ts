@@ -23,6 +23,7 @@
  *   kernel: `checkpoint-ms` changes the checkpoint period, `inject` a fault.
  * - System rollback: on the kernel's request, stops every worker and the
  *   kernel and resumes from the last committed checkpoint, in this process.
+ * - NIC (--net-link): the link to the switch (hw/nic.ts).
  * - Workers: the kernel's, each thread's, init's started early and the
  *   timer chip's, all without permissions (hw/workers.ts).
  *
@@ -54,6 +55,7 @@ import { armPowerFail, type PowerFailSpec } from "./power_fail.ts";
 import { textLines } from "./text_lines.ts";
 import { programWorker, ThreadWorkers } from "./workers.ts";
 import { toCommand } from "./commands.ts";
+import { Nic } from "./nic.ts";
 
 /** One line of machine output. */
 export type MachineLine =
@@ -118,6 +120,8 @@ export interface BoardConfig {
   policies: Record<string, RestartPolicy>;
   /** Byte offset new console rings start at (`--console-start`, a test hook; normally 0). */
   consoleStart: number;
+  /** The switch's link socket (`--net-link`): the NIC connects to it; no network when absent. */
+  netLink?: string;
 }
 
 /** Longest the board holds checkpoint statistics before it emits them (--report-checkpoints). */
@@ -154,6 +158,8 @@ export class Board {
   private bootStarted = performance.now();
   private shutdownResolve: (() => void) | null = null;
   private shuttingDown = false;
+  /** The network device, when the machine has a link to a switch. */
+  private nic: Nic | undefined;
 
   constructor(private readonly config: BoardConfig) {
     this.checkpointMs = config.checkpointMs;
@@ -167,6 +173,10 @@ export class Board {
       if (performance.now() - this.reportedAt >= REPORT_EVERY_MS) this.reportCheckpoints();
     }, 1);
     if (this.config.commands || this.config.faultInjection) this.readCommands();
+    if (this.config.netLink) {
+      this.nic = new Nic(this.config.netLink, (text) => emit({ t: "log", text: `board: ${text}` }));
+      this.nic.start();
+    }
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
   }
 
@@ -469,6 +479,7 @@ export class Board {
     this.reportCheckpoints();
     clearInterval(this.releaseTimer);
     this.workers.stopTimer();
+    this.nic?.stop();
     emit({ t: "halt", epoch: this.image.committedEpoch });
     this.image.close();
     this.workers.stopAll();

@@ -113,6 +113,11 @@ export const MACHINE_FLAGS = {
     arg: "NAME=POLICY,...",
     help: `restart policy per component, overriding init's (${RESTART_POLICIES.join(", ")})`,
   },
+  "net-link": {
+    type: "string",
+    arg: "PATH",
+    help: "the switch's Unix socket: the NIC connects to it (the supervisor's --net sets it)",
+  },
   "console-start": {
     type: "string",
     default: "0",
@@ -150,6 +155,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     handlerBudgetMs: parseHandlerBudget(values["handler-budget-ms"]!),
     policies: parsePolicies(values.policy!),
     consoleStart: parseConsoleStart(values["console-start"]!),
+    netLink: values["net-link"],
   };
 }
 

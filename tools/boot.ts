@@ -26,6 +26,7 @@ import { textLines } from "../hw/text_lines.ts";
 import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
+import { SwitchProcess } from "./net_process.ts";
 
 /** The supervisor's own flags; every other flag is a machine flag (hw/machine.ts). */
 export const SUPERVISOR_FLAGS = {
@@ -38,6 +39,11 @@ export const SUPERVISOR_FLAGS = {
     type: "boolean",
     default: false,
     help: "power the machine on again whenever it dies",
+  },
+  net: {
+    type: "boolean",
+    default: false,
+    help: "start the switch beside the machine (kept across crashes) and link the NIC to it",
   },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
@@ -56,6 +62,7 @@ interface SupervisorFlags {
   help: boolean;
   runForS?: number;
   restartOnCrash: boolean;
+  net: boolean;
   imagePath: string;
   machineArgs: string[];
 }
@@ -72,7 +79,9 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     strict: true,
     tokens: true,
   });
-  if (values.help) return { help: true, restartOnCrash: false, imagePath: "", machineArgs: [] };
+  if (values.help) {
+    return { help: true, restartOnCrash: false, net: false, imagePath: "", machineArgs: [] };
+  }
   const machineArgs: string[] = [];
   for (const t of tokens) {
     if (t.kind !== "option" || !Object.hasOwn(MACHINE_FLAGS, t.name) || t.name === "image") {
@@ -92,6 +101,7 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     help: false,
     runForS,
     restartOnCrash: values["restart-on-crash"],
+    net: values.net,
     imagePath: values.image,
     machineArgs,
   };
@@ -173,15 +183,55 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
   let args = flags.machineArgs;
   if (opensCommandPort(args)) readCommands(() => machine);
+  const net = flags.net ? await startSwitch(`${flags.imagePath}.link`) : undefined;
+  if (net) args = [...args, "--net-link", net.linkPath];
+  try {
+    return await superviseMachine(flags, args, view, {
+      stop,
+      stopping: () => stopping,
+      setMachine: (m) => machine = m,
+    });
+  } finally {
+    await net?.stop();
+  }
+}
+
+/** Starts the switch on `linkPath`, its lines rendered: each port once it is reachable. */
+async function startSwitch(linkPath: string): Promise<SwitchProcess> {
+  const sw = await SwitchProcess.start(linkPath);
+  sw.onLine((l) => {
+    if (l.t === "listening") out(`[net]  listening on 127.0.0.1:${l.port}`);
+    else if (l.t === "violation") out(`[net]  violation: ${l.text}`);
+    else if (l.t === "log") console.error(DIM(`[log]  ${l.text}`));
+    else if (l.t === "machine") {
+      console.error(DIM(`[log]  switch: machine ${l.up ? "up" : "down"}`));
+    }
+  });
+  return sw;
+}
+
+/** Runs machines one after another (with --restart-on-crash) until one exits for good. */
+async function superviseMachine(
+  flags: SupervisorFlags,
+  machineArgs: string[],
+  view: ConsoleView,
+  { stop, stopping, setMachine }: {
+    stop: () => void;
+    stopping: () => boolean;
+    setMachine: (m: MachineProcess) => void;
+  },
+): Promise<number> {
+  let args = machineArgs;
   for (;;) {
-    machine = MachineProcess.start(flags.imagePath, args, { quietStderr: false });
+    const machine = MachineProcess.start(flags.imagePath, args, { quietStderr: false });
+    setMachine(machine);
     machine.onLine((l) => render(l, view));
     machine.onLine((l) => {
       if (l.t === "ready" && flags.runForS !== undefined) setTimeout(stop, flags.runForS * 1000);
     });
     const status = await machine.exited;
     if (status.success) return 0;
-    if (stopping || !flags.restartOnCrash || machine.lines.some((l) => l.t === "error")) {
+    if (stopping() || !flags.restartOnCrash || machine.lines.some((l) => l.t === "error")) {
       const why = status.signal
         ? ` (${status.signal})`
         : status.code === EXIT_IMAGE_ERROR

@@ -20,12 +20,19 @@ import { CONSOLE_RING_BYTES } from "../kernel/abi/limits.ts";
 
 const REPO = new URL("../", import.meta.url);
 
-/** Deno permissions of the machine process: read the code and the image, write only the image. */
-export function machinePermissionFlags(imagePath: string): string[] {
+/**
+ * Deno permissions of the machine process: read the code and the image,
+ * write only the image; with a network link (`--net-link PATH` in `args`),
+ * that one Unix socket and no other network.
+ */
+export function machinePermissionFlags(imagePath: string, args: string[] = []): string[] {
+  const at = args.indexOf("--net-link");
+  const link = at >= 0 ? args[at + 1] : undefined;
   return [
     "--unstable-worker-options",
-    `--allow-read=${REPO.pathname},${imagePath}`,
-    `--allow-write=${imagePath}`,
+    `--allow-read=${REPO.pathname},${imagePath}${link ? `,${link}` : ""}`,
+    `--allow-write=${imagePath}${link ? `,${link}` : ""}`,
+    ...(link ? [`--allow-net=unix:${link}`] : []),
   ];
 }
 
@@ -135,7 +142,14 @@ export class MachineProcess {
   private constructor(imagePath: string, args: string[], quietStderr: boolean) {
     const script = new URL("../hw/machine.ts", import.meta.url).pathname;
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...machinePermissionFlags(imagePath), script, "--image", imagePath, ...args],
+      args: [
+        "run",
+        ...machinePermissionFlags(imagePath, args),
+        script,
+        "--image",
+        imagePath,
+        ...args,
+      ],
       stdout: "piped",
       stderr: quietStderr ? "piped" : "inherit",
       // The command port is the machine's stdin.

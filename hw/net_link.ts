@@ -1,0 +1,144 @@
+/**
+ * The wire between the switch (hw/switch.ts) and the machine's NIC: framed,
+ * sequence-numbered byte streams over a Unix socket.
+ *
+ * Map of this file:
+ * - {@link LinkFrame}: what one frame says, by {@link FrameType}.
+ * - {@link encodeFrame}: a frame's bytes (a 20-byte header, then the data).
+ * - {@link FrameReader}: frames back out of a byte stream that may cut
+ *   them anywhere; a frame that cannot be one (unknown type, a length past
+ *   {@link FRAME_DATA_MAX}) is an error value, never a guess.
+ *
+ * Header, little-endian: u32 data length, u8 type, u8 0, u16 port, u32
+ * connection, f64 offset (a byte offset in that connection's stream in the
+ * frame's direction; a safe integer).
+ *
+ * Every byte of a connection has an offset in its stream, in each
+ * direction, counted from the connection's first byte. The machine says how
+ * far its committed state got (SYNC, ACK); the switch re-sends the rest of
+ * an inbound stream and drops outbound bytes below what it has delivered, so
+ * a re-sent tail reaches the client once.
+ *
+ * @module
+ */
+
+import { Err, TardigradeError } from "../kernel/abi/errors.ts";
+
+/** Frame types. Switch → machine: OPEN, DATA, FIN, GONE, SYNC_DONE. Machine → switch: the rest. */
+export enum FrameType {
+  /** machine → switch: a machine (fresh or resumed) is on the link; SYNC frames follow. */
+  HELLO = 1,
+  /** machine → switch: a program listens on `port`. */
+  LISTEN = 2,
+  /** machine → switch: the committed state holds connection `conn` and consumed its inbound stream up to `off`. */
+  SYNC = 3,
+  /** machine → switch: the SYNC list is complete; the switch re-sends what the machine lacks. */
+  SYNC_END = 4,
+  /** machine → switch: inbound bytes of `conn` below `off` are consumed by a committed checkpoint. */
+  ACK = 5,
+  /** both ways: bytes of `conn` at stream offset `off`. */
+  DATA = 6,
+  /** machine → switch: the program closed `conn` after `off` outbound bytes; switch → machine: the client sent its last byte at `off`. */
+  FIN = 7,
+  /** switch → machine: a new connection `conn` on `port`. */
+  OPEN = 8,
+  /** switch → machine: the switch knows no connection `conn` (its client is gone): drop it. */
+  GONE = 9,
+  /** switch → machine: the switch has re-sent what the machine lacked. */
+  SYNC_DONE = 10,
+}
+
+/** One frame on the link. */
+export interface LinkFrame {
+  type: FrameType;
+  conn: number;
+  port: number;
+  off: number;
+  data: Uint8Array;
+}
+
+/** Header bytes of a frame. */
+export const FRAME_HEADER_BYTES = 20;
+/** Most data bytes one frame carries. */
+export const FRAME_DATA_MAX = 64 * 1024;
+
+const EMPTY = new Uint8Array(0);
+
+/** The bytes of one frame (`data` at most {@link FRAME_DATA_MAX} bytes). */
+export function encodeFrame(
+  type: FrameType,
+  conn: number,
+  off = 0,
+  data: Uint8Array = EMPTY,
+  port = 0,
+): Uint8Array {
+  if (data.length > FRAME_DATA_MAX) {
+    throw new TardigradeError(
+      Err.E_LIMIT,
+      `link frame of ${data.length} bytes: split data into frames of at most ${FRAME_DATA_MAX}`,
+    );
+  }
+  const out = new Uint8Array(FRAME_HEADER_BYTES + data.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, data.length, true);
+  v.setUint8(4, type);
+  v.setUint16(6, port, true);
+  v.setUint32(8, conn, true);
+  v.setFloat64(12, off, true);
+  out.set(data, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** Reassembles frames from chunks of a byte stream. */
+export class FrameReader {
+  private buf = new Uint8Array(0);
+
+  /** Adds a chunk; returns the frames now complete, in order. Throws E_BAD_MESSAGE on garbage. */
+  push(chunk: Uint8Array): LinkFrame[] {
+    if (this.buf.length === 0) {
+      this.buf = chunk.slice();
+    } else {
+      const joined = new Uint8Array(this.buf.length + chunk.length);
+      joined.set(this.buf);
+      joined.set(chunk, this.buf.length);
+      this.buf = joined;
+    }
+    const frames: LinkFrame[] = [];
+    let at = 0;
+    while (this.buf.length - at >= FRAME_HEADER_BYTES) {
+      const v = new DataView(this.buf.buffer, this.buf.byteOffset + at, FRAME_HEADER_BYTES);
+      const length = v.getUint32(0, true);
+      const type = v.getUint8(4);
+      const off = v.getFloat64(12, true);
+      if (
+        length > FRAME_DATA_MAX || !(type in FrameType) || !Number.isSafeInteger(off) || off < 0
+      ) {
+        throw new TardigradeError(
+          Err.E_BAD_MESSAGE,
+          `link: not a frame (type ${type}, length ${length}, offset ${off}); the peer is not speaking the NIC link protocol`,
+        );
+      }
+      if (this.buf.length - at < FRAME_HEADER_BYTES + length) break;
+      const start = at + FRAME_HEADER_BYTES;
+      frames.push({
+        type: type as FrameType,
+        port: v.getUint16(6, true),
+        conn: v.getUint32(8, true),
+        off,
+        data: this.buf.slice(start, start + length),
+      });
+      at = start + length;
+    }
+    this.buf = this.buf.subarray(at);
+    return frames;
+  }
+}
+
+/** Splits `data` at stream offset `off` into DATA frames of at most {@link FRAME_DATA_MAX} bytes. */
+export function dataFrames(conn: number, off: number, data: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < data.length; i += FRAME_DATA_MAX) {
+    out.push(encodeFrame(FrameType.DATA, conn, off + i, data.subarray(i, i + FRAME_DATA_MAX)));
+  }
+  return out;
+}
