@@ -10,7 +10,8 @@
  *   20 ms that starting a worker holds this thread overlap the kernel's
  *   restore.
  * - Console: holds each thread's output until the checkpoint covering it has
- *   committed, then releases it (delayed external visibility).
+ *   committed, then releases it (delayed external visibility); the NIC's
+ *   transmit ring likewise, in the same step (hw/nic.ts).
  * - Power-failure mode: injects a fault (power failure before, during or
  *   after a write, a torn write, a lost write, an I/O error) into one write of
  *   a checkpoint, through the image's own writer (hw/power_fail.ts).
@@ -158,11 +159,14 @@ export class Board {
   private bootStarted = performance.now();
   private shutdownResolve: (() => void) | null = null;
   private shuttingDown = false;
-  /** The network device, when the machine has a link to a switch. */
-  private nic: Nic | undefined;
+  /** The network device; with no link to a switch it drops what it would send. */
+  private readonly nic: Nic;
+  /** The NIC's transmit ring (its HEAD is released at once while checkpoints are off). */
+  private nicTxRing: PmoBuffers | undefined;
 
   constructor(private readonly config: BoardConfig) {
     this.checkpointMs = config.checkpointMs;
+    this.nic = new Nic(config.netLink, (text) => emit({ t: "log", text: `board: ${text}` }));
   }
 
   /** Opens the image, starts the kernel and runs until shut down. */
@@ -173,10 +177,7 @@ export class Board {
       if (performance.now() - this.reportedAt >= REPORT_EVERY_MS) this.reportCheckpoints();
     }, 1);
     if (this.config.commands || this.config.faultInjection) this.readCommands();
-    if (this.config.netLink) {
-      this.nic = new Nic(this.config.netLink, (text) => emit({ t: "log", text: `board: ${text}` }));
-      this.nic.start();
-    }
+    this.nic.start();
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
   }
 
@@ -248,6 +249,7 @@ export class Board {
     emit({ t: "log", text: `board: system rollback (${reason})` });
     this.workers.stopThreads();
     this.consoles.clear();
+    this.nic.detachTx();
     this.workers.stopTimer();
     this.kernel.terminate();
     this.image.close();
@@ -283,6 +285,7 @@ export class Board {
     for (const [thread, c] of this.consoles) {
       this.releaseConsole(thread, consoleHead(c.ring), 0);
     }
+    this.nic.release(this.nicTxRing ? consoleHead(this.nicTxRing) : undefined);
   }
 
   /** Opens the image, or formats it when `fresh` or when no file exists. Returns true if formatted. */
@@ -358,6 +361,9 @@ export class Board {
           this.releaseConsole(msg.threadId, msg.committedHead, this.image.committedEpoch);
         }
         return;
+      case "nic-tx":
+        this.nicTxRing = msg.ring;
+        return this.nic.attachTx(msg.ring, msg.register, msg.committedHead);
       case "load":
         try {
           this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
@@ -395,6 +401,7 @@ export class Board {
     this.toKernel({ t: "committed", epoch: msg.epoch, staging: msg.pages }, [msg.pages]);
     this.showImageReport();
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
+    this.nic.release(msg.nicTxHead);
     if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
     if (msg.stats.digest) {
       emit({ t: "digest", epoch: msg.epoch, digest: msg.stats.digest, when: "commit" });
@@ -479,7 +486,7 @@ export class Board {
     this.reportCheckpoints();
     clearInterval(this.releaseTimer);
     this.workers.stopTimer();
-    this.nic?.stop();
+    this.nic.stop();
     emit({ t: "halt", epoch: this.image.committedEpoch });
     this.image.close();
     this.workers.stopAll();

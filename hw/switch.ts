@@ -9,7 +9,7 @@
  * - {@link SwitchLine}: what it prints, one JSON object a line.
  * - {@link Switch}: the TCP listeners (one per port the machine's programs
  *   listen on, on 127.0.0.1, the same number as inside), each client
- *   connection's two streams, and the machine link (hw/net_link.ts).
+ *   connection's two streams, and the machine link (kernel/abi/net_link.ts).
  *
  * Inbound: every byte a client sends gets an offset in its stream and is
  * kept until the machine ACKs it (consumed by a committed checkpoint). When
@@ -34,7 +34,13 @@
 
 import { parseArgs } from "node:util";
 import type { FlagTable } from "./flags.ts";
-import { dataFrames, encodeFrame, FrameReader, FrameType, type LinkFrame } from "./net_link.ts";
+import {
+  dataFrames,
+  encodeFrame,
+  FrameReader,
+  FrameType,
+  type LinkFrame,
+} from "../kernel/abi/net_link.ts";
 
 /** The switch's flags. */
 export const SWITCH_FLAGS = {

@@ -3,7 +3,7 @@
  *
  * Map of this file:
  * - {@link bootFresh}: the root cap group "init" with its thread, the timer
- *   IRQ and its first capabilities.
+ *   IRQ, the NIC's transmit ring (kernel/nic.ts) and its first capabilities.
  * - {@link resume}: rebuild the caches from the restored records, then start
  *   a worker per thread; a server stays dormant until it has work.
  * - {@link Dormancy}: restored servers not started yet, their doorbells (the
@@ -17,6 +17,7 @@ import { DOORBELL_BYTES, DoorbellWord, type PmoBuffers } from "./abi/layout.ts";
 import { KERNEL_RECORDS_RESERVED, RECORDS_MAX } from "./abi/limits.ts";
 import { INIT_PROGRAM } from "./abi/protocol.ts";
 import { RIGHTS_ALL } from "./abi/rights.ts";
+import { INIT_NIC_TX_SLOT, INIT_TIMER_IRQ_SLOT } from "./abi/slots.ts";
 import type { ConsoleRegisters } from "./consoles.ts";
 import { digestState } from "./digest.ts";
 import { createCapGroup } from "./objects/cap_group.ts";
@@ -26,16 +27,19 @@ import { signalPending } from "./objects/notification.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { createThread } from "./objects/thread.ts";
 import type { KernelServices } from "./services.ts";
+import type { NicTxRing } from "./nic.ts";
 
 /** What boot and resume need besides the kernel services. */
 export interface BootHost extends KernelServices {
   /** The kernel memory object (resume digests it). */
   readonly kernelPmo: PmoBuffers;
   readonly dormancy: Dormancy;
+  /** The NIC's transmit ring: made at a fresh boot, handed to the board again at resume. */
+  readonly nic: NicTxRing;
 }
 
 /** Fresh boot: the root cap group "init" with its thread and first capabilities. */
-export function bootFresh(k: KernelServices): Promise<void> {
+export async function bootFresh(k: BootHost): Promise<void> {
   // The root task may use every kernel record but a reserve for the kernel's own.
   const quotaObjects = RECORDS_MAX - KERNEL_RECORDS_RESERVED;
   const group = createCapGroup(k, "init", k.config.nvmPages, quotaObjects, 0);
@@ -50,7 +54,9 @@ export function bootFresh(k: KernelServices): Promise<void> {
     group,
   );
   k.caps.insertOriginal(group, thread.id, RIGHTS_ALL, 1);
-  k.caps.insertOriginal(group, timer.id, RIGHTS_ALL, 2);
+  k.caps.insertOriginal(group, timer.id, RIGHTS_ALL, INIT_TIMER_IRQ_SLOT);
+  const nic = await k.nic.create(k.pmos, group);
+  k.caps.insertOriginal(group, nic.id, RIGHTS_ALL, INIT_NIC_TX_SLOT);
   return k.spawn(thread, false);
 }
 
@@ -59,6 +65,7 @@ export async function resume(k: BootHost): Promise<void> {
   k.caps.rebuild();
   const pmos = [...k.table.ofKind(ObjKind.PMO)];
   for (const pmo of pmos) k.pmos.adopt(pmo);
+  await k.nic.resume(k.table, k.pmos);
   if (k.config.digest) {
     const all = await Promise.all(
       pmos.map(async (p) => [p.id, await k.pmos.ensureLoaded(p.id)] as [number, PmoBuffers]),

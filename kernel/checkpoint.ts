@@ -53,6 +53,8 @@ interface Cut {
   spent: Record<string, number>;
   captures: Capture[];
   consoleHeads: Array<[number, number]>;
+  /** The NIC transmit ring's HEAD at the cut. */
+  nicTxHead: number | undefined;
   digest: string | undefined;
 }
 
@@ -172,11 +174,12 @@ export class CheckpointManager implements CheckpointControl {
     const t2 = performance.now();
     const captures = this.pages.capture(this.k.kernelPmo, this.k.pmos.loaded());
     const consoleHeads = this.consoleHeads();
+    const nicTxHead = this.k.nic.head();
     const t3 = performance.now();
     const digest = this.k.config.digest
       ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
       : undefined;
-    return { t0, t1, t2, t3, objectRecords, spent, captures, consoleHeads, digest };
+    return { t0, t1, t2, t3, objectRecords, spent, captures, consoleHeads, nicTxHead, digest };
   }
 
   /** After the thaw: the CoW copies, the statistics, and the capture to the board. */
@@ -214,6 +217,7 @@ export class CheckpointManager implements CheckpointControl {
       pages,
       nvmPages,
       consoleHeads: c.consoleHeads,
+      nicTxHead: c.nicTxHead,
       stats,
     }, [pages]);
     return stats;

@@ -41,6 +41,7 @@ import { PersistentMemory } from "./abi/pmem.ts";
 import { allocatePmoBuffers } from "./abi/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { ConsoleRegisters } from "./consoles.ts";
+import { NicTxRing } from "./nic.ts";
 import { bootFresh, Dormancy, resume } from "./boot.ts";
 import { Supervisor } from "./supervisor.ts";
 import { onWorkerMessage } from "./dispatch.ts";
@@ -60,6 +61,8 @@ export class Kernel implements KernelServices, CheckpointHost {
   readonly consoles: ConsoleRegisters;
   /** Restored threads not started yet. */
   readonly dormancy: Dormancy;
+  /** The NIC's transmit ring. */
+  readonly nic: NicTxRing;
   /** Watchdog and restart policies. */
   readonly supervisor: Supervisor;
   private readonly timerIrqs = new TimerIrqs();
@@ -96,6 +99,7 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.checkpoints = new CheckpointManager(this, epoch);
     this.consoles = new ConsoleRegisters(config.consoleStart, (m) => this.post(m));
     this.dormancy = new Dormancy(this, this.consoles);
+    this.nic = new NicTxRing((m) => this.post(m));
     this.supervisor = new Supervisor(this);
   }
 

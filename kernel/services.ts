@@ -64,6 +64,8 @@ export interface KernelServices {
   /** Threads whose worker has been started, by thread id (dead ones included). */
   readonly threads: ReadonlyMap<number, LiveThread>;
   readonly checkpoints: CheckpointControl;
+  /** The NIC's transmit ring (kernel/nic.ts): a mapping of it comes with its device register. */
+  readonly nic: { registerOf(pmoId: number): SharedArrayBuffer | undefined };
   /**
    * Posts an event to a thread and rings its doorbell; a dormant thread is
    * started first unless `wakeDormant` is false.
@@ -116,6 +118,8 @@ export interface CheckpointHost {
     loadedBuffers(id: number): PmoBuffers | undefined;
   };
   readonly threads: ReadonlyMap<number, FrozenThread>;
+  /** The NIC's transmit ring (kernel/nic.ts): its HEAD is recorded at the cut. */
+  readonly nic: { head(): number | undefined };
   /** True when every live thread has reached its first safe point. */
   allReady(): boolean;
   post(msg: KernelToBoard, transfer?: Transferable[]): void;

@@ -104,16 +104,32 @@ export class ConsoleWriter {
       this.dropped += bytes.length;
       return false;
     }
-    for (let i = 0; i < bytes.length;) {
-      const at = (head + i) % CONSOLE_RING_BYTES;
-      const n = Math.min(bytes.length - i, CONSOLE_RING_BYTES - at);
-      this.mem.write(CONSOLE_TEXT_OFFSET + at, bytes.subarray(i, i + n));
-      i += n;
-    }
-    this.mem.markDirty(ConsoleWord.HEAD * 4, 8);
-    store64(this.ring.data, ConsoleWord.HEAD, head + bytes.length);
+    appendToRing(this.mem, this.ring, bytes);
     return true;
   }
+}
+
+/**
+ * Appends `bytes` at the ring's HEAD (wrapping) and advances HEAD, through
+ * the write barrier. The caller has checked that the bytes overwrite only
+ * released ones (the console's writer and the NIC's, kernel/abi/nic.ts).
+ */
+export function appendToRing(mem: PersistentMemory, ring: PmoBuffers, bytes: Uint8Array): void {
+  const head = consoleHead(ring);
+  for (let i = 0; i < bytes.length;) {
+    const at = (head + i) % CONSOLE_RING_BYTES;
+    const n = Math.min(bytes.length - i, CONSOLE_RING_BYTES - at);
+    mem.write(CONSOLE_TEXT_OFFSET + at, bytes.subarray(i, i + n));
+    i += n;
+  }
+  mem.markDirty(ConsoleWord.HEAD * 4, 8);
+  store64(ring.data, ConsoleWord.HEAD, head + bytes.length);
+}
+
+/** Sets the ring's START (through the write barrier): the NIC's writer moves it past frames it overwrites. */
+export function setRingStart(mem: PersistentMemory, ring: PmoBuffers, start: number): void {
+  mem.markDirty(ConsoleWord.START * 4, 8);
+  store64(ring.data, ConsoleWord.START, start);
 }
 
 /** Reads bytes [from, to) of a console ring (the board's side). */

@@ -173,6 +173,14 @@ export type KernelToBoard =
      */
     committedHead?: number;
   }
+  | {
+    /** The NIC's transmit ring (kernel/abi/nic.ts) and its device register. */
+    t: "nic-tx";
+    ring: PmoBuffers;
+    register: SharedArrayBuffer;
+    /** After a resume: the ring's HEAD as the committed checkpoint holds it; the board sends from RELEASED up to it. */
+    committedHead?: number;
+  }
   | { t: "load"; reqId: number; data: SharedArrayBuffer; nvmBase: number; pages: number }
   | {
     t: "commit";
@@ -181,6 +189,8 @@ export type KernelToBoard =
     pages: ArrayBuffer;
     nvmPages: Int32Array;
     consoleHeads: Array<[number, number]>;
+    /** The NIC transmit ring's HEAD at the cut: its frames up to it go to the switch at the commit. */
+    nicTxHead?: number;
     stats: CheckpointStats;
   }
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }

@@ -11,7 +11,8 @@
  * | {@link Slot.THREAD} | its first thread (the kernel puts it there)    |
  * | {@link Slot.RECORD} | its slot record, a 1-page PMO its parent grants; far above the slots a program fills from the lowest free one |
  *
- * The root task (init) also holds the timer IRQ in {@link INIT_TIMER_IRQ_SLOT}.
+ * The root task (init) also holds the timer IRQ in {@link INIT_TIMER_IRQ_SLOT}
+ * and the NIC's transmit ring in {@link INIT_NIC_TX_SLOT}.
  *
  * @module
  */
@@ -33,6 +34,8 @@ export enum Slot {
 export const GRANTED_FIRST_SLOT = 2;
 /** Slot of the timer IRQ in the root task's cap group (the kernel puts it there at boot). */
 export const INIT_TIMER_IRQ_SLOT = 2;
+/** Slot of the NIC's transmit ring (a PMO, kernel/nic.ts) in the root task's cap group. */
+export const INIT_NIC_TX_SLOT = 3;
 /** Key of a thread's start args that holds its named capabilities (name → slot). */
 export const CAPS_ARG = "caps";
 

@@ -27,6 +27,8 @@ export interface MappedPmo {
   buffers: PmoBuffers;
   pages: number;
   writable: boolean;
+  /** The NIC transmit ring's device register (RELEASED), when the PMO is that ring. */
+  register?: SharedArrayBuffer;
 }
 
 /** What `system_info` reports. */

@@ -98,7 +98,7 @@ export interface PmoRecord extends RecordBase {
   kind: ObjKind.PMO;
   pages: number;
   nvmBase: number;
-  role: "data" | "ring" | "console" | "notification" | "kernel";
+  role: "data" | "ring" | "console" | "notification" | "kernel" | "nic";
   owner: number;
 }
 

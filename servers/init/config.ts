@@ -27,6 +27,8 @@ export interface ServiceConfig {
   needs: string[];
   /** Started only when `--apps` names it (before the apps), e.g. the example server. */
   optional?: boolean;
+  /** Gets the NIC's transmit ring as "nic" (the network driver). */
+  nic?: boolean;
 }
 
 /** The servers, in start order (a server starts after every service it needs). */
@@ -45,7 +47,14 @@ export const SERVICES: ServiceConfig[] = [
     policy: "fresh",
     needs: ["memory"],
   },
-  { name: "net", program: "servers/net/main.ts", quotaPages: 64, policy: "fresh", needs: [] },
+  {
+    name: "net",
+    program: "servers/net/main.ts",
+    quotaPages: 64,
+    policy: "fresh",
+    needs: [],
+    nic: true,
+  },
   {
     name: "example",
     program: "servers/example/main.ts",

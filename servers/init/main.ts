@@ -13,7 +13,7 @@
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
-import { INIT_TIMER_IRQ_SLOT } from "../../kernel/abi/slots.ts";
+import { INIT_NIC_TX_SLOT, INIT_TIMER_IRQ_SLOT } from "../../kernel/abi/slots.ts";
 import { Label, type ServerStatus } from "../protocol.ts";
 import { parseJson, unwrap } from "../runtime/ipc.ts";
 import { CapName } from "../runtime/names.ts";
@@ -71,6 +71,12 @@ async function startService(
     caps: [
       [CapName.SERVICE, { slot: ep, rights: Right.RECEIVE | Right.READ }],
       ...needGrants(svc.needs, endpoints, badge),
+      ...(svc.nic
+        ? [[CapName.NIC, { slot: INIT_NIC_TX_SLOT, rights: Right.READ | Right.WRITE }] as [
+          string,
+          Grant,
+        ]]
+        : []),
     ],
   });
   endpoints.set(svc.name, ep);

@@ -60,6 +60,8 @@ export const CapName = {
   SERVICE: "service",
   /** An app's timer notification. */
   TIMER: "timer",
+  /** The NIC's transmit ring (the network driver's; kernel/abi/nic.ts). */
+  NIC: "nic",
 } as const;
 
 const encoder = new TextEncoder();

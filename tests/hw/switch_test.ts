@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeFrame, FrameReader, FrameType, type LinkFrame } from "../../hw/net_link.ts";
+import { encodeFrame, FrameReader, FrameType, type LinkFrame } from "../../kernel/abi/net_link.ts";
 import { SwitchProcess } from "../../tools/net_process.ts";
 
 const enc = new TextEncoder();

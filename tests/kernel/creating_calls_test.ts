@@ -58,6 +58,7 @@ function services(spawned: ThreadRecord[]): KernelServices {
     table,
     caps: new CapSpaces(table),
     pmos: new PmoManager(table, nvm, () => Promise.resolve()),
+    nic: { registerOf: () => undefined },
     threads: new Map(),
     checkpoints: {
       committedEpoch: 0,

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { Err, TardigradeError } from "../kernel/abi/errors.ts";
+import { Err, TardigradeError } from "./errors.ts";
 
 /** Frame types. Switch → machine: OPEN, DATA, FIN, GONE, SYNC_DONE. Machine → switch: the rest. */
 export enum FrameType {
