@@ -87,11 +87,10 @@ export class Nic {
     this.sending = true;
     try {
       while (this.tx === tx && this.link === link && this.synced) {
-        const from = this.resend ? resendFrom(tx.ring) : consoleReleased(tx.register);
         const to = this.txCommitted;
+        const bytes = this.resend ? this.oldestFrames(tx, to) : this.unsent(tx, to);
         this.resend = false;
-        if (to <= from) break;
-        const bytes = readConsole(tx.ring, from, to);
+        if (bytes.length === 0) break;
         for (let at = 0; at < bytes.length;) at += await link.write(bytes.subarray(at));
         if (this.tx === tx) setConsoleReleased(tx.register, to);
       }
@@ -100,6 +99,29 @@ export class Nic {
       if (!this.stopped) this.log(`nic: transmit failed: ${(e as Error).message}`);
     }
     this.sending = false;
+  }
+
+  /** The committed frames not yet sent: [RELEASED, `to`); the writer never overwrites them. */
+  private unsent(tx: { ring: PmoBuffers; register: SharedArrayBuffer }, to: number): Uint8Array {
+    const from = consoleReleased(tx.register);
+    return to > from ? readConsole(tx.ring, from, to) : new Uint8Array(0);
+  }
+
+  /**
+   * Every committed frame the ring still holds: [START, `to`). The driver
+   * may be writing meanwhile, over frames below RELEASED, so RELEASED is
+   * first lowered to START (no new write overwrites the rest), and after the
+   * copy START is read again: a write that had already checked its room
+   * moved START past what it overwrites, so the copy starts there (a frame
+   * boundary; everything above it is intact).
+   */
+  private oldestFrames(tx: { ring: PmoBuffers; register: SharedArrayBuffer }, to: number) {
+    const from = resendFrom(tx.ring);
+    if (from < consoleReleased(tx.register)) setConsoleReleased(tx.register, from);
+    if (to <= from) return new Uint8Array(0);
+    const bytes = readConsole(tx.ring, from, to);
+    const start = Math.min(resendFrom(tx.ring), to);
+    return bytes.subarray(Math.max(0, start - from));
   }
 
   /** Connects to the switch and keeps connecting while the machine runs. */
