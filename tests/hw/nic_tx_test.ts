@@ -1,7 +1,8 @@
 /**
  * The NIC's transmit path with commit-gated release: a frame the network
  * driver writes into the transmit ring reaches the link only once the
- * checkpoint covering it has committed (with checkpoints off, at once), and
+ * checkpoint covering it has committed (with checkpoints off, at once; a
+ * FIN after the connection's last byte likewise), and
  * a resumed machine sends the committed frames again from the ring's oldest
  * one (the switch drops what its clients already have). A stand-in switch
  * on the link socket (this process) records every frame the NIC sends; the
@@ -108,6 +109,15 @@ function carriesSent(link: Link | undefined): boolean {
   );
 }
 
+/** True once `link` carries the sender's FIN, after its frame and at the offset the text ends. */
+function carriesFin(link: Link | undefined): boolean {
+  const frames = link?.frames ?? [];
+  const fin = frames.findIndex((f) => f.type === FrameType.FIN && f.conn === CONN);
+  const data = frames.findIndex((f) => f.type === FrameType.DATA && f.conn === CONN);
+  return fin > data && data !== -1 &&
+    frames[fin].off === new TextEncoder().encode(NIC_SENDER_TEXT).length;
+}
+
 /** Runs `body` with a fresh image and a stand-in switch beside it. */
 async function withSwitch(
   label: string,
@@ -153,7 +163,7 @@ Deno.test("nic tx: a committed frame leaves at the commit, and a resumed machine
     await sw.until((links) => links.length === 1);
     assert.deepEqual(dataOf(sw.links[0]), [], "nothing leaves before the checkpoint");
     await first.send({ t: "checkpoint-ms", ms: 1 });
-    await sw.until((links) => carriesSent(links[0]));
+    await sw.until((links) => carriesSent(links[0]) && carriesFin(links[0]));
     await first.kill();
     await sw.until((links) => links[0].closed);
 
