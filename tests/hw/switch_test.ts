@@ -71,6 +71,22 @@ function freePort(): number {
   return port;
 }
 
+/** A stand-in machine that says hello, asks for `port`, and waits until the switch listens on it. */
+async function listeningMachine(
+  sw: SwitchProcess,
+  path: string,
+  port: number,
+): Promise<FakeMachine> {
+  const m = await FakeMachine.connect(path);
+  await m.send(
+    encodeFrame(FrameType.HELLO, 0),
+    encodeFrame(FrameType.LISTEN, 0, 0, undefined, port),
+    encodeFrame(FrameType.SYNC_END, 0),
+  );
+  await sw.waitFor((l) => l.t === "listening" && l.port === port);
+  return m;
+}
+
 async function readExactly(c: Deno.Conn, n: number): Promise<string> {
   const out = new Uint8Array(n);
   let got = 0;
@@ -88,13 +104,7 @@ Deno.test("switch: a client's stream survives the machine going away, each byte 
   const sw = await SwitchProcess.start(path);
   const port = freePort();
   try {
-    let m = await FakeMachine.connect(path);
-    await m.send(
-      encodeFrame(FrameType.HELLO, 0),
-      encodeFrame(FrameType.LISTEN, 0, 0, undefined, port),
-      encodeFrame(FrameType.SYNC_END, 0),
-    );
-    await sw.waitFor((l) => l.t === "listening" && l.port === port);
+    let m = await listeningMachine(sw, path, port);
     const client = await Deno.connect({ hostname: "127.0.0.1", port });
     await client.write(enc.encode("hello"));
     await m.until((fs) => fs.some((f) => f.type === FrameType.OPEN));
@@ -145,13 +155,7 @@ Deno.test("switch: a connection opened while the machine is down is opened at th
   const sw = await SwitchProcess.start(path);
   const port = freePort();
   try {
-    let m = await FakeMachine.connect(path);
-    await m.send(
-      encodeFrame(FrameType.HELLO, 0),
-      encodeFrame(FrameType.LISTEN, 0, 0, undefined, port),
-      encodeFrame(FrameType.SYNC_END, 0),
-    );
-    await sw.waitFor((l) => l.t === "listening" && l.port === port);
+    let m = await listeningMachine(sw, path, port);
     m.close();
     await sw.waitFor((l) => l.t === "machine" && !l.up);
     const client = await Deno.connect({ hostname: "127.0.0.1", port });
