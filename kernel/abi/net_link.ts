@@ -24,7 +24,7 @@
 
 import { Err, TardigradeError } from "./errors.ts";
 
-/** Frame types. Switch → machine: OPEN, DATA, FIN, GONE, SYNC_DONE. Machine → switch: the rest. */
+/** Frame types. Switch → machine: OPEN, DATA, FIN, GONE, ACK, SYNC_DONE. Machine → switch: HELLO, LISTEN, SYNC, SYNC_END, ACK, DATA, FIN. */
 export enum FrameType {
   /** machine → switch: a machine (fresh or resumed) is on the link; SYNC frames follow. */
   HELLO = 1,
@@ -34,7 +34,13 @@ export enum FrameType {
   SYNC = 3,
   /** machine → switch: the SYNC list is complete; the switch re-sends what the machine lacks. */
   SYNC_END = 4,
-  /** machine → switch: inbound bytes of `conn` below `off` are consumed by a committed checkpoint. */
+  /**
+   * machine → switch: inbound bytes of `conn` below `off` are consumed by a
+   * committed checkpoint (the switch may drop them, and may send up to
+   * `off` + {@link RX_WINDOW_BYTES}); switch → machine: outbound bytes of
+   * `conn` below `off` are delivered to the client (the machine may send up
+   * to `off` + {@link TX_WINDOW_BYTES}).
+   */
   ACK = 5,
   /** both ways: bytes of `conn` at stream offset `off`. */
   DATA = 6,
@@ -42,7 +48,11 @@ export enum FrameType {
   FIN = 7,
   /** switch → machine: a new connection `conn` on `port`. */
   OPEN = 8,
-  /** switch → machine: the switch knows no connection `conn` (its client is gone): drop it. */
+  /**
+   * switch → machine: the switch knows no connection `conn` (any more): the
+   * machine's FIN was delivered and the client closed, or the SYNC list
+   * named a connection the switch never had. The machine forgets it.
+   */
   GONE = 9,
   /** switch → machine: the switch has re-sent what the machine lacked. */
   SYNC_DONE = 10,
@@ -56,6 +66,21 @@ export interface LinkFrame {
   off: number;
   data: Uint8Array;
 }
+
+/**
+ * Inbound flow control: the switch sends a connection's bytes only up to
+ * its last ACK (or SYNC) plus this window, so the network driver buffers at
+ * most this much per connection that its program has not received.
+ */
+export const RX_WINDOW_BYTES = 64 * 1024;
+
+/**
+ * Outbound flow control: the network driver sends a connection's bytes only
+ * up to what the switch last ACKed as delivered plus this window, so the
+ * switch holds at most this much per connection for a client that does not
+ * read.
+ */
+export const TX_WINDOW_BYTES = 256 * 1024;
 
 /** Header bytes of a frame. */
 export const FRAME_HEADER_BYTES = 20;

@@ -12,7 +12,8 @@
  * | {@link Slot.RECORD} | its slot record, a 1-page PMO its parent grants; far above the slots a program fills from the lowest free one |
  *
  * The root task (init) also holds the timer IRQ in {@link INIT_TIMER_IRQ_SLOT}
- * and the NIC's transmit ring in {@link INIT_NIC_TX_SLOT}.
+ * and the NIC's transmit ring, receive PMO and IRQ in {@link INIT_NIC_TX_SLOT},
+ * {@link INIT_NIC_RX_SLOT} and {@link INIT_NIC_IRQ_SLOT}.
  *
  * @module
  */
@@ -36,6 +37,10 @@ export const GRANTED_FIRST_SLOT = 2;
 export const INIT_TIMER_IRQ_SLOT = 2;
 /** Slot of the NIC's transmit ring (a PMO, kernel/nic.ts) in the root task's cap group. */
 export const INIT_NIC_TX_SLOT = 3;
+/** Slot of the NIC's receive PMO (ring and connection table, kernel/abi/nic_rx.ts) in the root task's cap group. */
+export const INIT_NIC_RX_SLOT = 4;
+/** Slot of the NIC's IRQ (raised when the receive ring has new frames) in the root task's cap group. */
+export const INIT_NIC_IRQ_SLOT = 5;
 /** Key of a thread's start args that holds its named capabilities (name → slot). */
 export const CAPS_ARG = "caps";
 

@@ -62,6 +62,12 @@ export const CapName = {
   TIMER: "timer",
   /** The NIC's transmit ring (the network driver's; kernel/abi/nic.ts). */
   NIC: "nic",
+  /** The NIC's receive ring and connection table (the network driver's; kernel/abi/nic_rx.ts). */
+  NIC_RX: "nic-rx",
+  /** The NIC's IRQ (the network driver binds a notification to it). */
+  NIC_IRQ: "nic-irq",
+  /** The network driver (a program's CALL capability to it). */
+  NET: "net",
 } as const;
 
 const encoder = new TextEncoder();
