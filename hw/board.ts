@@ -57,6 +57,7 @@ import { textLines } from "./text_lines.ts";
 import { programWorker, ThreadWorkers } from "./workers.ts";
 import { toCommand } from "./commands.ts";
 import { Nic } from "./nic.ts";
+import { nicTableBytes } from "../kernel/abi/nic_rx.ts";
 
 /** One line of machine output. */
 export type MachineLine =
@@ -163,10 +164,16 @@ export class Board {
   private readonly nic: Nic;
   /** The NIC's transmit ring (its HEAD is released at once while checkpoints are off). */
   private nicTxRing: PmoBuffers | undefined;
+  /** The NIC's receive PMO (its table is acted on at once while checkpoints are off). */
+  private nicRx: PmoBuffers | undefined;
 
   constructor(private readonly config: BoardConfig) {
     this.checkpointMs = config.checkpointMs;
-    this.nic = new Nic(config.netLink, (text) => emit({ t: "log", text: `board: ${text}` }));
+    this.nic = new Nic(
+      config.netLink,
+      (text) => emit({ t: "log", text: `board: ${text}` }),
+      () => this.toKernel({ t: "nic-irq" }),
+    );
   }
 
   /** Opens the image, starts the kernel and runs until shut down. */
@@ -249,7 +256,7 @@ export class Board {
     emit({ t: "log", text: `board: system rollback (${reason})` });
     this.workers.stopThreads();
     this.consoles.clear();
-    this.nic.detachTx();
+    this.nic.detach();
     this.workers.stopTimer();
     this.kernel.terminate();
     this.image.close();
@@ -286,6 +293,7 @@ export class Board {
       this.releaseConsole(thread, consoleHead(c.ring), 0);
     }
     this.nic.release(this.nicTxRing ? consoleHead(this.nicTxRing) : undefined);
+    this.nic.commitTable(this.nicRx ? nicTableBytes(this.nicRx) : undefined);
   }
 
   /** Opens the image, or formats it when `fresh` or when no file exists. Returns true if formatted. */
@@ -364,6 +372,9 @@ export class Board {
       case "nic-tx":
         this.nicTxRing = msg.ring;
         return this.nic.attachTx(msg.ring, msg.register, msg.committedHead);
+      case "nic-rx":
+        this.nicRx = msg.ring;
+        return this.nic.attachRx(msg.ring, msg.register, msg.committedTable);
       case "load":
         try {
           this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
@@ -402,6 +413,7 @@ export class Board {
     this.showImageReport();
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     this.nic.release(msg.nicTxHead);
+    this.nic.commitTable(msg.nicTable);
     if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
     if (msg.stats.digest) {
       emit({ t: "digest", epoch: msg.epoch, digest: msg.stats.digest, when: "commit" });

@@ -3,8 +3,10 @@
  * protocol in kernel/abi/net_link.ts).
  *
  * It connects to the switch's Unix socket when the machine starts
- * (`--net-link PATH`), says HELLO and an empty SYNC list, and connects again
- * whenever the switch goes away and comes back.
+ * (`--net-link PATH`) and again whenever the switch goes away and comes
+ * back. Once the kernel has handed it the receive PMO (and with it the
+ * committed connection table) it says HELLO, a LISTEN per port and a SYNC per
+ * connection of that table, and SYNC_END.
  *
  * Transmit: the network driver writes link frames into the transmit ring
  * (kernel/abi/nic.ts); the board calls {@link Nic.release} with the HEAD a
@@ -17,12 +19,22 @@
  * switch drops outbound bytes its clients already have. With no link the
  * frames are dropped as they are released (a NIC with no cable).
  *
- * The receive ring and the NIC IRQ come next (docs/ARCHITECTURE.md "Network").
+ * Receive: OPEN, DATA, FIN, GONE and ACK frames from the switch go into the
+ * receive ring (kernel/abi/nic_rx.ts) in order, and the NIC raises its IRQ
+ * after each batch. While the ring is full the NIC stops reading the link
+ * (the switch's windows bound what waits in the socket) and looks again
+ * every millisecond.
+ *
+ * The connection table of each committed checkpoint ({@link Nic.commitTable})
+ * becomes LISTEN frames for new ports and ACK frames for consumed bytes: the
+ * switch forgets inbound bytes only once a committed state has consumed
+ * them.
  *
  * @module
  */
 
 import { encodeFrame, FrameReader, FrameType, type LinkFrame } from "../kernel/abi/net_link.ts";
+import { decodeNicTable, type NicEntry, NicEntryKind, NicRxWriter } from "../kernel/abi/nic_rx.ts";
 import {
   consoleReleased,
   readConsole,
@@ -47,15 +59,92 @@ export class Nic {
   private txCommitted = 0;
   /** Send from the ring's oldest frame at the next chance (after a sync). */
   private resend = false;
+  /** The receive ring's writer, once the kernel has handed the receive PMO over. */
+  private rx: NicRxWriter | undefined;
+  /** Resolves the link waiting for the receive PMO before it says HELLO. */
+  private rxAttached: (() => void) | undefined;
+  /** The connection table of the newest committed checkpoint. */
+  private committedTable: NicEntry[] = [];
+  /** HELLO went out on the current link: LISTEN and ACK frames may follow. */
+  private helloSent = false;
+  /** Ports and consumed offsets the switch was told on the current link. */
+  private listenSent = new Set<number>();
+  private ackSent = new Map<number, number>();
+  /** Frames from the switch waiting for room in the receive ring. */
+  private rxQueue: LinkFrame[] = [];
+  /** Resolves the link reader waiting for the receive ring to drain. */
+  private rxDrained: (() => void) | undefined;
 
   /**
    * @param path the switch's link socket; none: frames are dropped as they are released
    * @param log a diagnostic line (the board's `log`)
+   * @param raiseIrq raises the NIC's IRQ line (frames are in the receive ring)
    */
   constructor(
     private readonly path: string | undefined,
     private readonly log: (text: string) => void,
+    private readonly raiseIrq: () => void = () => {},
   ) {}
+
+  /**
+   * The kernel handed over the receive PMO with an empty ring; after a
+   * resume `committedTable` is the table the committed checkpoint holds. A
+   * link already up says HELLO again (after a system rollback the switch
+   * must re-send from the restored state).
+   */
+  attachRx(ring: PmoBuffers, register: SharedArrayBuffer, committedTable?: Uint8Array): void {
+    this.rx = new NicRxWriter(ring, register);
+    this.rxQueue = [];
+    this.committedTable = committedTable ? decodeNicTable(committedTable) : [];
+    if (this.helloSent) this.dropLink();
+    this.rxAttached?.();
+    this.rxAttached = undefined;
+  }
+
+  /**
+   * The connection table of a checkpoint that committed (with checkpoints
+   * off, the table now): LISTEN for ports the switch was not told, ACK for
+   * consumed bytes it was not told.
+   */
+  commitTable(bytes: Uint8Array | undefined): void {
+    if (!bytes) return;
+    this.committedTable = decodeNicTable(bytes);
+    if (this.helloSent) this.sendTableNews();
+  }
+
+  private sendTableNews(): void {
+    const frames: Uint8Array[] = [];
+    for (const e of this.committedTable) {
+      if (e.kind === NicEntryKind.LISTEN && !this.listenSent.has(e.port)) {
+        this.listenSent.add(e.port);
+        frames.push(encodeFrame(FrameType.LISTEN, 0, 0, undefined, e.port));
+      } else if (e.kind === NicEntryKind.CONN && e.consumed > (this.ackSent.get(e.conn) ?? 0)) {
+        this.ackSent.set(e.conn, e.consumed);
+        frames.push(encodeFrame(FrameType.ACK, e.conn, e.consumed));
+      }
+    }
+    if (frames.length > 0) this.writeControl(frames);
+  }
+
+  /** Writes control frames to the link (they do not wait for the transmit ring). */
+  private writeControl(frames: Uint8Array[]): void {
+    const link = this.link;
+    if (!link) return;
+    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of frames) {
+      out.set(f, at);
+      at += f.length;
+    }
+    this.controlWrites = this.controlWrites.then(async () => {
+      try {
+        for (let i = 0; i < out.length;) i += await link.write(out.subarray(i));
+      } catch { /* the link went down: the next HELLO says it all again */ }
+    });
+  }
+
+  /** Control frames are written in order, one batch after another. */
+  private controlWrites: Promise<void> = Promise.resolve();
 
   /** The kernel handed over the transmit ring; after a resume, `committedHead` is its committed HEAD. */
   attachTx(ring: PmoBuffers, register: SharedArrayBuffer, committedHead: number | undefined): void {
@@ -65,9 +154,18 @@ export class Nic {
     this.pump();
   }
 
-  /** The ring goes with the state that made it (a system rollback); the kernel hands it over again. */
-  detachTx(): void {
+  /** The rings go with the state that made them (a system rollback); the kernel hands them over again. */
+  detach(): void {
     this.tx = undefined;
+    this.rx = undefined;
+    this.rxQueue = [];
+  }
+
+  /** Closes the current link: the NIC connects again and says HELLO from the committed state. */
+  private dropLink(): void {
+    try {
+      this.link?.close();
+    } catch { /* closed */ }
   }
 
   /** Frames up to `head` are committed: they go to the switch. */
@@ -146,32 +244,83 @@ export class Nic {
     }
   }
 
-  /** Says HELLO with what the committed state holds (nothing yet), then reads frames until the link ends. */
+  /**
+   * Once the receive PMO is attached, says HELLO with what the committed
+   * table holds, then reads frames until the link ends.
+   */
   private async serve(link: Deno.Conn): Promise<void> {
     const reader = new FrameReader();
     const buf = new Uint8Array(64 * 1024);
     try {
-      await link.write(encodeFrame(FrameType.HELLO, 0));
-      await link.write(encodeFrame(FrameType.SYNC_END, 0));
+      if (!this.rx) await new Promise<void>((r) => this.rxAttached = r);
+      await this.hello();
       for (;;) {
         const n = await link.read(buf);
         if (n === null) break;
         for (const f of reader.push(buf.subarray(0, n))) this.onFrame(f);
+        if (this.rxQueue.length > 0) await this.drainRx();
       }
     } catch (e) {
       if (!this.stopped) this.log(`nic: link error: ${(e as Error).message}`);
     }
+    this.helloSent = false;
+    this.rxQueue = [];
+    this.rxDrained?.();
     try {
       link.close();
     } catch { /* closed */ }
   }
 
+  /** HELLO, a LISTEN per port and a SYNC per connection of the committed table, SYNC_END. */
+  private async hello(): Promise<void> {
+    this.listenSent = new Set();
+    this.ackSent = new Map();
+    const frames = [encodeFrame(FrameType.HELLO, 0)];
+    for (const e of this.committedTable) {
+      if (e.kind === NicEntryKind.LISTEN) {
+        this.listenSent.add(e.port);
+        frames.push(encodeFrame(FrameType.LISTEN, 0, 0, undefined, e.port));
+      } else {
+        this.ackSent.set(e.conn, e.consumed);
+        frames.push(encodeFrame(FrameType.SYNC, e.conn, e.consumed, undefined, e.port));
+      }
+    }
+    frames.push(encodeFrame(FrameType.SYNC_END, 0));
+    this.helloSent = true;
+    this.writeControl(frames);
+    await this.controlWrites;
+  }
+
   private onFrame(f: LinkFrame): void {
-    if (f.type !== FrameType.SYNC_DONE) return;
+    if (f.type !== FrameType.SYNC_DONE) {
+      this.rxQueue.push(f);
+      return;
+    }
     this.log("nic: in sync with the switch");
     this.synced = true;
     this.resend = true;
     this.pump();
+  }
+
+  /** Writes queued frames into the receive ring, raising the IRQ; waits while the ring is full. */
+  private async drainRx(): Promise<void> {
+    for (;;) {
+      const rx = this.rx;
+      let wrote = 0;
+      while (rx && this.rxQueue.length > 0) {
+        const f = this.rxQueue[0];
+        if (!rx.write(encodeFrame(f.type, f.conn, f.off, f.data, f.port))) break;
+        this.rxQueue.shift();
+        wrote++;
+      }
+      if (wrote > 0) this.raiseIrq();
+      if (this.rxQueue.length === 0 || this.stopped) return;
+      await new Promise<void>((r) => {
+        this.rxDrained = r;
+        setTimeout(r, 1);
+      });
+      this.rxDrained = undefined;
+    }
   }
 
   /** Closes the link (the machine is halting). */

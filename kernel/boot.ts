@@ -3,7 +3,7 @@
  *
  * Map of this file:
  * - {@link bootFresh}: the root cap group "init" with its thread, the timer
- *   IRQ, the NIC's transmit ring (kernel/nic.ts) and its first capabilities.
+ *   IRQ, the NIC's PMOs and IRQ (kernel/nic.ts) and its first capabilities.
  * - {@link resume}: rebuild the caches from the restored records, then start
  *   a worker per thread; a server stays dormant until it has work.
  * - {@link Dormancy}: restored servers not started yet, their doorbells (the
@@ -17,17 +17,22 @@ import { DOORBELL_BYTES, DoorbellWord, type PmoBuffers } from "./abi/layout.ts";
 import { KERNEL_RECORDS_RESERVED, RECORDS_MAX } from "./abi/limits.ts";
 import { INIT_PROGRAM } from "./abi/protocol.ts";
 import { RIGHTS_ALL } from "./abi/rights.ts";
-import { INIT_NIC_TX_SLOT, INIT_TIMER_IRQ_SLOT } from "./abi/slots.ts";
+import {
+  INIT_NIC_IRQ_SLOT,
+  INIT_NIC_RX_SLOT,
+  INIT_NIC_TX_SLOT,
+  INIT_TIMER_IRQ_SLOT,
+} from "./abi/slots.ts";
 import type { ConsoleRegisters } from "./consoles.ts";
 import { digestState } from "./digest.ts";
 import { createCapGroup } from "./objects/cap_group.ts";
 import { requestsWaiting, servesEndpoint } from "./objects/endpoint.ts";
-import { createTimerIrq } from "./objects/irq.ts";
+import { createNicIrq, createTimerIrq } from "./objects/irq.ts";
 import { signalPending } from "./objects/notification.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { createThread } from "./objects/thread.ts";
 import type { KernelServices } from "./services.ts";
-import type { NicTxRing } from "./nic.ts";
+import type { NicDevice } from "./nic.ts";
 
 /** What boot and resume need besides the kernel services. */
 export interface BootHost extends KernelServices {
@@ -35,7 +40,7 @@ export interface BootHost extends KernelServices {
   readonly kernelPmo: PmoBuffers;
   readonly dormancy: Dormancy;
   /** The NIC's transmit ring: made at a fresh boot, handed to the board again at resume. */
-  readonly nic: NicTxRing;
+  readonly nic: NicDevice;
 }
 
 /** Fresh boot: the root cap group "init" with its thread and first capabilities. */
@@ -56,7 +61,9 @@ export async function bootFresh(k: BootHost): Promise<void> {
   k.caps.insertOriginal(group, thread.id, RIGHTS_ALL, 1);
   k.caps.insertOriginal(group, timer.id, RIGHTS_ALL, INIT_TIMER_IRQ_SLOT);
   const nic = await k.nic.create(k.pmos, group);
-  k.caps.insertOriginal(group, nic.id, RIGHTS_ALL, INIT_NIC_TX_SLOT);
+  k.caps.insertOriginal(group, nic.tx.id, RIGHTS_ALL, INIT_NIC_TX_SLOT);
+  k.caps.insertOriginal(group, nic.rx.id, RIGHTS_ALL, INIT_NIC_RX_SLOT);
+  k.caps.insertOriginal(group, createNicIrq(k).id, RIGHTS_ALL, INIT_NIC_IRQ_SLOT);
   return k.spawn(thread, false);
 }
 

@@ -55,6 +55,8 @@ interface Cut {
   consoleHeads: Array<[number, number]>;
   /** The NIC transmit ring's HEAD at the cut. */
   nicTxHead: number | undefined;
+  /** The NIC's connection table at the cut. */
+  nicTable: Uint8Array | undefined;
   digest: string | undefined;
 }
 
@@ -175,11 +177,24 @@ export class CheckpointManager implements CheckpointControl {
     const captures = this.pages.capture(this.k.kernelPmo, this.k.pmos.loaded());
     const consoleHeads = this.consoleHeads();
     const nicTxHead = this.k.nic.head();
+    const nicTable = this.k.nic.table();
     const t3 = performance.now();
     const digest = this.k.config.digest
       ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
       : undefined;
-    return { t0, t1, t2, t3, objectRecords, spent, captures, consoleHeads, nicTxHead, digest };
+    return {
+      t0,
+      t1,
+      t2,
+      t3,
+      objectRecords,
+      spent,
+      captures,
+      consoleHeads,
+      nicTxHead,
+      nicTable,
+      digest,
+    };
   }
 
   /** After the thaw: the CoW copies, the statistics, and the capture to the board. */
@@ -218,6 +233,7 @@ export class CheckpointManager implements CheckpointControl {
       nvmPages,
       consoleHeads: c.consoleHeads,
       nicTxHead: c.nicTxHead,
+      nicTable: c.nicTable,
       stats,
     }, [pages]);
     return stats;

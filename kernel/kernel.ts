@@ -35,13 +35,13 @@ import { ObjectTable } from "./object_table.ts";
 import { KERNEL_PMO_PAGES } from "./abi/image_root.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { reattachConnections } from "./objects/endpoint.ts";
-import { TimerIrqs } from "./objects/irq.ts";
+import { fireLine, TimerIrqs } from "./objects/irq.ts";
 import { type LiveThread, sendToWorker, startWorker } from "./threads.ts";
 import { PersistentMemory } from "./abi/pmem.ts";
 import { allocatePmoBuffers } from "./abi/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { ConsoleRegisters } from "./consoles.ts";
-import { NicTxRing } from "./nic.ts";
+import { NicDevice } from "./nic.ts";
 import { bootFresh, Dormancy, resume } from "./boot.ts";
 import { Supervisor } from "./supervisor.ts";
 import { onWorkerMessage } from "./dispatch.ts";
@@ -62,7 +62,7 @@ export class Kernel implements KernelServices, CheckpointHost {
   /** Restored threads not started yet. */
   readonly dormancy: Dormancy;
   /** The NIC's transmit ring. */
-  readonly nic: NicTxRing;
+  readonly nic: NicDevice;
   /** Watchdog and restart policies. */
   readonly supervisor: Supervisor;
   private readonly timerIrqs = new TimerIrqs();
@@ -99,7 +99,7 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.checkpoints = new CheckpointManager(this, epoch);
     this.consoles = new ConsoleRegisters(config.consoleStart, (m) => this.post(m));
     this.dormancy = new Dormancy(this, this.consoles);
-    this.nic = new NicTxRing((m) => this.post(m));
+    this.nic = new NicDevice((m) => this.post(m));
     this.supervisor = new Supervisor(this);
   }
 
@@ -184,6 +184,11 @@ export class Kernel implements KernelServices, CheckpointHost {
   /** The board's fault-injection port: make the component named `target` commit `fault`. */
   onInject(target: string, fault: FaultKind, seed: number): void {
     this.supervisor.onInject(target, fault, seed);
+  }
+
+  /** The NIC's IRQ line (the board wrote frames into the receive ring): signals its notification. */
+  onNicIrq(): void {
+    if (this.booted) fireLine(this, "nic");
   }
 
   /** Timer tick (hw/timer.ts): watchdog, rung dormant threads, due timer IRQs, maybe a checkpoint. */

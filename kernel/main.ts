@@ -58,6 +58,9 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
     case "inject":
       kernel?.onInject(msg.target, msg.fault, msg.seed);
       break;
+    case "nic-irq":
+      kernel?.onNicIrq();
+      break;
     case "shutdown":
       if (kernel) kernel.shutdown();
       else toBoard({ t: "shutdown-done" });

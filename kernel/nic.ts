@@ -1,64 +1,98 @@
 /**
- * The NIC's transmit ring, the kernel's side: one PMO (role "nic", in the
- * console ring's format, kernel/abi/nic.ts) made at a fresh boot, whose
- * capability init holds in INIT_NIC_TX_SLOT and grants to the network
- * driver. The kernel hands the ring to the board with a device register
- * (RELEASED) as it does a console, gives the driver that register when it
- * maps the ring, and records the ring's HEAD at each freeze: the board sends
- * the frames up to it to the switch when that checkpoint commits.
+ * The NIC, the kernel's side: its two PMOs and its IRQ.
+ *
+ * - The transmit ring (role "nic", in the console ring's format,
+ *   kernel/abi/nic.ts), in init's INIT_NIC_TX_SLOT: the kernel hands it to
+ *   the board with a device register (RELEASED) as it does a console and
+ *   records its HEAD at each freeze; the board sends the frames up to it to
+ *   the switch when that checkpoint commits.
+ * - The receive PMO (role "nic-rx", kernel/abi/nic_rx.ts), in
+ *   INIT_NIC_RX_SLOT: a connection table the driver writes and a ring the
+ *   board writes frames into. The kernel copies the table at each freeze;
+ *   the board acts on the copy once it commits (ACK, LISTEN), and after a
+ *   resume gets the committed table to say HELLO with.
+ * - The IRQ (line "nic"), in INIT_NIC_IRQ_SLOT: the board raises it after
+ *   writing frames; it signals the notification bound to it.
+ *
+ * Init grants all three to the network driver; mapping either PMO
+ * (`pmo_map`) also returns its device register.
  *
  * @module
  */
 
 import { consoleHead, newConsoleRegister, resendFrom } from "./abi/console.ts";
 import type { PmoBuffers } from "./abi/layout.ts";
+import { newNicRxRegister, NIC_RX_PAGES, nicTableBytes } from "./abi/nic_rx.ts";
 import type { KernelToBoard } from "./abi/protocol.ts";
 import { CONSOLE_PAGES } from "./objects/thread.ts";
 import { ObjKind, type PmoRecord } from "./objects/records.ts";
 import type { PmoManager } from "./memory.ts";
 import type { ObjectTable } from "./object_table.ts";
 
-/** The transmit ring and its device register. */
-export class NicTxRing {
-  private pmoId = 0;
-  private ring: PmoBuffers | undefined;
-  private register: SharedArrayBuffer | undefined;
+/** A ring the NIC uses: its PMO, buffers and device register. */
+interface NicRing {
+  pmoId: number;
+  ring: PmoBuffers;
+  register: SharedArrayBuffer;
+}
+
+/** The NIC's PMOs as the kernel keeps them. */
+export class NicDevice {
+  private tx: NicRing | undefined;
+  private rx: NicRing | undefined;
 
   constructor(private readonly post: (msg: KernelToBoard) => void) {}
 
-  /** Fresh boot: makes the ring in cap group `owner` and hands it to the board. */
-  async create(pmos: PmoManager, owner: number): Promise<PmoRecord> {
-    const pmo = pmos.create(CONSOLE_PAGES, "nic", owner);
-    this.attach(pmo.id, await pmos.ensureLoaded(pmo.id), false);
-    return pmo;
+  /** Fresh boot: makes both PMOs in cap group `owner` and hands them to the board. */
+  async create(pmos: PmoManager, owner: number): Promise<{ tx: PmoRecord; rx: PmoRecord }> {
+    const tx = pmos.create(CONSOLE_PAGES, "nic", owner);
+    const rx = pmos.create(NIC_RX_PAGES, "nic-rx", owner);
+    this.attachTx(tx.id, await pmos.ensureLoaded(tx.id), false);
+    this.attachRx(rx.id, await pmos.ensureLoaded(rx.id), false);
+    return { tx, rx };
   }
 
   /**
-   * Resume: hands the restored ring to the board with RELEASED at its oldest
-   * frame; everything in it is committed, so the board sends it all again
-   * (the switch drops what its clients already have). An image without a
-   * ring (made before the NIC had one) has none.
+   * Resume: hands the restored PMOs to the board. The transmit ring comes
+   * with RELEASED at its oldest frame: everything in it is committed, so the
+   * board sends it all again (the switch drops what its clients already
+   * have). The receive ring starts empty, with the committed table. An image
+   * without them (made before the NIC had them) has none.
    */
   async resume(table: ObjectTable, pmos: PmoManager): Promise<void> {
-    const pmo = [...table.ofKind(ObjKind.PMO)].find((p) => p.role === "nic");
-    if (pmo) this.attach(pmo.id, await pmos.ensureLoaded(pmo.id), true);
+    for (const pmo of table.ofKind(ObjKind.PMO)) {
+      if (pmo.role === "nic") this.attachTx(pmo.id, await pmos.ensureLoaded(pmo.id), true);
+      if (pmo.role === "nic-rx") this.attachRx(pmo.id, await pmos.ensureLoaded(pmo.id), true);
+    }
   }
 
-  private attach(pmoId: number, ring: PmoBuffers, resumed: boolean): void {
-    this.pmoId = pmoId;
-    this.ring = ring;
-    this.register = newConsoleRegister(resumed ? resendFrom(ring) : consoleHead(ring));
+  private attachTx(pmoId: number, ring: PmoBuffers, resumed: boolean): void {
+    const register = newConsoleRegister(resumed ? resendFrom(ring) : consoleHead(ring));
+    this.tx = { pmoId, ring, register };
     const committedHead = resumed ? consoleHead(ring) : undefined;
-    this.post({ t: "nic-tx", ring, register: this.register, committedHead });
+    this.post({ t: "nic-tx", ring, register, committedHead });
   }
 
-  /** The device register a mapping of PMO `pmoId` comes with, if it is the ring. */
+  private attachRx(pmoId: number, ring: PmoBuffers, resumed: boolean): void {
+    this.rx = { pmoId, ring, register: newNicRxRegister() };
+    const committedTable = resumed ? nicTableBytes(ring) : undefined;
+    this.post({ t: "nic-rx", ring, register: this.rx.register, committedTable });
+  }
+
+  /** The device register a mapping of PMO `pmoId` comes with, if it is one of the NIC's. */
   registerOf(pmoId: number): SharedArrayBuffer | undefined {
-    return pmoId === this.pmoId ? this.register : undefined;
+    if (pmoId === this.tx?.pmoId) return this.tx.register;
+    if (pmoId === this.rx?.pmoId) return this.rx.register;
+    return undefined;
   }
 
-  /** The ring's HEAD now (at the freeze), if there is a ring. */
+  /** The transmit ring's HEAD now (at the freeze), if there is a ring. */
   head(): number | undefined {
-    return this.ring ? consoleHead(this.ring) : undefined;
+    return this.tx ? consoleHead(this.tx.ring) : undefined;
+  }
+
+  /** A copy of the connection table now (at the freeze), if there is a receive PMO. */
+  table(): Uint8Array | undefined {
+    return this.rx ? nicTableBytes(this.rx.ring) : undefined;
   }
 }

@@ -17,6 +17,8 @@
  *   (tools/nested_scenario.ts).
  * - faults: seeded fault injection into the servers and apps
  *   (tools/faults_scenario.ts).
+ * - net: seeded SIGKILLs under echo traffic from real TCP clients; every
+ *   reply exactly once and no connection broken (tools/net_scenario.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
@@ -32,6 +34,7 @@ import { powerPoints, powerScenario } from "./power_scenario.ts";
 import { freshSeed } from "../kernel/abi/prng.ts";
 import { faultsScenario } from "./faults_scenario.ts";
 import { nestedScenario } from "./nested_scenario.ts";
+import { netScenario } from "./net_scenario.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 
 /** One scenario of `deno task scenario NAME`: its flags and how it runs. */
@@ -104,6 +107,31 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
       const r = await nestedScenario(seed, iterations, { log });
       console.log(`nested requests acknowledged ${r.acked}, file steps ${r.files}`);
       return report(r, `--iterations ${iterations}`);
+    },
+  },
+  net: {
+    summary:
+      "seeded SIGKILLs under TCP echo traffic: every reply exactly once, no connection broken",
+    flags: {
+      iterations: { type: "string", default: "20", arg: "N", help: "number of SIGKILLs" },
+      clients: { type: "string", default: "4", arg: "N", help: "steady client connections" },
+    },
+    async run(values, seed) {
+      const iterations = Number(values.iterations);
+      const r = await netScenario(seed, iterations, { log, clients: Number(values.clients) });
+      console.log(
+        `summary: scenario net, seed ${seed}: kills ${r.kills}, resumes ${r.resumes}, ` +
+          `connections ${r.connections}, lines ${r.lines}, replies ${r.replies}, ` +
+          `bytes sent ${r.bytesSent}, received ${r.bytesReceived}, ` +
+          `violations ${r.violations.length}, broken connections ${r.broken.length}`,
+      );
+      for (const v of r.violations) console.log(`violation: ${v}`);
+      for (const b of r.broken) console.log(`broken: ${b}`);
+      if (r.violations.length === 0 && r.broken.length === 0) return 0;
+      console.log(
+        `replay: deno task scenario net --seed ${seed} --iterations ${iterations} --clients ${values.clients}`,
+      );
+      return 1;
     },
   },
   faults: {

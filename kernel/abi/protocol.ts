@@ -152,7 +152,9 @@ export type BoardToKernel =
   | { t: "loaded"; reqId: number }
   | { t: "worker-failed"; threadId: number; message: string }
   | { t: "inject"; target: string; fault: FaultKind; seed: number }
-  | { t: "shutdown" };
+  | { t: "shutdown" }
+  /** The NIC wrote frames into the receive ring: its IRQ line. */
+  | { t: "nic-irq" };
 
 /** Kernel → board. */
 export type KernelToBoard =
@@ -181,6 +183,14 @@ export type KernelToBoard =
     /** After a resume: the ring's HEAD as the committed checkpoint holds it; the board sends from RELEASED up to it. */
     committedHead?: number;
   }
+  | {
+    /** The NIC's receive PMO (kernel/abi/nic_rx.ts) and its device register (an empty ring). */
+    t: "nic-rx";
+    ring: PmoBuffers;
+    register: SharedArrayBuffer;
+    /** After a resume: the connection table as the committed checkpoint holds it (HELLO says it). */
+    committedTable?: Uint8Array;
+  }
   | { t: "load"; reqId: number; data: SharedArrayBuffer; nvmBase: number; pages: number }
   | {
     t: "commit";
@@ -191,6 +201,8 @@ export type KernelToBoard =
     consoleHeads: Array<[number, number]>;
     /** The NIC transmit ring's HEAD at the cut: its frames up to it go to the switch at the commit. */
     nicTxHead?: number;
+    /** The NIC's connection table at the cut: the board sends its ACKs and LISTENs at the commit. */
+    nicTable?: Uint8Array;
     stats: CheckpointStats;
   }
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }

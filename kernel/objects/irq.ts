@@ -6,6 +6,11 @@
  * binding, an IRQ object of its own, that signals the notification every
  * `periodMs`. The timer chip's tick drives them (`TimerIrqs.fire`).
  *
+ * The NIC's line ("nic", made at boot beside the NIC's PMOs) is one device
+ * interrupt: `irq_bind` binds its one IRQ object to the notification (the
+ * period is ignored), and the board raising the line signals it
+ * ({@link fireLine}).
+ *
  * @module
  */
 
@@ -20,6 +25,18 @@ import { signalNotification } from "./notification.ts";
 /** Creates the timer line's IRQ object (unbound: a factory of bindings), charged to nobody. */
 export function createTimerIrq(k: KernelServices): IrqRecord {
   return k.table.create(ObjKind.IRQ, { line: "timer", periodMs: 0, notification: 0 });
+}
+
+/** Creates the NIC's IRQ object (line "nic", bound to no notification yet), charged to nobody. */
+export function createNicIrq(k: KernelServices): IrqRecord {
+  return k.table.create(ObjKind.IRQ, { line: "nic", periodMs: 0, notification: 0 });
+}
+
+/** A device line fired: signals the notification bound to each IRQ object of `line`. */
+export function fireLine(k: KernelServices, line: IrqRecord["line"]): void {
+  for (const irq of k.table.ofKind(ObjKind.IRQ)) {
+    if (irq.line === line && irq.notification !== 0) signalNotification(k, irq.notification, 1);
+  }
 }
 
 /** When each timer binding last fired (volatile: a resume fires each at its next period). */
@@ -50,6 +67,10 @@ export const irqSyscalls = {
       Right.SEND,
       "irq_bind",
     );
+    if (irq.line === "nic") {
+      k.table.update(irq, { notification: n.id });
+      return null;
+    }
     const periodMs = intArg("irq_bind", args, 2, "periodMs", 1, IRQ_PERIOD_MS_MAX);
     // The timer line is a factory: each binding is an IRQ object of its own.
     k.table.create(ObjKind.IRQ, { line: irq.line, notification: n.id, periodMs }, t.rec.group);

@@ -98,7 +98,7 @@ export interface PmoRecord extends RecordBase {
   kind: ObjKind.PMO;
   pages: number;
   nvmBase: number;
-  role: "data" | "ring" | "console" | "notification" | "kernel" | "nic";
+  role: "data" | "ring" | "console" | "notification" | "kernel" | "nic" | "nic-rx";
   owner: number;
 }
 
@@ -108,10 +108,10 @@ export interface VmSpaceRecord extends RecordBase {
   group: number;
 }
 
-/** An interrupt line, bound to a notification. */
+/** An interrupt line, bound to a notification: the timer's (with a period) or the NIC's. */
 export interface IrqRecord extends RecordBase {
   kind: ObjKind.IRQ;
-  line: "timer";
+  line: "timer" | "nic";
   periodMs: number;
   notification: number;
 }

@@ -27,7 +27,7 @@ export interface ServiceConfig {
   needs: string[];
   /** Started only when `--apps` names it (before the apps), e.g. the example server. */
   optional?: boolean;
-  /** Gets the NIC's transmit ring as "nic" (the network driver). */
+  /** Gets the NIC's transmit ring, receive PMO and IRQ as "nic", "nic-rx", "nic-irq" (the network driver). */
   nic?: boolean;
 }
 

@@ -13,7 +13,12 @@
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
-import { INIT_NIC_TX_SLOT, INIT_TIMER_IRQ_SLOT } from "../../kernel/abi/slots.ts";
+import {
+  INIT_NIC_IRQ_SLOT,
+  INIT_NIC_RX_SLOT,
+  INIT_NIC_TX_SLOT,
+  INIT_TIMER_IRQ_SLOT,
+} from "../../kernel/abi/slots.ts";
 import { Label, type ServerStatus } from "../protocol.ts";
 import { parseJson, unwrap } from "../runtime/ipc.ts";
 import { CapName } from "../runtime/names.ts";
@@ -53,6 +58,16 @@ function policyOf(ctx: Context, name: string, declared: RestartPolicy): RestartP
   return overrides[name] ?? declared;
 }
 
+/** The NIC's transmit ring, receive PMO and IRQ, for the network driver. */
+function nicGrants(): Array<[string, Grant]> {
+  const rw = Right.READ | Right.WRITE;
+  return [
+    [CapName.NIC, { slot: INIT_NIC_TX_SLOT, rights: rw }],
+    [CapName.NIC_RX, { slot: INIT_NIC_RX_SLOT, rights: rw }],
+    [CapName.NIC_IRQ, { slot: INIT_NIC_IRQ_SLOT, rights: Right.READ }],
+  ];
+}
+
 /** Starts one server and checks it answers STATUS and ECHO. */
 async function startService(
   ctx: Context,
@@ -71,12 +86,7 @@ async function startService(
     caps: [
       [CapName.SERVICE, { slot: ep, rights: Right.RECEIVE | Right.READ }],
       ...needGrants(svc.needs, endpoints, badge),
-      ...(svc.nic
-        ? [[CapName.NIC, { slot: INIT_NIC_TX_SLOT, rights: Right.READ | Right.WRITE }] as [
-          string,
-          Grant,
-        ]]
-        : []),
+      ...(svc.nic ? nicGrants() : []),
     ],
   });
   endpoints.set(svc.name, ep);
