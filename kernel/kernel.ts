@@ -186,10 +186,18 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.supervisor.onInject(target, fault, seed);
   }
 
-  /** The NIC's IRQ line (the board wrote frames into the receive ring): signals its notification. */
+  /**
+   * The NIC's IRQ line (the board wrote frames into the receive ring):
+   * signals its notification; one raised before the boot finished is
+   * delivered when it does (the frames wait in the ring).
+   */
   onNicIrq(): void {
     if (this.booted) fireLine(this, "nic");
+    else this.nicIrqHeld = true;
   }
+
+  /** The NIC raised its IRQ before the boot finished. */
+  private nicIrqHeld = false;
 
   /** Timer tick (hw/timer.ts): watchdog, rung dormant threads, due timer IRQs, maybe a checkpoint. */
   onTick(nowMs: number): void {
@@ -209,6 +217,7 @@ export class Kernel implements KernelServices, CheckpointHost {
    */
   finishBoot(): void {
     this.booted = true;
+    if (this.nicIrqHeld) this.onNicIrq();
     this.onThreadReady();
   }
 

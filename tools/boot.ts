@@ -225,6 +225,7 @@ async function superviseMachine(
   for (;;) {
     const machine = MachineProcess.start(flags.imagePath, args, { quietStderr: false });
     setMachine(machine);
+    out(`[boot] machine process ${machine.child.pid} (kill -9 it to crash the machine)`);
     machine.onLine((l) => render(l, view));
     machine.onLine((l) => {
       if (l.t === "ready" && flags.runForS !== undefined) setTimeout(stop, flags.runForS * 1000);

@@ -53,7 +53,7 @@ function standIn(method: CopyMethod, debugBarrier = false) {
     log: (text: string) => logs.push(text),
     panic: (code: number, text: string) => panics.push(`${code} ${text}`),
     allReady: () => true,
-    nic: { head: () => undefined },
+    nic: { head: () => undefined, table: () => undefined },
   } satisfies CheckpointHost;
   let state = new Uint8Array(pmo.pageState);
   const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
