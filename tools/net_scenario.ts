@@ -21,10 +21,8 @@
  */
 
 import { Prng } from "../kernel/abi/prng.ts";
-import { EchoClient, freePort } from "./echo_client.ts";
-import { MachineProcess } from "./machine_process.ts";
-import { SwitchProcess } from "./net_process.ts";
-import { removeImage, tempImage } from "./temp_image.ts";
+import { EchoClient } from "./echo_client.ts";
+import { EchoMachine } from "./echo_machine.ts";
 
 /** What a net scenario run saw. */
 export interface NetScenarioResult {
@@ -56,14 +54,10 @@ function payload(rng: Prng, len: number): string {
 export async function netScenario(
   seed: number,
   kills: number,
-  opts: { clients?: number; image?: string; log?: (s: string) => void } = {},
+  opts: { clients?: number; log?: (s: string) => void } = {},
 ): Promise<NetScenarioResult> {
   const log = opts.log ?? (() => {});
   const rng = new Prng(seed);
-  const image = opts.image ?? tempImage("net");
-  const sw = await SwitchProcess.start(`${image}.link`);
-  const port = freePort();
-  const args = ["--apps", "echo", "--echo-port", String(port), "--net-link", sw.linkPath];
   const r: NetScenarioResult = {
     scenario: "net",
     seed,
@@ -77,15 +71,13 @@ export async function netScenario(
     broken: [],
     violations: [],
   };
-  let m = MachineProcess.start(image, ["--fresh", ...args]);
+  const em = await EchoMachine.start([], "net");
+  const port = em.port;
   const steady: EchoClient[] = [];
   const finished: EchoClient[] = [];
   let stopping = false;
   const tasks: Promise<void>[] = [];
   try {
-    await m.ready();
-    await sw.waitFor((l) => l.t === "listening" && l.port === port);
-
     /** Sends lines without pause: one at a time or in bursts of up to 5. */
     const steadyLoop = async (c: EchoClient, crng: Prng) => {
       while (!stopping && c.broken === undefined) {
@@ -119,7 +111,7 @@ export async function netScenario(
     for (let i = 1; i <= kills; i++) {
       const delayMs = rng.int(50, 500);
       await new Promise((res) => setTimeout(res, delayMs));
-      await m.kill();
+      await em.crash();
       r.kills++;
       // A client that connects while the machine is down must be served after the resume.
       const late = await EchoClient.connect(`late${i}`, port);
@@ -127,8 +119,7 @@ export async function netScenario(
       await late.send(`late${i}:${payload(rng, 10)}`);
       steady.push(late);
       tasks.push(steadyLoop(late, new Prng(seed * 31 + 2000 + i)));
-      m = MachineProcess.start(image, args);
-      await m.ready();
+      await em.resume();
       r.resumes++;
       const progress = steady.map((c) => `${c.name} ${c.replies}`).join(", ");
       log(`kill ${i}/${kills} after ${delayMs} ms; resumed; replies: ${progress}`);
@@ -157,10 +148,8 @@ export async function netScenario(
     }
   } finally {
     stopping = true;
-    await m.kill();
     for (const c of [...steady, ...finished]) c.abort();
-    await sw.stop();
-    removeImage(image);
+    await em.stop();
   }
   for (const c of new Set([...steady, ...finished])) {
     r.lines += c.replies + c.outstanding;
@@ -171,6 +160,6 @@ export async function netScenario(
     if (c.broken) r.broken.push(`${c.name}: ${c.broken}`);
     else if (!c.sawEof) r.violations.push(`${c.name}: the app never closed after the half-close`);
   }
-  r.violations.push(...sw.violations().map((v) => `switch: ${v}`));
+  r.violations.push(...em.sw.violations().map((v) => `switch: ${v}`));
   return r;
 }
