@@ -14,7 +14,7 @@
  * - the state PMO ({@link SOCKET_STATE_PAGES} pages): record i
  *   ({@link RecordField}) is entry i's driver-private part (owner badge,
  *   {@link SocketFlag}s, received, sent, delivered, peer FIN offset, accept
- *   order, pending {@link SocketEvent}s); after the records, the accept
+ *   order, pending events, protocol.ts SocketEvent); after the records, the accept
  *   counter and the client table (badge → registered notification slot,
  *   and whether it is owed a signal).
  * - the inbound PMO ({@link INBOUND_PAGES} pages): RX_WINDOW_BYTES per
@@ -47,6 +47,7 @@ import {
 import type { NicTxWriter } from "../../kernel/abi/nic.ts";
 import { NIC_TABLE_ENTRIES, NicEntryKind, type NicTable } from "../../kernel/abi/nic_rx.ts";
 import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
+import { HandleKind, type NetEvent, SocketEvent } from "./protocol.ts";
 
 /** Byte offsets within one socket record of the state PMO. */
 export enum RecordField {
@@ -56,7 +57,7 @@ export enum RecordField {
   FLAGS = 4,
   /** u32 the switch's connection id (a CONN, or a gone one kept for its HUP). */
   CONN = 8,
-  /** u32 pending {@link SocketEvent}s, cleared by POLL. */
+  /** u32 pending events (protocol.ts SocketEvent), cleared by POLL. */
   EVENTS = 12,
   /** f64 end of the inbound bytes held (stream offset). */
   RECEIVED = 16,
@@ -81,28 +82,6 @@ export enum SocketFlag {
   WANTS_WRITE = 16,
   /** The switch forgot the connection; the record waits for its owner to see HUP. */
   GONE = 32,
-}
-
-/** Readiness events, as POLL reports them (bits). */
-export enum SocketEvent {
-  READABLE = 1,
-  WRITABLE = 2,
-  ACCEPTABLE = 4,
-  HUP = 8,
-}
-
-/** What a POLL entry names. */
-export enum HandleKind {
-  LISTENER = 1,
-  CONNECTION = 2,
-}
-
-/** One entry of a POLL reply. */
-export interface PollEntry {
-  /** The port of a listener, the connection id of a connection. */
-  handle: number;
-  kind: HandleKind;
-  events: number;
 }
 
 /** Clients (request badges) that may register a notification. */
@@ -427,8 +406,8 @@ export class Sockets {
   }
 
   /** POLL: `badge`'s pending events, cleared (a gone connection's record is freed with its HUP). */
-  poll(badge: number): PollEntry[] {
-    const out: PollEntry[] = [];
+  poll(badge: number): NetEvent[] {
+    const out: NetEvent[] = [];
     for (let i = 0; i < NIC_TABLE_ENTRIES; i++) {
       const events = this.events(i);
       if (events === 0 || this.owner(i) !== badge) continue;

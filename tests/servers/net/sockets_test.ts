@@ -37,13 +37,12 @@ import {
 } from "../../../kernel/abi/nic_rx.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../../../kernel/abi/pmem.ts";
 import {
-  HandleKind,
   INBOUND_PAGES,
   RecordField,
   SOCKET_STATE_PAGES,
-  SocketEvent,
   Sockets,
 } from "../../../servers/net/sockets.ts";
+import { HandleKind, SocketEvent } from "../../../servers/net/protocol.ts";
 
 const PORT = 7007;
 const OWNER = 1;
