@@ -32,6 +32,7 @@
  * @module
  */
 
+import { MESSAGE_PAYLOAD_BYTES_MAX } from "../../kernel/abi/limits.ts";
 import { PayloadReader, PayloadWriter } from "../../kernel/abi/payload.ts";
 import { type ClientConnection, unwrap } from "../runtime/ipc.ts";
 
@@ -46,6 +47,11 @@ export enum NetLabel {
   REGISTER = 22,
   POLL = 23,
 }
+
+/** Most bytes one RECV returns (its reply is a u8 EOF flag, then the bytes). */
+export const RECV_BYTES_MAX = MESSAGE_PAYLOAD_BYTES_MAX - 1;
+/** Most bytes one SEND carries (after its u32 connection id). */
+export const SEND_BYTES_MAX = MESSAGE_PAYLOAD_BYTES_MAX - 4;
 
 /** Bytes of one POLL entry: u32 handle, u8 kind, u8 events. */
 export const POLL_ENTRY_BYTES = 6;

@@ -34,7 +34,7 @@
  */
 
 import { assert, Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { MESSAGE_PAYLOAD_BYTES_MAX, PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import {
   encodeFrame,
   FRAME_DATA_MAX,
@@ -47,7 +47,7 @@ import {
 import type { NicTxWriter } from "../../kernel/abi/nic.ts";
 import { NIC_TABLE_ENTRIES, NicEntryKind, type NicTable } from "../../kernel/abi/nic_rx.ts";
 import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
-import { HandleKind, type NetEvent, SocketEvent } from "./protocol.ts";
+import { HandleKind, type NetEvent, RECV_BYTES_MAX, SocketEvent } from "./protocol.ts";
 
 /** Byte offsets within one socket record of the state PMO. */
 export enum RecordField {
@@ -96,8 +96,6 @@ const CLIENTS_AT = ACCEPT_COUNTER_AT + 16;
 export const SOCKET_STATE_PAGES = Math.ceil((CLIENTS_AT + CLIENTS_MAX * CLIENT_BYTES) / PAGE_BYTES);
 /** Pages of the inbound PMO: one receive window per table entry. */
 export const INBOUND_PAGES = NIC_TABLE_ENTRIES * RX_WINDOW_BYTES / PAGE_BYTES;
-/** Most bytes one RECV returns (its reply is a u8 EOF flag, then the bytes). */
-export const RECV_BYTES_MAX = MESSAGE_PAYLOAD_BYTES_MAX - 1;
 
 assert(RX_WINDOW_BYTES % PAGE_BYTES === 0, "sockets", "a receive window is whole pages");
 assert(NIC_TABLE_ENTRIES <= CLIENTS_MAX, "sockets", "every owner of an entry can register");

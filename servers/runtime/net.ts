@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * const net = await Sockets.open(ctx, async (handle, kind, events) => { ... });
+ * const net = await Sockets.open(ctx, async (handle, kind, events, net) => { ... });
  * await net.listen(7007);
  * ```
  *
@@ -31,8 +31,17 @@ import { CapName } from "./names.ts";
 import type { Context } from "./program.ts";
 import { lastingConnection, lastingNotification } from "./service.ts";
 
-/** The program's handler: one call per POLL entry. A promise it returns is part of the step. */
-export type SocketHandler = (handle: number, kind: HandleKind, events: number) => unknown;
+/**
+ * The program's handler: one call per POLL entry, with the sockets to act
+ * on (the first calls come before `open` has returned). A promise it
+ * returns is part of the step.
+ */
+export type SocketHandler = (
+  handle: number,
+  kind: HandleKind,
+  events: number,
+  net: Sockets,
+) => unknown;
 
 /** Name in the slot record of the driver's slot for this program's notification. */
 const DRIVER_SLOT_NAME = "net:driver-slot";
@@ -58,7 +67,7 @@ export class Sockets {
     }
     await net.client.register(driverSlot);
     const drain = async () => {
-      for (const e of await net.client.poll()) await handler(e.handle, e.kind, e.events);
+      for (const e of await net.client.poll()) await handler(e.handle, e.kind, e.events, net);
     };
     await ctx.onNotification(notif.slot, drain);
     await drain();
