@@ -45,6 +45,11 @@ export const SUPERVISOR_FLAGS = {
     default: false,
     help: "start the switch beside the machine (kept across crashes) and link the NIC to it",
   },
+  "echo-port": {
+    type: "string",
+    arg: "N",
+    help: "the port the echo app (--apps echo) listens on (default 7007)",
+  },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -68,6 +73,21 @@ interface SupervisorFlags {
 }
 
 /**
+ * The `--apps` list with the echo app given its port: `echo` becomes the
+ * program app `servers/apps/echo.ts?port=N&timerMs=0` (init passes a
+ * program app's query as its args; no timer). Throws on a port outside
+ * 1…65535.
+ */
+export function withEchoPort(apps: string, port: string): string {
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 1 || n > 0xffff) {
+    throw new Error(`--echo-port must be a port number in 1…65535, got ${port}`);
+  }
+  return apps.split(",").map((a) => a === "echo" ? `servers/apps/echo.ts?port=${n}&timerMs=0` : a)
+    .join(",");
+}
+
+/**
  * Parses supervisor and machine flags against both tables (an unknown flag
  * or a bad value is refused here, before a machine starts); the machine
  * flags but --image are passed on to the machine as they were typed.
@@ -87,7 +107,11 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     if (t.kind !== "option" || !Object.hasOwn(MACHINE_FLAGS, t.name) || t.name === "image") {
       continue;
     }
-    machineArgs.push(`--${t.name}`, ...(t.value === undefined ? [] : [t.value]));
+    let value = t.value;
+    if (t.name === "apps" && value !== undefined && values["echo-port"] !== undefined) {
+      value = withEchoPort(value, values["echo-port"]);
+    }
+    machineArgs.push(`--${t.name}`, ...(value === undefined ? [] : [value]));
   }
   parseMachineArgs(machineArgs); // the machine's own checks, before it starts
   let runForS: number | undefined;

@@ -50,7 +50,8 @@ export const SERVICES: ServiceConfig[] = [
   {
     name: "net",
     program: "servers/net/main.ts",
-    quotaPages: 64,
+    // The inbound windows (64 × 64 KiB = 1024 pages), its socket records, the thread.
+    quotaPages: 1088,
     policy: "fresh",
     needs: [],
     nic: true,
@@ -84,6 +85,7 @@ export const APPS: Record<string, AppConfig> = {
   counter: { program: "servers/apps/counter.ts", needs: [], timerMs: 20 },
   writer: { program: "servers/apps/writer.ts", needs: [], timerMs: 1 },
   ledger: { program: "servers/apps/ledger.ts", needs: ["memory", "fs", "net"], timerMs: 10 },
+  echo: { program: "servers/apps/echo.ts", needs: ["net"] },
 };
 
 /** Pages each app may use. */

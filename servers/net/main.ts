@@ -1,31 +1,36 @@
 /**
- * The network driver. It answers STATUS and ECHO, and SEND: bytes for a
- * connection become one DATA frame (kernel/abi/net_link.ts) at that
- * connection's outbound offset, written into the NIC's transmit ring
- * (kernel/abi/nic.ts). The board sends the frame to the switch once the
- * checkpoint covering this step commits. CLOSE writes a FIN frame after the
- * connection's last byte. The outbound offset of each
- * connection lives in the driver's state PMO, written in the same step as
- * the frame, so a checkpoint holds both or neither.
+ * The network driver: wiring only. It maps its lasting state (the socket
+ * records and the inbound windows, servers/net/sockets.ts), the NIC's
+ * transmit ring ("nic", kernel/abi/nic.ts) and its receive PMO ("nic-rx",
+ * kernel/abi/nic_rx.ts: the connection table and the receive ring), binds a
+ * notification to the NIC's IRQ ("nic-irq"), and serves the socket calls of
+ * servers/net/protocol.ts beside STATUS and ECHO.
+ *
+ * Each IRQ is one step: read the frames the board wrote, apply them, free
+ * them from the ring, signal the clients whose sockets gained events. Each
+ * call is one step too, its frames (DATA, FIN) written into the transmit
+ * ring with the state that says they were sent, so a checkpoint holds both
+ * or neither; the board sends them once that checkpoint commits, and sends
+ * the LISTEN, ACK and SYNC frames itself from the committed table.
+ *
+ * A driver without "nic-rx" answers every socket call E_NOT_FOUND.
  *
  * @module
  */
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { encodeFrame, FRAME_DATA_MAX, FrameType } from "../../kernel/abi/net_link.ts";
+import type { LinkFrame } from "../../kernel/abi/net_link.ts";
 import { NicTxWriter } from "../../kernel/abi/nic.ts";
+import { NicRxReader, NicTable } from "../../kernel/abi/nic_rx.ts";
 import { PayloadReader, PayloadWriter } from "../../kernel/abi/payload.ts";
-import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
+import { hasRights, Right } from "../../kernel/abi/rights.ts";
 import type { Request } from "../runtime/ipc.ts";
 import { CapName } from "../runtime/names.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
-import { lastingPmo, serveService } from "../runtime/service.ts";
-import { NetLabel } from "./protocol.ts";
-
-/** One connection's entry in the state PMO: u32 id (0: free), u32 closed at +4, f64 outbound offset at +8. */
-const ENTRY_BYTES = 16;
-/** Connections the state page holds. */
-const CONNECTIONS_MAX = PAGE_BYTES / ENTRY_BYTES;
+import { lastingNotification, lastingPmo, serveService } from "../runtime/service.ts";
+import { encodePoll, NetLabel } from "./protocol.ts";
+import { INBOUND_PAGES, SOCKET_STATE_PAGES, Sockets } from "./sockets.ts";
 
 /** The transmit ring's writer, or undefined when init granted no NIC. */
 async function nicWriter(ctx: Context): Promise<NicTxWriter | undefined> {
@@ -38,84 +43,134 @@ async function nicWriter(ctx: Context): Promise<NicTxWriter | undefined> {
   return new NicTxWriter(m.buffers, m.register);
 }
 
+/** The connection table and the receive ring's reader, or undefined without "nic-rx". */
+async function nicReceiver(
+  ctx: Context,
+): Promise<{ table: NicTable; reader: NicRxReader } | undefined> {
+  const slot = ctx.names.get(CapName.NIC_RX);
+  if (slot === undefined) return undefined;
+  const m = await ctx.sys.pmoMap(slot, true);
+  if (!m.register) {
+    throw new TardigradeError(Err.E_WRONG_KIND, `net: capability "nic-rx" is not the NIC's PMO`);
+  }
+  return {
+    table: new NicTable(new PersistentMemory(m.buffers), m.buffers),
+    reader: new NicRxReader(m.buffers, m.register),
+  };
+}
+
+/** Decodes one socket call and makes it; the reply's payload. */
+function call(ctx: Context, sockets: Sockets, req: Request): Uint8Array | void {
+  const r = new PayloadReader(req.payload, `net ${NetLabel[req.label]}`);
+  const b = req.badge;
+  switch (req.label) {
+    case NetLabel.LISTEN: {
+      const port = r.u32();
+      r.end();
+      return sockets.listen(b, port);
+    }
+    case NetLabel.ACCEPT: {
+      const port = r.u32();
+      r.end();
+      return new PayloadWriter(4).u32(sockets.accept(b, port)).done();
+    }
+    case NetLabel.RECV: {
+      const conn = r.u32(), max = r.u32();
+      r.end();
+      const got = sockets.recv(b, conn, max);
+      return new PayloadWriter().bytes(Uint8Array.of(got.eof ? 1 : 0)).bytes(got.bytes).done();
+    }
+    case NetLabel.SEND: {
+      const conn = r.u32();
+      return new PayloadWriter(4).u32(sockets.send(b, conn, r.rest())).done();
+    }
+    case NetLabel.SHUTDOWN:
+    case NetLabel.CLOSE: {
+      const conn = r.u32();
+      r.end();
+      return req.label === NetLabel.CLOSE ? sockets.close(b, conn) : sockets.shutdown(b, conn);
+    }
+    case NetLabel.REGISTER: {
+      const slot = r.u32();
+      r.end();
+      sockets.register(b, slot);
+      return checkRegistered(ctx, sockets, b, slot);
+    }
+    case NetLabel.POLL:
+      r.end();
+      return encodePoll(sockets.poll(b));
+    default:
+      throw new TardigradeError(Err.E_NOT_SUPPORTED, `net: no operation ${req.label}`);
+  }
+}
+
+/**
+ * Checks, in the same step, that a registered slot is a notification the
+ * driver may signal; forgets it (and says so in the log) if it is not.
+ */
+function checkRegistered(ctx: Context, sockets: Sockets, badge: number, slot: number): void {
+  const forget = (why: string) => {
+    sockets.unregister(badge, slot);
+    ctx.log(`net: client ${badge} registered slot ${slot}, ${why}; not signalling it`);
+  };
+  ctx.sys.capInfo(slot).then(
+    (info) => {
+      if (info.kind !== "NOTIFICATION") forget(`a ${info.kind}`);
+      else if (!hasRights(info.rights, Right.SEND)) forget("without SEND");
+    },
+    (e) => forget((e as Error).message),
+  );
+}
+
 runProgram(async (ctx) => {
-  const state = await lastingPmo(ctx, "state", 1);
+  const state = await lastingPmo(ctx, "sockets", SOCKET_STATE_PAGES);
+  const inbound = await lastingPmo(ctx, "inbound", INBOUND_PAGES);
   const tx = await nicWriter(ctx);
+  const rx = await nicReceiver(ctx);
+  const sockets = rx
+    ? new Sockets({ state, inbound, table: rx.table, tx, log: (t) => ctx.log(t) })
+    : undefined;
 
-  /** Byte offset of connection `conn`'s entry, made if new. */
-  const entryOf = (conn: number): number => {
-    let free = -1;
-    for (let i = 0; i < CONNECTIONS_MAX; i++) {
-      const id = state.getU32(i * ENTRY_BYTES);
-      if (id === conn) return i * ENTRY_BYTES;
-      if (id === 0 && free === -1) free = i * ENTRY_BYTES;
+  /** Signals the clients owed one (the system calls finish inside this step). */
+  const signal = (s: Sockets) => {
+    for (const slot of s.takeSignals()) {
+      ctx.sys.notificationSignal(slot).catch((e) =>
+        ctx.log(`net: signalling slot ${slot} failed: ${(e as Error).message}`)
+      );
     }
-    if (free === -1) {
-      throw new TardigradeError(Err.E_LIMIT, `net: more than ${CONNECTIONS_MAX} connections`);
-    }
-    state.setU32(free, conn);
-    state.setU32(free + 4, 0);
-    state.setF64(free + 8, 0);
-    return free;
   };
 
-  /** Writes `frame` into the transmit ring; E_WOULD_BLOCK while unreleased frames fill it. */
-  const transmit = (writer: NicTxWriter, frame: Uint8Array): void => {
-    if (writer.write(frame)) return;
-    throw new TardigradeError(
-      Err.E_WOULD_BLOCK,
-      `net: the transmit ring is full of frames no commit has released; send again after the next checkpoint`,
-    );
-  };
+  if (rx && sockets) {
+    /** One IRQ: the frames the board wrote, applied, freed, and the clients told. */
+    const onIrq = () => {
+      let frames: LinkFrame[];
+      try {
+        frames = rx.reader.read();
+      } catch (e) {
+        ctx.log(`net: the receive ring holds no frame (${(e as Error).message}); skipped`);
+        frames = [];
+      }
+      sockets.applyFrames(frames);
+      rx.reader.consume();
+      signal(sockets);
+    };
+    const irq = await lastingNotification(ctx, "nic-irq");
+    if (irq.created) await ctx.sys.irqBind(ctx.cap(CapName.NIC_IRQ), irq.slot, 1);
+    await ctx.onNotification(irq.slot, onIrq);
+    onIrq(); // frames the board wrote before this start
+  }
 
-  /** The entry of open connection `conn` (made if new), with the NIC's writer. */
-  const openEntry = (conn: number, what: string): { at: number; writer: NicTxWriter } => {
-    if (!tx) throw new TardigradeError(Err.E_NOT_FOUND, "net: no NIC (init granted none)");
-    if (conn === 0) {
-      throw new TardigradeError(Err.E_BAD_ARGUMENT, `net: ${what} on connection 0`);
-    }
-    const at = entryOf(conn);
-    if (state.getU32(at + 4) !== 0) {
+  await serveService(ctx, "net", (req) => {
+    if (!sockets) {
       throw new TardigradeError(
         Err.E_NOT_FOUND,
-        `net: ${what} on connection ${conn}: it is closed`,
+        `net: no NIC (init granted no "${CapName.NIC_RX}"); boot with --net`,
       );
     }
-    return { at, writer: tx };
-  };
-
-  const send = (req: Request): Uint8Array => {
-    const r = new PayloadReader(req.payload, "net SEND");
-    const conn = r.u32();
-    const bytes = r.rest();
-    if (bytes.length > FRAME_DATA_MAX) {
-      throw new TardigradeError(
-        Err.E_LIMIT,
-        `net: SEND of ${bytes.length} bytes: at most ${FRAME_DATA_MAX}`,
-      );
+    try {
+      return call(ctx, sockets, req);
+    } finally {
+      signal(sockets);
     }
-    const { at, writer } = openEntry(conn, "SEND");
-    const off = state.getF64(at + 8);
-    transmit(writer, encodeFrame(FrameType.DATA, conn, off, bytes));
-    state.setF64(at + 8, off + bytes.length);
-    return new PayloadWriter(8).f64(off + bytes.length).done();
-  };
-
-  const close = (req: Request): Uint8Array => {
-    const r = new PayloadReader(req.payload, "net CLOSE");
-    const conn = r.u32();
-    r.end();
-    const { at, writer } = openEntry(conn, "CLOSE");
-    const off = state.getF64(at + 8);
-    transmit(writer, encodeFrame(FrameType.FIN, conn, off));
-    state.setU32(at + 4, 1);
-    return new PayloadWriter(8).f64(off).done();
-  };
-
-  const handle = (req: Request) => {
-    if (req.label === NetLabel.SEND) return send(req);
-    if (req.label === NetLabel.CLOSE) return close(req);
-    throw new TardigradeError(Err.E_NOT_SUPPORTED, `net: no operation ${req.label}`);
-  };
-  await serveService(ctx, "net", handle);
+  });
 });

@@ -1,54 +1,175 @@
 /**
- * The network driver's protocol and client stub. SEND is the transmit path
- * alone, the first piece of the socket operations to come
- * (docs/ARCHITECTURE.md "Network"): the caller names the switch's
- * connection id itself until listen and accept exist.
+ * The network driver's protocol and client stub: sockets over IPC
+ * (docs/ARCHITECTURE.md "Network"). A listener is named by its port, a
+ * connection by the switch's connection id. The caller is who its badge
+ * says: a socket is its listener's client's, and another client's calls
+ * on it are E_NOT_OWNER.
  *
- * | label | request               | reply                                  |
- * |-------|-----------------------|----------------------------------------|
- * | SEND  | u32 conn, bytes       | f64 the connection's outbound offset after them |
- * | CLOSE | u32 conn              | f64 the outbound offset the FIN follows |
+ * | label    | request               | reply                                        |
+ * |----------|-----------------------|----------------------------------------------|
+ * | LISTEN   | u32 port              | empty                                        |
+ * | ACCEPT   | u32 port              | u32 conn (the oldest waiting)                |
+ * | RECV     | u32 conn, u32 max     | u8 eof, then up to min(max, 1007) bytes      |
+ * | SEND     | u32 conn, bytes       | u32 bytes taken (the rest: send again)       |
+ * | SHUTDOWN | u32 conn              | empty (a FIN after the bytes sent)           |
+ * | CLOSE    | u32 conn              | empty (FIN if not yet; the socket is gone)   |
+ * | REGISTER | u32 slot              | empty (slot: cap_transfer's value)           |
+ * | POLL     | empty                 | u32 n, n × (u32 handle, u8 kind, u8 events)  |
  *
- * After CLOSE, SEND on that connection is E_NOT_FOUND.
+ * POLL kinds: 1 listener (handle = port), 2 connection (handle = conn).
+ * Events (bits): READABLE 1, WRITABLE 2, ACCEPTABLE 4, HUP 8. POLL returns
+ * and clears the caller's events (edge-triggered: act until E_WOULD_BLOCK).
+ * The registered notification is signalled whenever one of the caller's
+ * sockets gains an event.
  *
- * Errors: E_WOULD_BLOCK (the transmit ring is full of frames no commit has
- * released yet: try again after the next checkpoint), E_LIMIT (too many
- * connections, or more bytes than one frame), E_NOT_FOUND (no NIC),
- * E_BAD_MESSAGE.
+ * Errors: E_WOULD_BLOCK (nothing to accept or receive; the window or the
+ * transmit ring is full: retry on the event, or after the next checkpoint
+ * for a FIN), E_NOT_FOUND (no NIC; not listening; a connection closed, gone
+ * or not accepted), E_NOT_OWNER (another client's socket, or an unbadged
+ * caller), E_EXISTS (another client listens on the port), E_LIMIT (every
+ * socket or client entry in use), E_BAD_ARGUMENT, E_BAD_MESSAGE.
  *
  * @module
  */
 
+import { MESSAGE_PAYLOAD_BYTES_MAX } from "../../kernel/abi/limits.ts";
 import { PayloadReader, PayloadWriter } from "../../kernel/abi/payload.ts";
 import { type ClientConnection, unwrap } from "../runtime/ipc.ts";
 
 /** Labels of the network driver's operations (from 16 on, beside STATUS and ECHO). */
 export enum NetLabel {
-  SEND = 16,
-  CLOSE = 17,
+  LISTEN = 16,
+  ACCEPT = 17,
+  RECV = 18,
+  SEND = 19,
+  SHUTDOWN = 20,
+  CLOSE = 21,
+  REGISTER = 22,
+  POLL = 23,
+}
+
+/** Most bytes one RECV returns (its reply is a u8 EOF flag, then the bytes). */
+export const RECV_BYTES_MAX = MESSAGE_PAYLOAD_BYTES_MAX - 1;
+/** Most bytes one SEND carries (after its u32 connection id). */
+export const SEND_BYTES_MAX = MESSAGE_PAYLOAD_BYTES_MAX - 4;
+
+/** Bytes of one POLL entry: u32 handle, u8 kind, u8 events. */
+export const POLL_ENTRY_BYTES = 6;
+
+/** Readiness events, as POLL reports them (bits). */
+export enum SocketEvent {
+  READABLE = 1,
+  WRITABLE = 2,
+  ACCEPTABLE = 4,
+  HUP = 8,
+}
+
+/** What a POLL entry names. */
+export enum HandleKind {
+  /** A listening socket; its handle is the port. */
+  LISTENER = 1,
+  /** A connection; its handle is the switch's connection id. */
+  CONNECTION = 2,
+}
+
+/** What one RECV returned. */
+export interface Received {
+  /** True when the client's last byte has been received: nothing more will come. */
+  eof: boolean;
+  bytes: Uint8Array;
+}
+
+/** One POLL entry. */
+export interface NetEvent {
+  /** The port of a listener, the connection id of a connection. */
+  handle: number;
+  kind: HandleKind;
+  /** {@link SocketEvent} bits. */
+  events: number;
+}
+
+/** Encodes a POLL reply. */
+export function encodePoll(entries: NetEvent[]): Uint8Array {
+  const w = new PayloadWriter(4 + entries.length * POLL_ENTRY_BYTES).u32(entries.length);
+  for (const e of entries) w.u32(e.handle).bytes(Uint8Array.of(e.kind, e.events));
+  return w.done();
+}
+
+/** Decodes a POLL reply (E_BAD_MESSAGE if it is not one). */
+export function decodePoll(payload: Uint8Array): NetEvent[] {
+  const r = new PayloadReader(payload, "net POLL reply");
+  const n = r.u32();
+  const out: NetEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const handle = r.u32();
+    const [kind, events] = r.bytes(2);
+    out.push({ handle, kind: kind as HandleKind, events });
+  }
+  r.end();
+  return out;
 }
 
 /** The network driver, asynchronous: one method per label. */
 export class NetClient {
   constructor(readonly conn: ClientConnection) {}
 
-  /** Queues `bytes` on connection `conn`; returns its outbound offset after them. */
-  async send(conn: number, bytes: Uint8Array): Promise<number> {
-    const req = new PayloadWriter(4 + bytes.length).u32(conn).bytes(bytes).done();
-    return readOffset(unwrap(await this.conn.call(NetLabel.SEND, req), "net SEND"));
+  /** Listens on `port` (again from the same client: fine). */
+  async listen(port: number): Promise<void> {
+    await this.call(NetLabel.LISTEN, u32(port), "net LISTEN");
   }
 
-  /** Closes connection `conn` after everything sent on it; returns its outbound offset. */
-  async close(conn: number): Promise<number> {
-    const req = new PayloadWriter(4).u32(conn).done();
-    return readOffset(unwrap(await this.conn.call(NetLabel.CLOSE, req), "net CLOSE"));
+  /** The oldest connection waiting on `port` (E_WOULD_BLOCK if none). */
+  async accept(port: number): Promise<number> {
+    return readU32(await this.call(NetLabel.ACCEPT, u32(port), "net ACCEPT"), "net ACCEPT");
+  }
+
+  /** Up to `max` received bytes of `conn`, and whether EOF follows them (E_WOULD_BLOCK if none). */
+  async recv(conn: number, max: number): Promise<Received> {
+    const req = new PayloadWriter(8).u32(conn).u32(max).done();
+    const r = new PayloadReader(await this.call(NetLabel.RECV, req, "net RECV"), "net RECV");
+    const [eof] = r.bytes(1);
+    return { eof: eof !== 0, bytes: r.rest().slice() };
+  }
+
+  /** Sends what fits of `bytes` on `conn`; returns how many it took (E_WOULD_BLOCK if none). */
+  async send(conn: number, bytes: Uint8Array): Promise<number> {
+    const req = new PayloadWriter(4 + bytes.length).u32(conn).bytes(bytes).done();
+    return readU32(await this.call(NetLabel.SEND, req, "net SEND"), "net SEND");
+  }
+
+  /** Ends `conn`'s outbound stream after what was sent; receiving goes on. */
+  async shutdown(conn: number): Promise<void> {
+    await this.call(NetLabel.SHUTDOWN, u32(conn), "net SHUTDOWN");
+  }
+
+  /** Closes `conn` (a FIN after what was sent, unless SHUTDOWN sent it). */
+  async close(conn: number): Promise<void> {
+    await this.call(NetLabel.CLOSE, u32(conn), "net CLOSE");
+  }
+
+  /** Registers the notification the driver holds in `slot` (cap_transfer's value) for events. */
+  async register(slot: number): Promise<void> {
+    await this.call(NetLabel.REGISTER, u32(slot), "net REGISTER");
+  }
+
+  /** This client's sockets' events since the last POLL (and clears them). */
+  async poll(): Promise<NetEvent[]> {
+    return decodePoll(await this.call(NetLabel.POLL, new Uint8Array(0), "net POLL"));
+  }
+
+  private async call(label: NetLabel, req: Uint8Array, what: string): Promise<Uint8Array> {
+    return unwrap(await this.conn.call(label, req), what);
   }
 }
 
-/** Decodes a reply that is one f64 offset (E_BAD_MESSAGE otherwise). */
-function readOffset(payload: Uint8Array): number {
-  const r = new PayloadReader(payload, "net reply");
-  const off = r.f64();
+function u32(v: number): Uint8Array {
+  return new PayloadWriter(4).u32(v).done();
+}
+
+/** Decodes a reply that is one u32 (E_BAD_MESSAGE otherwise). */
+function readU32(payload: Uint8Array, what: string): number {
+  const r = new PayloadReader(payload, what);
+  const v = r.u32();
   r.end();
-  return off;
+  return v;
 }

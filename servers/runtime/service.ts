@@ -3,9 +3,10 @@
  * - {@link serveService}: serve its endpoint (the capability named
  *   "service", given by init), answer STATUS and ECHO, and pass every other
  *   label to the server's own handler (or E_NOT_SUPPORTED);
- * - {@link lastingPmo} and {@link lastingConnection}: a memory object and a
- *   connection found again by name after a resume or a restart (their slots
- *   are kept in the program's slot record, names.ts).
+ * - {@link lastingPmo}, {@link lastingConnection} and
+ *   {@link lastingNotification}: a memory object, a connection and a
+ *   notification found again by name after a resume or a restart (their
+ *   slots are kept in the program's slot record, names.ts).
  *
  * @module
  */
@@ -100,4 +101,29 @@ export async function lastingConnection(
   const conn = await ctx.connect(ctx.cap(endpoint));
   ctx.names.remember(key, conn.slot);
   return conn;
+}
+
+/**
+ * A notification kept under `name`: created and recorded on a first start,
+ * the same one on a resume or restart (created afresh if the first start
+ * died before it reached a checkpoint). `created` says which, so the caller
+ * binds it (irq_bind, cap_transfer) once.
+ */
+export async function lastingNotification(
+  ctx: Context,
+  name: string,
+): Promise<{ slot: number; created: boolean }> {
+  const key = `notif:${name}`;
+  const kept = ctx.names.get(key);
+  if (kept !== undefined) {
+    try {
+      const info = await ctx.sys.capInfo(kept);
+      if (info.kind === "NOTIFICATION") return { slot: kept, created: false };
+    } catch (e) {
+      if (!goneSlot(e)) throw e;
+    }
+  }
+  const slot = await ctx.sys.notificationCreate();
+  ctx.names.remember(key, slot);
+  return { slot, created: true };
 }
