@@ -64,7 +64,8 @@ export const MACHINE_FLAGS = {
     type: "string",
     default: "",
     arg: "NAME,...",
-    help: "apps to start: counter, writer, ledger, or a program path (tests/programs/x.ts?k=v)",
+    help:
+      "apps to start: counter, writer, ledger, echo, or a program path (tests/programs/x.ts); NAME?k=v gives it arguments",
   },
   fsync: {
     type: "boolean",

@@ -73,18 +73,16 @@ interface SupervisorFlags {
 }
 
 /**
- * The `--apps` list with the echo app given its port: `echo` becomes the
- * program app `servers/apps/echo.ts?port=N&timerMs=0` (init passes a
- * program app's query as its args; no timer). Throws on a port outside
- * 1…65535.
+ * The `--apps` list with the echo app given its port: `echo` becomes
+ * `echo?port=N` (init passes an app's query as its args). Throws on a port
+ * outside 1…65535.
  */
 export function withEchoPort(apps: string, port: string): string {
   const n = Number(port);
   if (!Number.isInteger(n) || n < 1 || n > 0xffff) {
     throw new Error(`--echo-port must be a port number in 1…65535, got ${port}`);
   }
-  return apps.split(",").map((a) => a === "echo" ? `servers/apps/echo.ts?port=${n}&timerMs=0` : a)
-    .join(",");
+  return apps.split(",").map((a) => a === "echo" ? `echo?port=${n}` : a).join(",");
 }
 
 /**

@@ -33,9 +33,7 @@ export class EchoMachine {
     const port = freePort();
     const args = [
       "--apps",
-      "echo",
-      "--echo-port",
-      String(port),
+      `echo?port=${port}`,
       "--net-link",
       sw.linkPath,
       ...extra,

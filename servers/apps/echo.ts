@@ -170,7 +170,9 @@ runProgram(async (ctx) => {
   });
   await net.listen(port);
   // After a resume: connections waiting for a close or for ring room get no new event.
-  for (const at of conns.used()) await pump(net, conns, at);
-  await acceptAll(net, conns, port);
+  await net.exclusive(async () => {
+    for (const at of conns.used()) await pump(net, conns, at);
+    await acceptAll(net, conns, port);
+  });
   ctx.log(`echo: listening on port ${port}`);
 });

@@ -106,8 +106,10 @@ async function startService(
 
 /** Starts one app with a timer notification and CALL capabilities to its services. */
 async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge: number) {
-  const app: AppConfig & { args?: Record<string, unknown> } | undefined = APPS[name] ??
-    programApp(name, [...endpoints.keys()]);
+  const [base, query = ""] = name.split("?");
+  const app: AppConfig & { args?: Record<string, unknown> } | undefined = Object.hasOwn(APPS, base)
+    ? { ...APPS[base], args: queryArgs(query) }
+    : programApp(name, [...endpoints.keys()]);
   if (!app) {
     throw new TardigradeError(
       Err.E_NOT_FOUND,
@@ -136,6 +138,13 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
   ctx.log(`init: app ${name} started`);
 }
 
+/** The arguments of an app spec's query (`port=7008&mode=x`): numbers stay numbers. */
+function queryArgs(query: string): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(query)) args[k] = /^\d+$/.test(v) ? Number(v) : v;
+  return args;
+}
+
 /**
  * An app given as a program path, optionally with arguments:
  * `tests/programs/x.ts?pages=64&objects=1000` (numbers stay numbers). It may
@@ -149,8 +158,7 @@ function programApp(
 ): (AppConfig & { args: Record<string, unknown> }) | undefined {
   const [path, query = ""] = spec.split("?");
   if (!/^(tests\/programs|servers\/apps)\/[a-z0-9_-]+\.ts$/.test(path)) return undefined;
-  const args: Record<string, unknown> = {};
-  for (const [k, v] of new URLSearchParams(query)) args[k] = /^\d+$/.test(v) ? Number(v) : v;
+  const args = queryArgs(query);
   const timerMs = typeof args.timerMs === "number" ? args.timerMs : PROGRAM_APP_TIMER_MS;
   return { program: path, needs: services, timerMs, args };
 }

@@ -66,12 +66,32 @@ export class Sockets {
       ctx.names.remember(DRIVER_SLOT_NAME, driverSlot);
     }
     await net.client.register(driverSlot);
-    const drain = async () => {
-      for (const e of await net.client.poll()) await handler(e.handle, e.kind, e.events, net);
-    };
+    // A signal while a drain runs queues one more (a second POLL), never a second drain beside it.
+    let queued: Promise<void> | undefined;
+    const drain = () =>
+      queued ??= net.exclusive(async () => {
+        queued = undefined;
+        for (const e of await net.client.poll()) await handler(e.handle, e.kind, e.events, net);
+      });
     await ctx.onNotification(notif.slot, drain);
     await drain();
     return net;
+  }
+
+  /** The end of the last exclusive run. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs `fn` once every earlier handler run and exclusive call has
+   * settled. Notification handlers of a program may run side by side (each
+   * is a step of its own, awaiting calls), so socket logic that reads and
+   * writes a connection's state goes through here, one run at a time; the
+   * handler runs always do.
+   */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.catch(() => {});
+    return run;
   }
 
   /** Listens on `port`. */

@@ -23,7 +23,9 @@ async function readToEnd(conn: Deno.TcpConn): Promise<string> {
 
 Deno.test("every line is echoed exactly once, in order, across seeded SIGKILLs; no connection breaks", async () => {
   const seed = freshSeed();
-  console.log(`net scenario seed ${seed} (replay: deno task scenario net --seed ${seed} --iterations 3)`);
+  console.log(
+    `net scenario seed ${seed} (replay: deno task scenario net --seed ${seed} --iterations 3)`,
+  );
   const r = await netScenario(seed, 3, { clients: 3, log: (s) => console.log(`  ${s}`) });
   assert.deepEqual(r.violations, [], `seed ${seed}`);
   assert.deepEqual(r.broken, [], `seed ${seed}`);
@@ -149,7 +151,11 @@ Deno.test("connections survive the network driver's crash and restart", async ()
     await c.replied(5);
     const restarts = em.machine.lines.length;
     await em.machine.inject("net", "exit", 1);
-    await em.machine.waitFor((l) => l.t === "log" && /restarting thread/.test(l.text), 30_000, restarts);
+    await em.machine.waitFor(
+      (l) => l.t === "log" && /restarting thread/.test(l.text),
+      30_000,
+      restarts,
+    );
     for (let i = 0; i < 5; i++) await c.send(`after ${i}`);
     await c.finish();
     assertClean(c);

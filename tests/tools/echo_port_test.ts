@@ -9,7 +9,7 @@ import { withEchoPort } from "../../tools/boot.ts";
 Deno.test("boot --echo-port: echo in --apps gets the port as its argument, other apps stay", () => {
   assert.equal(
     withEchoPort("counter,echo", "7100"),
-    "counter,servers/apps/echo.ts?port=7100&timerMs=0",
+    "counter,echo?port=7100",
   );
   assert.equal(withEchoPort("counter", "7100"), "counter");
 });
