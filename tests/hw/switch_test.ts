@@ -22,6 +22,22 @@ import { SwitchProcess } from "../../tools/net_process.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** `p`, or a rejection saying `what` if `timeoutMs` passes first (a broken switch fails, not hangs). */
+async function bounded<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`stand-in machine: ${what} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A stand-in for the machine's NIC: frames in a queue, awaited by predicate. */
 class FakeMachine {
   private readonly reader = new FrameReader();
@@ -54,20 +70,13 @@ class FakeMachine {
 
   /** Waits until `pred` holds over the frames received so far; rejects if `timeoutMs` passes first. */
   async until(pred: (frames: LinkFrame[]) => boolean, timeoutMs = 30_000): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`stand-in machine: no matching frame within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      while (!pred(this.frames)) {
-        await Promise.race([new Promise<void>((r) => this.waiters.push(r)), expired]);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+    await bounded(
+      (async () => {
+        while (!pred(this.frames)) await new Promise<void>((r) => this.waiters.push(r));
+      })(),
+      timeoutMs,
+      "no matching frame",
+    );
   }
 
   /** The inbound bytes of `conn` received so far, by stream offset from `from`. */
@@ -103,9 +112,9 @@ class FakeMachine {
     );
   }
 
-  /** Resolves once the switch closes the link (EOF on it). */
-  async dropped(): Promise<void> {
-    await this.pumped;
+  /** Resolves once the switch closes the link (EOF on it); rejects if `timeoutMs` passes first. */
+  async dropped(timeoutMs = 30_000): Promise<void> {
+    await bounded(this.pumped, timeoutMs, "the switch did not drop the link");
   }
 
   close(): void {
@@ -250,6 +259,7 @@ Deno.test("switch: inbound bytes go to the machine only within its window, the r
     const client = await Deno.connect({ hostname: "127.0.0.1", port });
     const sent = new Uint8Array(3 * RX_WINDOW_BYTES).map((_, i) => (i * 7 + (i >> 11)) & 0xff);
     await writeAll(client, sent);
+    client.closeWrite(); // its FIN is at the end of the stream, behind the window
     const conn = await m.opened(1);
     let out = 0;
     for (let acked = 0; acked < sent.length; acked += RX_WINDOW_BYTES) {
@@ -269,9 +279,10 @@ Deno.test("switch: inbound bytes go to the machine only within its window, the r
       end += f.data.length;
     }
     // The client's FIN comes once every byte before it is sent.
-    client.closeWrite();
     await m.until((fs) => fs.some((f) => f.type === FrameType.FIN && f.conn === conn));
-    assert.equal(m.frames.find((f) => f.type === FrameType.FIN)!.off, sent.length);
+    const fin = m.frames.findIndex((f) => f.type === FrameType.FIN);
+    assert.equal(m.frames[fin].off, sent.length);
+    assert.ok(m.frames.slice(fin).every((f) => f.type !== FrameType.DATA), "no DATA after FIN");
     client.close();
     m.close();
     assert.deepEqual(sw.violations(), []);
