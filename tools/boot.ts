@@ -225,7 +225,9 @@ async function startSwitch(linkPath: string): Promise<SwitchProcess> {
     if (l.t === "listening") out(`[net]  listening on 127.0.0.1:${l.port}`);
     else if (l.t === "violation") out(`[net]  violation: ${l.text}`);
     else if (l.t === "log") console.error(DIM(`[log]  ${l.text}`));
-    else if (l.t === "machine") {
+    else if (l.t === "closed") {
+      console.error(DIM(`[log]  switch: closed connection ${l.conn}: ${l.why}`));
+    } else if (l.t === "machine") {
       console.error(DIM(`[log]  switch: machine ${l.up ? "up" : "down"}`));
     }
   });

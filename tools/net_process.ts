@@ -29,10 +29,10 @@ export class SwitchProcess {
   /** Resolves with the exit status. */
   readonly exited: Promise<Deno.CommandStatus>;
 
-  private constructor(readonly linkPath: string) {
+  private constructor(readonly linkPath: string, flags: string[]) {
     const script = new URL("../hw/switch.ts", import.meta.url).pathname;
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...switchPermissionFlags(linkPath), script, "--link", linkPath],
+      args: ["run", ...switchPermissionFlags(linkPath), script, "--link", linkPath, ...flags],
       stdout: "piped",
       stderr: "inherit",
       stdin: "null",
@@ -43,10 +43,11 @@ export class SwitchProcess {
   /**
    * Starts a switch serving machines on the Unix socket `linkPath` (made
    * absolute: a socket permission names an absolute path); resolves once it
-   * listens.
+   * listens. `flags`: more of the switch's flags (hw/switch.ts SWITCH_FLAGS),
+   * e.g. `["--max-connections", "2"]`.
    */
-  static async start(linkPath: string): Promise<SwitchProcess> {
-    const s = new SwitchProcess(resolve(linkPath));
+  static async start(linkPath: string, flags: string[] = []): Promise<SwitchProcess> {
+    const s = new SwitchProcess(resolve(linkPath), flags);
     await s.waitFor((l) => l.t === "link-ready");
     return s;
   }
