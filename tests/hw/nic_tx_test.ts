@@ -1,5 +1,6 @@
 /**
- * The NIC's transmit path with commit-gated release: a frame the network
+ * The NIC's transmit path with commit-gated release, and the receive side's
+ * commit-gated ACK and SYNC: a frame the network
  * driver writes into the transmit ring reaches the link only once the
  * checkpoint covering it has committed (with checkpoints off, at once; a
  * FIN after the connection's last byte likewise), and
@@ -20,7 +21,8 @@ import { removeImage, tempImage } from "../helpers.ts";
 import { NIC_SENDER_TEXT } from "../programs/nic_sender.ts";
 
 const CONN = 7;
-const SENDER = ["--apps", `tests/programs/nic_sender.ts?conn=${CONN}`];
+const PORT = 7070;
+const SENDER = ["--apps", `tests/programs/nic_sender.ts?port=${PORT}`];
 /** Checkpoints slowed to a minute: none comes until the test's `checkpoint-ms` command. */
 const SLOW = ["--checkpoint-ms", "60000", "--commands"];
 
@@ -30,7 +32,11 @@ interface Link {
   closed: boolean;
 }
 
-/** A stand-in switch: accepts NIC links, answers SYNC_END with SYNC_DONE, records frames. */
+/**
+ * A stand-in switch: accepts NIC links, answers SYNC_END with SYNC_DONE,
+ * records frames, and OPENs connection {@link CONN} on {@link PORT} when
+ * told (as a client connecting would).
+ */
 class StandInSwitch {
   readonly links: Link[] = [];
   private waiters: Array<() => void> = [];
@@ -47,7 +53,21 @@ class StandInSwitch {
     } catch { /* closed by the test */ }
   }
 
+  /** The newest link's connection. */
+  private current: Deno.Conn | undefined;
+
+  /** A client connects: OPEN {@link CONN} on {@link PORT} on the newest link. */
+  async open(): Promise<void> {
+    await this.write(encodeFrame(FrameType.OPEN, CONN, 0, undefined, PORT));
+  }
+
+  /** Writes a frame to the newest link. */
+  async write(frame: Uint8Array): Promise<void> {
+    await this.current!.write(frame);
+  }
+
   private async serve(conn: Deno.Conn): Promise<void> {
+    this.current = conn;
     const link: Link = { frames: [], closed: false };
     this.links.push(link);
     const reader = new FrameReader();
@@ -135,6 +155,15 @@ async function withSwitch(
 
 const sent = (l: { t: string; text?: string }) =>
   l.t === "log" && (l.text ?? "").startsWith("nic_sender: sent");
+const listening = (l: { t: string; text?: string }) =>
+  l.t === "log" && (l.text ?? "").startsWith("nic_sender: listening");
+
+/** Waits until the sender listens and the link is in sync, then connects a client to it. */
+async function connectClient(m: MachineProcess, sw: StandInSwitch): Promise<void> {
+  await m.waitFor(listening);
+  await sw.until((links) => links.some((l) => l.frames.some((f) => f.type === FrameType.SYNC_END)));
+  await sw.open();
+}
 
 Deno.test("nic tx: a frame whose checkpoint never commits never reaches the link", async () => {
   await withSwitch("nictx-lost", async (image, sw) => {
@@ -147,6 +176,7 @@ Deno.test("nic tx: a frame whose checkpoint never commits never reaches the link
       "superblock-before:0",
       ...SENDER,
     ]);
+    await connectClient(m, sw);
     await m.waitFor(sent);
     await m.send({ t: "checkpoint-ms", ms: 1 });
     assert.equal((await m.exited).code, EXIT_POWER_FAILURE, "power failed before the commit");
@@ -159,6 +189,7 @@ Deno.test("nic tx: a committed frame leaves at the commit, and a resumed machine
   await withSwitch("nictx-commit", async (image, sw) => {
     const link = ["--net-link", sw.path];
     const first = MachineProcess.start(image, ["--fresh", ...link, ...SLOW, ...SENDER]);
+    await connectClient(first, sw);
     await first.waitFor(sent);
     await sw.until((links) => links.length === 1);
     assert.deepEqual(dataOf(sw.links[0]), [], "nothing leaves before the checkpoint");
@@ -188,6 +219,7 @@ Deno.test("nic tx: a frame committed but not released before a power failure goe
       "superblock-after:0",
       ...SENDER,
     ]);
+    await connectClient(first, sw);
     await first.waitFor(sent);
     await first.send({ t: "checkpoint-ms", ms: 1 });
     assert.equal((await first.exited).code, EXIT_POWER_FAILURE, "stopped right after the commit");
@@ -211,7 +243,38 @@ Deno.test("nic tx: with checkpoints off a frame leaves at once", async () => {
       "0",
       ...SENDER,
     ]);
+    await connectClient(m, sw);
     await sw.until((links) => carriesSent(links[0]));
     await m.shutdown();
+  });
+});
+
+Deno.test("nic rx: inbound bytes are ACKed at the commit of the state that consumed them, and a resumed machine SYNCs from that state", async () => {
+  await withSwitch("nicrx-ack", async (image, sw) => {
+    const echo = ["--apps", `echo?port=${PORT}`, "--net-link", sw.path];
+    const first = MachineProcess.start(image, ["--fresh", ...echo, ...SLOW]);
+    await first.waitFor((l) => l.t === "log" && l.text.startsWith("echo: listening"));
+    await sw.until((links) => links[0]?.frames.some((f) => f.type === FrameType.SYNC_END));
+    await sw.open();
+    await sw.write(encodeFrame(FrameType.DATA, CONN, 0, new TextEncoder().encode("hi\n")));
+    await first.send({ t: "checkpoint-ms", ms: 1 });
+    const acked = (l: Link | undefined) =>
+      (l?.frames ?? []).some((f) => f.type === FrameType.ACK && f.conn === CONN && f.off === 3);
+    await sw.until((links) => acked(links[0]));
+    await sw.until((links) =>
+      dataOf(links[0]).some((f) => new TextDecoder().decode(f.data) === "1 hi\n")
+    );
+    await first.kill();
+    await sw.until((links) => links[0].closed);
+
+    const second = MachineProcess.start(image, echo);
+    await second.ready();
+    await sw.until((links) =>
+      (links[1]?.frames ?? []).some((f) => f.type === FrameType.SYNC && f.conn === CONN)
+    );
+    const sync = sw.links[1].frames.find((f) => f.type === FrameType.SYNC && f.conn === CONN)!;
+    assert.equal(sync.off, 3, "the committed state consumed the 3 bytes");
+    assert.equal(sync.port, PORT);
+    await second.shutdown();
   });
 });

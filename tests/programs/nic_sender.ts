@@ -1,27 +1,35 @@
 /**
- * Test program: at its first start sends `nic-sender says hello` on
- * connection `conn` (its argument, default 7) through the network driver
- * and closes the connection (a FIN after the text), then logs "nic_sender: sent" (a diagnostic, out at once) so a test knows
- * the frame is in the NIC's transmit ring. A flag in its own PMO, set in the
- * same step, keeps it from sending twice. Started by tests/hw/nic_tx_test.ts.
+ * Test program: listens on port `port` (its argument, default 7070) and
+ * logs "nic_sender: listening"; the first connection it accepts gets
+ * `nic-sender says hello` and is closed (a FIN after the text), then it
+ * logs "nic_sender: sent" (a diagnostic, out at once) so a test knows the
+ * frames are in the NIC's transmit ring. A flag in its own PMO, set in the
+ * same step, keeps it from sending twice. Started by tests/hw/nic_tx_test.ts,
+ * whose stand-in switch OPENs the connection.
  *
  * @module
  */
 
-import { NetClient } from "../../servers/net/protocol.ts";
+import { HandleKind, SocketEvent } from "../../servers/net/protocol.ts";
+import { Sockets } from "../../servers/runtime/net.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
-import { lastingConnection, lastingPmo } from "../../servers/runtime/service.ts";
+import { lastingPmo } from "../../servers/runtime/service.ts";
 
 /** What the program sends. */
 export const NIC_SENDER_TEXT = "nic-sender says hello";
 
 runProgram(async (ctx) => {
   const state = await lastingPmo(ctx, "state", 1);
-  if (state.getU32(0) !== 0) return;
-  const net = new NetClient(await lastingConnection(ctx, "net"));
-  const conn = typeof ctx.args.conn === "number" ? ctx.args.conn : 7;
-  await net.send(conn, new TextEncoder().encode(NIC_SENDER_TEXT));
-  const off = await net.close(conn);
-  state.setU32(0, 1);
-  ctx.log(`nic_sender: sent (offset ${off})`);
+  const port = typeof ctx.args.port === "number" ? ctx.args.port : 7070;
+  const net = await Sockets.open(ctx, async (handle, kind, events, net) => {
+    if (kind !== HandleKind.LISTENER || !(events & SocketEvent.ACCEPTABLE)) return;
+    const conn = await net.accept(handle);
+    if (conn === undefined || state.getU32(0) !== 0) return;
+    await net.send(conn, new TextEncoder().encode(NIC_SENDER_TEXT));
+    await net.close(conn);
+    state.setU32(0, 1);
+    ctx.log(`nic_sender: sent on ${conn}`);
+  });
+  await net.listen(port);
+  ctx.log("nic_sender: listening");
 });
