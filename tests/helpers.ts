@@ -27,3 +27,25 @@ export async function consoleLine(
   }, timeoutMs);
   return found!.slice(prefix.length);
 }
+
+/**
+ * Makes sure the host command `command` exists, installing Debian's
+ * `pkg` with apt-get when it does not (and saying so): a test that needs
+ * a real client such as `nc` runs it, or fails with why, never skips.
+ */
+export async function requireCommand(command: string, pkg: string): Promise<void> {
+  const found = await new Deno.Command("sh", { args: ["-c", `command -v ${command}`] }).output();
+  if (found.success) return;
+  console.log(`${command} is missing: installing ${pkg} (apt-get install -y ${pkg})`);
+  const apt = await new Deno.Command("apt-get", {
+    args: ["install", "-y", "--no-install-recommends", pkg],
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  }).output();
+  if (!apt.success) {
+    throw new Error(
+      `${command} is missing and apt-get install ${pkg} failed: ${
+        new TextDecoder().decode(apt.stderr).slice(-400)
+      }; install ${pkg} and run the test again`,
+    );
+  }
+}

@@ -27,6 +27,7 @@ import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
 import { SwitchProcess } from "./net_process.ts";
+import { APPS } from "../servers/init/config.ts";
 
 /** The supervisor's own flags; every other flag is a machine flag (hw/machine.ts). */
 export const SUPERVISOR_FLAGS = {
@@ -43,7 +44,7 @@ export const SUPERVISOR_FLAGS = {
   net: {
     type: "boolean",
     default: false,
-    help: "start the switch beside the machine (kept across crashes) and link the NIC to it",
+    help: "start the switch beside the machine (kept across crashes) and link the NIC to it (implied by an app that needs the network, e.g. echo)",
   },
   "echo-port": {
     type: "string",
@@ -205,7 +206,9 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
   let args = flags.machineArgs;
   if (opensCommandPort(args)) readCommands(() => machine);
-  const net = flags.net ? await startSwitch(`${flags.imagePath}.link`) : undefined;
+  const net = flags.net || appsNeedNetwork(args)
+    ? await startSwitch(`${flags.imagePath}.link`)
+    : undefined;
   if (net) args = [...args, "--net-link", net.linkPath];
   try {
     return await superviseMachine(flags, args, view, {
@@ -216,6 +219,19 @@ async function main(): Promise<number> {
   } finally {
     await net?.stop();
   }
+}
+
+/**
+ * True when `--apps` in the machine flags names an app that needs the
+ * network driver (e.g. echo): it brings the switch without `--net`.
+ */
+export function appsNeedNetwork(machineArgs: string[]): boolean {
+  const at = machineArgs.indexOf("--apps");
+  if (at < 0) return false;
+  return machineArgs[at + 1].split(",").some((spec) => {
+    const name = spec.split("?")[0];
+    return Object.hasOwn(APPS, name) && APPS[name].needs.includes("net");
+  });
 }
 
 /** Starts the switch on `linkPath`, its lines rendered: each port once it is reachable. */
