@@ -44,7 +44,8 @@ export const SUPERVISOR_FLAGS = {
   net: {
     type: "boolean",
     default: false,
-    help: "start the switch beside the machine (kept across crashes) and link the NIC to it (implied by an app that needs the network, e.g. echo)",
+    help:
+      "start the switch beside the machine (kept across crashes) and link the NIC to it (implied by an app that needs the network, e.g. echo)",
   },
   "echo-port": {
     type: "string",

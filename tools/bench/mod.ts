@@ -31,6 +31,7 @@ export const BENCHES: Record<string, () => Promise<BenchFn>> = {
   ipc: () => import("./ipc.ts").then((m) => m.benchIpc),
   memory: () => import("./memory.ts").then((m) => m.benchMemory),
   checkpoint: () => import("./checkpoint.ts").then((m) => m.benchCheckpoint),
+  net: () => import("./net.ts").then((m) => m.benchNet),
 };
 
 const USAGE = `usage: deno task bench NAME [flags]   (NAME one of: ${
