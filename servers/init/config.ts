@@ -50,8 +50,8 @@ export const SERVICES: ServiceConfig[] = [
   {
     name: "net",
     program: "servers/net/main.ts",
-    // The inbound windows (64 × 64 KiB = 1024 pages), its socket records, the thread.
-    quotaPages: 1088,
+    // The inbound windows (64 × 8 KiB = 128 pages: a 16 MiB image still holds every server), its socket records, the thread.
+    quotaPages: 192,
     policy: "fresh",
     needs: [],
     nic: true,
