@@ -16,7 +16,7 @@ import { removeImage, tempImage } from "./temp_image.ts";
 export class EchoMachine {
   private constructor(
     readonly image: string,
-    readonly sw: SwitchProcess,
+    public sw: SwitchProcess,
     readonly port: number,
     private readonly args: string[],
     public machine: MachineProcess,
@@ -54,6 +54,16 @@ export class EchoMachine {
   async resume(): Promise<void> {
     this.machine = MachineProcess.start(this.image, this.args);
     await this.machine.ready();
+  }
+
+  /**
+   * Kills the switch (its clients' connections end with it) and starts a
+   * new one on the same link; the machine's NIC links to it again.
+   */
+  async replaceSwitch(): Promise<void> {
+    const link = this.sw.linkPath;
+    await this.sw.stop();
+    this.sw = await SwitchProcess.start(link);
   }
 
   /** Stops machine and switch and removes the image. */

@@ -169,3 +169,26 @@ Deno.test("connections survive the network driver's crash and restart", async ()
     await em.stop();
   }
 });
+
+Deno.test("a killed switch takes its clients' connections; the machine links to the next one and serves again", async () => {
+  const em = await EchoMachine.start();
+  try {
+    const before = await EchoClient.connect("before", em.port);
+    await before.send("one");
+    await before.replied(1);
+    assertClean(before);
+    await em.replaceSwitch();
+    // The new switch learns the port from the machine's HELLO (its committed LISTEN entries).
+    await em.sw.waitFor((l) => l.t === "listening" && l.port === em.port);
+    await before.replied(2);
+    assert.ok(before.broken !== undefined, "the old switch's client lost its connection");
+    const after = await EchoClient.connect("after", em.port);
+    for (let i = 0; i < 3; i++) await after.send(`again ${i}`);
+    await after.finish();
+    assertClean(after);
+    assert.equal(after.replies, 3);
+    assert.deepEqual(em.sw.violations(), []);
+  } finally {
+    await em.stop();
+  }
+});

@@ -61,7 +61,7 @@ async function measure(port: number, pings: number, streamBytes: number): Promis
 }
 
 /** The baseline: the same numbered echo, served by Deno in this process. */
-async function plainEcho(): Promise<{ port: number; close: () => void }> {
+function plainEcho(): { port: number; close: () => void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   (async () => {
     for await (const conn of listener) {
@@ -96,7 +96,7 @@ export async function benchNet(opts: { quick: boolean }) {
   const streamBytes = opts.quick ? 1_000_000 : 8_000_000;
   const progress = (s: string) => console.error(`bench net: ${s}`);
   progress("plain Deno echo");
-  const plainServer = await plainEcho();
+  const plainServer = plainEcho();
   const plain = await measure(plainServer.port, pings, streamBytes);
   plainServer.close();
   const targets: Record<string, TargetFigures> = { plain };
