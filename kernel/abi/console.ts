@@ -29,12 +29,13 @@ export const CONSOLE_TEXT_OFFSET = PAGE_BYTES;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The 64-bit word at Int32 word index `word` (even) of `buf`, as a number. */
-function load64(buf: SharedArrayBuffer, word: number): number {
+/** The 64-bit word at Int32 word index `word` (even) of `buf`, as a number (Atomics: one writer, one reader). */
+export function load64(buf: SharedArrayBuffer, word: number): number {
   return Number(Atomics.load(new BigInt64Array(buf, word * 4, 1), 0));
 }
 
-function store64(buf: SharedArrayBuffer, word: number, value: number): void {
+/** Stores `value` in the 64-bit word at Int32 word index `word` (even) of `buf`. */
+export function store64(buf: SharedArrayBuffer, word: number, value: number): void {
   Atomics.store(new BigInt64Array(buf, word * 4, 1), 0, BigInt(value));
 }
 

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { load64, store64 } from "./console.ts";
 import { Err, TardigradeError } from "./errors.ts";
 import type { PmoBuffers } from "./layout.ts";
 import { PAGE_BYTES } from "./limits.ts";
@@ -144,14 +145,6 @@ export class NicTable {
     for (let i = 0; i < NIC_TABLE_ENTRIES; i++) if (match(this.get(i))) return i;
     return -1;
   }
-}
-
-function load64(register: SharedArrayBuffer, word: number): number {
-  return Number(Atomics.load(new BigInt64Array(register, word * 4, 1), 0));
-}
-
-function store64(register: SharedArrayBuffer, word: number, value: number): void {
-  Atomics.store(new BigInt64Array(register, word * 4, 1), 0, BigInt(value));
 }
 
 /** A receive register with an empty ring (fresh boot, resume, rollback). */
