@@ -33,7 +33,14 @@
  * @module
  */
 
-import { encodeFrame, FrameReader, FrameType, type LinkFrame } from "../kernel/abi/net_link.ts";
+import {
+  concatBytes,
+  encodeFrame,
+  FrameReader,
+  FrameType,
+  type LinkFrame,
+  writeAll,
+} from "../kernel/abi/net_link.ts";
 import { decodeNicTable, type NicEntry, NicEntryKind, NicRxWriter } from "../kernel/abi/nic_rx.ts";
 import {
   consoleReleased,
@@ -72,8 +79,6 @@ export class Nic {
   private ackSent = new Map<number, number>();
   /** Frames from the switch waiting for room in the receive ring. */
   private rxQueue: LinkFrame[] = [];
-  /** Resolves the link reader waiting for the receive ring to drain. */
-  private rxDrained: (() => void) | undefined;
 
   /**
    * @param path the switch's link socket; none: frames are dropped as they are released
@@ -130,15 +135,10 @@ export class Nic {
   private writeControl(frames: Uint8Array[]): void {
     const link = this.link;
     if (!link) return;
-    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const f of frames) {
-      out.set(f, at);
-      at += f.length;
-    }
+    const out = concatBytes(frames);
     this.controlWrites = this.controlWrites.then(async () => {
       try {
-        for (let i = 0; i < out.length;) i += await link.write(out.subarray(i));
+        await writeAll(link, out);
       } catch { /* the link went down: the next HELLO says it all again */ }
     });
   }
@@ -189,7 +189,7 @@ export class Nic {
         const bytes = this.resend ? this.oldestFrames(tx, to) : this.unsent(tx, to);
         this.resend = false;
         if (bytes.length === 0) break;
-        for (let at = 0; at < bytes.length;) at += await link.write(bytes.subarray(at));
+        await writeAll(link, bytes);
         if (this.tx === tx) setConsoleReleased(tx.register, to);
       }
     } catch (e) {
@@ -265,7 +265,6 @@ export class Nic {
     }
     this.helloSent = false;
     this.rxQueue = [];
-    this.rxDrained?.();
     try {
       link.close();
     } catch { /* closed */ }
@@ -315,11 +314,7 @@ export class Nic {
       }
       if (wrote > 0) this.raiseIrq();
       if (this.rxQueue.length === 0 || this.stopped) return;
-      await new Promise<void>((r) => {
-        this.rxDrained = r;
-        setTimeout(r, 1);
-      });
-      this.rxDrained = undefined;
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 

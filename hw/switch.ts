@@ -45,6 +45,7 @@
 import { parseArgs } from "node:util";
 import type { FlagTable } from "./flags.ts";
 import {
+  concatBytes,
   dataFrames,
   encodeFrame,
   FrameReader,
@@ -52,6 +53,7 @@ import {
   type LinkFrame,
   RX_WINDOW_BYTES,
   TX_WINDOW_BYTES,
+  writeAll,
 } from "../kernel/abi/net_link.ts";
 
 /** The switch's flags. */
@@ -141,21 +143,6 @@ interface Connection {
   /** Resolves the reader waiting for room (flow control). */
   wakeReader: (() => void) | undefined;
   closed: boolean;
-}
-
-async function writeAll(w: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
-  for (let at = 0; at < bytes.length;) at += await w.write(bytes.subarray(at));
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Index of the held chunk that holds stream offset `off` (`held.length` if none does). */
@@ -468,7 +455,7 @@ export class Switch {
     while (c.outQueue.length > 0 && !c.closed) {
       const batch = c.outQueue.splice(0);
       try {
-        await writeAll(c.tcp, concat(batch.map((b) => b.bytes)));
+        await writeAll(c.tcp, concatBytes(batch.map((b) => b.bytes)));
       } catch { /* the client went away; its FIN comes from the reader */ }
       c.delivered = batch[batch.length - 1].end;
       if (this.synced && !c.closed) this.send(encodeFrame(FrameType.ACK, c.id, c.delivered));
@@ -514,7 +501,7 @@ export class Switch {
     this.flushing = true;
     try {
       while (this.linkQueue.length > 0 && this.link === link) {
-        await writeAll(link, concat(this.linkQueue.splice(0)));
+        await writeAll(link, concatBytes(this.linkQueue.splice(0)));
       }
     } catch { /* the link went down; the next machine re-syncs */ }
     this.flushing = false;

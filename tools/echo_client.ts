@@ -13,6 +13,8 @@
  * @module
  */
 
+import { writeAll } from "../kernel/abi/net_link.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -60,7 +62,7 @@ export class EchoClient {
     const bytes = encoder.encode(text + "\n");
     this.bytesSent += bytes.length;
     try {
-      for (let at = 0; at < bytes.length;) at += await this.conn.write(bytes.subarray(at));
+      await writeAll(this.conn, bytes);
     } catch (e) {
       this.broken ??= `write failed: ${(e as Error).message}`;
     }

@@ -167,3 +167,23 @@ export function dataFrames(conn: number, off: number, data: Uint8Array): Uint8Ar
   }
   return out;
 }
+
+/** Writes all of `bytes` to `w` (a socket's write may take only part of them). */
+export async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await w.write(bytes.subarray(at));
+}
+
+/** The chunks joined into one buffer (the one chunk itself when there is one): one write for a batch. */
+export function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -16,6 +16,7 @@ import {
   type LinkFrame,
   RX_WINDOW_BYTES,
   TX_WINDOW_BYTES,
+  writeAll,
 } from "../../kernel/abi/net_link.ts";
 import { SwitchProcess } from "../../tools/net_process.ts";
 
@@ -159,10 +160,6 @@ async function readExactly(c: Deno.Conn, n: number): Promise<string> {
     got += k!;
   }
   return dec.decode(out);
-}
-
-async function writeAll(c: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await c.write(bytes.subarray(at));
 }
 
 /** Runs `body` against a switch started with `flags`, on a free port; stops it and cleans up. */

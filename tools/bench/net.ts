@@ -20,6 +20,7 @@
  */
 
 import { runBenchCli } from "./cli.ts";
+import { writeAll } from "../../kernel/abi/net_link.ts";
 import { dist } from "./stats.ts";
 import { EchoClient } from "../echo_client.ts";
 import { EchoMachine } from "../echo_machine.ts";
@@ -71,7 +72,7 @@ function plainEcho(): { port: number; close: () => void } {
         const reply = async (bytes: Uint8Array, eof: boolean) => {
           const r = numberLines(state, bytes, eof);
           state = { next: r.next, partial: r.partial };
-          for (let at = 0; at < r.replies.length;) at += await conn.write(r.replies.subarray(at));
+          await writeAll(conn, r.replies);
         };
         try {
           for (;;) {
