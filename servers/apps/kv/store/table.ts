@@ -130,6 +130,16 @@ export class Tables {
     return this.mem.getU32(t + T0_USED) + this.mem.getU32(t + T1_USED);
   }
 
+  /** True while `t` is moving its nodes to a resized bucket array. */
+  isRehashing(t: number): boolean {
+    return this.mem.getU32(t + T_REHASH) !== NOT_REHASHING;
+  }
+
+  /** Buckets of `t` (of both arrays while it rehashes). */
+  bucketCount(t: number): number {
+    return this.mem.getU32(t + T0_SIZE) + this.mem.getU32(t + T1_SIZE);
+  }
+
   /** Payload bytes of the nodes of `t`. */
   payloadBytes(t: number): number {
     return this.mem.getU32(t + T_PAYLOAD);
@@ -332,11 +342,8 @@ export class Tables {
       v = reverse32(v);
       v = (v + 1) >>> 0;
       v = reverse32(v);
-    } while ((v & (m0 ^ m1)) !== 0);
-    v = (v | ~m0) >>> 0;
-    v = reverse32(v);
-    v = (v + 1) >>> 0;
-    return reverse32(v);
+    } while ((v & (m0 ^ m1)) !== 0); // the last increment carried into the smaller mask's bits
+    return v;
   }
 
   /** A node of `t` picked at random (a random non-empty bucket, then a random node in it), or 0. */
