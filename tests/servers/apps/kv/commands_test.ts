@@ -754,3 +754,100 @@ Deno.test("seeded random command sequences answer as Redis 7.0 does", async () =
     await redis.stop();
   }
 });
+
+/** Glob patterns with Redis's corner cases: classes, ranges, escapes, unclosed brackets. */
+const PATTERNS = [
+  "*",
+  "a*",
+  "*b",
+  "a?c",
+  "[ab]*",
+  "[^a]*",
+  "[a-c]?",
+  "[c-a]*",
+  "\\*",
+  "a\\",
+  "[",
+  "[a",
+  "[a-",
+  "*[",
+  "[\\]]*",
+  "**a**",
+  "?",
+  "??*",
+  "[^]*",
+  "*a*b*c*",
+  "x[",
+  "\\[a]*",
+];
+const GLOB_KEYS = [
+  "a",
+  "ab",
+  "abc",
+  "b",
+  "ba",
+  "c",
+  "*",
+  "a*b",
+  "[a]",
+  "]",
+  "x[",
+  "\\",
+  "axbyc",
+  "aaa",
+];
+
+Deno.test("KEYS and SCAN MATCH/TYPE/COUNT find what Redis finds; COMMAND INFO shows Redis's arity, flags and keys", async () => {
+  const redis = await RedisServer.start();
+  const client = await RawClient.connect(redis.port);
+  try {
+    const store = new Store();
+    const setup = GLOB_KEYS.map((k) => ["set", k, "v"]);
+    setup.push(["sadd", "set1", "m"], ["hset", "hash1", "f", "v"], ["rpush", "list1", "x"]);
+    for (let i = 0; i < 200; i++) setup.push(["set", `many:${i}`, "v"]);
+    await runBoth(store, client, setup, "setup");
+    await runBoth(store, client, PATTERNS.map((p) => ["keys", p]), "keys");
+    for (
+      const options of [
+        [],
+        ["match", "many:1*"],
+        ["type", "set"],
+        ["type", "string", "count", "7"],
+        ["match", "*[", "count", "1000"],
+      ]
+    ) {
+      const all = async (call: (args: string[]) => Promise<Uint8Array>) => {
+        const found: string[] = [];
+        let cursor = "0";
+        do {
+          const [r] = parseReply(await call(["scan", cursor, ...options]));
+          assert.ok("items" in r && r.items !== null);
+          cursor = (r.items[0] as { v: string }).v;
+          for (const k of (r.items[1] as { items: Reply[] }).items) found.push(show(k));
+        } while (cursor !== "0");
+        return [...new Set(found)].sort();
+      };
+      assert.deepEqual(
+        await all((a) => Promise.resolve(store.call(a))),
+        await all((a) => client.call(a)),
+        JSON.stringify(options),
+      );
+    }
+    for (const name of ["get", "set", "mset", "del", "zadd", "ping", "config", "keys", "rename"]) {
+      const head = (bytes: Uint8Array) => {
+        const [r] = parseReply(bytes);
+        assert.ok("items" in r && r.items !== null);
+        const entry = r.items[0] as { items: Reply[] };
+        return entry.items.slice(0, 7).map(show).join(" ");
+      };
+      assert.equal(
+        head(store.call(["command", "info", name])),
+        head(await client.call(["command", "info", name])),
+        name,
+      );
+    }
+  } finally {
+    client.close();
+    await redis.stop();
+  }
+});
