@@ -120,6 +120,20 @@ export function isWord(b: Uint8Array, word: string): boolean {
   return true;
 }
 
+/**
+ * FNV-1a of `b` with ASCII letters folded to lower case: how the command
+ * table is keyed, so a lookup builds no string.
+ */
+export function foldedHash(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) {
+    let c = b[i];
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** `b` as a lower-case ASCII string (command names, keywords). */
 export function lowerName(b: Uint8Array): string {
   let s = "";

@@ -14,7 +14,17 @@
 import { Err, TardigradeError } from "../../../../kernel/abi/errors.ts";
 import type { OutputWriter } from "../resp.ts";
 import type { Host, Session } from "../session.ts";
-import { type CommandSpec, type Context, lowerName, R_OOM, text } from "./context.ts";
+import { assert } from "../../../../kernel/abi/errors.ts";
+import {
+  bytes,
+  type CommandSpec,
+  type Context,
+  foldedHash,
+  isWord,
+  lowerName,
+  R_OOM,
+  text,
+} from "./context.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
@@ -37,6 +47,20 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandSpec> = new Map(
     ...SERVER_COMMANDS,
   ].map((s) => [s.name, s]),
 );
+
+/** The table keyed by {@link foldedHash} of the name (no two names share a hash: checked here). */
+const BY_HASH = new Map<number, CommandSpec>();
+for (const s of COMMAND_TABLE.values()) {
+  const h = foldedHash(bytes(s.name));
+  assert(!BY_HASH.has(h), "commands/mod.ts", `two command names hash alike: ${s.name}`);
+  BY_HASH.set(h, s);
+}
+
+/** The command `name` (any case) names, or undefined. */
+function lookup(name: Uint8Array): CommandSpec | undefined {
+  const s = BY_HASH.get(foldedHash(name));
+  return s !== undefined && isWord(name, s.name) ? s : undefined;
+}
 
 /** Characters of a name or argument Redis quotes in "unknown command" errors. */
 const UNKNOWN_ARGS_CHARS = 128;
@@ -70,7 +94,7 @@ export class Commands {
   execute(session: Session, argv: Uint8Array[], out: OutputWriter): void {
     const c = this.ctx;
     c.ks.now = Date.now();
-    let spec = COMMAND_TABLE.get(lowerName(argv[0]));
+    let spec = lookup(argv[0]);
     if (spec === undefined) return unknownCommand(argv, out);
     if (spec.subcommands !== undefined && argv.length >= 2) {
       const sub = spec.subcommands.get(lowerName(argv[1]));

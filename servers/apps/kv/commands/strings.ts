@@ -333,9 +333,20 @@ function setrange(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   out.integer(c.ks.setRange(db, argv[1], offset, value));
 }
 
-/** Digits of small integers, so INCR on small counters builds no string. */
+/** The decimal digits of `v`; safe integers are written digit by digit, building no string. */
 function integerBytes(v: number | bigint): Uint8Array {
-  return bytes(v.toString());
+  if (typeof v === "bigint") return bytes(v.toString());
+  const neg = v < 0;
+  let n = neg ? -v : v;
+  let digits = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+  const b = new Uint8Array(digits + (neg ? 1 : 0));
+  if (neg) b[0] = 0x2d;
+  for (let i = b.length - 1; i >= (neg ? 1 : 0); i--) {
+    b[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return b;
 }
 
 function incrBy(c: Context, key: Uint8Array, by: number | bigint, out: OutputWriter): void {
