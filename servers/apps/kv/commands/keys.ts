@@ -67,15 +67,33 @@ function isStarOnly(p: Uint8Array): boolean {
 
 function keys(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   const db = c.session.db;
-  const all = !isStarOnly(argv[1]) ? false : true;
-  const found: Uint8Array[] = [];
+  const all = isStarOnly(argv[1]);
+  let found: Uint8Array[] = [];
   let cursor = 0;
   do {
     const step = c.ks.scan(db, cursor, KEYS_SCAN_STEP);
-    for (const k of step.keys) if (all || globMatch(argv[1], k)) found.push(k);
+    for (const k of step.keys) {
+      // type() drops a key whose deadline has passed, which KEYS must not show
+      if ((all || globMatch(argv[1], k)) && c.ks.type(db, k) !== undefined) found.push(k);
+    }
     cursor = step.cursor;
   } while (cursor !== 0);
+  // a scan may give a key twice while the table resizes; KEYS gives each once
+  if (found.length > c.ks.size(db)) found = unique(found);
   out.bulkArray(found);
+}
+
+/** One string per byte sequence (windows-1252 maps every byte to its own character). */
+const byteText = new TextDecoder("latin1");
+
+function unique(keys: Uint8Array[]): Uint8Array[] {
+  const seen = new Set<string>();
+  return keys.filter((k) => {
+    const id = byteText.decode(k);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
 }
 
 /** SCAN's cursor: strtoul's reading (optional sign, digits), or undefined. */
@@ -122,10 +140,11 @@ function scan(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   }
   const db = c.session.db;
   const step = c.ks.scan(db, cursor, count);
-  const keys = step.keys.filter((k) =>
-    (pattern === undefined || globMatch(pattern, k)) &&
-    (typeName === undefined || c.ks.type(db, k) === typeName)
-  );
+  const keys = step.keys.filter((k) => {
+    if (pattern !== undefined && !globMatch(pattern, k)) return false;
+    const t = c.ks.type(db, k); // drops a key whose deadline has passed, as Redis's SCAN does
+    return t !== undefined && (typeName === undefined || t === typeName);
+  });
   out.arrayHeader(2);
   out.bulkString(String(step.cursor));
   out.bulkArray(keys);
