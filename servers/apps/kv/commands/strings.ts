@@ -221,9 +221,13 @@ function getex(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   const opts = parseSetOptions(argv, 2, false, out);
   if (opts === undefined) return;
   const { flags, expire } = opts;
-  let at: number | undefined;
+  // Redis 7.0 looks the key up before it checks the expire time
+  const db = c.session.db;
+  const v = stringOrReply(c, argv[1], out);
+  if (v === undefined) return;
+  if (v === null) return out.raw(R_NULL);
   if (expire !== undefined) {
-    at = expireDeadline(
+    const at = expireDeadline(
       c,
       expire,
       flags & (Opt.EX | Opt.EXAT) ? "s" : "ms",
@@ -231,12 +235,6 @@ function getex(c: Context, argv: Uint8Array[], out: OutputWriter): void {
       out,
     );
     if (at === undefined) return;
-  }
-  const db = c.session.db;
-  const v = stringOrReply(c, argv[1], out);
-  if (v === undefined) return;
-  if (v === null) return out.raw(R_NULL);
-  if (at !== undefined) {
     if (at <= c.ks.now) c.ks.delete(db, argv[1]);
     else c.ks.setExpireAt(db, argv[1], at);
   } else if (flags & Opt.PERSIST) {

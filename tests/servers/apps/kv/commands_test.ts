@@ -14,7 +14,7 @@
 
 import assert from "node:assert/strict";
 import { freshSeed, Prng } from "../../../../kernel/abi/prng.ts";
-import { RawClient, RedisServer, replyEnd, Store } from "./reference.ts";
+import { concat, encodeCommand, RawClient, RedisServer, replyEnd, Store } from "./reference.ts";
 
 const decoder = new TextDecoder();
 
@@ -128,12 +128,22 @@ function assertSame(args: string[], ours: Uint8Array, theirs: Uint8Array, where:
   assert.equal(normalise(a, kind), normalise(b, kind), what);
 }
 
-/** Runs `commands` on both sides one by one, comparing each pair of replies. */
-async function runBoth(store: Store, redis: RawClient, commands: string[][], where: string) {
-  for (const args of commands) {
-    const theirs = await redis.call(args);
-    const ours = store.call(args);
-    assertSame(args, ours, theirs, where);
+/**
+ * Runs `commands` on both sides, comparing each pair of replies; with
+ * `batch` > 1 they go to redis-server pipelined, `batch` at a time.
+ */
+async function runBoth(
+  store: Store,
+  redis: RawClient,
+  commands: string[][],
+  where: string,
+  batch = 1,
+) {
+  for (let i = 0; i < commands.length; i += batch) {
+    const group = commands.slice(i, i + batch);
+    await redis.send(concat(group.map((args) => encodeCommand(args))));
+    const theirs = await redis.replies(group.length);
+    group.forEach((args, j) => assertSame(args, store.call(args), theirs[j], where));
   }
 }
 
@@ -666,7 +676,12 @@ Deno.test("commands answer as Redis 7.0 does: every command, option and error, b
 
 const KEYS = ["k0", "k1", "k2", "k3", "k4"];
 
-/** One random command over the small key set, mixing types, expiry and errors. */
+/**
+ * One random command over the small key set, mixing types, expiry and
+ * errors. SET with a deadline already past is left out: Redis keeps such
+ * a key (DBSIZE counts it) until something touches it or its active
+ * expiry cycle runs, which is timing, not a reply to compare.
+ */
 function randomCommand(rng: Prng): string[] {
   const k = rng.pick(KEYS);
   const k2 = rng.pick(KEYS);
@@ -735,11 +750,55 @@ function randomCommand(rng: Prng): string[] {
     () => ["zpopmin", k, ...(rng.int(0, 1) ? [String(rng.int(0, 3))] : [])],
     () => ["keys", "k*"],
     () => ["dbsize"],
+    () => [
+      "set",
+      k,
+      val(),
+      rng.pick(["exat", "pxat"]),
+      rng.pick(["4102444800", "4102444800000"]),
+    ],
+    () => [
+      "expireat",
+      k,
+      rng.pick(["1", "4102444800", "4102444900"]),
+      ...(rng.int(0, 1) ? [rng.pick(["gt", "lt", "nx", "xx"])] : []),
+    ],
+    () => ["pexpireat", k, rng.pick(["4102444800000", "4102444800001"]), rng.pick(["gt", "lt"])],
+    () => ["expiretime", k],
+    () => ["getex", k, rng.pick(["exat", "pxat", "px"]), rng.pick(["4102444800", "0", "100000"])],
+    () => ["copy", k, k2, "db", String(rng.int(0, 2))],
+    () => ["move", k, String(rng.int(0, 2))],
+    () => ["select", String(rng.int(0, 2))],
+    () => ["swapdb", String(rng.int(0, 2)), String(rng.int(0, 2))],
+    () => ["hmget", k, "f", "g", "n"],
+    () => ["hexists", k, "f"],
+    () => ["hsetnx", k, "f", val()],
+    () => ["lpushx", k, val()],
+    () => ["rpushx", k, val()],
+    () => [
+      "zrange",
+      k,
+      rng.pick(["-inf", "(1", "0"]),
+      rng.pick(["+inf", "2.5", "(3"]),
+      "byscore",
+      ...(rng.int(0, 1) ? ["rev"] : []),
+      ...(rng.int(0, 1) ? ["limit", "0", String(rng.int(1, 3))] : []),
+      ...(rng.int(0, 1) ? ["withscores"] : []),
+    ],
+    () => ["zrange", k, "-", rng.pick(["+", "[b", "(x"]), "bylex"],
+    () => ["zadd", k, "incr", small(), val()],
+    () => ["zpopmin", k, String(rng.int(0, 5))],
+    () => ["exists", k],
+    () => ["unlink", k],
+    () => ["setnx", k, val()],
+    () => ["setex", k, String(rng.int(0, 300)), val()],
+    () => ["incrby", k, rng.pick(["1", "-1", "9223372036854775807", "x"])],
+    () => ["type", k2],
   ];
   return rng.pick(templates)();
 }
 
-Deno.test("seeded random command sequences answer as Redis 7.0 does", async () => {
+Deno.test("seeded random command sequences answer as Redis 7.0 does, one by one and pipelined", async () => {
   const seed = Number(Deno.env.get("KV_SEED") ?? freshSeed());
   console.log(`commands_test seed ${seed} (KV_SEED=${seed} replays it)`);
   const rng = new Prng(seed);
@@ -747,8 +806,9 @@ Deno.test("seeded random command sequences answer as Redis 7.0 does", async () =
   const client = await RawClient.connect(redis.port);
   try {
     const store = new Store();
-    const commands = Array.from({ length: 3000 }, () => randomCommand(rng));
-    await runBoth(store, client, commands, `seed ${seed}`);
+    const commands = Array.from({ length: 4000 }, () => randomCommand(rng));
+    await runBoth(store, client, commands.slice(0, 2000), `seed ${seed}`);
+    await runBoth(store, client, commands.slice(2000), `seed ${seed}, pipelined`, 16);
   } finally {
     client.close();
     await redis.stop();
