@@ -12,9 +12,15 @@ import { freePort } from "../../tools/echo_client.ts";
 import { removeImage, requireCommand, tempImage } from "../helpers.ts";
 import { LineWatch } from "./line_watch.ts";
 
+/** Bound on one redis-cli call: a store that never answers fails the test instead of hanging it. */
+const CLI_TIMEOUT_MS = 60_000;
+
 /** Runs `redis-cli -p port ...args`; returns its stdout, trimmed (fails the test on a non-zero exit). */
 async function redisCli(port: number, ...args: string[]): Promise<string> {
-  const r = await new Deno.Command("redis-cli", { args: ["-p", String(port), ...args] }).output();
+  const r = await new Deno.Command("redis-cli", {
+    args: ["-p", String(port), ...args],
+    signal: AbortSignal.timeout(CLI_TIMEOUT_MS),
+  }).output();
   const dec = new TextDecoder();
   assert.equal(r.code, 0, `redis-cli ${args.join(" ")}: ${dec.decode(r.stderr)}`);
   return dec.decode(r.stdout).trim();
