@@ -35,6 +35,8 @@ import {
   type Step,
 } from "./kv_diff_gen.ts";
 import { concatBytes } from "../kernel/abi/net_link.ts";
+import { RedisProcess } from "./redis_process.ts";
+import { AppMachine } from "./app_machine.ts";
 
 /** TTL and EXPIRETIME (seconds) may differ by this much between the sides. */
 export const TTL_TOLERANCE_S = 2;
@@ -484,4 +486,36 @@ export async function runDiff(o: DiffOptions): Promise<DiffResult> {
   }
   r.commands = s.index;
   return r;
+}
+
+/** What a differential run is against: the booted store, or a second redis-server (the comparator's own check). */
+export type Against = "store" | "redis";
+
+/**
+ * Starts side A (a redis-server) and side B (the store on a machine with
+ * `--apps kv` behind a switch, or a second redis-server), runs
+ * {@link runDiff} over them, and stops both.
+ */
+export async function diffAgainst(
+  against: Against,
+  o: Omit<DiffOptions, "portA" | "portB" | "labelA" | "labelB">,
+): Promise<DiffResult> {
+  const redis = await RedisProcess.start();
+  let b: { port: number; stop(): Promise<void> } | undefined;
+  try {
+    b = against === "redis" ? await RedisProcess.start() : await AppMachine.start("kv", {
+      label: "kvdiff",
+    });
+    return await runDiff({
+      ...o,
+      portA: redis.port,
+      portB: b.port,
+      labelA: "redis",
+      labelB: against === "redis" ? "redis2" : "store",
+      replayFlags: [`--against ${against}`, o.replayFlags].filter(Boolean).join(" "),
+    });
+  } finally {
+    await b?.stop();
+    await redis.stop();
+  }
 }
