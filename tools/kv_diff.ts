@@ -467,18 +467,14 @@ export async function runDiff(o: DiffOptions): Promise<DiffResult> {
     let stop = false;
     while (s.index < o.commands && !stop) {
       const step = gen.next();
-      if (step.kind === "batch") {
-        step.cmds = step.cmds.filter((c) => !o.skip?.has(String(c.argv[0]).toUpperCase()));
-        if (step.cmds.length === 0) continue;
-        r.batches++;
-        if (step.cmds.length > 1) r.pipelined += step.cmds.length;
-        if (step.cuts.length > 0) r.splitBatches++;
-        if (step.cmds[step.cmds.length - 1].short) r.expiryWaits++;
-        stop = await runBatch(s, step);
-      } else if (o.skip?.has(step.kind.toUpperCase())) continue;
-      else if (step.kind === "spop") stop = await runSpop(s, step.argv);
-      else if (step.kind === "scan") stop = await runScan(s, step.options);
-      else stop = await runQuit(s);
+      try {
+        stop = await runStep(s, step, r, o);
+      } catch (e) {
+        // No reply in time, or one that is no RESP: a mismatch at the last command sent.
+        const last = s.history[s.history.length - 1] ?? "";
+        s.mismatch(s.index - 1, [last], undefined, undefined, (e as Error).message);
+        stop = true;
+      }
     }
     if (!stop) await compareState(s);
   } finally {
@@ -486,6 +482,23 @@ export async function runDiff(o: DiffOptions): Promise<DiffResult> {
   }
   r.commands = s.index;
   return r;
+}
+
+/** Runs one generated step; returns true when the run must stop. */
+async function runStep(s: Sides, step: Step, r: DiffResult, o: DiffOptions): Promise<boolean> {
+  if (step.kind === "batch") {
+    step.cmds = step.cmds.filter((c) => !o.skip?.has(String(c.argv[0]).toUpperCase()));
+    if (step.cmds.length === 0) return false;
+    r.batches++;
+    if (step.cmds.length > 1) r.pipelined += step.cmds.length;
+    if (step.cuts.length > 0) r.splitBatches++;
+    if (step.cmds[step.cmds.length - 1].short) r.expiryWaits++;
+    return await runBatch(s, step);
+  }
+  if (o.skip?.has(step.kind.toUpperCase())) return false;
+  if (step.kind === "spop") return await runSpop(s, step.argv);
+  if (step.kind === "scan") return await runScan(s, step.options);
+  return await runQuit(s);
 }
 
 /** What a differential run is against: the booted store, or a second redis-server (the comparator's own check). */
