@@ -44,6 +44,19 @@ Deno.test("heap: a freed block is reused, small and page-sized alike", () => {
   assert.equal(heap.alloc(9_000), big);
 });
 
+Deno.test("heap: freed neighbouring extents coalesce into one", () => {
+  const heap = PersistentHeap.format(memory(64), 7);
+  const [a, b, c] = [heap.alloc(3 * 4096), heap.alloc(3 * 4096), heap.alloc(3 * 4096)];
+  assert.deepEqual([b - a, c - b], [3 * 4096, 3 * 4096]);
+  heap.free(a);
+  heap.free(c);
+  heap.free(b); // merges with both neighbours
+  const all = heap.alloc(heap.freePages() * 4096);
+  assert.equal(all, a);
+  heap.free(all);
+  assert.equal(heap.alloc(9 * 4096), a);
+});
+
 Deno.test("heap: a seeded random churn gives every byte back and runs on in a fixed heap", () => {
   const seed = 0x5eed;
   console.log(`heap churn seed ${seed}`);
