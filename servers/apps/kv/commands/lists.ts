@@ -14,7 +14,6 @@ import {
   normaliseRange,
   R_EMPTY_ARRAY,
   R_MUST_BE_POSITIVE,
-  R_NOT_INTEGER,
   R_NULL,
   R_NULL_ARRAY,
   R_ZERO,
@@ -31,14 +30,10 @@ function pushWith(end: ListEnd, onlyExisting: boolean) {
   };
 }
 
-/** A count argument that must be ≥ 0 (getPositiveLongFromObjectOrReply); undefined after the error. */
+/** A count argument that must be an integer ≥ 0 (getPositiveLongFromObjectOrReply: one error for both); undefined after it. */
 export function positiveArg(b: Uint8Array, out: OutputWriter): number | undefined {
   const v = parseInt64(b);
-  if (v === undefined) {
-    out.raw(R_NOT_INTEGER);
-    return undefined;
-  }
-  if (v < 0) {
+  if (v === undefined || v < 0) {
     out.raw(R_MUST_BE_POSITIVE);
     return undefined;
   }
@@ -60,7 +55,7 @@ function popWith(end: ListEnd) {
     const t = typeIs(c, argv[1], "list", out);
     if (t === undefined) return;
     if (t === "none") return out.raw(hasCount ? R_NULL_ARRAY : R_NULL);
-    if (hasCount && count === 0) return out.raw(R_NULL_ARRAY);
+    if (hasCount && count === 0) return out.raw(R_EMPTY_ARRAY);
     const values = c.ks.listPop(c.session.db, argv[1], end, hasCount ? count : 1);
     if (hasCount) out.bulkArray(values);
     else out.bulk(values[0]);

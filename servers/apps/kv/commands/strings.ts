@@ -139,13 +139,13 @@ function stringOrReply(
   out: OutputWriter,
 ): Uint8Array | null | undefined {
   const db = c.session.db;
-  const v = c.ks.getString(db, key);
-  if (v !== undefined) return v;
-  if (c.ks.type(db, key) !== undefined) {
+  const t = c.ks.type(db, key);
+  if (t === undefined) return null;
+  if (t !== "string") {
     out.raw(R_WRONGTYPE);
     return undefined;
   }
-  return null;
+  return c.ks.getString(db, key) ?? null;
 }
 
 function set(c: Context, argv: Uint8Array[], out: OutputWriter): void {
@@ -249,7 +249,7 @@ function mget(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   const db = c.session.db;
   out.arrayHeader(argv.length - 1);
   for (let i = 1; i < argv.length; i++) {
-    const v = c.ks.getString(db, argv[i]);
+    const v = c.ks.type(db, argv[i]) === "string" ? c.ks.getString(db, argv[i]) : undefined;
     if (v === undefined) out.raw(R_NULL);
     else out.bulk(v);
   }

@@ -250,28 +250,36 @@ function zrange(c: Context, argv: Uint8Array[], out: OutputWriter): void {
       : c.ks.zsetRange(db, argv[1], range[0], range[1]);
     return replyRange(items, withScores, out);
   }
-  let keep: (m: Uint8Array, s: number) => boolean;
+  // Redis walks from the first member inside the range (from the top with REV) and stops at
+  // the first one outside it: with members of unequal scores BYLEX is a run, not a filter.
+  let fromLow: (m: Uint8Array, s: number) => boolean;
+  let fromHigh: (m: Uint8Array, s: number) => boolean;
   if (by === "score") {
     const min = scoreBound(minArg);
     const max = scoreBound(maxArg);
     if (min === undefined || max === undefined) return out.error("ERR min or max is not a float");
-    keep = (_m, s) =>
-      (min.exclusive ? s > min.value : s >= min.value) &&
-      (max.exclusive ? s < max.value : s <= max.value);
+    fromLow = (_m, s) => (min.exclusive ? s > min.value : s >= min.value);
+    fromHigh = (_m, s) => (max.exclusive ? s < max.value : s <= max.value);
   } else {
     const min = lexBound(minArg);
     const max = lexBound(maxArg);
     if (min === undefined || max === undefined) {
       return out.error("ERR min or max not valid string range item");
     }
-    keep = (m) => aboveMin(m, min) && belowMax(m, max);
+    fromLow = (m) => aboveMin(m, min);
+    fromHigh = (m) => belowMax(m, max);
   }
   const t = typeIs(c, argv[1], "zset", out);
   if (t === undefined) return;
   if (t === "none") return out.raw(R_EMPTY_ARRAY);
-  const len = c.ks.zsetSize(db, argv[1]);
-  let items = c.ks.zsetRange(db, argv[1], 0, len - 1).filter(([m, s]) => keep(m, s));
-  if (rev) items.reverse();
+  const all = c.ks.zsetRange(db, argv[1], 0, c.ks.zsetSize(db, argv[1]) - 1);
+  if (rev) all.reverse();
+  const enter = rev ? fromHigh : fromLow;
+  const stay = rev ? fromLow : fromHigh;
+  let i = 0;
+  while (i < all.length && !enter(all[i][0], all[i][1])) i++;
+  let items: Array<[Uint8Array, number]> = [];
+  for (; i < all.length && stay(all[i][0], all[i][1]); i++) items.push(all[i]);
   if (offset < 0) items = [];
   else items = items.slice(offset, limit < 0 ? undefined : offset + limit);
   replyRange(items, withScores, out);
