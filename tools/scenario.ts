@@ -23,6 +23,9 @@
  *   store (INCR, SET, APPEND, pipelined and not): every reply from
  *   committed state, every acknowledged write kept, no connection broken
  *   (tools/kv_scenario.ts).
+ * - kvdiff: a long seeded differential run, the store (or a second
+ *   redis-server) against a real redis-server, every reply compared byte
+ *   for byte (tools/kv_diff.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
@@ -40,6 +43,7 @@ import { faultsScenario } from "./faults_scenario.ts";
 import { nestedScenario } from "./nested_scenario.ts";
 import { netScenario } from "./net_scenario.ts";
 import { kvScenario } from "./kv_scenario.ts";
+import { type Against, diffAgainst, formatMismatch } from "./kv_diff.ts";
 import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 
@@ -175,6 +179,26 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
       return r.violations.length === 0 && r.broken.length === 0 && r.lost === 0 ? 0 : 1;
     },
   },
+  kvdiff: {
+    summary:
+      "the store against a real redis-server: seeded command sequences, replies byte for byte",
+    flags: {
+      commands: { type: "string", default: "20000", arg: "N", help: "commands to send" },
+      against: {
+        type: "string",
+        default: "store",
+        arg: "SIDE",
+        help: "store (the booted kv app) or redis (a second redis-server: the comparator's check)",
+      },
+      "max-mismatches": {
+        type: "string",
+        default: "1",
+        arg: "N",
+        help: "stop after N mismatches (both sides are flushed after each)",
+      },
+    },
+    run: runKvDiff,
+  },
   faults: {
     summary: "seeded fault injection into every server and app (tools/faults_scenario.ts)",
     flags: {
@@ -195,6 +219,36 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
     run: runFaults,
   },
 };
+
+async function runKvDiff(
+  values: Record<string, string | boolean | undefined>,
+  seed: number,
+): Promise<number> {
+  const against = String(values.against);
+  if (against !== "store" && against !== "redis") {
+    console.error(`scenario kvdiff: --against is store or redis, not "${against}"`);
+    return 2;
+  }
+  const commands = Number(values.commands);
+  const r = await diffAgainst(against as Against, {
+    seed,
+    commands,
+    maxMismatches: Number(values["max-mismatches"]),
+    log,
+  });
+  console.log(
+    `summary: scenario kvdiff, seed ${seed}, against ${against}: commands ${r.commands}, ` +
+      `batches ${r.batches}, pipelined ${r.pipelined}, split batches ${r.splitBatches}, ` +
+      `expiry waits ${r.expiryWaits}, mismatches ${r.mismatches.length}`,
+  );
+  if (r.mismatches.length === 0) return 0;
+  console.log(
+    formatMismatch(r.mismatches[0], { seed, commands, replayFlags: `--against ${against}` }).split(
+      "\n",
+    ).pop(),
+  );
+  return 1;
+}
 
 async function runFaults(
   values: Record<string, string | boolean | undefined>,

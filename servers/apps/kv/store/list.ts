@@ -26,7 +26,7 @@ import type { PersistentHeap } from "./heap.ts";
 /** Bytes of a full chunk block. */
 export const CHUNK_BYTES = 2048;
 /** Values a chunk holds at most (bounds the walk of an index inside a chunk). */
-export const CHUNK_VALUES_MAX = 128;
+export const CHUNK_VALUES_MAX = 1024;
 /** Size of a list's header block. */
 export const LIST_HEADER_BYTES = 16;
 

@@ -1,0 +1,82 @@
+/**
+ * A real redis-server (Debian's redis-server) started on a free port of
+ * 127.0.0.1 with persistence off (`--save '' --appendonly no`), its files
+ * in a temporary directory: the reference the store is compared with by
+ * the differential run (tools/kv_diff.ts) and the bad-input tests.
+ *
+ * @module
+ */
+
+import { freePort } from "./echo_client.ts";
+
+/** A redis-server child process and its port. */
+export class RedisProcess {
+  private constructor(
+    private readonly child: Deno.ChildProcess,
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  /**
+   * Starts redis-server on a free port (`extra`: more server flags);
+   * resolves once it says it accepts connections.
+   */
+  static async start(extra: string[] = []): Promise<RedisProcess> {
+    const dir = Deno.makeTempDirSync({ prefix: "tardigrade-redis-" });
+    const port = freePort();
+    const child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        ...extra,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const r = new RedisProcess(child, port, dir);
+    await r.ready();
+    return r;
+  }
+
+  /** Resolves on the "Ready to accept connections" line; throws with the log if it exits first. */
+  private async ready(): Promise<void> {
+    const decoder = new TextDecoder();
+    let log = "";
+    const reader = this.child.stdout.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        const err = decoder.decode((await this.child.output().catch(() => undefined))?.stderr);
+        throw new Error(
+          `redis-server on port ${this.port} exited before it was ready: ${log}${err}`,
+        );
+      }
+      log += decoder.decode(value, { stream: true });
+      if (log.includes("Ready to accept connections")) break;
+    }
+    // Keep draining its log so the server never blocks on a full pipe.
+    (async () => {
+      try {
+        while (!(await reader.read()).done) { /* discard */ }
+      } catch { /* ended */ }
+    })();
+    this.child.stderr.cancel().catch(() => {});
+  }
+
+  /** Stops the server (SIGKILL: nothing of it is kept) and removes its directory. */
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* exited already */ }
+    await this.child.status;
+    Deno.removeSync(this.dir, { recursive: true });
+  }
+}
