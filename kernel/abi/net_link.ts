@@ -72,7 +72,7 @@ export interface LinkFrame {
  * its last ACK (or SYNC) plus this window, so the network driver buffers at
  * most this much per connection that its program has not received.
  */
-export const RX_WINDOW_BYTES = 8 * 1024;
+export const RX_WINDOW_BYTES = 4 * 1024;
 
 /**
  * Outbound flow control: the network driver sends a connection's bytes only

@@ -38,7 +38,7 @@ import { FRAME_DATA_MAX, FRAME_HEADER_BYTES, FrameReader, type LinkFrame } from 
 import { PersistentMemory } from "./pmem.ts";
 
 /** Entries of the connection table (listening ports and connections together). */
-export const NIC_TABLE_ENTRIES = 64;
+export const NIC_TABLE_ENTRIES = 128;
 /** Bytes of one table entry: u8 kind, u8 0, u16 port, u32 connection, f64 consumed. */
 export const NIC_TABLE_ENTRY_BYTES = 16;
 /** Bytes of the table (at the start of page 0). */

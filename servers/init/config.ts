@@ -50,7 +50,7 @@ export const SERVICES: ServiceConfig[] = [
   {
     name: "net",
     program: "servers/net/main.ts",
-    // The inbound windows (64 × 8 KiB = 128 pages: a 16 MiB image still holds every server), its socket records, the thread.
+    // The inbound windows (128 × 4 KiB = 128 pages: a 16 MiB image still holds every server), its socket records, the thread.
     quotaPages: 192,
     policy: "fresh",
     needs: [],

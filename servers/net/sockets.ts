@@ -85,7 +85,7 @@ export enum SocketFlag {
 }
 
 /** Clients (request badges) that may register a notification. */
-export const CLIENTS_MAX = 64;
+export const CLIENTS_MAX = 128;
 /** Bytes of one client entry: u32 badge (0: free), u32 notification slot, u32 owed a signal. */
 const CLIENT_BYTES = 16;
 /** Byte offset of the accept counter (f64), after the records. */
