@@ -636,9 +636,7 @@ export class NvmKeyspace implements Keyspace {
     const t = this.valueOf(db, key, T_ZSET);
     const out: Array<[Uint8Array, number]> = [];
     if (t === 0) return out;
-    const index = this.zindexOf(t);
-    const last = Math.min(stop, index.size - 1);
-    for (let i = start; i <= last; i++) out.push([index.members[i], index.scores[i]]);
+    this.zindexOf(t).range(start, stop, out);
     return out;
   }
 
@@ -648,13 +646,8 @@ export class NvmKeyspace implements Keyspace {
     const out: Array<[Uint8Array, number]> = [];
     if (t === 0) return out;
     const index = this.zindexOf(t);
-    const n = Math.min(count, index.size);
-    for (let i = 0; i < n; i++) {
-      out.push([index.members[i], index.scores[i]]);
-      this.tables.remove(t, index.members[i]);
-    }
-    index.members.splice(0, n);
-    index.scores.splice(0, n);
+    index.popMin(Math.min(count, index.size), out);
+    for (const [member] of out) this.tables.remove(t, member);
     if (this.tables.count(t) === 0) this.remove(db, key);
     return out;
   }
