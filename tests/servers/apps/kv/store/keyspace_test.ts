@@ -115,6 +115,44 @@ Deno.test("keyspace: hashes, sets and sorted sets, and the key goes with its las
   assert.equal(ks.type(0, z), undefined);
 });
 
+Deno.test("keyspace: a large sorted set keeps Redis's order through random changes", () => {
+  const seed = 0x2a5e7;
+  console.log(`zset seed ${seed}`);
+  const random = new Prng(seed);
+  const { ks } = store(4096);
+  const z = text("z");
+  const model = new Map<string, number>();
+  const expected = () =>
+    [...model].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([m, s]) => `${m}:${s}`);
+  const actual = (start: number, stop: number) =>
+    ks.zsetRange(0, z, start, stop).map(([m, s]) => `${str(m)}:${s}`);
+  for (let op = 0; op < 12_000; op++) {
+    const member = `m${random.int(0, 3000)}`;
+    const roll = random.int(0, 9);
+    if (roll < 7) {
+      const score = random.int(0, 40);
+      const was = model.get(member);
+      const added = ks.zsetAdd(0, z, text(member), score);
+      assert.equal(added, was === undefined ? "added" : was === score ? "same" : "updated");
+      model.set(member, score);
+    } else if (roll < 9) {
+      assert.equal(ks.zsetRemove(0, z, text(member)), model.delete(member));
+    } else if (model.size > 0) {
+      const popped = ks.zsetPopMin(0, z, 3).map(([m, s]) => `${str(m)}:${s}`);
+      assert.deepEqual(popped, expected().slice(0, 3), `op ${op}`);
+      for (const p of popped) model.delete(p.split(":")[0]);
+    }
+    if (op % 1000 === 999) {
+      const all = expected();
+      assert.equal(ks.zsetSize(0, z), all.length);
+      assert.deepEqual(actual(0, all.length - 1), all, `op ${op}`);
+      assert.deepEqual(actual(700, 1300), all.slice(700, 1301), `op ${op}`);
+    }
+  }
+  assert.ok(model.size > 1200, `${model.size} members: too few to split blocks`);
+});
+
 Deno.test("keyspace: lists push and pop at both ends, index and range", () => {
   const { ks } = store();
   const l = text("l");
