@@ -70,6 +70,8 @@ const ZSET_PAYLOAD = 8;
 const ROOT_VERSION = 2 * DATABASES;
 const KEYSPACE_VERSION = 1;
 const MIB = 1024 * 1024;
+/** Buckets each database's tables move per {@link NvmKeyspace.expireSome} while they rehash. */
+const ACTIVE_REHASH_STEPS = 64;
 
 /**
  * The keyspace of the store, over a {@link PersistentHeap}.
@@ -260,8 +262,16 @@ export class NvmKeyspace implements Keyspace {
     this.expireCursors[db2] = c;
   }
 
-  /** {@inheritDoc Keyspace.expireSome} */
+  /**
+   * {@inheritDoc Keyspace.expireSome} Also moves up to ACTIVE_REHASH_STEPS
+   * buckets of each database's tables that are rehashing, so a resize ends
+   * while the store is idle.
+   */
   expireSome(maxKeys: number): number {
+    for (let db = 0; db < DATABASES; db++) { // active rehashing rides along, as in Redis's cron
+      this.tables.rehashSome(this.keysOf(db), ACTIVE_REHASH_STEPS);
+      this.tables.rehashSome(this.expiresOf(db), ACTIVE_REHASH_STEPS);
+    }
     let deleted = 0;
     let visits = maxKeys * 20 + 64; // bounds the work of one call
     const expired: Uint8Array[] = [];

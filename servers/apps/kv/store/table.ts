@@ -488,6 +488,13 @@ export class Tables {
     this.tryResize(t, target);
   }
 
+  /** Up to `steps` rehash steps on `t` (active rehashing between commands, as Redis's cron). */
+  rehashSome(t: number, steps: number): void {
+    for (let i = 0; i < steps && this.mem.getU32(t + T_REHASH) !== NOT_REHASHING; i++) {
+      this.rehashStep(t);
+    }
+  }
+
   /** Moves one bucket (skipping at most EMPTY_VISITS_MAX empty ones) from table 0 to table 1. */
   private rehashStep(t: number): void {
     const mem = this.mem;
