@@ -479,7 +479,7 @@ export class NvmKeyspace implements Keyspace {
       if (created) this.createKey(db, key, T_LIST, l);
     } catch (e) {
       if (created) this.lists.destroy(l);
-      else for (; pushed > 0; pushed--) this.lists.pop(l, end);
+      else for (; pushed > 0; pushed--) this.lists.pop(l, end); // a grown chunk may stay grown
       throw e;
     }
     return this.lists.length(l);

@@ -225,14 +225,20 @@ export class Tables {
    */
   insertHashed(t: number, key: Uint8Array, hash: number): number {
     const mem = this.mem;
-    if (mem.getU32(t + T0_SIZE) === 0) this.startTable(t);
-    else if (mem.getU32(t + T_REHASH) === NOT_REHASHING) {
-      const size = mem.getU32(t + T0_SIZE);
-      if (mem.getU32(t + T0_USED) >= size) this.tryResize(t, size * 2);
-    }
     const payload = mem.getU32(t + T_PAYLOAD);
     const len = key.length;
     const node = this.heap.alloc(NODE_PAYLOAD + payload + len); // may throw: nothing changed
+    if (mem.getU32(t + T0_SIZE) === 0) {
+      try {
+        this.startTable(t);
+      } catch (e) {
+        this.heap.free(node);
+        throw e;
+      }
+    } else if (mem.getU32(t + T_REHASH) === NOT_REHASHING) {
+      const size = mem.getU32(t + T0_SIZE);
+      if (mem.getU32(t + T0_USED) >= size) this.tryResize(t, size * 2); // after the node: OOM-safe
+    }
     mem.setU32(node + 4, hash);
     mem.setU32(node + 8, len);
     if (payload > 0) mem.fill(node + NODE_PAYLOAD, payload);
