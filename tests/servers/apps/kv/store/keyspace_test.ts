@@ -13,6 +13,8 @@ import assert from "node:assert/strict";
 import { Err, TardigradeError } from "../../../../../kernel/abi/errors.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../../../../../kernel/abi/pmem.ts";
 import { Prng } from "../../../../../kernel/abi/prng.ts";
+import { PageState } from "../../../../../kernel/abi/layout.ts";
+import { PAGE_BYTES } from "../../../../../kernel/abi/limits.ts";
 import { NvmKeyspace, openStore } from "../../../../../servers/apps/kv/store/mod.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -20,12 +22,15 @@ const str = (b: Uint8Array | undefined) =>
   b === undefined ? undefined : new TextDecoder().decode(b);
 const strs = (bs: Uint8Array[]) => bs.map((b) => new TextDecoder().decode(b));
 
-function store(pages = 2048): { mem: PersistentMemory; ks: NvmKeyspace } {
-  const mem = new PersistentMemory(allocatePmoBuffers(1, pages));
+function store(
+  pages = 2048,
+): { mem: PersistentMemory; ks: NvmKeyspace; pageState: Uint8Array } {
+  const buffers = allocatePmoBuffers(1, pages);
+  const mem = new PersistentMemory(buffers);
   const { keyspace, fresh } = openStore(mem);
   assert.ok(fresh);
   keyspace.now = 1_000_000;
-  return { mem, ks: keyspace };
+  return { mem, ks: keyspace, pageState: new Uint8Array(buffers.pageState) };
 }
 
 /** The store attached from a copy of `mem`'s bytes: what a resume maps. */
@@ -388,4 +393,45 @@ Deno.test("keyspace: a call that runs out of memory throws E_NO_MEMORY and chang
   assert.equal(ks.type(1, text("big0")), undefined);
   for (let k = 0; k < bigs; k++) assert.equal(ks.stringLength(0, text(`big${k}`)), 5000);
   for (let k = 0; k < smalls; k++) assert.equal(ks.stringLength(0, text(`k${k}`)), 1);
+});
+
+Deno.test("keyspace: every byte it changes is on a page the write barrier marked dirty", () => {
+  const seed = 0xba77;
+  console.log(`barrier seed ${seed}`);
+  const random = new Prng(seed);
+  const { mem, ks, pageState } = store(1024);
+  for (let round = 0; round < 5; round++) {
+    pageState.fill(PageState.CLEAN); // as a checkpoint leaves them
+    const before = mem.bytes.slice();
+    for (let op = 0; op < 3000; op++) {
+      const key = text(`k${random.int(0, 300)}`);
+      const type = ks.type(0, key);
+      const value = new Uint8Array(random.int(0, 9) === 0 ? 3000 : random.int(0, 40)).fill(op);
+      const kind = random.int(0, 7);
+      if (kind === 0) ks.delete(0, key);
+      else if (kind === 1 && (type ?? "string") === "string") ks.appendString(0, key, value);
+      else if (kind === 2 && (type ?? "string") === "string") {
+        ks.setString(0, key, value, { expireAt: ks.now + random.int(-5, 5) });
+      } else if (kind === 3 && (type ?? "list") === "list") {
+        ks.listPush(0, key, random.int(0, 1) ? "left" : "right", [value]);
+        if (ks.listLength(0, key) > 20) ks.listPop(0, key, "left", 5);
+      } else if (kind === 4 && (type ?? "hash") === "hash") {
+        ks.hashSet(0, key, text(`f${random.int(0, 9)}`), value);
+      } else if (kind === 5 && (type ?? "zset") === "zset") {
+        ks.zsetAdd(0, key, text(`m${random.int(0, 9)}`), random.int(0, 5));
+      } else if (kind === 6 && (type ?? "set") === "set") ks.setAdd(0, key, text(`${op % 13}`));
+      else if (kind === 7 && type !== undefined) ks.copy(0, key, 1, key, true);
+    }
+    ks.now += 3;
+    ks.expireSome(100);
+    for (let page = 0; page < mem.pageCount; page++) {
+      const from = page * PAGE_BYTES;
+      const changed = mem.bytes.subarray(from, from + PAGE_BYTES).some((b, i) =>
+        b !== before[from + i]
+      );
+      if (changed && pageState[page] !== PageState.DIRTY) {
+        assert.fail(`round ${round}: page ${page} changed but is not DIRTY`);
+      }
+    }
+  }
 });
