@@ -409,8 +409,9 @@ Deno.test("keyspace: every byte it changes is on a page the write barrier marked
       const value = new Uint8Array(random.int(0, 9) === 0 ? 3000 : random.int(0, 40)).fill(op);
       const kind = random.int(0, 7);
       if (kind === 0) ks.delete(0, key);
-      else if (kind === 1 && (type ?? "string") === "string") ks.appendString(0, key, value);
-      else if (kind === 2 && (type ?? "string") === "string") {
+      else if (kind === 1 && (type ?? "string") === "string") {
+        ks.appendString(0, key, new Uint8Array(random.int(0, 6000)).fill(op)); // grows past pages
+      } else if (kind === 2 && (type ?? "string") === "string") {
         ks.setString(0, key, value, { expireAt: ks.now + random.int(-5, 5) });
       } else if (kind === 3 && (type ?? "list") === "list") {
         ks.listPush(0, key, random.int(0, 1) ? "left" : "right", [value]);
