@@ -15,7 +15,11 @@ import { allocatePmoBuffers, PersistentMemory } from "../../../../../kernel/abi/
 import { Prng } from "../../../../../kernel/abi/prng.ts";
 import { PageState } from "../../../../../kernel/abi/layout.ts";
 import { PAGE_BYTES } from "../../../../../kernel/abi/limits.ts";
-import { NvmKeyspace, openStore } from "../../../../../servers/apps/kv/store/mod.ts";
+import {
+  NvmKeyspace,
+  openStore,
+  type PersistentHeap,
+} from "../../../../../servers/apps/kv/store/mod.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array | undefined) =>
@@ -24,13 +28,13 @@ const strs = (bs: Uint8Array[]) => bs.map((b) => new TextDecoder().decode(b));
 
 function store(
   pages = 2048,
-): { mem: PersistentMemory; ks: NvmKeyspace; pageState: Uint8Array } {
+): { mem: PersistentMemory; ks: NvmKeyspace; pageState: Uint8Array; heap: PersistentHeap } {
   const buffers = allocatePmoBuffers(1, pages);
   const mem = new PersistentMemory(buffers);
-  const { keyspace, fresh } = openStore(mem);
+  const { keyspace, fresh, heap } = openStore(mem);
   assert.ok(fresh);
   keyspace.now = 1_000_000;
-  return { mem, ks: keyspace, pageState: new Uint8Array(buffers.pageState) };
+  return { mem, ks: keyspace, pageState: new Uint8Array(buffers.pageState), heap };
 }
 
 /** The store attached from a copy of `mem`'s bytes: what a resume maps. */
@@ -355,7 +359,7 @@ Deno.test("keyspace: scan and randomKey see every live key and no expired one", 
 });
 
 Deno.test("keyspace: a call that runs out of memory throws E_NO_MEMORY and changes nothing", () => {
-  const { ks } = store(64);
+  const { ks, heap } = store(64);
   const fill = (prefix: string, value: Uint8Array) => {
     let n = 0;
     try {
@@ -393,13 +397,14 @@ Deno.test("keyspace: a call that runs out of memory throws E_NO_MEMORY and chang
   assert.equal(ks.type(1, text("big0")), undefined);
   for (let k = 0; k < bigs; k++) assert.equal(ks.stringLength(0, text(`big${k}`)), 5000);
   for (let k = 0; k < smalls; k++) assert.equal(ks.stringLength(0, text(`k${k}`)), 1);
+  heap.check();
 });
 
 Deno.test("keyspace: every byte it changes is on a page the write barrier marked dirty", () => {
   const seed = 0xba77;
   console.log(`barrier seed ${seed}`);
   const random = new Prng(seed);
-  const { mem, ks, pageState } = store(1024);
+  const { mem, ks, pageState, heap } = store(1024);
   for (let round = 0; round < 5; round++) {
     pageState.fill(PageState.CLEAN); // as a checkpoint leaves them
     const before = mem.bytes.slice();
@@ -425,6 +430,7 @@ Deno.test("keyspace: every byte it changes is on a page the write barrier marked
     }
     ks.now += 3;
     ks.expireSome(100);
+    heap.check();
     for (let page = 0; page < mem.pageCount; page++) {
       const from = page * PAGE_BYTES;
       const changed = mem.bytes.subarray(from, from + PAGE_BYTES).some((b, i) =>
