@@ -46,7 +46,7 @@ export const SMALL_BYTES_MAX = 2048;
 export const HEAP_PAGES_MAX = 65536;
 
 const MAGIC = 0x48564b54; // "TKVH"
-const VERSION = 1;
+const VERSION = 2; // 2: size classes of 40 and 56 bytes
 const PAGE_SHIFT = 12;
 
 const H_MAGIC = 0;
