@@ -46,7 +46,7 @@ export const SMALL_BYTES_MAX = 2048;
 export const HEAP_PAGES_MAX = 65536;
 
 const MAGIC = 0x48564b54; // "TKVH"
-const VERSION = 1;
+const VERSION = 2; // 2: size classes of 40 and 56 bytes
 const PAGE_SHIFT = 12;
 
 const H_MAGIC = 0;
@@ -291,6 +291,76 @@ export class PersistentHeap implements Heap {
   static blockBytes(bytes: number): number {
     if (bytes <= SMALL_BYTES_MAX) return CLASS_BYTES[CLASS_OF[(bytes + 7) >> 3]];
     return Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
+  }
+
+  /**
+   * Walks every page descriptor and free list and throws E_INTERNAL at the
+   * first inconsistency: free extents and their bins, runs' live counts
+   * against their classes' free lists, the free-page count and the bytes
+   * in use. O(pages + free blocks); for tests and for `check` tools.
+   */
+  check(): void {
+    const mem = this.mem;
+    const where = "PersistentHeap.check";
+    let used = this.metaPages * PAGE_BYTES;
+    let freePages = 0;
+    const liveOf = new Map<number, number>(); // run page → live blocks its descriptor claims
+    for (let page = this.metaPages; page < this.pages;) {
+      const desc = this.desc(page);
+      const kind = desc & 15;
+      const value = desc >>> 4;
+      if (kind === K_SMALL) {
+        const cls = value & 31;
+        assert(cls < CLASSES, where, `page ${page}: class ${cls}`);
+        liveOf.set(page, value >>> 5);
+        used += (value >>> 5) * CLASS_BYTES[cls];
+        page++;
+        continue;
+      }
+      assert(value >= 1 && page + value <= this.pages, where, `page ${page}: length ${value}`);
+      if (kind === K_EXTENT) used += value * PAGE_BYTES;
+      else {
+        assert(kind === K_FREE_HEAD || kind === K_FREE_ONE, where, `page ${page}: kind ${kind}`);
+        assert((kind === K_FREE_ONE) === (value === 1), where, `page ${page}: one-page tag`);
+        if (value > 1) {
+          assert(this.desc(page + value - 1) === (K_FREE_TAIL | (value << 4)), where, `tail`);
+        }
+        freePages += value;
+      }
+      page += value;
+    }
+    assert(freePages === mem.getU32(H_FREE_PAGES), where, `${freePages} free pages counted`);
+    assert(used === this.usedBytes(), where, `${used} bytes counted, ${this.usedBytes()} kept`);
+    let binned = 0;
+    for (let bin = 0; bin < BINS; bin++) {
+      let prev = 0;
+      for (let a = mem.getU32(H_BIN_HEADS + 4 * bin); a !== 0; a = mem.getU32(a)) {
+        const length = this.desc(a >>> PAGE_SHIFT) >>> 4;
+        assert(binOf(length) === bin, where, `extent 0x${a.toString(16)} in bin ${bin}`);
+        assert(mem.getU32(a + 4) === prev, where, `extent 0x${a.toString(16)}: prev link`);
+        binned += length;
+        prev = a;
+      }
+    }
+    assert(binned === freePages, where, `${binned} pages in bins, ${freePages} free`);
+    for (let cls = 0; cls < CLASSES; cls++) {
+      let count = 0;
+      let prev = 0;
+      for (let b = mem.getU32(H_CLASS_HEADS + 4 * cls); b !== 0; b = mem.getU32(b)) {
+        const page = b >>> PAGE_SHIFT;
+        const desc = this.desc(page);
+        assert((desc & 15) === K_SMALL && ((desc >>> 4) & 31) === cls, where, `block of ${cls}`);
+        assert(mem.getU32(b + 4) === prev, where, `block 0x${b.toString(16)}: prev link`);
+        liveOf.set(page, (liveOf.get(page) ?? 0) + 1);
+        count++;
+        prev = b;
+      }
+      assert(count === mem.getU32(H_CLASS_FREE + 4 * cls), where, `class ${cls}: ${count} free`);
+    }
+    for (const [page, blocks] of liveOf) {
+      const perRun = Math.floor(PAGE_BYTES / CLASS_BYTES[(this.desc(page) >>> 4) & 31]);
+      assert(blocks === perRun, where, `run at page ${page}: ${blocks} live + free of ${perRun}`);
+    }
   }
 
   // ── small blocks ──

@@ -81,7 +81,9 @@ Deno.test("heap: a seeded random churn gives every byte back and runs on in a fi
       liveBytes += heap.sizeOf(a);
     }
     assert.equal(heap.usedBytes(), start + liveBytes, `op ${op}`);
+    if (op % 1000 === 0) heap.check();
   }
+  heap.check();
   for (const a of live) heap.free(a);
   assert.equal(heap.usedBytes(), start);
   // The pages came back, bar the runs a class keeps (at most two pages' worth of free blocks),

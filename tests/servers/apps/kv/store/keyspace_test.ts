@@ -13,19 +13,28 @@ import assert from "node:assert/strict";
 import { Err, TardigradeError } from "../../../../../kernel/abi/errors.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../../../../../kernel/abi/pmem.ts";
 import { Prng } from "../../../../../kernel/abi/prng.ts";
-import { NvmKeyspace, openStore } from "../../../../../servers/apps/kv/store/mod.ts";
+import { PageState } from "../../../../../kernel/abi/layout.ts";
+import { PAGE_BYTES } from "../../../../../kernel/abi/limits.ts";
+import {
+  NvmKeyspace,
+  openStore,
+  type PersistentHeap,
+} from "../../../../../servers/apps/kv/store/mod.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array | undefined) =>
   b === undefined ? undefined : new TextDecoder().decode(b);
 const strs = (bs: Uint8Array[]) => bs.map((b) => new TextDecoder().decode(b));
 
-function store(pages = 2048): { mem: PersistentMemory; ks: NvmKeyspace } {
-  const mem = new PersistentMemory(allocatePmoBuffers(1, pages));
-  const { keyspace, fresh } = openStore(mem);
+function store(
+  pages = 2048,
+): { mem: PersistentMemory; ks: NvmKeyspace; pageState: Uint8Array; heap: PersistentHeap } {
+  const buffers = allocatePmoBuffers(1, pages);
+  const mem = new PersistentMemory(buffers);
+  const { keyspace, fresh, heap } = openStore(mem);
   assert.ok(fresh);
   keyspace.now = 1_000_000;
-  return { mem, ks: keyspace };
+  return { mem, ks: keyspace, pageState: new Uint8Array(buffers.pageState), heap };
 }
 
 /** The store attached from a copy of `mem`'s bytes: what a resume maps. */
@@ -113,6 +122,44 @@ Deno.test("keyspace: hashes, sets and sorted sets, and the key goes with its las
   assert.equal(ks.zsetSize(0, z), 2);
   ks.zsetPopMin(0, z, 9);
   assert.equal(ks.type(0, z), undefined);
+});
+
+Deno.test("keyspace: a large sorted set keeps Redis's order through random changes", () => {
+  const seed = 0x2a5e7;
+  console.log(`zset seed ${seed}`);
+  const random = new Prng(seed);
+  const { ks } = store(4096);
+  const z = text("z");
+  const model = new Map<string, number>();
+  const expected = () =>
+    [...model].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([m, s]) => `${m}:${s}`);
+  const actual = (start: number, stop: number) =>
+    ks.zsetRange(0, z, start, stop).map(([m, s]) => `${str(m)}:${s}`);
+  for (let op = 0; op < 12_000; op++) {
+    const member = `m${random.int(0, 3000)}`;
+    const roll = random.int(0, 9);
+    if (roll < 7) {
+      const score = random.int(0, 40);
+      const was = model.get(member);
+      const added = ks.zsetAdd(0, z, text(member), score);
+      assert.equal(added, was === undefined ? "added" : was === score ? "same" : "updated");
+      model.set(member, score);
+    } else if (roll < 9) {
+      assert.equal(ks.zsetRemove(0, z, text(member)), model.delete(member));
+    } else if (model.size > 0) {
+      const popped = ks.zsetPopMin(0, z, 3).map(([m, s]) => `${str(m)}:${s}`);
+      assert.deepEqual(popped, expected().slice(0, 3), `op ${op}`);
+      for (const p of popped) model.delete(p.split(":")[0]);
+    }
+    if (op % 1000 === 999) {
+      const all = expected();
+      assert.equal(ks.zsetSize(0, z), all.length);
+      assert.deepEqual(actual(0, all.length - 1), all, `op ${op}`);
+      assert.deepEqual(actual(700, 1300), all.slice(700, 1301), `op ${op}`);
+    }
+  }
+  assert.ok(model.size > 1200, `${model.size} members: too few to split blocks`);
 });
 
 Deno.test("keyspace: lists push and pop at both ends, index and range", () => {
@@ -312,7 +359,7 @@ Deno.test("keyspace: scan and randomKey see every live key and no expired one", 
 });
 
 Deno.test("keyspace: a call that runs out of memory throws E_NO_MEMORY and changes nothing", () => {
-  const { ks } = store(64);
+  const { ks, heap } = store(64);
   const fill = (prefix: string, value: Uint8Array) => {
     let n = 0;
     try {
@@ -350,4 +397,48 @@ Deno.test("keyspace: a call that runs out of memory throws E_NO_MEMORY and chang
   assert.equal(ks.type(1, text("big0")), undefined);
   for (let k = 0; k < bigs; k++) assert.equal(ks.stringLength(0, text(`big${k}`)), 5000);
   for (let k = 0; k < smalls; k++) assert.equal(ks.stringLength(0, text(`k${k}`)), 1);
+  heap.check();
+});
+
+Deno.test("keyspace: every byte it changes is on a page the write barrier marked dirty", () => {
+  const seed = 0xba77;
+  console.log(`barrier seed ${seed}`);
+  const random = new Prng(seed);
+  const { mem, ks, pageState, heap } = store(1024);
+  for (let round = 0; round < 5; round++) {
+    pageState.fill(PageState.CLEAN); // as a checkpoint leaves them
+    const before = mem.bytes.slice();
+    for (let op = 0; op < 3000; op++) {
+      const key = text(`k${random.int(0, 300)}`);
+      const type = ks.type(0, key);
+      const value = new Uint8Array(random.int(0, 9) === 0 ? 3000 : random.int(0, 40)).fill(op);
+      const kind = random.int(0, 7);
+      if (kind === 0) ks.delete(0, key);
+      else if (kind === 1 && (type ?? "string") === "string") {
+        ks.appendString(0, key, new Uint8Array(random.int(0, 6000)).fill(op)); // grows past pages
+      } else if (kind === 2 && (type ?? "string") === "string") {
+        ks.setString(0, key, value, { expireAt: ks.now + random.int(-5, 5) });
+      } else if (kind === 3 && (type ?? "list") === "list") {
+        ks.listPush(0, key, random.int(0, 1) ? "left" : "right", [value]);
+        if (ks.listLength(0, key) > 20) ks.listPop(0, key, "left", 5);
+      } else if (kind === 4 && (type ?? "hash") === "hash") {
+        ks.hashSet(0, key, text(`f${random.int(0, 9)}`), value);
+      } else if (kind === 5 && (type ?? "zset") === "zset") {
+        ks.zsetAdd(0, key, text(`m${random.int(0, 9)}`), random.int(0, 5));
+      } else if (kind === 6 && (type ?? "set") === "set") ks.setAdd(0, key, text(`${op % 13}`));
+      else if (kind === 7 && type !== undefined) ks.copy(0, key, 1, key, true);
+    }
+    ks.now += 3;
+    ks.expireSome(100);
+    heap.check();
+    for (let page = 0; page < mem.pageCount; page++) {
+      const from = page * PAGE_BYTES;
+      const changed = mem.bytes.subarray(from, from + PAGE_BYTES).some((b, i) =>
+        b !== before[from + i]
+      );
+      if (changed && pageState[page] !== PageState.DIRTY) {
+        assert.fail(`round ${round}: page ${page} changed but is not DIRTY`);
+      }
+    }
+  }
 });
