@@ -99,6 +99,8 @@ export interface BoardConfig {
   imageBytes: number;
   fresh: boolean;
   checkpointMs: number;
+  /** Start a checkpoint as soon as output waits for one (`--group-commit`, on by default). */
+  groupCommit: boolean;
   copyMethod: CopyMethod;
   apps: string[];
   fsync: boolean;
@@ -231,6 +233,7 @@ export class Board {
       timerPort: timer.port2,
       config: {
         checkpointMs: this.checkpointMs,
+        groupCommit: c.groupCommit,
         copyMethod: c.copyMethod,
         nvmPages: this.image.pageCount,
         apps: c.apps,
@@ -286,7 +289,11 @@ export class Board {
     this.toKernel(cmd);
   }
 
-  /** With checkpoints off nothing is durable, so output is released at once. */
+  /**
+   * With checkpoints off nothing is durable, so output is released at once:
+   * when the kernel passes on a worker's `output` hint, and on the release
+   * tick (which also carries the ACKs of bytes consumed with no reply).
+   */
   private releaseIfNotCheckpointing(): void {
     if (this.checkpointMs !== 0) return;
     for (const [thread, c] of this.consoles) {
@@ -397,6 +404,8 @@ export class Board {
         return this.systemRollback(msg.reason);
       case "shutdown-done":
         return this.halt();
+      case "output":
+        return this.releaseIfNotCheckpointing();
     }
   }
 

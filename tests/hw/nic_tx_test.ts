@@ -23,8 +23,11 @@ import { NIC_SENDER_TEXT } from "../programs/nic_sender.ts";
 const CONN = 7;
 const PORT = 7070;
 const SENDER = ["--apps", `tests/programs/nic_sender.ts?port=${PORT}`];
-/** Checkpoints slowed to a minute: none comes until the test's `checkpoint-ms` command. */
-const SLOW = ["--checkpoint-ms", "60000", "--commands"];
+/**
+ * Checkpoints slowed to a minute and group commit off: none comes until the
+ * test's `checkpoint-ms` command.
+ */
+const SLOW = ["--checkpoint-ms", "60000", "--group-commit", "off", "--commands"];
 
 /** One machine on the stand-in's link: the frames it sent, and whether it hung up. */
 interface Link {

@@ -38,7 +38,14 @@ function standIn(method: CopyMethod, debugBarrier = false) {
   Atomics.store(control, ControlWord.RUN_STATE, RunState.WAITING); // frozen without being woken
   const thread: FrozenThread = { dead: false, control, rec: { id: 7, consolePmo: 0 } };
   const kernel = {
-    config: { checkpointMs: 1, copyMethod: method, digest: false, debugBarrier, nvmPages: 8192 },
+    config: {
+      checkpointMs: 1,
+      groupCommit: true,
+      copyMethod: method,
+      digest: false,
+      debugBarrier,
+      nvmPages: 8192,
+    },
     threads: new Map([[7, thread]]),
     table: new ObjectTable(),
     kernelPmo,
