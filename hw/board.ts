@@ -183,6 +183,7 @@ export class Board {
     this.boot(this.config.fresh);
     this.releaseTimer = setInterval(() => {
       this.releaseIfNotCheckpointing();
+      this.nic.tick();
       if (performance.now() - this.reportedAt >= REPORT_EVERY_MS) this.reportCheckpoints();
     }, 1);
     if (this.config.commands || this.config.faultInjection) this.readCommands();

@@ -126,9 +126,11 @@ class Runtime implements Waiter {
   }
 
   /**
-   * Between steps: if an output ring's HEAD moved since the kernel was last
-   * told, tells it (`output`), so that the checkpoint that releases the bytes
-   * starts now instead of at the next tick (group commit).
+   * Between steps (at the top of a turn, and before spinning or sleeping):
+   * if an output ring's HEAD moved since the kernel was last told, tells it
+   * (`output`), so that the checkpoint that releases the bytes starts now
+   * instead of at the next tick (group commit). Not in the middle of a step:
+   * a freeze started then would have to wait for it.
    */
   private tellOutput(): void {
     let moved = false;
@@ -377,6 +379,7 @@ class Runtime implements Waiter {
       // wait slice that ended with nothing (the periodic wake-up), spinning is no better a
       // bet than before it, only CPU taken from busy workers: straight back to sleep.
       const spin = this.sleptThrough ? 0 : SPIN_ITERATIONS;
+      if (this.drained && !this.inStep()) this.tellOutput();
       if (!this.drained || spinDoorbell(this.doorbell, seen, spin, this.control)) {
         await this.yieldToEventLoop();
         continue;
