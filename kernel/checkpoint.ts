@@ -28,6 +28,7 @@
 import { Err } from "./abi/errors.ts";
 import { CHECKPOINT_FAILURES_MAX, FREEZE_BACKOFF_MS_MAX, periodElapsed } from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
+import type { CheckpointInfo } from "./abi/syscall_types.ts";
 import { consoleHead } from "./abi/console.ts";
 import { type CheckpointRoot, KERNEL_PMO_PAGES } from "./abi/image_root.ts";
 import { digestState } from "./digest.ts";
@@ -89,6 +90,8 @@ export class CheckpointManager implements CheckpointControl {
   };
   /** The most recent pause statistics (bounded ring). */
   readonly recent: CheckpointStats[] = [];
+  /** Wall-clock time (Unix ms) the newest checkpoint of this boot committed; 0 before the first. */
+  private lastCommitUnixMs = 0;
   private readonly pages: PageCapture;
 
   /** Milliseconds between checkpoints; 0: off. */
@@ -330,11 +333,22 @@ export class CheckpointManager implements CheckpointControl {
     this.committedEpoch = epoch;
     this.inFlight = 0;
     this.counters.committed++;
+    this.lastCommitUnixMs = Date.now();
     const waiters = this.waiters.splice(0);
     for (const w of waiters) w();
     // Group commit: output written since the cut goes in the next checkpoint, started now
     // (unless someone waits to take one of their own: the final checkpoint at shutdown).
     if (waiters.length === 0) this.onOutput();
+  }
+
+  /** The figures `checkpoint_info` reports. */
+  info(): CheckpointInfo {
+    return {
+      periodMs: this.periodMs,
+      committed: this.counters.committed,
+      lastCommitUnixMs: this.lastCommitUnixMs,
+      lastPauseUs: this.recent.at(-1)?.pauseUs ?? 0,
+    };
   }
 
   /** The epoch the next capture will have: what a PMO created now is first part of. */

@@ -22,6 +22,7 @@ import type { Err } from "./abi/errors.ts";
 import type { PmoBuffers } from "./abi/layout.ts";
 import type { KernelConfig, KernelEvent, KernelToBoard } from "./abi/protocol.ts";
 import type { PersistentMemory } from "./abi/pmem.ts";
+import type { CheckpointInfo } from "./abi/syscall_types.ts";
 import type { CapSpaces } from "./cspace.ts";
 import type { PmoManager } from "./memory.ts";
 import type { ObjectTable } from "./object_table.ts";
@@ -44,6 +45,8 @@ export interface CheckpointControl {
   /** The newest committed epoch. */
   readonly committedEpoch: number;
   readonly counters: Readonly<CheckpointCounters>;
+  /** The figures `checkpoint_info` reports. */
+  info(): CheckpointInfo;
   /** Keeps new checkpoints from starting until `release` (the hold counts). */
   hold(): void;
   /** Ends one `hold`. */

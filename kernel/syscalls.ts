@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { SystemInfo } from "./abi/syscall_types.ts";
+import type { CheckpointInfo, SystemInfo } from "./abi/syscall_types.ts";
 import type { SyscallOp } from "./abi/protocol.ts";
 import type { KernelServices } from "./services.ts";
 import type { LiveThread } from "./threads.ts";
@@ -40,6 +40,9 @@ const systemSyscalls = {
         quotaObjects: g.quotaObjects,
       },
     };
+  },
+  checkpoint_info(k: KernelServices): CheckpointInfo {
+    return k.checkpoints.info();
   },
 };
 

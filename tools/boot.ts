@@ -52,6 +52,11 @@ export const SUPERVISOR_FLAGS = {
     arg: "N",
     help: "the port the echo app (--apps echo) listens on (default 7007)",
   },
+  "kv-port": {
+    type: "string",
+    arg: "N",
+    help: "the port the kv store (--apps kv) listens on (default 6379)",
+  },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -74,17 +79,24 @@ interface SupervisorFlags {
   machineArgs: string[];
 }
 
+/** The supervisor flags that give an app its port: flag → app name in `--apps`. */
+const PORT_FLAGS = { "echo-port": "echo", "kv-port": "kv" } as const;
+
 /**
- * The `--apps` list with the echo app given its port: `echo` becomes
- * `echo?port=N` (init passes an app's query as its args). Throws on a port
- * outside 1…65535.
+ * The `--apps` list with apps given their ports: with `ports` `{ echo:
+ * "7008" }`, `echo` becomes `echo?port=7008` (init passes an app's query
+ * as its args). Throws on a port outside 1…65535, naming `flag` of it.
  */
-export function withEchoPort(apps: string, port: string): string {
-  const n = Number(port);
-  if (!Number.isInteger(n) || n < 1 || n > 0xffff) {
-    throw new Error(`--echo-port must be a port number in 1…65535, got ${port}`);
-  }
-  return apps.split(",").map((a) => a === "echo" ? `echo?port=${n}` : a).join(",");
+export function withAppPorts(apps: string, ports: Partial<Record<string, string>>): string {
+  return apps.split(",").map((a) => {
+    const port = ports[a];
+    if (port === undefined) return a;
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 1 || n > 0xffff) {
+      throw new Error(`--${a}-port must be a port number in 1…65535, got ${port}`);
+    }
+    return `${a}?port=${n}`;
+  }).join(",");
 }
 
 /**
@@ -108,8 +120,13 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
       continue;
     }
     let value = t.value;
-    if (t.name === "apps" && value !== undefined && values["echo-port"] !== undefined) {
-      value = withEchoPort(value, values["echo-port"]);
+    if (t.name === "apps" && value !== undefined) {
+      const ports: Record<string, string> = {};
+      for (const [flag, app] of Object.entries(PORT_FLAGS)) {
+        const port = values[flag as keyof typeof PORT_FLAGS];
+        if (port !== undefined) ports[app] = port;
+      }
+      value = withAppPorts(value, ports);
     }
     machineArgs.push(`--${t.name}`, ...(value === undefined ? [] : [value]));
   }

@@ -22,7 +22,7 @@
 
 import { Prng } from "../kernel/abi/prng.ts";
 import { EchoClient } from "./echo_client.ts";
-import { EchoMachine } from "./echo_machine.ts";
+import { AppMachine } from "./app_machine.ts";
 
 /** What a net scenario run saw. */
 export interface NetScenarioResult {
@@ -71,7 +71,7 @@ export async function netScenario(
     broken: [],
     violations: [],
   };
-  const em = await EchoMachine.start([], "net");
+  const em = await AppMachine.start("echo", { label: "net" });
   const port = em.port;
   const steady: EchoClient[] = [];
   const finished: EchoClient[] = [];

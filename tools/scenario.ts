@@ -19,6 +19,10 @@
  *   (tools/faults_scenario.ts).
  * - net: seeded SIGKILLs under echo traffic from real TCP clients; every
  *   reply exactly once and no connection broken (tools/net_scenario.ts).
+ * - kv: seeded SIGKILLs under redis-cli and raw-socket clients of the kv
+ *   store (INCR, SET, APPEND, pipelined and not): every reply from
+ *   committed state, every acknowledged write kept, no connection broken
+ *   (tools/kv_scenario.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
@@ -35,6 +39,8 @@ import { freshSeed } from "../kernel/abi/prng.ts";
 import { faultsScenario } from "./faults_scenario.ts";
 import { nestedScenario } from "./nested_scenario.ts";
 import { netScenario } from "./net_scenario.ts";
+import { kvScenario } from "./kv_scenario.ts";
+import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 
 /** One scenario of `deno task scenario NAME`: its flags and how it runs. */
@@ -132,6 +138,41 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         `replay: deno task scenario net --seed ${seed} --iterations ${iterations} --clients ${values.clients}`,
       );
       return 1;
+    },
+  },
+  kv: {
+    summary: "seeded SIGKILLs under redis-cli and raw-socket clients of the kv store: " +
+      "INCR exactly +1, no acknowledged write lost, no connection broken",
+    flags: {
+      kills: { type: "string", default: "20", arg: "N", help: "number of SIGKILLs" },
+      clients: {
+        type: "string",
+        default: "4",
+        arg: "N",
+        help: "raw-socket clients (half pipelined)",
+      },
+      "cli-clients": { type: "string", default: "2", arg: "N", help: "redis-cli clients" },
+    },
+    async run(values, seed) {
+      await requireCommand("redis-cli", "redis-tools");
+      const kills = Number(values.kills);
+      const r = await kvScenario(seed, kills, {
+        log,
+        clients: Number(values.clients),
+        cliClients: Number(values["cli-clients"]),
+      });
+      console.log(
+        `summary: scenario kv, seed ${seed}: kills ${r.kills}, resumes ${r.resumes}, ` +
+          `commands acknowledged ${r.acknowledged}, lost ${r.lost}, ` +
+          `violations ${r.violations.length}, broken connections ${r.broken.length}`,
+      );
+      for (const v of r.violations) console.log(`violation: ${v}`);
+      for (const b of r.broken) console.log(`broken: ${b}`);
+      console.log(
+        `replay: deno task scenario kv --seed ${seed} --kills ${kills} --clients ${values.clients} ` +
+          `--cli-clients ${values["cli-clients"]}`,
+      );
+      return r.violations.length === 0 && r.broken.length === 0 && r.lost === 0 ? 0 : 1;
     },
   },
   faults: {

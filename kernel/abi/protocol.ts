@@ -35,6 +35,7 @@ export type SyscallOp =
   | "notification_signal"
   | "irq_bind"
   | "system_info"
+  | "checkpoint_info"
   | "ready";
 
 /** The root task's program: started at every boot and resume (the board starts its worker early). */

@@ -7,6 +7,7 @@
  * - {@link CapInfo}: `cap_info`, `cap_list`.
  * - {@link MappedPmo}: `pmo_map`.
  * - {@link SystemInfo}: `system_info`.
+ * - {@link CheckpointInfo}: `checkpoint_info`.
  *
  * @module
  */
@@ -47,4 +48,16 @@ export interface SystemInfo {
   capGroupId: number;
   /** The caller's cap group: pages and kernel objects charged to it, and its quotas. */
   usage: { usedPages: number; quotaPages: number; usedObjects: number; quotaObjects: number };
+}
+
+/** What `checkpoint_info` reports: the checkpoint figures a program may show (INFO persistence). */
+export interface CheckpointInfo {
+  /** Milliseconds between checkpoints now; 0: off. */
+  periodMs: number;
+  /** Checkpoints committed since this boot. */
+  committed: number;
+  /** Wall-clock time (Unix ms) the newest checkpoint of this boot committed; 0 before the first. */
+  lastCommitUnixMs: number;
+  /** Stop-the-world pause of the newest checkpoint taken, in microseconds; 0 before the first. */
+  lastPauseUs: number;
 }

@@ -74,6 +74,8 @@ export interface AppConfig {
   needs: string[];
   /** Period of its timer notification ("timer"); none when absent. */
   timerMs?: number;
+  /** Pages it may use, from its arguments, when it needs other than {@link APP_QUOTA_PAGES}. */
+  quotaPages?: (args: Record<string, unknown>) => number;
 }
 
 /**
@@ -86,10 +88,24 @@ export const APPS: Record<string, AppConfig> = {
   writer: { program: "servers/apps/writer.ts", needs: [], timerMs: 1 },
   ledger: { program: "servers/apps/ledger.ts", needs: ["memory", "fs", "net"], timerMs: 10 },
   echo: { program: "servers/apps/echo.ts", needs: ["net"] },
+  kv: {
+    program: "servers/apps/kv/main.ts",
+    needs: ["net"],
+    timerMs: 100,
+    // Its heap (`pages=N`, KV_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
+    quotaPages: (args) =>
+      (typeof args.pages === "number" ? args.pages : KV_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,
+  },
 };
 
-/** Pages each app may use. */
+/** Pages each app may use, unless its entry says otherwise. */
 export const APP_QUOTA_PAGES = 2048;
+/** Pages of the kv store's heap unless it is started with `pages=N` (16 MiB: a 64 MiB image holds it). */
+export const KV_HEAP_PAGES_DEFAULT = 4096;
+/** Pages the kv store uses besides its heap (slot record, console, notifications). */
+const KV_PROGRAM_PAGES = 512;
+/** The kv store's port when args give none. */
+export const KV_PORT_DEFAULT = 6379;
 /** Kernel records each app may use, unless a program app asks with `quotaObjects=N`. */
 export const APP_QUOTA_OBJECTS = 512;
 /** Timer period of a program app, unless it asks with `timerMs=N`. */

@@ -127,7 +127,7 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
   await spawn(ctx.sys, {
     name: groupName,
     program: app.program,
-    quotaPages: APP_QUOTA_PAGES,
+    quotaPages: app.quotaPages?.(app.args ?? {}) ?? APP_QUOTA_PAGES,
     quotaObjects: typeof app.args?.quotaObjects === "number"
       ? app.args.quotaObjects
       : APP_QUOTA_OBJECTS,

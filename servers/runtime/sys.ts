@@ -14,7 +14,12 @@ import type {
   SyscallRequest,
 } from "../../kernel/abi/protocol.ts";
 import type { PmoBuffers } from "../../kernel/abi/layout.ts";
-import type { CapInfo, MappedPmo, SystemInfo } from "../../kernel/abi/syscall_types.ts";
+import type {
+  CapInfo,
+  CheckpointInfo,
+  MappedPmo,
+  SystemInfo,
+} from "../../kernel/abi/syscall_types.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 
 /** The system calls of one worker. */
@@ -158,5 +163,9 @@ export class Sys {
   /** Counters of the whole system. */
   systemInfo(): Promise<SystemInfo> {
     return this.raw("system_info");
+  }
+  /** The checkpoint period, commits since boot, the last commit's time and the last pause. */
+  checkpointInfo(): Promise<CheckpointInfo> {
+    return this.raw("checkpoint_info");
   }
 }

@@ -75,6 +75,7 @@ function services(spawned: ThreadRecord[]): KernelServices {
       hold: unused("checkpoints.hold"),
       release: unused("checkpoints.release"),
       idle: unused("checkpoints.idle"),
+      info: unused("checkpoints.info"),
     },
     postEvent: () => {},
     wake: () => {},

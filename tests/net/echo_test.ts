@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { freshSeed } from "../../kernel/abi/prng.ts";
 import { EchoClient } from "../../tools/echo_client.ts";
-import { EchoMachine } from "../../tools/echo_machine.ts";
+import { AppMachine } from "../../tools/app_machine.ts";
 import { netScenario } from "../../tools/net_scenario.ts";
 
 /** Asserts a client saw nothing wrong and its connection never broke. */
@@ -35,7 +35,7 @@ Deno.test("every line is echoed exactly once, in order, across seeded SIGKILLs; 
 });
 
 Deno.test("half-close, close from either side, and more connections than the driver's table, one after another", async () => {
-  const em = await EchoMachine.start();
+  const em = await AppMachine.start("echo");
   try {
     // The client half-closes: it gets every reply, then the app's close.
     const a = await EchoClient.connect("a", em.port);
@@ -70,7 +70,7 @@ Deno.test("half-close, close from either side, and more connections than the dri
 });
 
 Deno.test("many connections at once are served together", async () => {
-  const em = await EchoMachine.start();
+  const em = await AppMachine.start("echo");
   try {
     const clients = await Promise.all(
       Array.from({ length: 24 }, (_, i) => EchoClient.connect(`c${i}`, em.port)),
@@ -89,7 +89,7 @@ Deno.test("many connections at once are served together", async () => {
 });
 
 Deno.test("a connection flood past the driver's table is refused, not queued for ever; the served go on", async () => {
-  const em = await EchoMachine.start();
+  const em = await AppMachine.start("echo");
   try {
     const clients = await Promise.all(
       Array.from({ length: 80 }, (_, i) => EchoClient.connect(`f${i}`, em.port)),
@@ -124,7 +124,7 @@ Deno.test("a connection flood past the driver's table is refused, not queued for
 });
 
 Deno.test("a client that never reads holds back only itself", async () => {
-  const em = await EchoMachine.start();
+  const em = await AppMachine.start("echo");
   try {
     const hog = await Deno.connect({ hostname: "127.0.0.1", port: em.port });
     const line = new TextEncoder().encode("y".repeat(999) + "\n");
@@ -149,7 +149,7 @@ Deno.test("a client that never reads holds back only itself", async () => {
 });
 
 Deno.test("connections survive the network driver's crash and restart", async () => {
-  const em = await EchoMachine.start(["--fault-injection"]);
+  const em = await AppMachine.start("echo", { extra: ["--fault-injection"] });
   try {
     const c = await EchoClient.connect("c", em.port);
     for (let i = 0; i < 5; i++) await c.send(`before ${i}`);
@@ -171,7 +171,7 @@ Deno.test("connections survive the network driver's crash and restart", async ()
 });
 
 Deno.test("a killed switch takes its clients' connections; the machine links to the next one and serves again", async () => {
-  const em = await EchoMachine.start();
+  const em = await AppMachine.start("echo");
   try {
     const before = await EchoClient.connect("before", em.port);
     await before.send("one");

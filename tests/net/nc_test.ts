@@ -7,54 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { textLines } from "../../hw/text_lines.ts";
 import { freePort } from "../../tools/echo_client.ts";
 import { removeImage, requireCommand, tempImage } from "../helpers.ts";
-
-/** Lines of a child's stdout, as they come; `next(pred)` resolves with the first match. */
-class LineWatch {
-  private readonly seen: string[] = [];
-  private readonly waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void }> =
-    [];
-  private from = 0;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    (async () => {
-      for await (const line of textLines(stream)) {
-        this.seen.push(line);
-        for (const w of [...this.waiters]) {
-          if (w.pred(line)) {
-            this.waiters.splice(this.waiters.indexOf(w), 1);
-            w.resolve(line);
-          }
-        }
-      }
-    })();
-  }
-
-  /** The first line after the last match that satisfies `pred`. */
-  next(pred: (l: string) => boolean, timeoutMs = 60_000): Promise<string> {
-    const i = this.seen.slice(this.from).findIndex(pred);
-    if (i >= 0) {
-      this.from += i + 1;
-      return Promise.resolve(this.seen[this.from - 1]);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no line within ${timeoutMs} ms; saw:\n${this.seen.join("\n")}`)),
-        timeoutMs,
-      );
-      this.waiters.push({
-        pred,
-        resolve: (l) => {
-          clearTimeout(timer);
-          this.from = this.seen.length;
-          resolve(l);
-        },
-      });
-    });
-  }
-}
+import { LineWatch } from "./line_watch.ts";
 
 Deno.test("boot --apps echo --restart-on-crash: an nc session stays open across kill -9 of the machine", async () => {
   await requireCommand("nc", "netcat-openbsd");

@@ -23,7 +23,7 @@ import { runBenchCli } from "./cli.ts";
 import { writeAll } from "../../kernel/abi/net_link.ts";
 import { dist } from "./stats.ts";
 import { EchoClient } from "../echo_client.ts";
-import { EchoMachine } from "../echo_machine.ts";
+import { AppMachine } from "../app_machine.ts";
 import { type LineState, numberLines } from "../../servers/apps/echo_lines.ts";
 
 /** What one target measured. */
@@ -103,7 +103,10 @@ export async function benchNet(opts: { quick: boolean }) {
   const targets: Record<string, TargetFigures> = { plain };
   for (const [name, ms] of [["1ms", 1], ["off", 0]] as const) {
     progress(`Tardigrade, checkpoints ${name === "off" ? "off" : "every 1 ms"}`);
-    const server = await EchoMachine.start(["--checkpoint-ms", String(ms)], "bench-net");
+    const server = await AppMachine.start("echo", {
+      extra: ["--checkpoint-ms", String(ms)],
+      label: "bench-net",
+    });
     try {
       targets[name] = await measure(server.port, pings, streamBytes);
     } finally {

@@ -1,0 +1,80 @@
+/**
+ * The store issue's "done when", as a user runs it: `deno task boot
+ * --fresh --apps kv --kv-port P --restart-on-crash` (the supervisor, which
+ * starts the switch because kv needs the network), the real `redis-cli`
+ * (PING, SET, GET) and `redis-benchmark -t set,get,incr` against it, and
+ * `kill -9` of the machine process the supervisor names: after the resume
+ * redis-cli reads the data again.
+ */
+
+import assert from "node:assert/strict";
+import { freePort } from "../../tools/echo_client.ts";
+import { removeImage, requireCommand, tempImage } from "../helpers.ts";
+import { LineWatch } from "./line_watch.ts";
+
+/** Runs `redis-cli -p port ...args`; returns its stdout, trimmed (fails the test on a non-zero exit). */
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const r = await new Deno.Command("redis-cli", { args: ["-p", String(port), ...args] }).output();
+  const dec = new TextDecoder();
+  assert.equal(r.code, 0, `redis-cli ${args.join(" ")}: ${dec.decode(r.stderr)}`);
+  return dec.decode(r.stdout).trim();
+}
+
+Deno.test("boot --apps kv: redis-cli and redis-benchmark are served, and the data is there after kill -9 of the machine", async () => {
+  await requireCommand("redis-cli", "redis-tools");
+  await requireCommand("redis-benchmark", "redis-tools");
+  const image = tempImage("redis-cli");
+  const port = freePort();
+  const boot = new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "boot",
+      "--image",
+      image,
+      "--fresh",
+      "--apps",
+      "kv",
+      "--kv-port",
+      String(port),
+      "--restart-on-crash",
+    ],
+    cwd: new URL("../../", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const out = new LineWatch(boot.stdout);
+  try {
+    const pidOf = (l: string) => Number(/machine process (\d+)/.exec(l)![1]);
+    const first = pidOf(await out.next((l) => l.includes("[boot] machine process")));
+    await out.next((l) => l.includes(`[net]  listening on 127.0.0.1:${port}`));
+    assert.equal(await redisCli(port, "PING"), "PONG");
+    assert.equal(await redisCli(port, "SET", "greeting", "hello world"), "OK");
+    assert.equal(await redisCli(port, "GET", "greeting"), "hello world");
+
+    const bench = await new Deno.Command("redis-benchmark", {
+      args: ["-p", String(port), "-t", "set,get,incr", "-n", "20000", "-c", "50", "-q"],
+    }).output();
+    const benchErr = new TextDecoder().decode(bench.stderr);
+    const benchOut = new TextDecoder().decode(bench.stdout);
+    console.log(
+      benchOut.trim().split(/\r|\n/).filter((l) => l.includes("requests per second")).join("\n"),
+    );
+    assert.equal(bench.code, 0, `redis-benchmark: ${benchErr}`);
+    assert.equal(benchErr.trim(), "", "redis-benchmark wrote no errors");
+    assert.doesNotMatch(benchOut, /error/i);
+    // The benchmark's INCR ran 20000 times on one key.
+    assert.equal(await redisCli(port, "GET", "counter:__rand_int__"), "20000");
+
+    Deno.kill(first, "SIGKILL");
+    const second = pidOf(await out.next((l) => l.includes("[boot] machine process")));
+    assert.notEqual(second, first);
+    await out.next((l) => l.includes("[boot] ready: resumed"));
+    assert.equal(await redisCli(port, "GET", "greeting"), "hello world");
+    assert.equal(await redisCli(port, "GET", "counter:__rand_int__"), "20000");
+  } finally {
+    boot.kill("SIGTERM");
+    await boot.status;
+    removeImage(image);
+  }
+});
