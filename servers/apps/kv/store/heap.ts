@@ -38,6 +38,8 @@ import { APP_ROOTS, type Heap } from "../keyspace.ts";
 
 /** Root words the heap keeps for the keyspace (two per database, room to spare). */
 export const KEYSPACE_ROOTS = 40;
+/** Size classes of small blocks. */
+export const SIZE_CLASSES = 27;
 /** Largest block served from a size class; bigger ones are page extents. */
 export const SMALL_BYTES_MAX = 2048;
 /** Pages a heap can have (256 MiB: addresses stay below 2^32). */
@@ -67,7 +69,9 @@ const CLASS_BYTES = [
   16,
   24,
   32,
+  40,
   48,
+  56,
   64,
   80,
   96,
@@ -91,6 +95,7 @@ const CLASS_BYTES = [
   2048,
 ];
 const CLASSES = CLASS_BYTES.length;
+assert(CLASSES === SIZE_CLASSES, "heap", "SIZE_CLASSES must count CLASS_BYTES");
 /** Class of a size: CLASS_OF[(bytes + 7) >> 3]. */
 const CLASS_OF = new Uint8Array((SMALL_BYTES_MAX >> 3) + 1);
 for (let i = 0, c = 0; i < CLASS_OF.length; i++) {
@@ -110,6 +115,7 @@ const K_SMALL = 6; // a small-block run: value = class | live << 5
 
 assert(H_KS_ROOTS + 4 * KEYSPACE_ROOTS <= H_CLASS_HEADS, "heap", "keyspace roots overlap");
 assert(H_APP_ROOTS + 4 * APP_ROOTS <= H_KS_ROOTS, "heap", "app roots overlap");
+assert(CLASSES <= 32, "heap", "a page descriptor holds a class in 5 bits");
 assert(H_CLASS_HEADS + 4 * CLASSES <= H_CLASS_FREE, "heap", "class heads overlap");
 assert(H_BIN_HEADS + 4 * BINS <= H_DESC, "heap", "bin heads overlap");
 
@@ -208,6 +214,16 @@ export class PersistentHeap implements Heap {
   /** Bytes of the whole heap. */
   capacityBytes(): number {
     return this.mem.getU32(H_CAPACITY);
+  }
+
+  /** Whole pages free (in free extents, not in small-block runs). */
+  freePages(): number {
+    return this.mem.getU32(H_FREE_PAGES);
+  }
+
+  /** Pages that hold blocks: every page after the metadata. */
+  dataPages(): number {
+    return this.pages - this.metaPages;
   }
 
   /** {@inheritDoc Heap.appRoot} */

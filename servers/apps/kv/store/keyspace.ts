@@ -27,6 +27,7 @@
  * @module
  */
 
+import { copyOut } from "./copy_out.ts";
 import { Err, TardigradeError } from "../../../../kernel/abi/errors.ts";
 import {
   DATABASES,
@@ -37,7 +38,7 @@ import {
 } from "../keyspace.ts";
 import type { PersistentHeap } from "./heap.ts";
 import { Lists } from "./list.ts";
-import { NODE_PAYLOAD, Tables } from "./table.ts";
+import { NODE_HASH, NODE_PAYLOAD, Tables } from "./table.ts";
 import { ZsetIndex } from "./zset_index.ts";
 
 const T_STRING = 1;
@@ -69,6 +70,8 @@ const ZSET_PAYLOAD = 8;
 const ROOT_VERSION = 2 * DATABASES;
 const KEYSPACE_VERSION = 1;
 const MIB = 1024 * 1024;
+/** Buckets each database's tables move per {@link NvmKeyspace.expireSome} while they rehash. */
+const ACTIVE_REHASH_STEPS = 64;
 
 /**
  * The keyspace of the store, over a {@link PersistentHeap}.
@@ -259,8 +262,16 @@ export class NvmKeyspace implements Keyspace {
     this.expireCursors[db2] = c;
   }
 
-  /** {@inheritDoc Keyspace.expireSome} */
+  /**
+   * {@inheritDoc Keyspace.expireSome} Also moves up to ACTIVE_REHASH_STEPS
+   * buckets of each database's tables that are rehashing, so a resize ends
+   * while the store is idle.
+   */
   expireSome(maxKeys: number): number {
+    for (let db = 0; db < DATABASES; db++) { // active rehashing rides along, as in Redis's cron
+      this.tables.rehashSome(this.keysOf(db), ACTIVE_REHASH_STEPS);
+      this.tables.rehashSome(this.expiresOf(db), ACTIVE_REHASH_STEPS);
+    }
     let deleted = 0;
     let visits = maxKeys * 20 + 64; // bounds the work of one call
     const expired: Uint8Array[] = [];
@@ -306,7 +317,7 @@ export class NvmKeyspace implements Keyspace {
   getString(db: number, key: Uint8Array): Uint8Array | undefined {
     const v = this.valueOf(db, key, T_STRING);
     if (v === 0) return undefined;
-    return this.bytes.slice(v + 4, v + 4 + this.mem.getU32(v));
+    return copyOut(this.bytes, v + 4, this.mem.getU32(v));
   }
 
   /** {@inheritDoc Keyspace.setString} */
@@ -398,7 +409,7 @@ export class NvmKeyspace implements Keyspace {
     const n = this.tables.find(t, field);
     if (n === 0) return undefined;
     const v = this.mem.getU32(n + NODE_PAYLOAD);
-    return this.bytes.slice(v + 4, v + 4 + this.mem.getU32(v));
+    return copyOut(this.bytes, v + 4, this.mem.getU32(v));
   }
 
   /** {@inheritDoc Keyspace.hashSet} */
@@ -450,7 +461,7 @@ export class NvmKeyspace implements Keyspace {
     if (t === 0) return out;
     this.tables.forEach(t, (n) => {
       const v = this.mem.getU32(n + NODE_PAYLOAD);
-      out.push([this.tables.keyOf(t, n), this.bytes.slice(v + 4, v + 4 + this.mem.getU32(v))]);
+      out.push([this.tables.keyOf(t, n), copyOut(this.bytes, v + 4, this.mem.getU32(v))]);
     });
     return out;
   }
@@ -581,7 +592,7 @@ export class NvmKeyspace implements Keyspace {
       const index = this.zindex.get(t);
       if (this.tables.inserted) {
         this.mem.setF64(n + NODE_PAYLOAD, score);
-        index?.insert(member.slice(), score);
+        index?.insert(copyOut(member, 0, member.length), score);
         return "added";
       }
       const old = this.mem.getF64(n + NODE_PAYLOAD);
@@ -589,7 +600,7 @@ export class NvmKeyspace implements Keyspace {
       this.mem.setF64(n + NODE_PAYLOAD, score);
       if (index !== undefined) {
         index.remove(member, old);
-        index.insert(member.slice(), score);
+        index.insert(copyOut(member, 0, member.length), score);
       }
       return "updated";
     }
@@ -635,9 +646,7 @@ export class NvmKeyspace implements Keyspace {
     const t = this.valueOf(db, key, T_ZSET);
     const out: Array<[Uint8Array, number]> = [];
     if (t === 0) return out;
-    const index = this.zindexOf(t);
-    const last = Math.min(stop, index.size - 1);
-    for (let i = start; i <= last; i++) out.push([index.members[i], index.scores[i]]);
+    this.zindexOf(t).range(start, stop, out);
     return out;
   }
 
@@ -647,13 +656,8 @@ export class NvmKeyspace implements Keyspace {
     const out: Array<[Uint8Array, number]> = [];
     if (t === 0) return out;
     const index = this.zindexOf(t);
-    const n = Math.min(count, index.size);
-    for (let i = 0; i < n; i++) {
-      out.push([index.members[i], index.scores[i]]);
-      this.tables.remove(t, index.members[i]);
-    }
-    index.members.splice(0, n);
-    index.scores.splice(0, n);
+    index.popMin(Math.min(count, index.size), out);
+    for (const [member] of out) this.tables.remove(t, member);
     if (this.tables.count(t) === 0) this.remove(db, key);
     return out;
   }
@@ -683,7 +687,7 @@ export class NvmKeyspace implements Keyspace {
   private lookup(db: number, key: Uint8Array): number {
     const node = this.tables.find(this.keysOf(db), key);
     if (node === 0 || (this.bytes[node + P_FLAGS] & F_TTL) === 0) return node;
-    const e = this.tables.find(this.expiresOf(db), key);
+    const e = this.tables.findHashed(this.expiresOf(db), key, this.mem.getU32(node + NODE_HASH));
     if (e === 0 || !(this.now > this.mem.getF64(e + NODE_PAYLOAD))) return node;
     this.remove(db, key);
     return 0;
@@ -692,7 +696,7 @@ export class NvmKeyspace implements Keyspace {
   /** True when key node `node` (of `key`) has a deadline that has passed. */
   private expiredNode(db: number, node: number, key: Uint8Array): boolean {
     if ((this.bytes[node + P_FLAGS] & F_TTL) === 0) return false;
-    const e = this.tables.find(this.expiresOf(db), key);
+    const e = this.tables.findHashed(this.expiresOf(db), key, this.mem.getU32(node + NODE_HASH));
     return e !== 0 && this.now > this.mem.getF64(e + NODE_PAYLOAD);
   }
 
@@ -719,7 +723,7 @@ export class NvmKeyspace implements Keyspace {
 
   /** Inserts `key` (absent) with `value` of `type`, no deadline; throws E_NO_MEMORY, changing nothing. */
   private createKey(db: number, key: Uint8Array, type: number, value: number): number {
-    const node = this.tables.upsert(this.keysOf(db), key);
+    const node = this.tables.insertHashed(this.keysOf(db), key, this.tables.hashOf(key));
     this.mem.setU32(node + P_VALUE, value);
     this.mem.setU8(node + P_TYPE, type);
     return node;
@@ -727,9 +731,12 @@ export class NvmKeyspace implements Keyspace {
 
   /** Removes `key` (present) and frees its value and deadline; no expiry check. */
   private remove(db: number, key: Uint8Array): boolean {
-    const node = this.tables.unlink(this.keysOf(db), key);
+    const hash = this.tables.hashOf(key);
+    const node = this.tables.unlinkHashed(this.keysOf(db), key, hash);
     if (node === 0) return false;
-    if ((this.bytes[node + P_FLAGS] & F_TTL) !== 0) this.tables.remove(this.expiresOf(db), key);
+    if ((this.bytes[node + P_FLAGS] & F_TTL) !== 0) {
+      this.tables.remove(this.expiresOf(db), key, hash);
+    }
     this.freeValue(node);
     this.tables.freeNode(node);
     return true;

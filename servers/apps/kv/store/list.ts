@@ -19,6 +19,7 @@
  * @module
  */
 
+import { copyOut } from "./copy_out.ts";
 import { assert } from "../../../../kernel/abi/errors.ts";
 import type { ListEnd } from "../keyspace.ts";
 import type { PersistentHeap } from "./heap.ts";
@@ -26,7 +27,7 @@ import type { PersistentHeap } from "./heap.ts";
 /** Bytes of a full chunk block. */
 export const CHUNK_BYTES = 2048;
 /** Values a chunk holds at most (bounds the walk of an index inside a chunk). */
-export const CHUNK_VALUES_MAX = 128;
+export const CHUNK_VALUES_MAX = 1024;
 /** Size of a list's header block. */
 export const LIST_HEADER_BYTES = 16;
 
@@ -124,14 +125,14 @@ export class Lists {
       const last = b[stop - 1];
       const len = last < 128 ? last : mem.getU32(stop - 5);
       const from = last < 128 ? stop - 1 - len : stop - 5 - len;
-      value = b.slice(from, from + len);
+      value = copyOut(b, from, len);
       mem.setU32(c + C_END, stop - entryBytes(len) - c);
     } else {
       const start = c + mem.getU32(c + C_START);
       const first = b[start];
       const len = first < 128 ? first : mem.getU32(start + 1);
       const from = first < 128 ? start + 1 : start + 5;
-      value = b.slice(from, from + len);
+      value = copyOut(b, from, len);
       mem.setU32(c + C_START, start + entryBytes(len) - c);
     }
     const count = mem.getU32(c + C_COUNT) - 1;
@@ -181,7 +182,7 @@ export class Lists {
         const len = first < 128 ? first : mem.getU32(at + 1);
         if (i >= skip) {
           const from = first < 128 ? at + 1 : at + 5;
-          out.push(b.slice(from, from + len));
+          out.push(copyOut(b, from, len));
           wanted--;
         }
         at += entryBytes(len);

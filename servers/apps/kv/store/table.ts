@@ -23,10 +23,13 @@
  * @module
  */
 
+import { copyOut } from "./copy_out.ts";
 import { Err, TardigradeError } from "../../../../kernel/abi/errors.ts";
 import { Prng } from "../../../../kernel/abi/prng.ts";
 import type { PersistentHeap } from "./heap.ts";
 
+/** Byte offset of the key's hash in a node. */
+export const NODE_HASH = 4;
 /** Byte offset of the payload in a node. */
 export const NODE_PAYLOAD = 12;
 /** Size of a table's header block. */
@@ -158,15 +161,24 @@ export class Tables {
   /** A copy of the key of `node` in table `t`. */
   keyOf(t: number, node: number): Uint8Array {
     const at = node + NODE_PAYLOAD + this.mem.getU32(t + T_PAYLOAD);
-    return this.bytes.slice(at, at + this.mem.getU32(node + 8));
+    return copyOut(this.bytes, at, this.mem.getU32(node + 8));
+  }
+
+  /** The hash of `key` in every table of this heap (the same seed): pass it to the *Hashed calls. */
+  hashOf(key: Uint8Array): number {
+    return hashBytes(key, 0, key.length, this.seed);
   }
 
   /** The node holding `key`, or 0. */
   find(t: number, key: Uint8Array): number {
+    return this.findHashed(t, key, hashBytes(key, 0, key.length, this.seed));
+  }
+
+  /** {@link find} with the key's {@link hashOf} already known. */
+  findHashed(t: number, key: Uint8Array, hash: number): number {
     const mem = this.mem;
     if (this.count(t) === 0) return 0;
     if (mem.getU32(t + T_REHASH) !== NOT_REHASHING) this.rehashStep(t);
-    const hash = hashBytes(key, 0, key.length, this.seed);
     const payload = mem.getU32(t + T_PAYLOAD);
     let node = this.chainFind(
       mem.getU32(t + T0_BUCKETS),
@@ -193,11 +205,25 @@ export class Tables {
    * node does not fit.
    */
   upsert(t: number, key: Uint8Array): number {
-    const found = this.find(t, key);
+    return this.upsertHashed(t, key, hashBytes(key, 0, key.length, this.seed));
+  }
+
+  /** {@link upsert} with the key's {@link hashOf} already known. */
+  upsertHashed(t: number, key: Uint8Array, hash: number): number {
+    const found = this.findHashed(t, key, hash);
     if (found !== 0) {
       this.inserted = false;
       return found;
     }
+    this.inserted = true;
+    return this.insertHashed(t, key, hash);
+  }
+
+  /**
+   * A new node for `key`, which the caller knows is not in `t` (payload
+   * zeroed); throws E_NO_MEMORY, changing no content.
+   */
+  insertHashed(t: number, key: Uint8Array, hash: number): number {
     const mem = this.mem;
     if (mem.getU32(t + T0_SIZE) === 0) this.startTable(t);
     else if (mem.getU32(t + T_REHASH) === NOT_REHASHING) {
@@ -207,7 +233,6 @@ export class Tables {
     const payload = mem.getU32(t + T_PAYLOAD);
     const len = key.length;
     const node = this.heap.alloc(NODE_PAYLOAD + payload + len); // may throw: nothing changed
-    const hash = hashBytes(key, 0, len, this.seed);
     mem.setU32(node + 4, hash);
     mem.setU32(node + 8, len);
     if (payload > 0) mem.fill(node + NODE_PAYLOAD, payload);
@@ -220,16 +245,19 @@ export class Tables {
     mem.setU32(slot, node);
     const usedAt = t + (rehashing ? T1_USED : T0_USED);
     mem.setU32(usedAt, mem.getU32(usedAt) + 1);
-    this.inserted = true;
     return node;
   }
 
   /** Takes the node of `key` out of `t` and returns it (free it with {@link freeNode}), or 0. */
   unlink(t: number, key: Uint8Array): number {
+    return this.unlinkHashed(t, key, hashBytes(key, 0, key.length, this.seed));
+  }
+
+  /** {@link unlink} with the key's {@link hashOf} already known. */
+  unlinkHashed(t: number, key: Uint8Array, hash: number): number {
     const mem = this.mem;
     if (this.count(t) === 0) return 0;
     if (mem.getU32(t + T_REHASH) !== NOT_REHASHING) this.rehashStep(t);
-    const hash = hashBytes(key, 0, key.length, this.seed);
     const payload = mem.getU32(t + T_PAYLOAD);
     for (let table = 0; table < 2; table++) {
       const base = t + 12 * table;
@@ -256,8 +284,8 @@ export class Tables {
   }
 
   /** Removes `key` from `t`; true when it was there. */
-  remove(t: number, key: Uint8Array): boolean {
-    const node = this.unlink(t, key);
+  remove(t: number, key: Uint8Array, hash = hashBytes(key, 0, key.length, this.seed)): boolean {
+    const node = this.unlinkHashed(t, key, hash);
     if (node === 0) return false;
     this.heap.free(node);
     return true;
@@ -458,6 +486,13 @@ export class Tables {
     let target = INITIAL_SIZE;
     while (target < used) target *= 2;
     this.tryResize(t, target);
+  }
+
+  /** Up to `steps` rehash steps on `t` (active rehashing between commands, as Redis's cron). */
+  rehashSome(t: number, steps: number): void {
+    for (let i = 0; i < steps && this.mem.getU32(t + T_REHASH) !== NOT_REHASHING; i++) {
+      this.rehashStep(t);
+    }
   }
 
   /** Moves one bucket (skipping at most EMPTY_VISITS_MAX empty ones) from table 0 to table 1. */

@@ -26,7 +26,9 @@ function setup(pages = 1024): { heap: PersistentHeap; tables: Tables } {
 function scanAll(tables: Tables, t: number): Set<string> {
   const seen = new Set<string>();
   let cursor = 0;
-  do cursor = tables.scan(t, cursor, (n) => seen.add(str(tables.keyOf(t, n)))); while (cursor !== 0);
+  do cursor = tables.scan(t, cursor, (n) => seen.add(str(tables.keyOf(t, n)))); while (
+    cursor !== 0
+  );
   return seen;
 }
 
