@@ -12,6 +12,7 @@
  *   50 ms for SET `-c 50` ({@link SWEEP_MS});
  * - redis-benchmark's default test list (no `-t`) against Tardigrade, each
  *   test passed or failed against the list Redis (no AOF) ran;
+ * - the store's heap bytes per key (tools/bench/kv_memory.ts), `memory_*`;
  * - {@link kvFigures}: the flat JSON figures; {@link kvReport}: the table.
  *
  * Run: `deno task bench kv [--json] [--requests N] [--quick]`. `-c 1` runs
@@ -22,6 +23,7 @@
 
 import { requireCommand } from "../../tests/helpers.ts";
 import { AppMachine } from "../app_machine.ts";
+import { type KvMemoryFigures, measureMemoryPerKey } from "./kv_memory.ts";
 import { type BenchCliOptions, runBenchCli } from "./cli.ts";
 import {
   benchmarkArgs,
@@ -86,6 +88,8 @@ export interface KvMeasured {
   sweep: Partial<Record<number, BenchmarkResult>>;
   /** redis-benchmark's default list against Redis (no AOF) and against Tardigrade. */
   defaultList: { redis?: BenchmarkResult; tardigrade?: BenchmarkResult };
+  /** The store's heap bytes per key, field, element, member (tools/bench/kv_memory.ts). */
+  memory?: KvMemoryFigures;
 }
 
 /** Requests of a run of `shape` when tests take `requests`. */
@@ -186,6 +190,8 @@ export async function measureKv(
   } catch (e) {
     measured.problems.default_list = (e as Error).message;
   }
+  progress("the store's memory per key (tools/bench/kv_memory.ts)");
+  measured.memory = measureMemoryPerKey();
   return measured;
 }
 
@@ -264,6 +270,7 @@ export function kvFigures(m: KvMeasured): Record<string, number> {
   for (const row of m.defaultList.tardigrade?.rows ?? []) {
     f[`default_${testKey(row.test)}_rps`] = row.rps;
   }
+  for (const [k, v] of Object.entries(m.memory ?? {})) f[`memory_${k}`] = v;
   return f;
 }
 
@@ -330,6 +337,10 @@ export function kvReport(m: KvMeasured, f: Record<string, number>): string {
     const ours = rowOf(m.defaultList.tardigrade, o.test);
     const theirs = rowOf(m.defaultList.redis, o.test);
     out.push(`| ${o.test} | ${o.passed ? num(ours?.rps) : "FAILED"} | ${num(theirs?.rps)} |`);
+  }
+  if (m.memory) {
+    out.push("", "The store's heap bytes (tools/bench/kv_memory.ts):", "");
+    for (const [k, v] of Object.entries(m.memory)) out.push(`- ${k}: ${num(v, 1)}`);
   }
   for (const [what, why] of Object.entries(m.problems)) out.push(`problem (${what}): ${why}`);
   for (const r of [m.defaultList.tardigrade, ...Object.values(m.sweep)]) {
