@@ -22,7 +22,7 @@ export const BENCH_FLAGS = {
   requests: {
     type: "string",
     arg: "N",
-    help: "bench kv: requests per redis-benchmark test (default 20000; -c 1 runs take N/20)",
+    help: "bench kv: requests per redis-benchmark test (default 5000; -c 1 runs take N/50)",
   },
   ...HELP_FLAG,
 } as const satisfies FlagTable;

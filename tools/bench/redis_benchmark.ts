@@ -160,6 +160,46 @@ export async function runBenchmark(r: BenchmarkRun): Promise<BenchmarkResult> {
   return { rows, ok: true };
 }
 
+/** Longest {@link waitForIdle} waits. */
+const IDLE_WAIT_MS_MAX = 10_000;
+/** Between two looks of {@link waitForIdle}. */
+const IDLE_POLL_MS = 20;
+
+/** `connected_clients` from `INFO clients` on `port` (this connection included). */
+async function connectedClients(port: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode("INFO clients\r\n"));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const match = /connected_clients:(\d+)/.exec(text);
+      if (match) return Number(match[1]);
+      const n = await conn.read(buf);
+      if (n === null) throw new Error(`port ${port} closed the connection before INFO clients`);
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * Waits until the server on `port` has no client but the one asking (the
+ * last run's connections are gone), at most IDLE_WAIT_MS_MAX. Tardigrade's
+ * NIC table has 64 entries: 50 new clients that connect while the last
+ * run's 50 are still closing would be refused in part.
+ */
+export async function waitForIdle(port: number): Promise<void> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < IDLE_WAIT_MS_MAX) {
+    try {
+      if (await connectedClients(port) <= 1) return;
+    } catch { /* refused while the table is full: look again */ }
+    await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
+  }
+}
+
 /** How a real Redis keeps its data. */
 export type RedisPersistence = "no-aof" | "aof-everysec" | "aof-always";
 
