@@ -236,6 +236,24 @@ Deno.test("nic tx: a frame committed but not released before a power failure goe
   });
 });
 
+Deno.test("nic tx: with group commit a frame leaves at the next commit, not after the period", async () => {
+  await withSwitch("nictx-group", async (image, sw) => {
+    // A period of a minute: only output waiting (group commit) can start the checkpoint in time.
+    const m = MachineProcess.start(image, [
+      "--fresh",
+      "--net-link",
+      sw.path,
+      "--checkpoint-ms",
+      "60000",
+      ...SENDER,
+    ]);
+    await connectClient(m, sw);
+    await m.waitFor(sent);
+    await sw.until((links) => carriesSent(links[0]) && carriesFin(links[0]), 20_000);
+    await m.shutdown();
+  });
+});
+
 Deno.test("nic tx: with checkpoints off a frame leaves at once", async () => {
   await withSwitch("nictx-off", async (image, sw) => {
     const m = MachineProcess.start(image, [
