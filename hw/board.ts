@@ -99,6 +99,8 @@ export interface BoardConfig {
   imageBytes: number;
   fresh: boolean;
   checkpointMs: number;
+  /** Start a checkpoint as soon as output waits for one (`--group-commit`, on by default). */
+  groupCommit: boolean;
   copyMethod: CopyMethod;
   apps: string[];
   fsync: boolean;
@@ -181,6 +183,7 @@ export class Board {
     this.boot(this.config.fresh);
     this.releaseTimer = setInterval(() => {
       this.releaseIfNotCheckpointing();
+      this.nic.tick();
       if (performance.now() - this.reportedAt >= REPORT_EVERY_MS) this.reportCheckpoints();
     }, 1);
     if (this.config.commands || this.config.faultInjection) this.readCommands();
@@ -231,6 +234,7 @@ export class Board {
       timerPort: timer.port2,
       config: {
         checkpointMs: this.checkpointMs,
+        groupCommit: c.groupCommit,
         copyMethod: c.copyMethod,
         nvmPages: this.image.pageCount,
         apps: c.apps,
@@ -286,7 +290,11 @@ export class Board {
     this.toKernel(cmd);
   }
 
-  /** With checkpoints off nothing is durable, so output is released at once. */
+  /**
+   * With checkpoints off nothing is durable, so output is released at once:
+   * when the kernel passes on a worker's `output` hint, and on the release
+   * tick (which also carries the ACKs of bytes consumed with no reply).
+   */
   private releaseIfNotCheckpointing(): void {
     if (this.checkpointMs !== 0) return;
     for (const [thread, c] of this.consoles) {
@@ -397,6 +405,8 @@ export class Board {
         return this.systemRollback(msg.reason);
       case "shutdown-done":
         return this.halt();
+      case "output":
+        return this.releaseIfNotCheckpointing();
     }
   }
 

@@ -54,6 +54,12 @@ export const MACHINE_FLAGS = {
     arg: "N",
     help: "checkpoint period in ms; 0 turns checkpoints off",
   },
+  "group-commit": {
+    type: "string",
+    default: "on",
+    arg: "on|off",
+    help: "on: a checkpoint starts as soon as output waits for one; off: only every period",
+  },
   "copy-method": {
     type: "string",
     default: "hybrid",
@@ -139,11 +145,16 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
   if (!COPY_METHODS.includes(copyMethod)) {
     throw new Error(`--copy-method must be one of ${COPY_METHODS.join(", ")}, got ${copyMethod}`);
   }
+  const groupCommit = values["group-commit"];
+  if (groupCommit !== "on" && groupCommit !== "off") {
+    throw new Error(`--group-commit must be on or off, got ${groupCommit}`);
+  }
   return {
     imagePath: values.image!,
     imageBytes: imageMb * 1024 * 1024,
     fresh: values.fresh!,
     checkpointMs,
+    groupCommit: groupCommit === "on",
     copyMethod,
     apps: values.apps ? values.apps.split(",").filter((a) => a.length > 0) : [],
     fsync: values.fsync!,

@@ -21,7 +21,8 @@
  *
  * Receive: OPEN, DATA, FIN, GONE and ACK frames from the switch go into the
  * receive ring (kernel/abi/nic_rx.ts) in order, and the NIC raises its IRQ
- * after each batch. While the ring is full the NIC stops reading the link
+ * after each batch (a batch of ACKs alone waits for the next tick: interrupt
+ * coalescing). While the ring is full the NIC stops reading the link
  * (the switch's windows bound what waits in the socket) and looks again
  * every millisecond.
  *
@@ -306,16 +307,39 @@ export class Nic {
     for (;;) {
       const rx = this.rx;
       let wrote = 0;
+      let urgent = false;
       while (rx && this.rxQueue.length > 0) {
         const f = this.rxQueue[0];
         if (!rx.write(encodeFrame(f.type, f.conn, f.off, f.data, f.port))) break;
         this.rxQueue.shift();
         wrote++;
+        if (f.type !== FrameType.ACK) urgent = true;
       }
-      if (wrote > 0) this.raiseIrq();
+      if (urgent) this.raiseIrqNow();
+      else if (wrote > 0) this.irqDeferred = true;
       if (this.rxQueue.length === 0 || this.stopped) return;
       await new Promise((r) => setTimeout(r, 1));
     }
+  }
+
+  /**
+   * Interrupt coalescing: a batch of ACKs alone (the switch's delivered
+   * offsets, one per reply written to a client) does not raise the IRQ at
+   * once; it waits for the next batch with other frames or for
+   * {@link Nic.tick}. An ACK only opens a transmit window, which matters
+   * to a sender that filled it, and each IRQ is a chain of wake-ups (board,
+   * kernel, driver) that a request's own path would wait behind.
+   */
+  private irqDeferred = false;
+
+  private raiseIrqNow(): void {
+    this.irqDeferred = false;
+    this.raiseIrq();
+  }
+
+  /** The board's release tick (about every millisecond): raises a deferred IRQ. */
+  tick(): void {
+    if (this.irqDeferred) this.raiseIrqNow();
   }
 
   /** Closes the link (the machine is halting). */

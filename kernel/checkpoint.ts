@@ -2,8 +2,12 @@
  * The checkpoint manager: TreeSLS's whole-system checkpoint, every tick.
  *
  * Map of this file:
- * - `onTick`: starts a checkpoint when the period has passed, no commit is in
- *   flight and every thread has reached its first safe point.
+ * - `onTick`, `onOutput`: starts a checkpoint when no commit is in flight,
+ *   every thread has reached its first safe point, and either the period has
+ *   passed or output is waiting (group commit: console or NIC transmit bytes
+ *   past the last cut; a worker's `output` hint says so at once, and a
+ *   commit looks again, so output that came while one was in flight goes in
+ *   the next, started the moment the first commits).
  * - `take`: the stop-the-world pause. (1) freeze (kernel/freeze.ts): DRAIN,
  *   then CAPTURE once every worker is PARKED or WAITING; (2) capability tree
  *   and other kernel objects: flush changed records into the kernel memory
@@ -13,7 +17,7 @@
  *   pages are copied while workers run, and the capture goes to the board,
  *   which writes it to the image and commits (hw/board.ts).
  * - `onCommitted`: the board made epoch E durable; output up to E is released
- *   by the board.
+ *   by the board; output written since the cut starts the next checkpoint.
  * - `hold` / `release` / `idle`, `finalCheckpoint`: for rollback and shutdown.
  *
  * The manager sees the kernel through {@link CheckpointHost} (kernel/services.ts).
@@ -92,6 +96,10 @@ export class CheckpointManager implements CheckpointControl {
 
   /** Milliseconds between checkpoints; 0: off. */
   private periodMs: number;
+  /** Each thread's console HEAD at the last cut: bytes past it wait for a checkpoint. */
+  private readonly cutConsoleHeads = new Map<number, number>();
+  /** The NIC transmit ring's HEAD at the last cut. */
+  private cutNicTxHead: number | undefined;
 
   /** @param epoch the newest committed epoch (0 on a fresh image) */
   constructor(private readonly k: CheckpointHost, epoch: number) {
@@ -109,19 +117,56 @@ export class CheckpointManager implements CheckpointControl {
     this.k.log(ms === 0 ? "kernel: checkpoints off" : `kernel: checkpoints every ${ms} ms`);
   }
 
-  /** Called on every timer tick. */
+  /** The checkpoint period in milliseconds; 0: checkpoints off. */
+  get period(): number {
+    return this.periodMs;
+  }
+
+  /** Called on every timer tick: a checkpoint if the period has passed or output waits. */
   onTick(nowMs: number): void {
     const period = this.periodMs;
     // A worker stuck in a handler (until the watchdog stops it) would otherwise have every
     // other worker parked most of the time by freezes that cannot finish: back off.
     const wait = Math.min(period << Math.min(this.failedFreezes, 16), FREEZE_BACKOFF_MS_MAX);
-    if (period === 0 || !periodElapsed(nowMs, this.lastTakenMs, Math.max(period, wait))) return;
-    if (this.inFlight !== 0 || this.freezing || this.holds > 0 || !this.k.allReady()) {
-      this.counters.skippedBusy++;
+    if (period === 0) return;
+    const due = periodElapsed(nowMs, this.lastTakenMs, Math.max(period, wait));
+    if (!due && !(this.failedFreezes === 0 && this.outputWaiting())) return;
+    if (!this.canStart()) {
+      if (due) this.counters.skippedBusy++;
       return;
     }
     this.lastTakenMs = nowMs;
     this.take();
+  }
+
+  /**
+   * A worker wrote output (its `output` hint): group commit. The checkpoint
+   * starts now if it can; if one is in flight, `onCommitted` starts the next;
+   * after a freeze that timed out the tick's back-off decides.
+   */
+  onOutput(): void {
+    if (this.periodMs === 0 || this.failedFreezes > 0 || !this.canStart()) return;
+    if (!this.outputWaiting()) return;
+    this.lastTakenMs = performance.now();
+    this.take();
+  }
+
+  /** True when no commit is in flight, no freeze runs, nothing holds checkpoints and all are ready. */
+  private canStart(): boolean {
+    return this.inFlight === 0 && !this.freezing && this.holds === 0 && this.k.allReady();
+  }
+
+  /** True when a console or the NIC transmit ring holds bytes past the last cut. */
+  private outputWaiting(): boolean {
+    if (!this.k.config.groupCommit) return false;
+    const nicHead = this.k.nic.head();
+    if (nicHead !== undefined && nicHead !== this.cutNicTxHead) return true;
+    for (const t of this.k.threads.values()) {
+      if (t.dead) continue;
+      const bufs = this.k.pmos.loadedBuffers(t.rec.consolePmo);
+      if (bufs && consoleHead(bufs) !== this.cutConsoleHeads.get(t.rec.id)) return true;
+    }
+    return false;
   }
 
   /**
@@ -180,6 +225,9 @@ export class CheckpointManager implements CheckpointControl {
     const captures = this.pages.capture(this.k.kernelPmo, this.k.pmos.loaded());
     const consoleHeads = this.consoleHeads();
     const nicTxHead = this.k.nic.head();
+    this.cutConsoleHeads.clear();
+    for (const [thread, head] of consoleHeads) this.cutConsoleHeads.set(thread, head);
+    this.cutNicTxHead = nicTxHead;
     const nicTable = this.k.nic.table();
     const t3 = performance.now();
     const digest = this.k.config.digest
@@ -286,7 +334,11 @@ export class CheckpointManager implements CheckpointControl {
     this.inFlight = 0;
     this.counters.committed++;
     this.lastCommitUnixMs = Date.now();
-    for (const w of this.waiters.splice(0)) w();
+    const waiters = this.waiters.splice(0);
+    for (const w of waiters) w();
+    // Group commit: output written since the cut goes in the next checkpoint, started now
+    // (unless someone waits to take one of their own: the final checkpoint at shutdown).
+    if (waiters.length === 0) this.onOutput();
   }
 
   /** The figures `checkpoint_info` reports. */

@@ -3,7 +3,8 @@
  * A system call is looked up in kernel/syscalls.ts, run, and answered with
  * a value or an error value; an exception never leaves this module, so
  * nothing a worker sends can disturb the kernel. A log line is passed on
- * to the board, named after its sender.
+ * to the board, named after its sender; an `output` hint goes to the
+ * checkpoint manager (group commit).
  *
  * @module
  */
@@ -23,6 +24,7 @@ const LOG_LINE_CHARS_MAX = 4000;
 export function onWorkerMessage(k: KernelServices, live: LiveThread, msg: WorkerMessage): void {
   if (live.dead) return;
   if (msg?.t === "syscall") runSyscall(k, live, msg);
+  else if (msg?.t === "output") k.onOutput();
   else if (msg?.t === "log") {
     // Whatever a worker sends is cloned data it chose: never format it unchecked.
     const text = typeof msg.text === "string"

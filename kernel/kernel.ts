@@ -199,6 +199,18 @@ export class Kernel implements KernelServices, CheckpointHost {
   /** The NIC raised its IRQ before the boot finished. */
   private nicIrqHeld = false;
 
+  /**
+   * A worker wrote output (its console, the NIC's transmit ring): with
+   * checkpoints on, a checkpoint starts now if none is in flight, else as
+   * soon as the one in flight commits (group commit); with checkpoints off
+   * the board releases it at once.
+   */
+  onOutput(): void {
+    if (!this.booted || this.supervisor.stopped) return;
+    if (this.checkpoints.period === 0) this.post({ t: "output" });
+    else this.checkpoints.onOutput();
+  }
+
   /** Timer tick (hw/timer.ts): watchdog, rung dormant threads, due timer IRQs, maybe a checkpoint. */
   onTick(nowMs: number): void {
     if (!this.booted) return; // no interrupts before every thread object has its worker

@@ -86,6 +86,11 @@ export class NicDevice {
     return undefined;
   }
 
+  /** True when PMO `pmoId` is the transmit ring (its bytes leave the machine). */
+  isTransmit(pmoId: number): boolean {
+    return pmoId === this.tx?.pmoId;
+  }
+
   /** The transmit ring's HEAD now (at the freeze), if there is a ring. */
   head(): number | undefined {
     return this.tx ? consoleHead(this.tx.ring) : undefined;

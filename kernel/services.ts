@@ -68,7 +68,13 @@ export interface KernelServices {
   readonly threads: ReadonlyMap<number, LiveThread>;
   readonly checkpoints: CheckpointControl;
   /** The NIC's transmit ring (kernel/nic.ts): a mapping of it comes with its device register. */
-  readonly nic: { registerOf(pmoId: number): SharedArrayBuffer | undefined };
+  readonly nic: {
+    registerOf(pmoId: number): SharedArrayBuffer | undefined;
+    /** True when PMO `pmoId` is the transmit ring. */
+    isTransmit(pmoId: number): boolean;
+  };
+  /** A worker wrote output (console, NIC transmit): a checkpoint may start now (group commit). */
+  onOutput(): void;
   /**
    * Posts an event to a thread and rings its doorbell; a dormant thread is
    * started first unless `wakeDormant` is false.
@@ -108,7 +114,7 @@ export interface FrozenThread {
 export interface CheckpointHost {
   readonly config: Pick<
     KernelConfig,
-    "checkpointMs" | "copyMethod" | "digest" | "debugBarrier" | "nvmPages"
+    "checkpointMs" | "groupCommit" | "copyMethod" | "digest" | "debugBarrier" | "nvmPages"
   >;
   /** The object table: its changed records are flushed inside the pause. */
   readonly table: Pick<ObjectTable, "dirtyCount" | "flush" | "pagesUsed">;

@@ -42,7 +42,8 @@ export class AppMachine {
 
   /**
    * Formats an image, starts a switch on it and a machine with `app` on a
-   * free port (`app?port=N&…appArgs`); resolves once the port is reachable.
+   * free port (`app?port=N&…appArgs`); resolves once the port is reachable;
+   * if it never is, stops both and rejects.
    */
   static async start(app: string, opts: AppMachineOptions = {}): Promise<AppMachine> {
     const image = tempImage(opts.label ?? app);
@@ -53,8 +54,14 @@ export class AppMachine {
     const args = ["--apps", `${app}?${query}`, "--net-link", sw.linkPath, ...(opts.extra ?? [])];
     const m = MachineProcess.start(image, ["--fresh", ...args]);
     const am = new AppMachine(app, image, sw, port, args, m);
-    await m.ready();
-    await sw.waitFor((l) => l.t === "listening" && l.port === port);
+    try {
+      await m.ready();
+      await sw.waitFor((l) => l.t === "listening" && l.port === port);
+    } catch (e) {
+      // An app that never listens must not leave its machine and switch running.
+      await am.stop();
+      throw e;
+    }
     return am;
   }
 

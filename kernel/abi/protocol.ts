@@ -132,8 +132,12 @@ export const FAULT_KINDS: FaultKind[] = [
   "revoked-cap",
 ];
 
-/** Messages from a worker to the kernel besides system calls. */
-export type WorkerMessage = SyscallRequest | { t: "log"; text: string };
+/**
+ * Messages from a worker to the kernel besides system calls. `output`: the
+ * worker's step wrote to a ring whose bytes leave the machine (its console,
+ * the NIC's transmit ring), so a checkpoint should start now (group commit).
+ */
+export type WorkerMessage = SyscallRequest | { t: "log"; text: string } | { t: "output" };
 
 /** Board → kernel. */
 export type BoardToKernel =
@@ -159,6 +163,8 @@ export type BoardToKernel =
 
 /** Kernel → board. */
 export type KernelToBoard =
+  /** With checkpoints off: a worker wrote output; the board releases it now. */
+  | { t: "output" }
   /** A diagnostic; `from` names the component whose `ctx.log` it is (e.g. "fs#3"). */
   | { t: "log"; text: string; from?: string }
   | { t: "stage"; name: string; ms: number }
@@ -230,6 +236,11 @@ export type CopyMethod = "stop-and-copy" | "cow" | "hybrid";
 /** Settings the board hands the kernel at boot. */
 export interface KernelConfig {
   checkpointMs: number;
+  /**
+   * Group commit: a checkpoint starts as soon as output (console, NIC
+   * transmit) waits for one, not only every `checkpointMs`.
+   */
+  groupCommit: boolean;
   copyMethod: CopyMethod;
   nvmPages: number;
   /** Start these apps (servers/apps/NAME.ts) after the servers. */

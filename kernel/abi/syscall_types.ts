@@ -30,6 +30,11 @@ export interface MappedPmo {
   writable: boolean;
   /** The NIC transmit ring's device register (RELEASED), when the PMO is that ring. */
   register?: SharedArrayBuffer;
+  /**
+   * True when the PMO is a ring whose bytes leave the machine (the NIC's
+   * transmit ring): the program loop tells the kernel when its HEAD moves.
+   */
+  output?: boolean;
 }
 
 /** What `system_info` reports. */

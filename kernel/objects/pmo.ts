@@ -44,6 +44,7 @@ export const pmoSyscalls = {
     const group = k.table.expect(t.rec.group, ObjKind.CAP_GROUP);
     const buffers = await k.pmos.ensureLoaded(pmo.id);
     mapInto(k, group.vmSpace, pmo.id, writable, group.id);
-    return { buffers, pages: pmo.pages, writable, register: k.nic.registerOf(pmo.id) };
+    const register = k.nic.registerOf(pmo.id);
+    return { buffers, pages: pmo.pages, writable, register, output: k.nic.isTransmit(pmo.id) };
   },
 };

@@ -33,7 +33,8 @@ import { Slot } from "../../kernel/abi/slots.ts";
 import { spinDoorbell } from "../../kernel/abi/doorbell.ts";
 import { watchdogStamp } from "../../kernel/abi/watchdog.ts";
 import { setImmediate } from "node:timers";
-import { ConsoleWriter } from "../../kernel/abi/console.ts";
+import { consoleHead, ConsoleWriter } from "../../kernel/abi/console.ts";
+import type { PmoBuffers } from "../../kernel/abi/layout.ts";
 import { ClientConnection, type Waiter } from "./client.ts";
 import { type RequestHandler, ServerConnection } from "./server.ts";
 import { PersistentMemory } from "../../kernel/abi/pmem.ts";
@@ -84,6 +85,12 @@ class Runtime implements Waiter {
   private stepPromises = 0;
   /** Messages received on the kernel channel (see ControlWord.POSTED). */
   received = 0;
+  /**
+   * Rings whose bytes leave the machine that this worker writes (its console,
+   * a NIC transmit ring it mapped), each with the HEAD the kernel was last
+   * told of (see {@link tellOutput}).
+   */
+  private readonly outputRings: Array<{ ring: PmoBuffers; told: number }> = [];
   private readonly faults: FaultInjector;
   private names: SlotNames | undefined;
 
@@ -93,9 +100,13 @@ class Runtime implements Waiter {
     this.sys = new Sys(
       (req) => start.port.postMessage(req),
       (count) => Atomics.store(this.control, ControlWord.SYSCALLS_PENDING, count),
+      (m) => {
+        if (m.output && m.writable) this.watchOutput(m.buffers);
+      },
     );
     start.port.onmessage = (e: MessageEvent<SyscallReply | KernelEvent>) => this.deliver(e.data);
     this.console = new ConsoleWriter(start.console, start.consoleRegister);
+    this.watchOutput(start.console);
     this.faults = new FaultInjector(
       this.sys,
       (text) => start.port.postMessage({ t: "log", text }),
@@ -107,6 +118,29 @@ class Runtime implements Waiter {
   deliver(msg: SyscallReply | KernelEvent): void {
     this.received++;
     this.inbox.push(msg);
+  }
+
+  /** Adds a ring whose HEAD {@link tellOutput} watches. */
+  private watchOutput(ring: PmoBuffers): void {
+    this.outputRings.push({ ring, told: consoleHead(ring) });
+  }
+
+  /**
+   * Between steps (at the top of a turn, and before spinning or sleeping):
+   * if an output ring's HEAD moved since the kernel was last told, tells it
+   * (`output`), so that the checkpoint that releases the bytes starts now
+   * instead of at the next tick (group commit). Not in the middle of a step:
+   * a freeze started then would have to wait for it.
+   */
+  private tellOutput(): void {
+    let moved = false;
+    for (const o of this.outputRings) {
+      const head = consoleHead(o.ring);
+      if (head === o.told) continue;
+      o.told = head;
+      moved = true;
+    }
+    if (moved) this.start.port.postMessage({ t: "output" });
   }
 
   /** `main` has finished and the kernel knows: from now on the freeze protocol applies. */
@@ -329,6 +363,7 @@ class Runtime implements Waiter {
       this.beat();
       // Read the doorbell before looking for work: a ring that comes after the look is seen.
       const seen = Atomics.load(this.doorbell, DoorbellWord.RING);
+      if (this.drained && !this.inStep()) this.tellOutput();
       this.safePoint();
       const work = this.runOnce();
       if (work > 0) {
@@ -344,6 +379,7 @@ class Runtime implements Waiter {
       // wait slice that ended with nothing (the periodic wake-up), spinning is no better a
       // bet than before it, only CPU taken from busy workers: straight back to sleep.
       const spin = this.sleptThrough ? 0 : SPIN_ITERATIONS;
+      if (this.drained && !this.inStep()) this.tellOutput();
       if (!this.drained || spinDoorbell(this.doorbell, seen, spin, this.control)) {
         await this.yieldToEventLoop();
         continue;

@@ -32,11 +32,13 @@ export class Sys {
 
   /**
    * `onPending` hears every change of the number of unanswered calls (the
-   * program loop shows it to the kernel: ControlWord.SYSCALLS_PENDING).
+   * program loop shows it to the kernel: ControlWord.SYSCALLS_PENDING);
+   * `onMapped` every mapping `pmoMap` returns (the loop watches output rings).
    */
   constructor(
     private readonly post: (req: SyscallRequest) => void,
     private readonly onPending: (count: number) => void = () => {},
+    private readonly onMapped: (m: MappedPmo) => void = () => {},
   ) {}
 
   /** System calls sent and not yet answered. */
@@ -121,7 +123,10 @@ export class Sys {
   }
   /** Maps a memory object into this worker. */
   pmoMap(slot: number, writable = true): Promise<MappedPmo> {
-    return this.raw("pmo_map", slot, writable);
+    return this.raw<MappedPmo>("pmo_map", slot, writable).then((m) => {
+      this.onMapped(m);
+      return m;
+    });
   }
   /** Creates an endpoint; the caller holds every right on it. */
   endpointCreate(): Promise<number> {

@@ -23,8 +23,11 @@ import { NIC_SENDER_TEXT } from "../programs/nic_sender.ts";
 const CONN = 7;
 const PORT = 7070;
 const SENDER = ["--apps", `tests/programs/nic_sender.ts?port=${PORT}`];
-/** Checkpoints slowed to a minute: none comes until the test's `checkpoint-ms` command. */
-const SLOW = ["--checkpoint-ms", "60000", "--commands"];
+/**
+ * Checkpoints slowed to a minute and group commit off: none comes until the
+ * test's `checkpoint-ms` command.
+ */
+const SLOW = ["--checkpoint-ms", "60000", "--group-commit", "off", "--commands"];
 
 /** One machine on the stand-in's link: the frames it sent, and whether it hung up. */
 interface Link {
@@ -230,6 +233,24 @@ Deno.test("nic tx: a frame committed but not released before a power failure goe
     assert.equal((await second.ready()).resumed, true);
     await sw.until((links) => carriesSent(links[1]));
     await second.shutdown();
+  });
+});
+
+Deno.test("nic tx: with group commit a frame leaves at the next commit, not after the period", async () => {
+  await withSwitch("nictx-group", async (image, sw) => {
+    // A period of a minute: only output waiting (group commit) can start the checkpoint in time.
+    const m = MachineProcess.start(image, [
+      "--fresh",
+      "--net-link",
+      sw.path,
+      "--checkpoint-ms",
+      "60000",
+      ...SENDER,
+    ]);
+    await connectClient(m, sw);
+    await m.waitFor(sent);
+    await sw.until((links) => carriesSent(links[0]) && carriesFin(links[0]), 20_000);
+    await m.shutdown();
   });
 });
 

@@ -3,8 +3,9 @@
  * capture in flight at a time (a second would reuse its epoch), the page
  * scan four states at a time including a PMO's last, odd pages, the hybrid
  * method's hot and cold pages, a freeze that waits for a step in flight
- * (answering its system calls meanwhile), a capture that throws, and the
- * debug barrier across a recycled PMO id.
+ * (answering its system calls meanwhile), a capture that throws, the
+ * debug barrier across a recycled PMO id, and group commit (output waiting
+ * starts a checkpoint at once, and the next when the one in flight commits).
  */
 
 import assert from "node:assert/strict";
@@ -28,7 +29,7 @@ import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
 /** A PMO of 6 pages (one whole word of page states, then two pages of tail) at NVM page 5000. */
 const PMO = { id: 40, nvmBase: 5000, pages: 6 };
 
-function standIn(method: CopyMethod, debugBarrier = false) {
+function standIn(method: CopyMethod, debugBarrier = false, groupCommit = true) {
   const posted: Array<Extract<KernelToBoard, { t: "commit" }>> = [];
   const logs: string[] = [];
   const panics: string[] = [];
@@ -38,7 +39,14 @@ function standIn(method: CopyMethod, debugBarrier = false) {
   Atomics.store(control, ControlWord.RUN_STATE, RunState.WAITING); // frozen without being woken
   const thread: FrozenThread = { dead: false, control, rec: { id: 7, consolePmo: 0 } };
   const kernel = {
-    config: { checkpointMs: 1, copyMethod: method, digest: false, debugBarrier, nvmPages: 8192 },
+    config: {
+      checkpointMs: 1,
+      groupCommit,
+      copyMethod: method,
+      digest: false,
+      debugBarrier,
+      nvmPages: 8192,
+    },
     threads: new Map([[7, thread]]),
     table: new ObjectTable(),
     kernelPmo,
@@ -53,8 +61,11 @@ function standIn(method: CopyMethod, debugBarrier = false) {
     log: (text: string) => logs.push(text),
     panic: (code: number, text: string) => panics.push(`${code} ${text}`),
     allReady: () => true,
-    nic: { head: () => undefined, table: () => undefined },
+    nic: { head: () => nicHead, table: () => undefined },
   } satisfies CheckpointHost;
+  /** The NIC transmit ring's HEAD the stand-in reports (the driver "wrote" up to it). */
+  let nicHead: number | undefined = undefined;
+  const transmit = (head: number) => nicHead = head;
   let state = new Uint8Array(pmo.pageState);
   const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
   /** The PMO is destroyed and another made with its id (ids are recycled): `next` is its buffers. */
@@ -63,7 +74,19 @@ function standIn(method: CopyMethod, debugBarrier = false) {
     state = new Uint8Array(pmo.pageState);
   };
   const manager = new CheckpointManager(kernel, 5);
-  return { manager, kernel, control, posted, dirty, state, logs, panics, recycle, pmo: () => pmo };
+  return {
+    manager,
+    kernel,
+    control,
+    posted,
+    dirty,
+    state,
+    logs,
+    panics,
+    recycle,
+    transmit,
+    pmo: () => pmo,
+  };
 }
 
 Deno.test("checkpoint manager: no second capture while one is in flight; the next takes the next epoch", async () => {
@@ -174,4 +197,42 @@ Deno.test("checkpoint manager: the debug barrier never compares a recycled PMO i
   new Uint8Array(next.data)[4 * PAGE_BYTES] = 1;
   await manager.take();
   assert.equal(manager.counters.barrierViolations, 1, "page 2 changed without the barrier");
+});
+
+/** Lets every pending continuation run (a checkpoint the manager started completes its cut). */
+const settled = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("checkpoint manager: output waiting starts a checkpoint at once, and the next as soon as the commit lands", async () => {
+  const { manager, posted, transmit } = standIn("hybrid");
+  transmit(100);
+  manager.onOutput();
+  await settled();
+  assert.deepEqual(posted.map((c) => [c.epoch, c.nicTxHead]), [[6, 100]], "no tick needed");
+  transmit(200);
+  manager.onOutput();
+  await settled();
+  assert.equal(posted.length, 1, "one capture in flight at a time: the reply waits");
+  manager.onCommitted(6);
+  await settled();
+  assert.deepEqual(
+    posted.map((c) => [c.epoch, c.nicTxHead]),
+    [[6, 100], [7, 200]],
+    "the commit starts the next checkpoint for the output that waited",
+  );
+  manager.onCommitted(7);
+  manager.onOutput();
+  await settled();
+  assert.equal(posted.length, 2, "nothing new past the cut: no checkpoint");
+});
+
+Deno.test("checkpoint manager: with group commit off, output waits for the period", async () => {
+  const { manager, posted, transmit } = standIn("hybrid", false, false);
+  transmit(100);
+  manager.onOutput();
+  manager.onTick(0.2);
+  await settled();
+  assert.equal(posted.length, 0);
+  manager.onTick(1);
+  await settled();
+  assert.deepEqual(posted.map((c) => c.nicTxHead), [100], "the period's checkpoint carries it");
 });

@@ -34,6 +34,7 @@ const PROGRAM = "tests/programs/captest.ts";
 
 const CONFIG: KernelConfig = {
   checkpointMs: 0,
+  groupCommit: true,
   copyMethod: "hybrid",
   nvmPages: KERNEL_PMO_PAGES + NVM_SPARE_PAGES,
   apps: [],
@@ -58,7 +59,8 @@ function services(spawned: ThreadRecord[]): KernelServices {
     table,
     caps: new CapSpaces(table),
     pmos: new PmoManager(table, nvm, () => Promise.resolve()),
-    nic: { registerOf: () => undefined },
+    nic: { registerOf: () => undefined, isTransmit: () => false },
+    onOutput: unused("onOutput"),
     threads: new Map(),
     checkpoints: {
       committedEpoch: 0,

@@ -114,11 +114,14 @@ Deno.test("a crash right after a commit, before the board released its text, los
     const halt = first.lines.find((l) => l.t === "halt");
     assert.ok(halt?.t === "halt");
 
-    // Resumed with checkpoints slowed to a minute: the program prints 48 KiB (more than half
-    // the ring), then the next checkpoint commits it and the machine dies before releasing it.
+    // Resumed with checkpoints slowed to a minute (and no group commit): the program prints 48
+    // KiB (more than half the ring), then the next checkpoint commits it and the machine dies
+    // before releasing it.
     const second = MachineProcess.start(image, [
       "--checkpoint-ms",
       "60000",
+      "--group-commit",
+      "off",
       "--commands",
       "--power-fail",
       `superblock-after:0@${halt.epoch + 1}`,

@@ -19,6 +19,11 @@ export const BENCH_FLAGS = {
     help: "print only the figures, as one JSON object, on stdout",
   },
   quick: { type: "boolean", default: false, help: "smaller counts and shorter runs" },
+  requests: {
+    type: "string",
+    arg: "N",
+    help: "bench kv: requests per redis-benchmark test (default 5000; -c 1 runs take N/50)",
+  },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -28,9 +33,25 @@ export interface BenchResult {
   report: string;
 }
 
+/** What every bench function is given: --quick, and --requests when set (bench kv). */
+export interface BenchCliOptions {
+  quick: boolean;
+  requests?: number;
+}
+
+/** The --requests value, checked: a positive integer, or undefined when the flag is absent. */
+export function requestsOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000_000) {
+    throw new Error(`--requests must be an integer in 1…10000000, got ${text}`);
+  }
+  return n;
+}
+
 /** Runs `bench` with the flags in Deno.args; prints one JSON object (--json) or the report. */
 export async function runBenchCli(
-  bench: (opts: { quick: boolean }) => Promise<BenchResult>,
+  bench: (opts: BenchCliOptions) => Promise<BenchResult>,
 ): Promise<void> {
   const { values } = parseArgs({ args: Deno.args, options: BENCH_FLAGS });
   if (values.help) {
@@ -39,6 +60,9 @@ export async function runBenchCli(
     );
     return;
   }
-  const { figures, report } = await bench({ quick: values.quick! });
+  const { figures, report } = await bench({
+    quick: values.quick!,
+    requests: requestsOption(values.requests),
+  });
   console.log(values.json ? JSON.stringify(figures) : report);
 }

@@ -13,12 +13,14 @@
 
 import { parseArgs } from "node:util";
 import { flagHelp } from "../../hw/flags.ts";
-import { BENCH_FLAGS } from "./cli.ts";
+import { BENCH_FLAGS, requestsOption } from "./cli.ts";
 
 /** Options every benchmark takes. */
 export interface BenchOptions {
   /** Smaller counts and shorter runs. */
   quick: boolean;
+  /** `--requests N` (bench kv: requests per redis-benchmark test). */
+  requests?: number;
 }
 
 /** A benchmark: figures (flat numbers, for --json) and a readable report. */
@@ -32,6 +34,7 @@ export const BENCHES: Record<string, () => Promise<BenchFn>> = {
   memory: () => import("./memory.ts").then((m) => m.benchMemory),
   checkpoint: () => import("./checkpoint.ts").then((m) => m.benchCheckpoint),
   net: () => import("./net.ts").then((m) => m.benchNet),
+  kv: () => import("./kv.ts").then((m) => m.benchKv),
 };
 
 const USAGE = `usage: deno task bench NAME [flags]   (NAME one of: ${
@@ -87,9 +90,16 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   const quick = values.quick!;
+  let requests: number | undefined;
+  try {
+    requests = requestsOption(values.requests);
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
   console.error(`bench: running ${name}${quick ? " (quick)" : ""}...`);
   const t0 = performance.now();
-  const { figures, report } = await bench({ quick });
+  const { figures, report } = await bench({ quick, requests });
   console.error(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(values.json ? JSON.stringify(figures) : report);
   return 0;
