@@ -9,20 +9,27 @@
 
 import { freePort } from "./echo_client.ts";
 
+/** Longest a redis-server may take to say it accepts connections. */
+export const REDIS_START_MS_MAX = 10_000;
+
 /** A redis-server child process and its port. */
 export class RedisProcess {
   private constructor(
     private readonly child: Deno.ChildProcess,
     readonly port: number,
-    private readonly dir: string,
+    readonly dir: string,
   ) {}
 
   /**
-   * Starts redis-server on a free port (`extra`: more server flags);
-   * resolves once it says it accepts connections.
+   * Starts redis-server on a free port with persistence off (`extra`: more
+   * server flags; a later flag wins, so `--appendonly yes` turns it on),
+   * its files in `dir` (default: a fresh temporary directory, removed by
+   * {@link stop}); resolves once it says it accepts connections, and
+   * throws with its log if it exits first or is not ready within
+   * {@link REDIS_START_MS_MAX}.
    */
-  static async start(extra: string[] = []): Promise<RedisProcess> {
-    const dir = Deno.makeTempDirSync({ prefix: "tardigrade-redis-" });
+  static async start(extra: string[] = [], dir?: string): Promise<RedisProcess> {
+    dir ??= Deno.makeTempDirSync({ prefix: "tardigrade-redis-" });
     const port = freePort();
     const child = new Deno.Command("redis-server", {
       args: [
@@ -38,11 +45,29 @@ export class RedisProcess {
         dir,
         ...extra,
       ],
+      stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     const r = new RedisProcess(child, port, dir);
-    await r.ready();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) =>
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`redis-server on port ${port} not ready within ${REDIS_START_MS_MAX} ms`),
+          ),
+        REDIS_START_MS_MAX,
+      )
+    );
+    try {
+      await Promise.race([r.ready(), late]);
+    } catch (e) {
+      await r.stop();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
     return r;
   }
 

@@ -14,8 +14,7 @@
  * @module
  */
 
-import { freePort } from "../echo_client.ts";
-import { textLines } from "../../hw/text_lines.ts";
+import { RedisProcess } from "../redis_process.ts";
 
 /** One row of redis-benchmark's `--csv` output: one test. */
 export interface BenchmarkRow {
@@ -213,9 +212,6 @@ const PERSISTENCE_FLAGS: Record<RedisPersistence, string[]> = {
   "aof-always": ["--appendonly", "yes", "--appendfsync", "always"],
 };
 
-/** Longest a redis-server may take to accept connections. */
-const REDIS_START_MS_MAX = 10_000;
-
 /** True when `dir` is on a tmpfs (by /proc/mounts; false where that cannot be read). */
 export function onTmpfs(dir: string): boolean {
   let mounts: string;
@@ -252,60 +248,25 @@ export function diskTempDir(label: string): string {
 export class RedisServer {
   private constructor(
     readonly persistence: RedisPersistence,
-    readonly port: number,
-    readonly dir: string,
-    private readonly child: Deno.ChildProcess,
+    private readonly redis: RedisProcess,
   ) {}
+
+  /** Its port. */
+  get port(): number {
+    return this.redis.port;
+  }
 
   /** Starts one with its data directory in a fresh folder on disk; resolves once it accepts. */
   static async start(persistence: RedisPersistence): Promise<RedisServer> {
-    const dir = diskTempDir(`redis-${persistence}`);
-    const port = freePort();
-    const child = new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--save",
-        "",
-        ...PERSISTENCE_FLAGS[persistence],
-      ],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "null",
-    }).spawn();
-    const server = new RedisServer(persistence, port, dir, child);
-    const lines = textLines(child.stdout);
-    const ready = (async () => {
-      for await (const line of lines) if (line.includes("Ready to accept connections")) return true;
-      return false;
-    })();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<false>((r) => timer = setTimeout(() => r(false), REDIS_START_MS_MAX));
-    const up = await Promise.race([ready, late]);
-    clearTimeout(timer);
-    if (!up) {
-      await server.stop();
-      throw new Error(
-        `redis-server (${persistence}) did not say it accepts connections on port ${port} within ${REDIS_START_MS_MAX} ms (or exited)`,
-      );
-    }
-    // Its log goes on: keep reading it so that the pipe never fills.
-    (async () => {
-      for await (const _ of lines) { /* drained */ }
-    })().catch(() => {});
-    return server;
+    const redis = await RedisProcess.start(
+      PERSISTENCE_FLAGS[persistence],
+      diskTempDir(`redis-${persistence}`),
+    );
+    return new RedisServer(persistence, redis);
   }
 
   /** Stops the server and removes its data directory. */
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await this.child.status;
-    Deno.removeSync(this.dir, { recursive: true });
+  stop(): Promise<void> {
+    return this.redis.stop();
   }
 }
