@@ -2,93 +2,22 @@
  * A small RESP2 client over TCP for the kv tools and tests: commands
  * encoded as multibulk, written one at a time or several in one write
  * (pipelined), replies read in order and handed to the caller as
- * {@link Reply} values. A connection that ends before the client closed
+ * {@link Reply} values (tools/resp_client.ts, which parses them). A connection that ends before the client closed
  * it is recorded in {@link KvClient.broken}.
  *
  * @example
  * ```ts
  * const c = await KvClient.connect("c", port);
- * const [r] = await c.call(["INCR", "k"]); // { t: "int", v: 1 }
+ * const [r] = await c.call(["INCR", "k"]); // { t: ":", text: "1", raw }
  * ```
  *
  * @module
  */
 
-import { writeAll } from "../kernel/abi/net_link.ts";
+import { concatBytes, writeAll } from "../kernel/abi/net_link.ts";
+import { encodeCommand, parseReply, type Reply } from "./resp_client.ts";
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** One RESP2 reply. */
-export type Reply =
-  | { t: "simple"; v: string }
-  | { t: "error"; v: string }
-  | { t: "int"; v: number }
-  | { t: "bulk"; v: string | null }
-  | { t: "array"; v: Reply[] | null };
-
-/** The RESP2 multibulk encoding of `argv`. */
-export function encodeCommand(argv: string[]): Uint8Array {
-  let s = `*${argv.length}\r\n`;
-  for (const a of argv) s += `$${encoder.encode(a).length}\r\n${a}\r\n`;
-  return encoder.encode(s);
-}
-
-/** A reply as text, for messages: `+OK`, `:3`, `$"abc"`, `-ERR …`. */
-export function showReply(r: Reply): string {
-  switch (r.t) {
-    case "simple":
-      return `+${r.v}`;
-    case "error":
-      return `-${r.v}`;
-    case "int":
-      return `:${r.v}`;
-    case "bulk":
-      return r.v === null ? "$nil" : `$${JSON.stringify(r.v.slice(0, 80))}`;
-    case "array":
-      return r.v === null ? "*nil" : `[${r.v.map(showReply).join(", ")}]`;
-  }
-}
-
-/**
- * Parses one reply from `buf` at `at`; undefined when it is not all there
- * yet. Returns the reply and the offset after it.
- */
-export function parseReply(buf: Uint8Array, at: number): [Reply, number] | undefined {
-  const nl = buf.indexOf(10, at);
-  if (nl < 0) return undefined;
-  const line = decoder.decode(buf.subarray(at + 1, nl - 1));
-  const next = nl + 1;
-  switch (buf[at]) {
-    case 0x2b:
-      return [{ t: "simple", v: line }, next];
-    case 0x2d:
-      return [{ t: "error", v: line }, next];
-    case 0x3a:
-      return [{ t: "int", v: Number(line) }, next];
-    case 0x24: {
-      const len = Number(line);
-      if (len < 0) return [{ t: "bulk", v: null }, next];
-      if (buf.length < next + len + 2) return undefined;
-      return [{ t: "bulk", v: decoder.decode(buf.subarray(next, next + len)) }, next + len + 2];
-    }
-    case 0x2a: {
-      const n = Number(line);
-      if (n < 0) return [{ t: "array", v: null }, next];
-      const items: Reply[] = [];
-      let off = next;
-      for (let i = 0; i < n; i++) {
-        const r = parseReply(buf, off);
-        if (!r) return undefined;
-        items.push(r[0]);
-        off = r[1];
-      }
-      return [{ t: "array", v: items }, off];
-    }
-    default:
-      throw new Error(`not a RESP reply: byte ${buf[at]} at ${at}: ${line.slice(0, 80)}`);
-  }
-}
+export type { Reply } from "./resp_client.ts";
 
 /** One connection to the store and the replies it is waiting for. */
 export class KvClient {
@@ -117,13 +46,7 @@ export class KvClient {
    */
   async call(...commands: string[][]): Promise<Array<Reply | undefined>> {
     const replies = commands.map(() => new Promise<Reply | undefined>((r) => this.waiting.push(r)));
-    const bytes = commands.map(encodeCommand);
-    const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-    let off = 0;
-    for (const b of bytes) {
-      all.set(b, off);
-      off += b.length;
-    }
+    const all = concatBytes(commands.map(encodeCommand));
     this.sent += commands.length;
     try {
       await writeAll(this.conn, all);
@@ -145,21 +68,18 @@ export class KvClient {
   }
 
   private async readReplies(): Promise<void> {
-    let buf = new Uint8Array(0);
+    let buf: Uint8Array = new Uint8Array(0);
     const chunk = new Uint8Array(64 * 1024);
     try {
       for (;;) {
         const n = await this.conn.read(chunk);
         if (n === null) break;
-        const more = new Uint8Array(buf.length + n);
-        more.set(buf);
-        more.set(chunk.subarray(0, n), buf.length);
-        buf = more;
+        buf = concatBytes([buf, chunk.subarray(0, n)]);
         let at = 0;
         for (let r; (r = parseReply(buf, at));) {
-          at = r[1];
+          at = r.end;
           this.received++;
-          this.waiting.shift()?.(r[0]);
+          this.waiting.shift()?.(r.reply);
         }
         buf = buf.slice(at);
       }

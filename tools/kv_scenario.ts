@@ -29,7 +29,8 @@
 
 import { Prng } from "../kernel/abi/prng.ts";
 import { AppMachine } from "./app_machine.ts";
-import { KvClient, type Reply, showReply } from "./kv_client.ts";
+import { KvClient, type Reply } from "./kv_client.ts";
+import { bulkText, showReply } from "./resp_client.ts";
 import { textLines } from "../hw/text_lines.ts";
 
 /** What a kv scenario run saw. */
@@ -91,7 +92,7 @@ function nextSteps(c: RawState, rng: Prng, pipelined: boolean): Step[] {
       steps.push({
         argv: ["INCR", k.n],
         check: (r) => {
-          if (r.t !== "int" || r.v !== want) {
+          if (r.t !== ":" || Number(r.text) !== want) {
             return `INCR ${k.n}: ${showReply(r)}, expected :${want}`;
           }
           c.counter = want;
@@ -103,7 +104,7 @@ function nextSteps(c: RawState, rng: Prng, pipelined: boolean): Step[] {
       steps.push({
         argv: ["SET", k.s, `v${seq}`],
         check: (r) => {
-          if (r.t !== "simple" || r.v !== "OK") return `SET ${k.s} v${seq}: ${showReply(r)}`;
+          if (r.t !== "+" || r.text !== "OK") return `SET ${k.s} v${seq}: ${showReply(r)}`;
           c.lastSet = seq;
         },
       });
@@ -114,7 +115,7 @@ function nextSteps(c: RawState, rng: Prng, pipelined: boolean): Step[] {
       steps.push({
         argv: ["APPEND", k.a, token],
         check: (r) => {
-          if (r.t !== "int" || r.v !== want.length) {
+          if (r.t !== ":" || Number(r.text) !== want.length) {
             return `APPEND ${k.a} ${token}: ${showReply(r)}, expected :${want.length}`;
           }
           c.appended = want;
@@ -125,7 +126,7 @@ function nextSteps(c: RawState, rng: Prng, pipelined: boolean): Step[] {
       steps.push({
         argv: ["GET", k.s],
         check: (r) =>
-          r.t === "bulk" && r.v === want
+          bulkText(r) === want
             ? undefined
             : `GET ${k.s}: ${showReply(r)}, expected ${want ?? "nil"}`,
       });
@@ -134,7 +135,7 @@ function nextSteps(c: RawState, rng: Prng, pipelined: boolean): Step[] {
       steps.push({
         argv: ["GET", k.a],
         check: (r) =>
-          r.t === "bulk" && r.v === want
+          bulkText(r) === want
             ? undefined
             : `GET ${k.a}: ${showReply(r)}, expected ${(want ?? "nil").slice(-60)}`,
       });
@@ -303,9 +304,9 @@ async function finalCheck(
     for (const c of raws) {
       const k = keysOf(c.name);
       const [n, s, a] = await check.call(["GET", k.n], ["GET", k.s], ["GET", k.a]);
-      const counter = n?.t === "bulk" && n.v !== null ? Number(n.v) : 0;
-      const setSeq = s?.t === "bulk" && s.v !== null ? Number(s.v.slice(1)) : 0;
-      const tokens = a?.t === "bulk" && a.v !== null ? a.v : "";
+      const counter = Number(bulkText(n) ?? 0);
+      const setSeq = Number(bulkText(s)?.slice(1) ?? 0);
+      const tokens = bulkText(a) ?? "";
       // A client whose connection broke may have had a batch run without its replies: more, never less.
       const exact = c.client.broken === undefined;
       if (counter < c.counter || (exact && counter !== c.counter)) {
@@ -330,7 +331,7 @@ async function finalCheck(
     }
     for (const c of clis) {
       const [n] = await check.call(["GET", c.key]);
-      const counter = n?.t === "bulk" && n.v !== null ? Number(n.v) : 0;
+      const counter = Number(bulkText(n) ?? 0);
       // redis-cli stopped with one INCR perhaps sent and run, its reply not printed.
       if (counter < c.last || counter > c.last + 1) {
         if (counter < c.last) r.lost += c.last - counter;

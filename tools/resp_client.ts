@@ -102,6 +102,12 @@ export function parseReply(buf: Uint8Array, at: number): { reply: Reply; end: nu
   throw new Error(`unknown RESP type byte "${showBytes(buf.subarray(at, at + 1))}"`);
 }
 
+/** A bulk reply's bytes as text (null for the null bulk); undefined for a reply of another type or none. */
+export function bulkText(r: Reply | undefined): string | null | undefined {
+  if (r?.t !== "$") return undefined;
+  return r.bulk === null ? null : decoder.decode(r.bulk);
+}
+
 /** A reply's text, for messages. */
 export function showReply(r: Reply | undefined): string {
   return r === undefined ? "(no reply: the connection closed)" : showBytes(r.raw);
