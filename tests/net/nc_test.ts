@@ -7,38 +7,16 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort } from "../../tools/echo_client.ts";
-import { removeImage, requireCommand, tempImage } from "../helpers.ts";
+import { requireCommand } from "../helpers.ts";
 import { LineWatch } from "./line_watch.ts";
+import { UserBoot } from "./user_boot.ts";
 
 Deno.test("boot --apps echo --restart-on-crash: an nc session stays open across kill -9 of the machine", async () => {
   await requireCommand("nc", "netcat-openbsd");
-  const image = tempImage("nc");
-  const port = freePort();
-  const boot = new Deno.Command(Deno.execPath(), {
-    args: [
-      "task",
-      "boot",
-      "--image",
-      image,
-      "--fresh",
-      "--apps",
-      "echo",
-      "--echo-port",
-      String(port),
-      "--restart-on-crash",
-    ],
-    cwd: new URL("../../", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const out = new LineWatch(boot.stdout);
+  const booted = await UserBoot.start("echo");
+  const port = booted.port;
   let nc: Deno.ChildProcess | undefined;
   try {
-    const pidOf = (l: string) => Number(/machine process (\d+)/.exec(l)![1]);
-    const first = pidOf(await out.next((l) => l.includes("[boot] machine process")));
-    await out.next((l) => l.includes(`[net]  listening on 127.0.0.1:${port}`));
     nc = new Deno.Command("nc", {
       args: ["-N", "127.0.0.1", String(port)],
       stdin: "piped",
@@ -51,10 +29,7 @@ Deno.test("boot --apps echo --restart-on-crash: an nc session stays open across 
     await say("hello");
     assert.equal(await replies.next(() => true), "1 hello");
 
-    Deno.kill(first, "SIGKILL");
-    const second = pidOf(await out.next((l) => l.includes("[boot] machine process")));
-    assert.notEqual(second, first);
-    await out.next((l) => l.includes("[boot] ready: resumed"));
+    await booted.killMachine();
     await say("still here");
     assert.equal(await replies.next(() => true), "2 still here");
 
@@ -70,8 +45,6 @@ Deno.test("boot --apps echo --restart-on-crash: an nc session stays open across 
       } catch { /* gone */ }
       await nc.status;
     }
-    boot.kill("SIGTERM");
-    await boot.status;
-    removeImage(image);
+    await booted.stop();
   }
 });
