@@ -357,6 +357,13 @@ export class OutputWriter {
     this.ascii(s);
   }
 
+  private latin1(s: string): void {
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) > 0xff) return this.raw(encoder.encode(s));
+    }
+    this.ascii(s);
+  }
+
   private crlf(): void {
     this.reserve(2);
     this.buf[this.length++] = CR;
@@ -399,12 +406,18 @@ export class OutputWriter {
     this.crlf();
   }
 
-  /** `-text\r\n`: text starts with the code ("ERR …", "WRONGTYPE …"); CR and LF become blanks, as Redis does. */
+  /**
+   * `-text\r\n`: text starts with the code ("ERR …", "WRONGTYPE …"); CR
+   * and LF become blanks, as Redis does. Characters up to U+00FF are
+   * written as one byte each, so an argument echoed as Redis does
+   * (commands/context.ts `errorArg`, one character per byte) comes back
+   * as the bytes the client sent.
+   */
   error(text: string): void {
     this.reserve(1);
     this.buf[this.length++] = 0x2d;
     const start = this.length;
-    this.text(text);
+    this.latin1(text);
     for (let i = start; i < this.length; i++) {
       if (this.buf[i] === CR || this.buf[i] === LF) this.buf[i] = 0x20;
     }

@@ -18,6 +18,7 @@ import {
   bytes,
   type CommandSpec,
   type Context,
+  errorArg,
   intArg,
   isWord,
   lowerName,
@@ -203,13 +204,13 @@ function configSet(c: Context, argv: Uint8Array[], out: OutputWriter): void {
     const p = PARAM_BY_NAME.get(name);
     if (p === undefined || p.check === undefined) {
       return out.error(
-        `ERR Unknown option or number of arguments for CONFIG SET - '${text(argv[i])}'`,
+        `ERR Unknown option or number of arguments for CONFIG SET - '${errorArg(argv[i])}'`,
       );
     }
     const r = checkValue(p, text(argv[i + 1]));
     if ("why" in r) {
       return out.error(
-        `ERR CONFIG SET failed (possibly related to argument '${text(argv[i])}') - ${r.why}`,
+        `ERR CONFIG SET failed (possibly related to argument '${p.name}') - ${r.why}`,
       );
     }
     changes.push([name, r.ok]);
@@ -278,7 +279,7 @@ function hello(c: Context, argv: Uint8Array[], out: OutputWriter): void {
     } else if (isWord(argv[j], "setname") && more >= 1) {
       name = argv[++j];
     } else {
-      return out.error(`ERR Syntax error in HELLO option '${text(argv[j])}'`);
+      return out.error(`ERR Syntax error in HELLO option '${errorArg(argv[j])}'`);
     }
   }
   if (name !== undefined && !setName(c, name, out)) return;
@@ -333,7 +334,7 @@ function clientId(c: Context, _argv: Uint8Array[], out: OutputWriter): void {
 function clientSetInfo(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   const isName = isWord(argv[2], "lib-name");
   if (!isName && !isWord(argv[2], "lib-ver")) {
-    return out.error(`ERR Unrecognized option '${text(argv[2])}'`);
+    return out.error(`ERR Unrecognized option '${errorArg(argv[2])}'`);
   }
   if (!isPlainName(argv[3])) {
     return out.error(
