@@ -440,6 +440,25 @@ export class OutputWriter {
     this.crlf();
   }
 
+  /** `$length\r\n` bytes[from, from+length) `\r\n`: a bulk copied from a larger buffer. */
+  bulkFrom(bytes: Uint8Array, from: number, length: number): void {
+    this.reserve(length + 26);
+    const b = this.buf;
+    b[this.length++] = 0x24;
+    this.digits(length);
+    b[this.length++] = CR;
+    b[this.length++] = LF;
+    let n = this.length;
+    if (length <= 32) { for (let i = 0; i < length; i++) b[n++] = bytes[from + i]; }
+    else {
+      b.set(bytes.subarray(from, from + length), n);
+      n += length;
+    }
+    b[n++] = CR;
+    b[n++] = LF;
+    this.length = n;
+  }
+
   /** A bulk of a string's UTF-8 bytes. */
   bulkString(s: string): void {
     this.bulk(encoder.encode(s));

@@ -759,6 +759,30 @@ Deno.test("an argument echoed in an error comes back as the bytes sent, cut at N
   }
 });
 
+Deno.test("LRANGE of a long list of short and long values, pushed at both ends, answers as Redis does", async () => {
+  const redis = await RedisServer.start();
+  const client = await RawClient.connect(redis.port);
+  const rng = new Prng(0x1a4);
+  try {
+    const commands: string[][] = [];
+    for (let i = 0; i < 300; i++) {
+      const values = Array.from(
+        { length: rng.int(1, 10) },
+        (_, j) => `${i}.${j}` + "v".repeat(rng.pick([0, 1, 30, 40, 126, 127, 128, 300, 2100])),
+      );
+      commands.push([rng.int(0, 1) ? "lpush" : "rpush", "long", ...values]);
+    }
+    commands.push(["lrange", "long", "0", "-1"]);
+    for (let i = 0; i < 60; i++) {
+      commands.push(["lrange", "long", String(rng.int(-1700, 1700)), String(rng.int(-1700, 1700))]);
+    }
+    await runBoth(new Store(4096), client, commands, "long list", 20);
+  } finally {
+    client.close();
+    await redis.stop();
+  }
+});
+
 const KEYS = ["k0", "k1", "k2", "k3", "k4"];
 
 /**
