@@ -47,6 +47,8 @@ interface Param {
   initial: string | ((h: Host) => string);
   /** How CONFIG SET checks a value; undefined: not settable. */
   check?: Check;
+  /** Redis refuses to set it at run time ("can't set immutable config"). */
+  immutable?: true;
 }
 
 const PARAMS: Param[] = [
@@ -60,21 +62,22 @@ const PARAMS: Param[] = [
     name: "maxmemory-policy",
     initial: "noeviction",
     check: [
-      "noeviction",
-      "allkeys-lru",
-      "allkeys-lfu",
-      "allkeys-random",
+      // Redis's order, as its error lists them
       "volatile-lru",
       "volatile-lfu",
       "volatile-random",
       "volatile-ttl",
+      "allkeys-lru",
+      "allkeys-lfu",
+      "allkeys-random",
+      "noeviction",
     ],
   },
   { name: "maxmemory-samples", initial: "5", check: "int" },
   { name: "save", initial: "", check: "any" },
   { name: "appendonly", initial: "no", check: "yesno" },
-  { name: "appendfsync", initial: "everysec", check: ["always", "everysec", "no"] },
-  { name: "databases", initial: String(DATABASES) },
+  { name: "appendfsync", initial: "everysec", check: ["everysec", "always", "no"] },
+  { name: "databases", initial: String(DATABASES), immutable: true },
   { name: "proto-max-bulk-len", initial: String(STRING_MAX_BYTES), check: "memory" },
   { name: "client-query-buffer-limit", initial: String(1024 * 1024 * 1024), check: "memory" },
   { name: "maxclients", initial: "10000", check: "int" },
@@ -85,17 +88,17 @@ const PARAMS: Param[] = [
   { name: "bind", initial: "* -::*" },
   { name: "protected-mode", initial: "no", check: "yesno" },
   { name: "loglevel", initial: "notice", check: ["debug", "verbose", "notice", "warning"] },
-  { name: "daemonize", initial: "no" },
+  { name: "daemonize", initial: "no", immutable: true },
   { name: "dir", initial: "/" },
   { name: "dbfilename", initial: "dump.rdb" },
-  { name: "appendfilename", initial: "appendonly.aof" },
+  { name: "appendfilename", initial: "appendonly.aof", immutable: true },
   { name: "notify-keyspace-events", initial: "", check: "any" },
   { name: "slowlog-log-slower-than", initial: "10000", check: "int" },
   { name: "slowlog-max-len", initial: "128", check: "int" },
   { name: "lazyfree-lazy-user-del", initial: "no", check: "yesno" },
   { name: "lazyfree-lazy-user-flush", initial: "no", check: "yesno" },
-  { name: "io-threads", initial: "1" },
-  { name: "cluster-enabled", initial: "no" },
+  { name: "io-threads", initial: "1", immutable: true },
+  { name: "cluster-enabled", initial: "no", immutable: true },
   { name: "replica-read-only", initial: "yes", check: "yesno" },
   { name: "list-max-listpack-size", initial: "-2", check: "int" },
   { name: "hash-max-listpack-entries", initial: "128", check: "int" },
@@ -202,6 +205,14 @@ function configSet(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   for (let i = 2; i < argv.length; i += 2) {
     const name = lowerName(argv[i]);
     const p = PARAM_BY_NAME.get(name);
+    if (p?.immutable) {
+      // Redis names the parameter as sent here, and by its own name after a bad value
+      return out.error(
+        `ERR CONFIG SET failed (possibly related to argument '${
+          errorArg(argv[i])
+        }') - can't set immutable config`,
+      );
+    }
     if (p === undefined || p.check === undefined) {
       return out.error(
         `ERR Unknown option or number of arguments for CONFIG SET - '${errorArg(argv[i])}'`,
@@ -580,7 +591,7 @@ function commandInfo(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   out.arrayHeader(argv.length - 2);
   for (let i = 2; i < argv.length; i++) {
     const s = c.table.get(lowerName(argv[i]));
-    if (s === undefined) out.nullArray();
+    if (s === undefined) out.nullBulk(); // Redis 7.0: $-1 for an unknown name
     else specInfo(s, out);
   }
 }

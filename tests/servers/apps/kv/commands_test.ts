@@ -651,6 +651,14 @@ const HAND_WRITTEN: string[][] = [
   ["foo", LONG_ARG, "b"],
   ["x".repeat(300)],
   ["foo", "a".repeat(100), "b".repeat(100), "c"],
+  // CONFIG SET's refusals and COMMAND INFO of an unknown name, as Redis words them
+  ["config", "set", "databases", "4"],
+  ["config", "set", "DATABASES", "x"],
+  ["config", "set", "io-threads", "1"],
+  ["config", "set", "maxmemory-policy", "bogus"],
+  ["config", "set", "appendfsync", "bogus"],
+  ["config", "set", "Timeout", "x"],
+  ["command", "info", "nosuchcommand"],
   // memory limit: a write above maxmemory is refused, a read is not
   ["config", "set", "maxmemory", "1"],
   ["set", "oom", "v"],
