@@ -198,9 +198,7 @@ function configGet(c: Context, argv: Uint8Array[], out: OutputWriter): void {
 }
 
 function configSet(c: Context, argv: Uint8Array[], out: OutputWriter): void {
-  if (argv.length % 2 !== 0) {
-    return out.error("ERR wrong number of arguments for 'config|set' command");
-  }
+  if (argv.length % 2 !== 0) return out.raw(R_SYNTAX); // a name without its value (arity -4 took the rest)
   const changes: Array<[string, string]> = [];
   for (let i = 2; i < argv.length; i += 2) {
     const name = lowerName(argv[i]);

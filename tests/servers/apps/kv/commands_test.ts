@@ -653,6 +653,8 @@ const HAND_WRITTEN: string[][] = [
   ["foo", "a".repeat(100), "b".repeat(100), "c"],
   // CONFIG SET's refusals and COMMAND INFO of an unknown name, as Redis words them
   ["config", "set", "databases", "4"],
+  ["config", "set", "timeout", "0", "save"],
+  ["config", "set", "timeout"],
   ["config", "set", "DATABASES", "x"],
   ["config", "set", "io-threads", "1"],
   ["config", "set", "maxmemory-policy", "bogus"],
