@@ -14,6 +14,11 @@
  * so no reply depends on which side was a millisecond faster. SPOP, SCAN,
  * QUIT are steps of their own (their checks need more than one reply).
  *
+ * Left out: CLIENT SETINFO (Redis 7.0 has none: it came with 7.2) and
+ * BGSAVE (Redis starts a save; the store answers +OK, every write being
+ * durable already); tests/servers/apps/kv/commands_test.ts and
+ * server_test.ts check those.
+ *
  * @module
  */
 
@@ -99,6 +104,20 @@ const CONFIG_PARAMS = [
   "maxmemory-policy",
   "no-such-parameter",
   "timeout",
+];
+
+/** CONFIG SET arguments: values both servers take without changing what the run sees, bad values, unknown and immutable parameters. */
+const CONFIG_SETS: Arg[][] = [
+  ["timeout", "0"],
+  ["timeout", "x"],
+  ["save", ""],
+  ["appendonly", "no"],
+  ["appendonly", "maybe"],
+  ["maxmemory-policy", "noeviction"],
+  ["maxmemory-policy", "bogus"],
+  ["no-such-parameter", "1"],
+  ["databases", "4"],
+  ["timeout", "0", "save", ""],
 ];
 
 /** Random commands from one seed; `nowMs` anchors absolute deadlines (EXPIREAT, EXAT). */
@@ -512,7 +531,7 @@ export class KvGenerator {
     const p = this.prng;
     const x = (...argv: Arg[]): Cmd => ({ argv, mode: "exact" });
     const shape = (...argv: Arg[]): Cmd => ({ argv, mode: "shape" });
-    switch (p.int(0, 19)) {
+    switch (p.int(0, 22)) {
       case 0:
         return x("PING", ...(p.int(0, 1) ? [this.value()] : []));
       case 1:
@@ -520,7 +539,7 @@ export class KvGenerator {
       case 2:
         return p.int(0, 1)
           ? { argv: ["HELLO", "2"], mode: "hello" }
-          : x("HELLO", p.pick(["4", "x"]));
+          : { argv: ["HELLO", p.pick(["4", "x"])], mode: "hello" }; // no arity break: a bare HELLO shows the id
       case 3:
         return shape("INFO", ...(p.int(0, 1) ? [p.pick(["server", "keyspace", "memory"])] : []));
       case 4:
@@ -552,6 +571,17 @@ export class KvGenerator {
         return x("SELECT", this.dbArg());
       case 18:
         return x("SWAPDB", this.dbArg(), this.dbArg());
+      case 19:
+        return x("CONFIG", "SET", ...p.pick(CONFIG_SETS));
+      case 20: {
+        // A known command's entry or docs: the shape only (Redis's tables are larger); an unknown one exactly.
+        const sub = p.pick(["INFO", "DOCS"]);
+        return p.int(0, 2) === 0
+          ? x("COMMAND", sub, "nosuchcommand")
+          : shape("COMMAND", sub, p.pick(["get", "set", "incr"]));
+      }
+      case 21:
+        return x("CONFIG", p.pick(["GET", "SET", "RESETSTAT", "FOO"]));
       default:
         return x("MOVE", this.key(), this.dbArg());
     }

@@ -122,6 +122,19 @@ export interface Keyspace {
   listIndex(db: number, key: Uint8Array, index: number): Uint8Array | undefined;
   /** Values start…stop (inclusive, normalised: 0 ≤ start ≤ stop < length). */
   listRange(db: number, key: Uint8Array, start: number, stop: number): Uint8Array[];
+  /**
+   * Values start…stop as {@link listRange}, each handed to
+   * `each(bytes, from, length)` in order as bytes[from, from+length) of
+   * the store itself: no copy, valid during the call only (LRANGE writes
+   * them straight into its reply).
+   */
+  listRangeEach(
+    db: number,
+    key: Uint8Array,
+    start: number,
+    stop: number,
+    each: (bytes: Uint8Array, from: number, length: number) => void,
+  ): void;
 
   // ── sets ──
   /** Adds `member` (creating the set); true when it is new. */

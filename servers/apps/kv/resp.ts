@@ -357,6 +357,13 @@ export class OutputWriter {
     this.ascii(s);
   }
 
+  private latin1(s: string): void {
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) > 0xff) return this.raw(encoder.encode(s));
+    }
+    this.ascii(s);
+  }
+
   private crlf(): void {
     this.reserve(2);
     this.buf[this.length++] = CR;
@@ -399,12 +406,18 @@ export class OutputWriter {
     this.crlf();
   }
 
-  /** `-text\r\n`: text starts with the code ("ERR …", "WRONGTYPE …"); CR and LF become blanks, as Redis does. */
+  /**
+   * `-text\r\n`: text starts with the code ("ERR …", "WRONGTYPE …"); CR
+   * and LF become blanks, as Redis does. Characters up to U+00FF are
+   * written as one byte each, so an argument echoed as Redis does
+   * (commands/context.ts `errorArg`, one character per byte) comes back
+   * as the bytes the client sent.
+   */
   error(text: string): void {
     this.reserve(1);
     this.buf[this.length++] = 0x2d;
     const start = this.length;
-    this.text(text);
+    this.latin1(text);
     for (let i = start; i < this.length; i++) {
       if (this.buf[i] === CR || this.buf[i] === LF) this.buf[i] = 0x20;
     }
@@ -425,6 +438,25 @@ export class OutputWriter {
     this.prefixed(0x24, bytes.length);
     this.raw(bytes);
     this.crlf();
+  }
+
+  /** `$length\r\n` bytes[from, from+length) `\r\n`: a bulk copied from a larger buffer. */
+  bulkFrom(bytes: Uint8Array, from: number, length: number): void {
+    this.reserve(length + 26);
+    const b = this.buf;
+    b[this.length++] = 0x24;
+    this.digits(length);
+    b[this.length++] = CR;
+    b[this.length++] = LF;
+    let n = this.length;
+    if (length <= 32) { for (let i = 0; i < length; i++) b[n++] = bytes[from + i]; }
+    else {
+      b.set(bytes.subarray(from, from + length), n);
+      n += length;
+    }
+    b[n++] = CR;
+    b[n++] = LF;
+    this.length = n;
   }
 
   /** A bulk of a string's UTF-8 bytes. */

@@ -152,6 +152,18 @@ export function text(b: Uint8Array): string {
   return decoder.decode(b);
 }
 
+/**
+ * An argument as Redis echoes it in an error text (C's `%s`, `%.*s`): its
+ * bytes up to the first NUL, at most `max` of them, one character per
+ * byte (never UTF-8-decoded); OutputWriter.error writes each back as the
+ * same byte.
+ */
+export function errorArg(b: Uint8Array, max = Infinity): string {
+  let s = "";
+  for (let i = 0; i < b.length && i < max && b[i] !== 0; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
 const encoder = new TextEncoder();
 
 /** `s` as UTF-8 bytes. */

@@ -13,6 +13,7 @@ import {
   bytes,
   type CommandSpec,
   type Context,
+  errorArg,
   intArg,
   isWord,
   R_DB_RANGE,
@@ -235,7 +236,7 @@ function expireFlags(argv: Uint8Array[], out: OutputWriter): number | undefined 
     else if (isWord(a, "gt")) flags |= GT;
     else if (isWord(a, "lt")) flags |= LT;
     else {
-      out.error(`ERR Unsupported option ${text(a)}`);
+      out.error(`ERR Unsupported option ${errorArg(a)}`);
       return undefined;
     }
   }

@@ -73,8 +73,16 @@ function lrange(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   const db = c.session.db;
   const range = normaliseRange(start, stop, c.ks.listLength(db, argv[1]));
   if (range === undefined) return out.raw(R_EMPTY_ARRAY);
-  out.bulkArray(c.ks.listRange(db, argv[1], range[0], range[1]));
+  out.arrayHeader(range[1] - range[0] + 1);
+  sinkOut = out;
+  c.ks.listRangeEach(db, argv[1], range[0], range[1], intoReply);
 }
+
+/** Where {@link intoReply} writes: the reply of the LRANGE running (one at a time). */
+let sinkOut: OutputWriter;
+/** Writes one value of a range as a bulk, copied once from the store (no array per value). */
+const intoReply = (bytes: Uint8Array, from: number, length: number) =>
+  sinkOut.bulkFrom(bytes, from, length);
 
 function llen(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   const t = typeIs(c, argv[1], "list", out);

@@ -19,11 +19,11 @@ import {
   bytes,
   type CommandSpec,
   type Context,
+  errorArg,
   foldedHash,
   isWord,
   lowerName,
   R_OOM,
-  text,
 } from "./context.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import { KEY_COMMANDS } from "./keys.ts";
@@ -100,7 +100,9 @@ export class Commands {
       const sub = spec.subcommands.get(lowerName(argv[1]));
       if (sub === undefined) {
         return out.error(
-          `ERR unknown subcommand '${cut(text(argv[1]))}'. Try ${spec.name.toUpperCase()} HELP.`,
+          `ERR unknown subcommand '${
+            errorArg(argv[1], UNKNOWN_ARGS_CHARS)
+          }'. Try ${spec.name.toUpperCase()} HELP.`,
         );
       }
       spec = sub;
@@ -126,17 +128,15 @@ export class Commands {
   }
 }
 
-function cut(s: string, max = UNKNOWN_ARGS_CHARS): string {
-  const z = s.indexOf("\0");
-  if (z >= 0) s = s.slice(0, z);
-  return s.length > max ? s.slice(0, max) : s;
-}
-
 /** Redis 7.0's text: "unknown command 'x', with args beginning with: 'a' 'b' ". */
 function unknownCommand(argv: Uint8Array[], out: OutputWriter): void {
   let args = "";
   for (let i = 1; i < argv.length && args.length < UNKNOWN_ARGS_CHARS; i++) {
-    args += `'${cut(text(argv[i]), UNKNOWN_ARGS_CHARS - args.length)}' `;
+    args += `'${errorArg(argv[i], UNKNOWN_ARGS_CHARS - args.length)}' `;
   }
-  out.error(`ERR unknown command '${cut(text(argv[0]))}', with args beginning with: ${args}`);
+  out.error(
+    `ERR unknown command '${
+      errorArg(argv[0], UNKNOWN_ARGS_CHARS)
+    }', with args beginning with: ${args}`,
+  );
 }

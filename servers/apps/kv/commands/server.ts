@@ -18,6 +18,7 @@ import {
   bytes,
   type CommandSpec,
   type Context,
+  errorArg,
   intArg,
   isWord,
   lowerName,
@@ -46,6 +47,8 @@ interface Param {
   initial: string | ((h: Host) => string);
   /** How CONFIG SET checks a value; undefined: not settable. */
   check?: Check;
+  /** Redis refuses to set it at run time ("can't set immutable config"). */
+  immutable?: true;
 }
 
 const PARAMS: Param[] = [
@@ -59,21 +62,22 @@ const PARAMS: Param[] = [
     name: "maxmemory-policy",
     initial: "noeviction",
     check: [
-      "noeviction",
-      "allkeys-lru",
-      "allkeys-lfu",
-      "allkeys-random",
+      // Redis's order, as its error lists them
       "volatile-lru",
       "volatile-lfu",
       "volatile-random",
       "volatile-ttl",
+      "allkeys-lru",
+      "allkeys-lfu",
+      "allkeys-random",
+      "noeviction",
     ],
   },
   { name: "maxmemory-samples", initial: "5", check: "int" },
   { name: "save", initial: "", check: "any" },
   { name: "appendonly", initial: "no", check: "yesno" },
-  { name: "appendfsync", initial: "everysec", check: ["always", "everysec", "no"] },
-  { name: "databases", initial: String(DATABASES) },
+  { name: "appendfsync", initial: "everysec", check: ["everysec", "always", "no"] },
+  { name: "databases", initial: String(DATABASES), immutable: true },
   { name: "proto-max-bulk-len", initial: String(STRING_MAX_BYTES), check: "memory" },
   { name: "client-query-buffer-limit", initial: String(1024 * 1024 * 1024), check: "memory" },
   { name: "maxclients", initial: "10000", check: "int" },
@@ -84,17 +88,17 @@ const PARAMS: Param[] = [
   { name: "bind", initial: "* -::*" },
   { name: "protected-mode", initial: "no", check: "yesno" },
   { name: "loglevel", initial: "notice", check: ["debug", "verbose", "notice", "warning"] },
-  { name: "daemonize", initial: "no" },
+  { name: "daemonize", initial: "no", immutable: true },
   { name: "dir", initial: "/" },
   { name: "dbfilename", initial: "dump.rdb" },
-  { name: "appendfilename", initial: "appendonly.aof" },
+  { name: "appendfilename", initial: "appendonly.aof", immutable: true },
   { name: "notify-keyspace-events", initial: "", check: "any" },
   { name: "slowlog-log-slower-than", initial: "10000", check: "int" },
   { name: "slowlog-max-len", initial: "128", check: "int" },
   { name: "lazyfree-lazy-user-del", initial: "no", check: "yesno" },
   { name: "lazyfree-lazy-user-flush", initial: "no", check: "yesno" },
-  { name: "io-threads", initial: "1" },
-  { name: "cluster-enabled", initial: "no" },
+  { name: "io-threads", initial: "1", immutable: true },
+  { name: "cluster-enabled", initial: "no", immutable: true },
   { name: "replica-read-only", initial: "yes", check: "yesno" },
   { name: "list-max-listpack-size", initial: "-2", check: "int" },
   { name: "hash-max-listpack-entries", initial: "128", check: "int" },
@@ -194,22 +198,28 @@ function configGet(c: Context, argv: Uint8Array[], out: OutputWriter): void {
 }
 
 function configSet(c: Context, argv: Uint8Array[], out: OutputWriter): void {
-  if (argv.length % 2 !== 0) {
-    return out.error("ERR wrong number of arguments for 'config|set' command");
-  }
+  if (argv.length % 2 !== 0) return out.raw(R_SYNTAX); // a name without its value (arity -4 took the rest)
   const changes: Array<[string, string]> = [];
   for (let i = 2; i < argv.length; i += 2) {
     const name = lowerName(argv[i]);
     const p = PARAM_BY_NAME.get(name);
+    if (p?.immutable) {
+      // Redis names the parameter as sent here, and by its own name after a bad value
+      return out.error(
+        `ERR CONFIG SET failed (possibly related to argument '${
+          errorArg(argv[i])
+        }') - can't set immutable config`,
+      );
+    }
     if (p === undefined || p.check === undefined) {
       return out.error(
-        `ERR Unknown option or number of arguments for CONFIG SET - '${text(argv[i])}'`,
+        `ERR Unknown option or number of arguments for CONFIG SET - '${errorArg(argv[i])}'`,
       );
     }
     const r = checkValue(p, text(argv[i + 1]));
     if ("why" in r) {
       return out.error(
-        `ERR CONFIG SET failed (possibly related to argument '${text(argv[i])}') - ${r.why}`,
+        `ERR CONFIG SET failed (possibly related to argument '${p.name}') - ${r.why}`,
       );
     }
     changes.push([name, r.ok]);
@@ -278,7 +288,7 @@ function hello(c: Context, argv: Uint8Array[], out: OutputWriter): void {
     } else if (isWord(argv[j], "setname") && more >= 1) {
       name = argv[++j];
     } else {
-      return out.error(`ERR Syntax error in HELLO option '${text(argv[j])}'`);
+      return out.error(`ERR Syntax error in HELLO option '${errorArg(argv[j])}'`);
     }
   }
   if (name !== undefined && !setName(c, name, out)) return;
@@ -333,7 +343,7 @@ function clientId(c: Context, _argv: Uint8Array[], out: OutputWriter): void {
 function clientSetInfo(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   const isName = isWord(argv[2], "lib-name");
   if (!isName && !isWord(argv[2], "lib-ver")) {
-    return out.error(`ERR Unrecognized option '${text(argv[2])}'`);
+    return out.error(`ERR Unrecognized option '${errorArg(argv[2])}'`);
   }
   if (!isPlainName(argv[3])) {
     return out.error(
@@ -579,7 +589,7 @@ function commandInfo(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   out.arrayHeader(argv.length - 2);
   for (let i = 2; i < argv.length; i++) {
     const s = c.table.get(lowerName(argv[i]));
-    if (s === undefined) out.nullArray();
+    if (s === undefined) out.nullBulk(); // Redis 7.0: $-1 for an unknown name
     else specInfo(s, out);
   }
 }

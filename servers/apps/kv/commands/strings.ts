@@ -71,7 +71,7 @@ function parseSetOptions(
       flags |= Opt.KEEPTTL;
     } else if (!forSet && isWord(a, "persist") && !(flags & (EXPIRES | Opt.KEEPTTL))) {
       flags |= Opt.PERSIST;
-    } else if (hasNext && !(flags & (Opt.KEEPTTL | Opt.PERSIST | EXPIRES))) {
+    } else if (hasNext && !(flags & (Opt.KEEPTTL | Opt.PERSIST))) {
       const unit = isWord(a, "ex")
         ? Opt.EX
         : isWord(a, "px")
@@ -81,7 +81,9 @@ function parseSetOptions(
         : isWord(a, "pxat")
         ? Opt.PXAT
         : 0;
-      if (unit === 0) return syntax(out);
+      // The same unit again replaces the deadline (the last wins, unchecked
+      // before); another unit is a syntax error, as in Redis 7.0.
+      if (unit === 0 || (flags & EXPIRES & ~unit) !== 0) return syntax(out);
       flags |= unit;
       expire = argv[++j];
     } else {

@@ -37,7 +37,7 @@ import {
   type ZsetAdded,
 } from "../keyspace.ts";
 import type { PersistentHeap } from "./heap.ts";
-import { Lists } from "./list.ts";
+import { Lists, type RangeSink } from "./list.ts";
 import { NODE_HASH, NODE_PAYLOAD, Tables } from "./table.ts";
 import { ZsetIndex } from "./zset_index.ts";
 
@@ -517,6 +517,12 @@ export class NvmKeyspace implements Keyspace {
     const out: Uint8Array[] = [];
     if (l !== 0) this.lists.range(l, start, stop, out);
     return out;
+  }
+
+  /** {@inheritDoc Keyspace.listRangeEach} */
+  listRangeEach(db: number, key: Uint8Array, start: number, stop: number, each: RangeSink): void {
+    const l = this.valueOf(db, key, T_LIST);
+    if (l !== 0) this.lists.rangeEach(l, start, stop, each);
   }
 
   // ── sets ──

@@ -43,6 +43,9 @@ const C_END = 16;
 const C_DATA = 20;
 const CHUNK_BYTES_MIN = 64;
 
+/** Receives one value of a range: bytes[from, from+length), valid during the call only. */
+export type RangeSink = (bytes: Uint8Array, from: number, length: number) => void;
+
 /** Bytes one value of `len` bytes takes in a chunk. */
 function entryBytes(len: number): number {
   return len < 128 ? len + 2 : len + 10;
@@ -149,8 +152,18 @@ export class Lists {
     return out[0];
   }
 
-  /** Appends values start…stop (0 ≤ start ≤ stop < length) to `out`. */
+  /** Appends values start…stop (0 ≤ start ≤ stop < length) to `out`, each a copy. */
   range(l: number, start: number, stop: number, out: Uint8Array[]): void {
+    this.rangeEach(l, start, stop, (b, from, len) => out.push(copyOut(b, from, len)));
+  }
+
+  /**
+   * Calls `each(bytes, from, length)` for values start…stop (0 ≤ start ≤
+   * stop < length) in order, the value being bytes[from, from+length) of
+   * the heap itself (no copy: valid during the call only). One walk: to
+   * the first chunk from the nearer end, then chunk by chunk.
+   */
+  rangeEach(l: number, start: number, stop: number, each: RangeSink): void {
     const mem = this.mem;
     const b = this.bytes;
     const length = mem.getU32(l + L_LENGTH);
@@ -160,15 +173,15 @@ export class Lists {
     if (start < length / 2) { // find the chunk from the head
       c = mem.getU32(l + L_HEAD);
       skip = start;
-      while (skip >= mem.getU32(c + C_COUNT)) {
-        skip -= mem.getU32(c + C_COUNT);
+      for (let n = mem.getU32(c + C_COUNT); skip >= n; n = mem.getU32(c + C_COUNT)) {
+        skip -= n;
         c = mem.getU32(c + C_NEXT);
       }
     } else { // from the tail
       c = mem.getU32(l + L_TAIL);
       let fromEnd = length - 1 - start;
-      while (fromEnd >= mem.getU32(c + C_COUNT)) {
-        fromEnd -= mem.getU32(c + C_COUNT);
+      for (let n = mem.getU32(c + C_COUNT); fromEnd >= n; n = mem.getU32(c + C_COUNT)) {
+        fromEnd -= n;
         c = mem.getU32(c + C_PREV);
       }
       skip = mem.getU32(c + C_COUNT) - 1 - fromEnd;
@@ -177,16 +190,23 @@ export class Lists {
     while (wanted > 0) {
       let at = c + mem.getU32(c + C_START);
       const count = mem.getU32(c + C_COUNT);
-      for (let i = 0; i < count && wanted > 0; i++) {
+      for (let i = 0; i < skip; i++) {
         const first = b[at];
-        const len = first < 128 ? first : mem.getU32(at + 1);
-        if (i >= skip) {
-          const from = first < 128 ? at + 1 : at + 5;
-          out.push(copyOut(b, from, len));
-          wanted--;
-        }
-        at += entryBytes(len);
+        at += first < 128 ? first + 2 : mem.getU32(at + 1) + 10;
       }
+      const take = Math.min(count - skip, wanted);
+      for (let i = 0; i < take; i++) {
+        const first = b[at];
+        if (first < 128) {
+          each(b, at + 1, first);
+          at += first + 2;
+        } else {
+          const len = mem.getU32(at + 1);
+          each(b, at + 5, len);
+          at += len + 10;
+        }
+      }
+      wanted -= take;
       skip = 0;
       c = mem.getU32(c + C_NEXT);
     }

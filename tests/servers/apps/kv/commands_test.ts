@@ -651,6 +651,16 @@ const HAND_WRITTEN: string[][] = [
   ["foo", LONG_ARG, "b"],
   ["x".repeat(300)],
   ["foo", "a".repeat(100), "b".repeat(100), "c"],
+  // CONFIG SET's refusals and COMMAND INFO of an unknown name, as Redis words them
+  ["config", "set", "databases", "4"],
+  ["config", "set", "timeout", "0", "save"],
+  ["config", "set", "timeout"],
+  ["config", "set", "DATABASES", "x"],
+  ["config", "set", "io-threads", "1"],
+  ["config", "set", "maxmemory-policy", "bogus"],
+  ["config", "set", "appendfsync", "bogus"],
+  ["config", "set", "Timeout", "x"],
+  ["command", "info", "nosuchcommand"],
   // memory limit: a write above maxmemory is refused, a read is not
   ["config", "set", "maxmemory", "1"],
   ["set", "oom", "v"],
@@ -668,6 +678,115 @@ Deno.test("commands answer as Redis 7.0 does: every command, option and error, b
   const client = await RawClient.connect(redis.port);
   try {
     await runBoth(new Store(), client, HAND_WRITTEN, "hand-written");
+  } finally {
+    client.close();
+    await redis.stop();
+  }
+});
+
+/**
+ * SET and GETEX options as Redis 7.0 takes them: the same unit twice
+ * (EX, PX, EXAT, PXAT) replaces the deadline, the last one winning and
+ * the first never parsed; two different units are a syntax error.
+ */
+const REPEATED_OPTIONS: string[][] = [
+  ["set", "r", "v", "pxat", "4102444800123", "pxat", "4102444900123", "xx"],
+  ["set", "r", "v", "pxat", "4102444800123", "pxat", "4102444900123", "nx"],
+  ["pexpiretime", "r"],
+  ["set", "r", "v", "exat", "4102444800", "exat", "4102444900"],
+  ["expiretime", "r"],
+  ["set", "r", "v", "ex", "x", "ex", "100"],
+  ["ttl", "r"],
+  ["set", "r", "v", "px", "100000", "px", "200000"],
+  ["pttl", "r"],
+  ["set", "r", "v", "ex", "100", "ex", "x"],
+  ["set", "r", "v", "ex", "100", "px", "100000"],
+  ["set", "r", "v", "exat", "4102444800", "pxat", "4102444800123"],
+  ["set", "r", "v", "pxat", "4102444800123", "ex", "100"],
+  ["set", "r", "v", "exat", "4102444800", "keepttl"],
+  ["set", "r", "v", "nx", "nx"],
+  ["set", "r", "v", "xx", "xx", "get", "get"],
+  ["getex", "r", "exat", "4102444800", "exat", "4102444700"],
+  ["expiretime", "r"],
+  ["getex", "r", "pxat", "4102444800123", "exat", "4102444800"],
+  ["getex", "r", "persist", "persist"],
+  ["ttl", "r"],
+];
+
+const b = (...xs: number[]) => new Uint8Array(xs);
+const latin = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+
+/**
+ * Arguments Redis echoes in error texts, as bytes that are no UTF-8 and
+ * hold NUL: Redis writes them as they are, up to the first NUL (C's %s),
+ * with CR and LF as blanks.
+ */
+const ECHOED_IN_ERRORS: Array<Array<string | Uint8Array>> = [
+  ["set", "k", "v"],
+  ["expire", "k", "43046", "nx", "xx", b(0, 0xff, 13, 10, 0x24)],
+  ["expire", "k", "43046", latin("a\xffb\r\nc")],
+  ["expire", "k", "43046", b(0xc3, 0xa9, 0xff)],
+  [latin("fo\xffo\x00x"), b(0x61, 0, 0x62), b(0xff, 13, 10)],
+  [latin("\xe9".repeat(200)), latin("\xe9".repeat(200))],
+  ["x", latin("\xc3\xa9".repeat(100))],
+  ["config", latin("\xff\x00a")],
+  ["client", latin("\xffa"), "x"],
+  ["command", latin("\xffa"), "x"],
+  ["config", "set", latin("\xffa\x00b"), "1"],
+  ["config", "set", "MAXmemory", latin("\xff")],
+  ["hello", "2", latin("\xff\x00x")],
+];
+
+Deno.test("SET and GETEX take an expire option twice (the last wins) and refuse two units, as Redis 7.0 does", async () => {
+  const redis = await RedisServer.start();
+  const client = await RawClient.connect(redis.port);
+  try {
+    await runBoth(new Store(), client, REPEATED_OPTIONS, "repeated options");
+  } finally {
+    client.close();
+    await redis.stop();
+  }
+});
+
+Deno.test("an argument echoed in an error comes back as the bytes sent, cut at NUL, never UTF-8-decoded", async () => {
+  const redis = await RedisServer.start();
+  const client = await RawClient.connect(redis.port);
+  const store = new Store();
+  try {
+    for (const args of ECHOED_IN_ERRORS) {
+      const theirs = await client.call(args), ours = store.call(args);
+      const show = (x: Uint8Array) =>
+        Array.from(x, (c) => c.toString(16).padStart(2, "0")).join("");
+      assert.equal(
+        show(ours),
+        show(theirs),
+        `${JSON.stringify(args.map(String))}: ours against redis`,
+      );
+    }
+  } finally {
+    client.close();
+    await redis.stop();
+  }
+});
+
+Deno.test("LRANGE of a long list of short and long values, pushed at both ends, answers as Redis does", async () => {
+  const redis = await RedisServer.start();
+  const client = await RawClient.connect(redis.port);
+  const rng = new Prng(0x1a4);
+  try {
+    const commands: string[][] = [];
+    for (let i = 0; i < 300; i++) {
+      const values = Array.from(
+        { length: rng.int(1, 10) },
+        (_, j) => `${i}.${j}` + "v".repeat(rng.pick([0, 1, 30, 40, 126, 127, 128, 300, 2100])),
+      );
+      commands.push([rng.int(0, 1) ? "lpush" : "rpush", "long", ...values]);
+    }
+    commands.push(["lrange", "long", "0", "-1"]);
+    for (let i = 0; i < 60; i++) {
+      commands.push(["lrange", "long", String(rng.int(-1700, 1700)), String(rng.int(-1700, 1700))]);
+    }
+    await runBoth(new Store(4096), client, commands, "long list", 20);
   } finally {
     client.close();
     await redis.stop();

@@ -209,6 +209,15 @@ Deno.test("keyspace: 100,000 list pushes and pops agree with an array and give m
     strs(ks.listRange(0, l, 49_990, 50_010)),
     model.slice(head + 49_990, head + 50_011),
   );
+  // Ranges handed out in place (LRANGE's path): random ones, within a chunk and across many.
+  for (let r = 0; r < 200; r++) {
+    const a = random.int(0, 99_999), b = Math.min(99_999, a + random.int(0, r < 100 ? 40 : 5000));
+    const got: string[] = [];
+    ks.listRangeEach(0, l, a, b, (bytes, from, n) => {
+      got.push(new TextDecoder().decode(bytes.subarray(from, from + n)));
+    });
+    assert.deepEqual(got, model.slice(head + a, head + b + 1), `range ${a}…${b}`);
+  }
   for (let i = 0; i < 100_000; i++) {
     const left = random.int(0, 1) === 0;
     const got = str(ks.listPop(0, l, left ? "left" : "right", 1)[0]);
