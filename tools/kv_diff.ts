@@ -38,10 +38,15 @@ import { concatBytes } from "../kernel/abi/net_link.ts";
 import { RedisProcess } from "./redis_process.ts";
 import { AppMachine } from "./app_machine.ts";
 
-/** TTL and EXPIRETIME (seconds) may differ by this much between the sides. */
-export const TTL_TOLERANCE_S = 2;
-/** PTTL and PEXPIRETIME (ms) may differ by this much: the two sides run a command at different instants. */
-export const TTL_TOLERANCE_MS = 2_000;
+/**
+ * TTL and EXPIRETIME (seconds) may differ by this much between the sides:
+ * the sides set and read a deadline at different instants, as far apart as
+ * one lags behind the other (seconds on a loaded 2-core host). A wrong unit
+ * (EX read as PX) or a lost deadline is still far outside it.
+ */
+export const TTL_TOLERANCE_S = 5;
+/** PTTL and PEXPIRETIME (ms) may differ by this much (see {@link TTL_TOLERANCE_S}). */
+export const TTL_TOLERANCE_MS = 5_000;
 /** Commands kept for a mismatch report. */
 const HISTORY = 10;
 /** SCAN calls one full iteration may take on a side before it counts as endless. */
