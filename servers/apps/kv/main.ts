@@ -9,22 +9,26 @@
  * connection's session fields, its unparsed input and its unsent output)
  * and the store's record (app_record.ts: client ids, start time, CONFIG).
  *
- * One step per event ({@link pump}): send what output is waiting, receive
- * everything the driver has, append it to the connection's input buffer,
- * parse and run every complete command (pipelining) into the output
- * buffer, send what the window takes; the rest goes on WRITABLE. A step
- * is atomic across a crash: checkpoints fall between steps, network input
- * is acknowledged only once a committed checkpoint consumed it and output
- * leaves only after the checkpoint that made it commits, so the world sees
- * all of a step or none of it. No log, no fsync.
+ * One step per POLL ({@link drain}, {@link serve}): every connection the
+ * POLL names is served at once with the batched socket calls: one
+ * RECV_MANY pass receives what each has (each reply fills the payload),
+ * every complete command of each runs (pipelining), one SEND_MANY pass
+ * sends each connection's replies and waiting output, at most
+ * {@link SEND_SHARE_BYTES} each, smallest first; the rest goes on WRITABLE,
+ * or in a drain of its own (`again`) when the window still had room. A
+ * step is atomic across a crash: checkpoints fall between steps, network
+ * input is acknowledged only once a committed checkpoint consumed it and
+ * output leaves only after the checkpoint that made it commits, so the
+ * world sees all of a step or none of it. No log, no fsync.
  *
  * Clients, as Redis treats them, with the differences said:
  * - a protocol error is answered `-ERR Protocol error: …`, then the
  *   connection is closed; QUIT answers +OK and closes; the client's EOF
  *   closes once the replies are out;
  * - a client that never reads: while more than {@link OUTPUT_STALL_BYTES}
- *   of its replies wait, nothing more is received from it, so it holds
- *   back only itself. Redis instead keeps reading and disconnects it at
+ *   of its replies wait, no more of its commands run and nothing more is
+ *   received from it, and its backlog takes only its share of the shared
+ *   transmit ring per drain, so it holds back only itself. Redis instead keeps reading and disconnects it at
  *   `client-output-buffer-limit` (none for normal clients by default);
  *   here its input waits in the switch, under TCP's own flow control;
  * - the heap full while a connection buffer grows (E_NO_MEMORY): that
@@ -38,7 +42,7 @@
  *
  * A resumed or restarted store rebuilds only volatile things (the
  * connection index, sessions, the sorted-set indexes inside the store):
- * every connection is found again in the table and pumped, then waiting
+ * every connection is found again in the table and served, then waiting
  * connections are accepted (as the echo app does).
  *
  * @module
