@@ -29,7 +29,14 @@ import type { Request } from "../runtime/ipc.ts";
 import { CapName } from "../runtime/names.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import { lastingNotification, lastingPmo, serveService } from "../runtime/service.ts";
-import { encodePoll, NetLabel } from "./protocol.ts";
+import {
+  decodeRecvMany,
+  decodeSendMany,
+  encodePoll,
+  encodeRecvManyReply,
+  encodeSendManyReply,
+  NetLabel,
+} from "./protocol.ts";
 import { INBOUND_PAGES, SOCKET_STATE_PAGES, Sockets } from "./sockets.ts";
 
 /** The transmit ring's writer, or undefined when init granted no NIC. */
@@ -99,6 +106,10 @@ function call(ctx: Context, sockets: Sockets, req: Request): Uint8Array | void {
     case NetLabel.POLL:
       r.end();
       return encodePoll(sockets.poll(b));
+    case NetLabel.RECV_MANY:
+      return encodeRecvManyReply(sockets.recvMany(b, decodeRecvMany(req.payload)));
+    case NetLabel.SEND_MANY:
+      return encodeSendManyReply(sockets.sendMany(b, decodeSendMany(req.payload)));
     default:
       throw new TardigradeError(Err.E_NOT_SUPPORTED, `net: no operation ${req.label}`);
   }

@@ -1,7 +1,8 @@
 /**
  * The network driver's socket table: applies receive frames (OPEN, DATA,
  * FIN, GONE, ACK from the switch) and socket calls (LISTEN, ACCEPT, RECV,
- * SEND, SHUTDOWN, CLOSE, REGISTER, POLL; servers/net/protocol.ts) to
+ * SEND, SHUTDOWN, CLOSE, REGISTER, POLL, RECV_MANY, SEND_MANY;
+ * servers/net/protocol.ts) to
  * persistent state. No system calls here: the driver (main.ts) maps the
  * memory, reads the ring and signals the notifications {@link Sockets.takeSignals}
  * names, all in the same step.
@@ -47,7 +48,17 @@ import {
 import type { NicTxWriter } from "../../kernel/abi/nic.ts";
 import { NIC_TABLE_ENTRIES, NicEntryKind, type NicTable } from "../../kernel/abi/nic_rx.ts";
 import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
-import { HandleKind, type NetEvent, RECV_BYTES_MAX, SocketEvent } from "./protocol.ts";
+import { MESSAGE_PAYLOAD_BYTES_MAX } from "../../kernel/abi/limits.ts";
+import {
+  HandleKind,
+  MANY_COUNT_BYTES,
+  type NetEvent,
+  type ReceivedMany,
+  RECV_BYTES_MAX,
+  RECV_MANY_ENTRY_BYTES,
+  type SentMany,
+  SocketEvent,
+} from "./protocol.ts";
 
 /** Byte offsets within one socket record of the state PMO. */
 export enum RecordField {
@@ -316,7 +327,11 @@ export class Sockets {
   }
 
   /** RECV: up to `max` bytes (at most {@link RECV_BYTES_MAX}) and whether the client's EOF follows. */
-  recv(badge: number, conn: number, max: number): { eof: boolean; bytes: Uint8Array } {
+  recv(
+    badge: number,
+    conn: number,
+    max: number,
+  ): { eof: boolean; bytes: Uint8Array; more: boolean } {
     const i = this.openConn(badge, conn, "RECV");
     const r = this.rec(i);
     const consumed = this.table.get(i).consumed;
@@ -332,7 +347,42 @@ export class Sockets {
     }
     const bytes = this.readInbound(i, consumed, n);
     if (n > 0) this.table.setConsumed(i, consumed + n);
-    return { eof, bytes };
+    return { eof, bytes, more: received > consumed + n };
+  }
+
+  /**
+   * RECV_MANY: each of `conns` as RECV would, in order, while the reply has
+   * room (a header and one byte); an entry's error is its `err`, never the
+   * call's, so bytes consumed for an earlier entry are always answered.
+   */
+  recvMany(badge: number, conns: number[]): ReceivedMany[] {
+    const out: ReceivedMany[] = [];
+    let room = MESSAGE_PAYLOAD_BYTES_MAX - MANY_COUNT_BYTES;
+    for (const conn of conns) {
+      if (room <= RECV_MANY_ENTRY_BYTES) break;
+      room -= RECV_MANY_ENTRY_BYTES;
+      try {
+        const got = this.recv(badge, conn, room);
+        room -= got.bytes.length;
+        out.push({ conn, err: Err.OK, ...got });
+      } catch (e) {
+        if (!(e instanceof TardigradeError)) throw e;
+        out.push({ conn, err: e.code, eof: false, more: false, bytes: new Uint8Array(0) });
+      }
+    }
+    return out;
+  }
+
+  /** SEND_MANY: each item as SEND would, in order; an item's error is its `err` (0 taken). */
+  sendMany(badge: number, items: Array<{ conn: number; bytes: Uint8Array }>): SentMany[] {
+    return items.map(({ conn, bytes }) => {
+      try {
+        return { err: Err.OK, taken: this.send(badge, conn, bytes) };
+      } catch (e) {
+        if (!(e instanceof TardigradeError)) throw e;
+        return { err: e.code, taken: 0 };
+      }
+    });
   }
 
   /** SEND: takes what window and ring allow (one DATA frame); returns how many bytes. */

@@ -9,22 +9,26 @@
  * connection's session fields, its unparsed input and its unsent output)
  * and the store's record (app_record.ts: client ids, start time, CONFIG).
  *
- * One step per event ({@link pump}): send what output is waiting, receive
- * everything the driver has, append it to the connection's input buffer,
- * parse and run every complete command (pipelining) into the output
- * buffer, send what the window takes; the rest goes on WRITABLE. A step
- * is atomic across a crash: checkpoints fall between steps, network input
- * is acknowledged only once a committed checkpoint consumed it and output
- * leaves only after the checkpoint that made it commits, so the world sees
- * all of a step or none of it. No log, no fsync.
+ * One step per POLL ({@link drain}, {@link serve}): every connection the
+ * POLL names is served at once with the batched socket calls: one
+ * RECV_MANY pass receives what each has (each reply fills the payload),
+ * every complete command of each runs (pipelining), one SEND_MANY pass
+ * sends each connection's replies and waiting output, at most
+ * {@link SEND_SHARE_BYTES} each, smallest first; the rest goes on WRITABLE,
+ * or in a drain of its own (`again`) when the window still had room. A
+ * step is atomic across a crash: checkpoints fall between steps, network
+ * input is acknowledged only once a committed checkpoint consumed it and
+ * output leaves only after the checkpoint that made it commits, so the
+ * world sees all of a step or none of it. No log, no fsync.
  *
  * Clients, as Redis treats them, with the differences said:
  * - a protocol error is answered `-ERR Protocol error: …`, then the
  *   connection is closed; QUIT answers +OK and closes; the client's EOF
  *   closes once the replies are out;
  * - a client that never reads: while more than {@link OUTPUT_STALL_BYTES}
- *   of its replies wait, nothing more is received from it, so it holds
- *   back only itself. Redis instead keeps reading and disconnects it at
+ *   of its replies wait, no more of its commands run and nothing more is
+ *   received from it, and its backlog takes only its share of the shared
+ *   transmit ring per drain, so it holds back only itself. Redis instead keeps reading and disconnects it at
  *   `client-output-buffer-limit` (none for normal clients by default);
  *   here its input waits in the switch, under TCP's own flow control;
  * - the heap full while a connection buffer grows (E_NO_MEMORY): that
@@ -38,7 +42,7 @@
  *
  * A resumed or restarted store rebuilds only volatile things (the
  * connection index, sessions, the sorted-set indexes inside the store):
- * every connection is found again in the table and pumped, then waiting
+ * every connection is found again in the table and served, then waiting
  * connections are accepted (as the echo app does).
  *
  * @module
@@ -46,10 +50,10 @@
 
 import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
 import { PAGE_BYTES } from "../../../kernel/abi/limits.ts";
-import { HandleKind, RECV_BYTES_MAX, SEND_BYTES_MAX, SocketEvent } from "../../net/protocol.ts";
+import { HandleKind, type NetEvent, SocketEvent } from "../../net/protocol.ts";
 import { KV_HEAP_PAGES_DEFAULT, KV_PORT_DEFAULT } from "../../init/config.ts";
 import { CapName } from "../../runtime/names.ts";
-import { Sockets } from "../../runtime/net.ts";
+import { type Gathered, Sockets } from "../../runtime/net.ts";
 import { type Context, runProgram } from "../../runtime/program.ts";
 import { lastingPmo } from "../../runtime/service.ts";
 import { AppRecord } from "./app_record.ts";
@@ -62,6 +66,11 @@ import { openStore } from "./store/mod.ts";
 
 /** Unsent reply bytes past which nothing more is received from a connection. */
 export const OUTPUT_STALL_BYTES = 1024 * 1024;
+/**
+ * Output bytes one connection offers per drain at most: the transmit ring
+ * (64 KiB, shared, freed only at a commit) keeps room for the others.
+ */
+export const SEND_SHARE_BYTES = 16 * 1024;
 /** Unparsed input a connection may keep (Redis's client-query-buffer-limit); past it, it is closed. */
 const INPUT_BYTES_MAX = 1024 * 1024 * 1024;
 /** Expired keys deleted per timer tick at most. */
@@ -129,6 +138,17 @@ class Store implements Host {
     };
   }
 
+  /** Per connection, the input bytes the last parse said it needs before it can go on (volatile). */
+  private readonly need = new Map<number, number>();
+
+  /** True when `conn`'s input may hold a command not run yet (its output not over the stall). */
+  wouldRun(conn: Conn): boolean {
+    if (conn.session.closing) return false;
+    if (this.conns.pendingBytes(conn, "out") > OUTPUT_STALL_BYTES) return false;
+    const pending = this.conns.pendingBytes(conn, "in");
+    return pending > 0 && pending >= (this.need.get(conn.handle) ?? 0);
+  }
+
   private readLimits(): void {
     const bulk = Number(this.config.get("proto-max-bulk-len"));
     this.maxBulkBytes = Number.isFinite(bulk) && bulk > 0 ? bulk : MAX_BULK_BYTES_DEFAULT;
@@ -142,11 +162,18 @@ class Store implements Host {
   run(conn: Conn): Uint8Array {
     const out = this.out, session = conn.session;
     out.reset();
+    if (!this.wouldRun(conn)) return out.bytes();
     const buf = this.conns.pending(conn, "in");
+    const stall = OUTPUT_STALL_BYTES - this.conns.pendingBytes(conn, "out");
     let from = 0;
-    while (from < buf.length && !session.closing) {
+    this.need.delete(conn.handle);
+    while (from < buf.length && !session.closing && out.length <= stall) {
       const r = parseCommand(buf, from, { maxBulkBytes: this.maxBulkBytes });
-      if (r.kind === "incomplete") break;
+      if (r.kind === "incomplete") {
+        // Parsed again only once that much is there: a large bulk is not re-read per window.
+        this.need.set(conn.handle, r.needBytes);
+        break;
+      }
       if (r.kind === "error") {
         out.error(`ERR ${r.message}`);
         session.closing = true;
@@ -168,106 +195,159 @@ function gone(e: unknown): boolean {
   return e instanceof TardigradeError && e.code === Err.E_NOT_FOUND;
 }
 
-/** Sends `conn`'s waiting output; false while some is left (wait for WRITABLE). */
-async function flush(net: Sockets, store: Store, conn: Conn): Promise<boolean> {
-  for (;;) {
-    const waiting = store.conns.pending(conn, "out");
-    if (waiting.length === 0) return true;
-    const n = await net.send(conn.handle, waiting.slice(0, SEND_BYTES_MAX));
-    if (n === 0) return false;
-    store.conns.consume(conn, "out", n);
-  }
-}
-
-/** Sends `replies` straight from memory while the window takes them; keeps the rest in the output buffer. */
-async function sendReplies(
-  net: Sockets,
-  store: Store,
-  conn: Conn,
-  replies: Uint8Array,
-): Promise<void> {
-  let sent = 0;
-  // Only when nothing older waits: replies leave in order.
-  if (store.conns.pendingBytes(conn, "out") === 0) {
-    while (sent < replies.length) {
-      const n = await net.send(conn.handle, replies.slice(sent, sent + SEND_BYTES_MAX));
-      if (n === 0) break;
-      sent += n;
-    }
-  }
-  store.conns.append(conn, "out", replies.subarray(sent));
+/** What one drain does with a connection's output: where the bytes offered come from. */
+interface Outgoing {
+  conn: Conn;
+  /** The bytes offered to SEND_MANY. */
+  bytes: Uint8Array;
+  /** True: `bytes` are fresh replies (what is not taken goes into the output buffer). */
+  direct: boolean;
+  /** Bytes left behind this drain's share (kept in the output buffer or not offered yet). */
+  left: boolean;
 }
 
 /**
- * Receives everything the driver has for `conn` (until it gives less than
- * asked, or EOF) into its input buffer; false when nothing came.
+ * Serves `conns` in one drain with the batched calls: one RECV_MANY pass
+ * for every connection that may read (not closing, not stalled behind
+ * its output), every complete command of each run, one SEND_MANY pass for
+ * every connection's replies and waiting output (at most
+ * {@link SEND_SHARE_BYTES} each, so one client's backlog never fills the
+ * shared transmit ring before the others' replies), then the closes. A
+ * connection left with output it could still send makes the drain ask
+ * for another (`again`), in a step of its own.
  */
-async function receive(net: Sockets, store: Store, conn: Conn): Promise<boolean> {
-  let any = false;
-  for (;;) {
-    const got = await net.recv(conn.handle, RECV_BYTES_MAX);
-    if (!got) return any;
-    any = true;
-    if (store.conns.pendingBytes(conn, "in") + got.bytes.length > INPUT_BYTES_MAX) {
-      throw new TardigradeError(
-        Err.E_NO_MEMORY,
-        `kv: connection ${conn.handle}: query buffer full`,
-      );
-    }
-    store.conns.append(conn, "in", got.bytes);
-    if (got.eof) {
+async function serve(net: Sockets, store: Store, conns: Conn[]): Promise<void> {
+  const live = new Set(conns);
+  const drop = (conn: Conn) => {
+    live.delete(conn);
+    store.conns.remove(conn);
+  };
+  /** Runs `fn` for `conn`; a full heap closes only this client (E_NO_MEMORY), a gone one is dropped. */
+  const guard = (conn: Conn, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      if (gone(e)) return drop(conn);
+      if (!(e instanceof TardigradeError && e.code === Err.E_NO_MEMORY)) throw e;
+      store.conns.dropBuffers(conn);
       store.conns.setFlags(conn, FLAG_CLOSING);
-      return true;
     }
-    // Less than asked: the driver had no more, and every DATA after this raises READABLE again.
-    if (got.bytes.length < RECV_BYTES_MAX) return true;
-  }
-}
+  };
 
-/**
- * Moves `conn` on as far as it goes now: waiting output out; unless it
- * closes or too much output waits, everything received, run, and the
- * replies sent or kept; the close once a closing connection's output is out.
- */
-async function pump(net: Sockets, store: Store, conn: Conn): Promise<void> {
-  try {
-    for (;;) {
-      const drained = await flush(net, store, conn);
-      if (store.conns.flags(conn) & FLAG_CLOSING) {
-        if (drained && await net.close(conn.handle)) store.conns.remove(conn);
+  // Receive: everything the driver has for each reader, in as few calls as the bytes need.
+  const readers = conns.filter((c) =>
+    !(store.conns.flags(c) & FLAG_CLOSING) &&
+    store.conns.pendingBytes(c, "out") <= OUTPUT_STALL_BYTES
+  );
+  const got = readers.length > 0
+    ? await net.recvAll(readers.map((c) => c.handle))
+    : new Map<number, Gathered>();
+  for (const conn of readers) {
+    const g = got.get(conn.handle);
+    if (!g) continue;
+    if (g.err === Err.E_NOT_FOUND) {
+      drop(conn);
+      continue;
+    }
+    guard(conn, () => {
+      if (store.conns.pendingBytes(conn, "in") + g.bytes.length > INPUT_BYTES_MAX) {
+        throw new TardigradeError(
+          Err.E_NO_MEMORY,
+          `kv: connection ${conn.handle}: query buffer full`,
+        );
+      }
+      store.conns.append(conn, "in", g.bytes);
+      if (g.eof) store.conns.setFlags(conn, FLAG_CLOSING);
+    });
+  }
+
+  // Run every complete command; gather what each connection has to send.
+  const outgoing: Outgoing[] = [];
+  for (const conn of conns) {
+    if (!live.has(conn)) continue;
+    guard(conn, () => {
+      const replies = store.run(conn);
+      if (store.conns.pendingBytes(conn, "out") === 0) {
+        const bytes = replies.slice(0, SEND_SHARE_BYTES);
+        const rest = replies.subarray(bytes.length);
+        if (rest.length > 0) store.conns.append(conn, "out", rest);
+        if (bytes.length > 0) outgoing.push({ conn, bytes, direct: true, left: rest.length > 0 });
         return;
       }
-      if (store.conns.pendingBytes(conn, "out") > OUTPUT_STALL_BYTES) return;
-      if (!(await receive(net, store, conn))) return;
-      await sendReplies(net, store, conn, store.run(conn));
-      // Received until the driver had nothing: the next bytes come with a new event.
-      if (!(store.conns.flags(conn) & FLAG_CLOSING)) return;
-    }
-  } catch (e) {
-    if (gone(e)) return store.conns.remove(conn);
-    if (!(e instanceof TardigradeError && e.code === Err.E_NO_MEMORY)) throw e;
-    // No room for its buffers: this client is closed (its buffers given back first); others go on.
-    store.conns.dropBuffers(conn);
-    store.conns.setFlags(conn, FLAG_CLOSING);
-    try {
-      if (await net.close(conn.handle)) store.conns.remove(conn);
-    } catch (e2) {
-      if (!gone(e2)) throw e2;
-      store.conns.remove(conn);
+      store.conns.append(conn, "out", replies);
+      const waiting = store.conns.pending(conn, "out");
+      const bytes = waiting.slice(0, SEND_SHARE_BYTES);
+      outgoing.push({ conn, bytes, direct: false, left: waiting.length > bytes.length });
+    });
+  }
+
+  // Send: fresh replies first, backlogs after, in as few calls as the bytes need.
+  outgoing.sort((a, b) => a.bytes.length - b.bytes.length);
+  const sent = outgoing.length > 0
+    ? await net.sendAll(outgoing.map((o) => ({ conn: o.conn.handle, bytes: o.bytes })))
+    : [];
+  let owed = false;
+  outgoing.forEach((o, k) => {
+    const { conn } = o, a = sent[k];
+    if (!live.has(conn)) return;
+    if (a.err !== Err.OK && a.err !== Err.E_WOULD_BLOCK) return drop(conn);
+    guard(conn, () => {
+      if (o.direct) store.conns.append(conn, "out", o.bytes.subarray(a.taken));
+      else store.conns.consume(conn, "out", a.taken);
+    });
+    // All of its share taken and more waits: the window had room, so no WRITABLE will come.
+    if (a.taken === o.bytes.length && o.left) owed = true;
+  });
+
+  // Close those closing whose output is all out; a stalled reader with room again reads next time.
+  for (const conn of conns) {
+    if (!live.has(conn)) continue;
+    const flags = store.conns.flags(conn), waiting = store.conns.pendingBytes(conn, "out");
+    if ((flags & FLAG_CLOSING) && waiting === 0) {
+      try {
+        if (await net.close(conn.handle)) drop(conn);
+      } catch (e) {
+        if (!gone(e)) throw e;
+        drop(conn);
+      }
+    } else if (!(flags & FLAG_CLOSING) && waiting <= OUTPUT_STALL_BYTES) {
+      if (store.conns.pendingBytes(conn, "in") > 0 && store.wouldRun(conn)) owed = true;
     }
   }
+  if (owed) await net.again();
 }
 
-/** Accepts every connection waiting on the store's port and serves what each has already. */
-async function acceptAll(net: Sockets, store: Store): Promise<void> {
+/** Accepts every connection waiting on the store's port; returns them (they may have bytes already). */
+async function acceptAll(net: Sockets, store: Store): Promise<Conn[]> {
+  const out: Conn[] = [];
   for (;;) {
     const handle = await net.accept(store.port);
-    if (handle === undefined) return;
+    if (handle === undefined) return out;
     const conn = store.conns.get(handle) ??
       store.conns.add(handle, store.record.takeClientId(), Date.now());
     if (conn === undefined) await net.close(handle);
-    else await pump(net, store, conn);
+    else out.push(conn);
   }
+}
+
+/** One drain: the POLL's entries (accept, HUP), then every connection they name served at once. */
+async function drain(net: Sockets, store: Store, events: NetEvent[]): Promise<void> {
+  const touched = new Set<Conn>();
+  for (const e of events) {
+    if (e.kind === HandleKind.LISTENER) {
+      for (const conn of await acceptAll(net, store)) touched.add(conn);
+      continue;
+    }
+    const conn = store.conns.get(e.handle);
+    if (conn === undefined) continue;
+    if (e.events & SocketEvent.HUP) {
+      touched.delete(conn);
+      store.conns.remove(conn);
+      continue;
+    }
+    touched.add(conn);
+  }
+  if (touched.size > 0) await serve(net, store, [...touched]);
 }
 
 runProgram(async (ctx) => {
@@ -276,13 +356,7 @@ runProgram(async (ctx) => {
   const { heap, keyspace, fresh } = openStore(await lastingPmo(ctx, "heap", pages));
   const store = new Store(keyspace, new ConnTable(heap), new AppRecord(heap, Date.now()), port);
   await store.refreshFigures(ctx);
-  const net = await Sockets.open(ctx, async (handle, kind, events, net) => {
-    if (kind === HandleKind.LISTENER) return acceptAll(net, store);
-    const conn = store.conns.get(handle);
-    if (conn === undefined) return;
-    if (events & SocketEvent.HUP) return store.conns.remove(conn);
-    await pump(net, store, conn);
-  });
+  const net = await Sockets.openBatch(ctx, (events, net) => drain(net, store, events));
   await ctx.onNotification(ctx.cap(CapName.TIMER), async () => {
     keyspace.now = Date.now();
     keyspace.expireSome(EXPIRE_KEYS_PER_TICK);
@@ -291,8 +365,10 @@ runProgram(async (ctx) => {
   await net.listen(port);
   // After a resume: connections waiting for a close or for ring room get no new event.
   await net.exclusive(async () => {
-    for (const conn of store.conns.all()) await pump(net, store, conn);
-    await acceptAll(net, store);
+    const kept = store.conns.all();
+    if (kept.length > 0) await serve(net, store, kept);
+    const fresh = await acceptAll(net, store);
+    if (fresh.length > 0) await serve(net, store, fresh);
   });
   const heapMb = (pages * PAGE_BYTES / 1024 / 1024).toFixed(0);
   ctx.log(

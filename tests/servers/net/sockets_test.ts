@@ -42,7 +42,15 @@ import {
   SOCKET_STATE_PAGES,
   Sockets,
 } from "../../../servers/net/sockets.ts";
-import { HandleKind, SocketEvent } from "../../../servers/net/protocol.ts";
+import {
+  decodeRecvManyReply,
+  decodeSendManyReply,
+  encodeRecvManyReply,
+  encodeSendManyReply,
+  HandleKind,
+  SocketEvent,
+} from "../../../servers/net/protocol.ts";
+import { MESSAGE_PAYLOAD_BYTES_MAX } from "../../../kernel/abi/limits.ts";
 
 const PORT = 7007;
 const OWNER = 1;
@@ -109,6 +117,18 @@ function accepted(conn = 0x5001) {
   m.sockets.register(OWNER, NOTIFICATION_SLOT);
   m.deliver(open(conn));
   assert.equal(m.sockets.accept(OWNER, PORT), conn);
+  m.sockets.takeSignals();
+  m.sockets.poll(OWNER);
+  return m;
+}
+
+/** A machine like {@link accepted}, with every one of `conns` accepted. */
+function acceptedAll(...conns: number[]) {
+  const m = accepted(conns[0]);
+  for (const c of conns.slice(1)) {
+    m.deliver(open(c));
+    assert.equal(m.sockets.accept(OWNER, PORT), c);
+  }
   m.sockets.takeSignals();
   m.sockets.poll(OWNER);
   return m;
@@ -285,4 +305,84 @@ Deno.test("sockets: an OPEN on a port nobody listens on is refused with a FIN at
     [[FrameType.FIN, 0x7001, 0]],
   );
   assert.equal(m.table.find((e) => e.conn === 0x7001), -1, "nothing recorded");
+});
+
+Deno.test("sockets: RECV_MANY answers many connections in one reply, in order, each error its own", () => {
+  const m = acceptedAll(0x5001, 0x5002, 0x5003);
+  m.deliver(
+    data(0x5001, 0, "GET a"),
+    data(0x5003, 0, "GET c"),
+    encodeFrame(FrameType.FIN, 0x5003, 5),
+  );
+  const got = m.sockets.recvMany(OWNER, [0x5001, 0x5002, 0x7777, 0x5003]);
+  assert.deepEqual(
+    got.map((g) => [g.conn, g.err, str(g.bytes), g.eof, g.more]),
+    [
+      [0x5001, Err.OK, "GET a", false, false],
+      [0x5002, Err.E_WOULD_BLOCK, "", false, false],
+      [0x7777, Err.E_NOT_FOUND, "", false, false],
+      [0x5003, Err.OK, "GET c", true, false],
+    ],
+  );
+  const i = m.table.find((e) => e.conn === 0x5001);
+  assert.equal(m.table.get(i).consumed, 5, "RECV_MANY moves consumed as RECV does");
+  const wire = encodeRecvManyReply(got);
+  assert.deepEqual(decodeRecvManyReply(wire), got, "the reply decodes to what was sent");
+});
+
+Deno.test("sockets: RECV_MANY fills one payload and says MORE for what it left; the next call goes on", () => {
+  const m = acceptedAll(0x5001, 0x5002);
+  m.deliver(data(0x5001, 0, "a".repeat(700)), data(0x5002, 0, "b".repeat(700)));
+  const first = m.sockets.recvMany(OWNER, [0x5001, 0x5002]);
+  const wire = encodeRecvManyReply(first);
+  assert.equal(wire.length, MESSAGE_PAYLOAD_BYTES_MAX, "the reply is one full payload");
+  assert.deepEqual(first.map((g) => [g.conn, g.bytes.length, g.more]), [
+    [0x5001, 700, false],
+    [0x5002, MESSAGE_PAYLOAD_BYTES_MAX - 4 - 2 * 10 - 700, true],
+  ]);
+  const rest = m.sockets.recvMany(OWNER, [0x5002]);
+  assert.equal(str(first[1].bytes) + str(rest[0].bytes), "b".repeat(700));
+  assert.equal(rest[0].more, false);
+});
+
+Deno.test("sockets: SEND_MANY sends to many connections in one call; a closed one fails alone", () => {
+  const m = acceptedAll(0x5001, 0x5002, 0x5003);
+  m.sockets.close(OWNER, 0x5002);
+  const before = m.transmitted().length;
+  const sent = m.sockets.sendMany(OWNER, [
+    { conn: 0x5001, bytes: text("+OK\r\n") },
+    { conn: 0x5002, bytes: text("lost") },
+    { conn: 0x5003, bytes: text(":1\r\n") },
+  ]);
+  assert.deepEqual(sent, [
+    { err: Err.OK, taken: 5 },
+    { err: Err.E_NOT_FOUND, taken: 0 },
+    { err: Err.OK, taken: 4 },
+  ]);
+  assert.deepEqual(decodeSendManyReply(encodeSendManyReply(sent)), sent);
+  const frames = m.transmitted().slice(before).filter((f) => f.type === FrameType.DATA);
+  assert.deepEqual(frames.map((f) => [f.conn, f.off, str(f.data)]), [
+    [0x5001, 0, "+OK\r\n"],
+    [0x5003, 0, ":1\r\n"],
+  ]);
+});
+
+Deno.test("sockets: SEND_MANY takes what the window allows and marks the socket to wake on WRITABLE", () => {
+  const m = acceptedAll(0x5001);
+  const big = new Uint8Array(TX_WINDOW_BYTES + 10);
+  let taken = 0;
+  for (let k = 0; k < 8 && taken < big.length; k++) {
+    const [a] = m.sockets.sendMany(OWNER, [{ conn: 0x5001, bytes: big.subarray(taken) }]);
+    if (a.err !== Err.OK) break;
+    taken += a.taken;
+    m.release();
+  }
+  assert.equal(taken, TX_WINDOW_BYTES, "no more than the window");
+  assert.deepEqual(m.sockets.sendMany(OWNER, [{ conn: 0x5001, bytes: big }]), [
+    { err: Err.E_WOULD_BLOCK, taken: 0 },
+  ]);
+  m.deliver(encodeFrame(FrameType.ACK, 0x5001, 100));
+  assert.deepEqual(m.sockets.poll(OWNER), [
+    { handle: 0x5001, kind: HandleKind.CONNECTION, events: SocketEvent.WRITABLE },
+  ]);
 });
