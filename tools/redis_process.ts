@@ -8,6 +8,7 @@
  */
 
 import { freePort } from "./echo_client.ts";
+import { bulkText, RespConn } from "./resp_client.ts";
 
 /** Longest a redis-server may take to say it accepts connections. */
 export const REDIS_START_MS_MAX = 10_000;
@@ -62,6 +63,7 @@ export class RedisProcess {
     );
     try {
       await Promise.race([r.ready(), late]);
+      await r.checkOwnPort();
     } catch (e) {
       await r.stop();
       throw e;
@@ -69,6 +71,22 @@ export class RedisProcess {
       clearTimeout(timer);
     }
     return r;
+  }
+
+  /**
+   * Throws unless the server on the port is this process (another may have
+   * taken the free port first: then this one failed to bind).
+   */
+  private async checkOwnPort(): Promise<void> {
+    const conn = await RespConn.connect(this.port);
+    try {
+      const info = bulkText(await conn.call("INFO", "server")) ?? "";
+      if (!info.includes(`process_id:${this.child.pid}\r\n`)) {
+        throw new Error(`port ${this.port} answered for another redis-server; run again`);
+      }
+    } finally {
+      conn.close();
+    }
   }
 
   /** Resolves on the "Ready to accept connections" line; throws with the log if it exits first. */

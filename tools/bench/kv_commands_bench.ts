@@ -13,11 +13,7 @@
  * @module
  */
 
-import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
-import { Commands } from "../../servers/apps/kv/commands/mod.ts";
-import { OutputWriter } from "../../servers/apps/kv/resp.ts";
-import type { Host, Session } from "../../servers/apps/kv/session.ts";
-import { openStore } from "../../servers/apps/kv/store/mod.ts";
+import { InProcessStore } from "../kv_in_process.ts";
 
 /** Commands per timed run. */
 const RUN = 1_000;
@@ -28,44 +24,8 @@ const encoder = new TextEncoder();
 const argv = (...a: string[]) => a.map((s) => encoder.encode(s));
 
 /** A store, a session and an output buffer, as the app holds them. */
-function bench() {
-  const { keyspace } = openStore(new PersistentMemory(allocatePmoBuffers(1, STORE_PAGES)));
-  const session: Session = {
-    id: 1,
-    db: 0,
-    name: "",
-    libName: "",
-    libVersion: "",
-    createdAt: Date.now(),
-    closing: false,
-    addr: "127.0.0.1:1",
-    lastCommand: "",
-  };
-  const host: Host = {
-    keyspace,
-    config: new Map(),
-    configChanged() {},
-    sessions: () => [session],
-    startedAt: Date.now(),
-    port: 6379,
-    persistence: () => ({
-      checkpointPeriodMs: 5,
-      checkpointsCommitted: 0,
-      lastCommitUnixMs: 0,
-      lastPauseUs: 0,
-    }),
-    commandsProcessed: 0,
-  };
-  const commands = new Commands(host);
-  const out = new OutputWriter(1 << 20);
-  /** Runs `a` `times` times; the replies are dropped as they come. */
-  const run = (a: Uint8Array[], times = 1) => {
-    for (let i = 0; i < times; i++) {
-      out.reset();
-      commands.execute(session, a, out);
-    }
-  };
-  return { run, keyspace };
+function bench(): InProcessStore {
+  return new InProcessStore(STORE_PAGES);
 }
 
 /** Redis-benchmark's 10 keys of MSET. */
@@ -73,7 +33,7 @@ const MSET = argv("MSET", ...Array.from({ length: 10 }, () => ["key:__rand_int__
 
 function simple(name: string, a: Uint8Array[], setup?: (run: (a: Uint8Array[]) => void) => void) {
   const s = bench();
-  setup?.(s.run);
+  setup?.((a) => s.run(a));
   Deno.bench(`${name} ×${RUN}`, { group: "kv" }, () => s.run(a, RUN));
 }
 
@@ -95,7 +55,7 @@ simple("ZADD", argv("ZADD", "myzset", "0", "element:__rand_int__"));
 function popping(name: string, a: Uint8Array[], refill: (run: (a: Uint8Array[]) => void) => void) {
   const s = bench();
   Deno.bench(`${name} ×${RUN}`, { group: "kv" }, (b) => {
-    refill(s.run);
+    refill((a) => s.run(a));
     b.start();
     s.run(a, RUN);
     b.end();
