@@ -30,6 +30,7 @@ import { CHECKPOINT_FAILURES_MAX, FREEZE_BACKOFF_MS_MAX, periodElapsed } from ".
 import type { CheckpointStats } from "./abi/protocol.ts";
 import type { CheckpointInfo } from "./abi/syscall_types.ts";
 import { consoleHead } from "./abi/console.ts";
+import { ControlWord } from "./abi/layout.ts";
 import { type CheckpointRoot, KERNEL_PMO_PAGES } from "./abi/image_root.ts";
 import { digestState } from "./digest.ts";
 import { freeze, thaw } from "./freeze.ts";
@@ -64,6 +65,9 @@ interface Cut {
   nicTable: Uint8Array | undefined;
   digest: string | undefined;
 }
+
+/** Periods a checkpoint of the period alone waits at most for no step to be in flight. */
+const STEP_DEFER_PERIODS = 8;
 
 /** Drives checkpoints for one kernel. */
 export class CheckpointManager implements CheckpointControl {
@@ -130,7 +134,9 @@ export class CheckpointManager implements CheckpointControl {
     const wait = Math.min(period << Math.min(this.failedFreezes, 16), FREEZE_BACKOFF_MS_MAX);
     if (period === 0) return;
     const due = periodElapsed(nowMs, this.lastTakenMs, Math.max(period, wait));
-    if (!due && !(this.failedFreezes === 0 && this.outputWaiting())) return;
+    const output = this.failedFreezes === 0 && this.outputWaiting();
+    if (!due && !output) return;
+    if (!output && this.deferForStep(nowMs, period)) return;
     if (!this.canStart()) {
       if (due) this.counters.skippedBusy++;
       return;
@@ -149,6 +155,23 @@ export class CheckpointManager implements CheckpointControl {
     if (!this.outputWaiting()) return;
     this.lastTakenMs = performance.now();
     this.take();
+  }
+
+  /**
+   * With group commit, a checkpoint only the period asks for waits for a
+   * tick when no worker is in a step (ControlWord.IN_STEP), for at most
+   * STEP_DEFER_PERIODS periods: its freeze would hold every worker parked
+   * until that step ended (at -c 50 against the kv store, a drain of 50
+   * requests: 28 % of the time paused), while output the step makes starts
+   * a checkpoint of its own the moment the step is over.
+   */
+  private deferForStep(nowMs: number, period: number): boolean {
+    if (!this.k.config.groupCommit) return false;
+    if (periodElapsed(nowMs, this.lastTakenMs, period * STEP_DEFER_PERIODS)) return false;
+    for (const t of this.k.threads.values()) {
+      if (!t.dead && Atomics.load(t.control, ControlWord.IN_STEP) !== 0) return true;
+    }
+    return false;
   }
 
   /** True when no commit is in flight, no freeze runs, nothing holds checkpoints and all are ready. */

@@ -26,9 +26,6 @@ export interface FreezeWorker {
   readonly doorbellWords?: Int32Array;
 }
 
-/** Never notified: the freeze sleeps on it for a slice at a time. */
-const sleepWord = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * Raises the freeze line (DRAIN) and waits until every worker is between
  * steps: PARKED or WAITING. Workers in the middle of a step run on, and
@@ -60,8 +57,17 @@ export async function freeze(live: readonly FreezeWorker[]): Promise<boolean> {
       await new Promise((resolve) => setImmediate(resolve));
     } else if (waited > FREEZE_SPIN_MS) {
       // A worker that is not at a safe point yet may be waiting for a core: after a short
-      // spin, give this one up in slices (two cores, and the board and timer want them too).
-      Atomics.wait(sleepWord, 0, 0, FREEZE_SLICE_MS);
+      // spin, give this one up (two cores, and the board and timer want them too) until the
+      // first worker still running parks or waits (it notifies its RUN_STATE), a slice at most.
+      const running = live.find((t) =>
+        !isBetweenSteps(Atomics.load(t.control, ControlWord.RUN_STATE))
+      );
+      if (running) {
+        const state = Atomics.load(running.control, ControlWord.RUN_STATE);
+        if (!isBetweenSteps(state)) {
+          Atomics.wait(running.control, ControlWord.RUN_STATE, state, FREEZE_SLICE_MS);
+        }
+      }
     }
   }
 }
@@ -78,13 +84,18 @@ export function thaw(live: readonly FreezeWorker[]): void {
   }
 }
 
+/** True for PARKED and WAITING, the states a worker is frozen in. */
+function isBetweenSteps(state: number): boolean {
+  return state === RunState.PARKED || state === RunState.WAITING;
+}
+
 /** Every worker's WAKE_SEQ if all are PARKED or WAITING; null if one is not. */
 function betweenSteps(live: readonly FreezeWorker[]): number[] | null {
   const seqs: number[] = [];
   for (const t of live) {
     const seq = Atomics.load(t.control, ControlWord.WAKE_SEQ);
     const s = Atomics.load(t.control, ControlWord.RUN_STATE);
-    if (s !== RunState.PARKED && s !== RunState.WAITING) return null;
+    if (!isBetweenSteps(s)) return null;
     seqs.push(seq);
   }
   return seqs;

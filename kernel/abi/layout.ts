@@ -72,6 +72,15 @@ export enum ControlWord {
    * beating has exited (`self.close`, `Deno.exit`), which Deno does not report.
    */
   HEARTBEAT = 6,
+  /**
+   * 1 while the worker is in a step (a handler, its promise, the calls and
+   * system calls it awaits), 0 between steps, as the worker last saw it: a
+   * hint, not part of the freeze protocol. With group commit the kernel
+   * defers a checkpoint the period alone asks for while a step is in flight,
+   * so that its freeze does not hold every other worker parked until that
+   * step ends (kernel/checkpoint.ts).
+   */
+  IN_STEP = 7,
   /** Number of words. */
   COUNT = 8,
 }

@@ -70,9 +70,13 @@ export const CHECKPOINT_PERIOD_MS_MAX = 60_000;
 export const CHECKPOINT_PERIOD_MS_DEFAULT = 1;
 /** Longest the kernel waits for every worker to park before it skips a checkpoint. */
 export const FREEZE_BUDGET_MS = 20;
-/** The freeze spins this long for the workers to park, then sleeps in slices (kernel/freeze.ts). */
-export const FREEZE_SPIN_MS = 0.25;
-/** One sleep of the freeze once it has spun FREEZE_SPIN_MS. */
+/**
+ * The freeze spins this long for the workers to park, then sleeps until the
+ * first one still running parks (kernel/freeze.ts). Short: on two cores a
+ * longer spin took the core the step it waited for needed.
+ */
+export const FREEZE_SPIN_MS = 0.02;
+/** The longest sleep of the freeze once it has spun FREEZE_SPIN_MS (a parking worker wakes it). */
 export const FREEZE_SLICE_MS = 0.02;
 /** Checkpoints in a row whose capture threw before the kernel halts (E_CHECKPOINT_FAILED). */
 export const CHECKPOINT_FAILURES_MAX = 8;

@@ -118,6 +118,33 @@ class Runtime implements Waiter {
   deliver(msg: SyscallReply | KernelEvent): void {
     this.received++;
     this.inbox.push(msg);
+    this.arrived?.();
+  }
+
+  /** Resolves the loop's wait for a message the kernel has posted (see {@link awaitPosted}). */
+  private arrived: (() => void) | undefined;
+
+  /** True when the kernel has posted a message this worker has not received yet. */
+  private messageOnItsWay(): boolean {
+    return Atomics.load(this.control, ControlWord.POSTED) !== this.received;
+  }
+
+  /**
+   * Waits, idle in the event loop, for a message the kernel has posted (at
+   * most a wait slice). Deno delivers a worker's messages at once to an idle
+   * event loop, but to one that keeps turning through setImmediate with a
+   * spin between the turns only after a dozen or so turns: about 2 ms with
+   * SPIN_ITERATIONS per turn, a system call's reply and every kernel event
+   * included.
+   */
+  private async awaitPosted(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.arrived = resolve;
+      timer = setTimeout(resolve, WAIT_SLICE_MS);
+    });
+    clearTimeout(timer);
+    this.arrived = undefined;
   }
 
   /** Adds a ring whose HEAD {@link tellOutput} watches. */
@@ -244,6 +271,15 @@ class Runtime implements Waiter {
     return false;
   }
 
+  /** Publishes whether a step is in flight (ControlWord.IN_STEP, the kernel's hint). */
+  private showStep(inStep: boolean): void {
+    const v = inStep ? 1 : 0;
+    if (this.stepShown !== v) Atomics.store(this.control, ControlWord.IN_STEP, this.stepShown = v);
+  }
+
+  /** The IN_STEP value last stored. */
+  private stepShown = 0;
+
   /** Counts a handler's returned promise as a step until it settles. */
   private track(result: unknown): void {
     if (!(result instanceof Promise)) return;
@@ -285,8 +321,8 @@ class Runtime implements Waiter {
   private park(): void {
     const control = this.control, door = this.doorbell;
     Atomics.store(control, ControlWord.HANDLER_STARTED_MS, 0);
-    Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
-    for (let spun = false;;) {
+    this.setFrozenState(RunState.PARKED);
+    for (;;) {
       this.beat();
       const seen = Atomics.load(door, DoorbellWord.RING);
       const line = Atomics.load(control, ControlWord.FREEZE);
@@ -295,19 +331,12 @@ class Runtime implements Waiter {
         this.wake();
         if (Atomics.load(control, ControlWord.FREEZE) !== FreezeLine.CAPTURE) return;
         // The kernel is copying (or saw the wake and drops back to DRAIN): wait for the line.
-        Atomics.store(control, ControlWord.RUN_STATE, RunState.PARKED);
+        this.setFrozenState(RunState.PARKED);
         Atomics.wait(control, ControlWord.FREEZE, FreezeLine.CAPTURE, WAIT_SLICE_MS);
         continue;
       }
-      if (!spun) {
-        // A pause is usually shorter than a sleep-and-wake: spin on the line first.
-        spun = true;
-        for (let i = 0; i < SPIN_ITERATIONS; i++) {
-          if (Atomics.load(control, ControlWord.FREEZE) !== line) break;
-          if (Atomics.load(door, DoorbellWord.RING) !== seen) break;
-        }
-        continue;
-      }
+      // No spin first: on two cores a parked worker spinning takes the core that the step
+      // the freeze waits for (or the kernel) needs; the thaw and a caller ring the doorbell.
       Atomics.store(door, DoorbellWord.SLEEPING, 1);
       if (Atomics.load(control, ControlWord.FREEZE) === line) {
         Atomics.wait(door, DoorbellWord.RING, seen, WAIT_SLICE_MS);
@@ -315,6 +344,9 @@ class Runtime implements Waiter {
       Atomics.store(door, DoorbellWord.SLEEPING, 0);
     }
     this.wake();
+    // A thaw wakes every parked worker: one with nothing to do then sleeps again at once
+    // instead of spinning (at 1 ms checkpoints, that spin was a share of a core per worker).
+    this.sleptThrough = true;
     if (this.inRun) Atomics.store(control, ControlWord.HANDLER_STARTED_MS, watchdogStamp());
   }
 
@@ -333,7 +365,19 @@ class Runtime implements Waiter {
     Atomics.store(this.control, ControlWord.HANDLER_STARTED_MS, 0);
     if (this.starting || !this.drained || this.inStep()) return;
     this.waiting = true;
-    Atomics.store(this.control, ControlWord.RUN_STATE, RunState.WAITING);
+    this.setFrozenState(RunState.WAITING);
+  }
+
+  /**
+   * Enters PARKED or WAITING and wakes the kernel if a freeze sleeps on this
+   * RUN_STATE waiting for it (kernel/freeze.ts), so the cut does not wait
+   * out the rest of a sleep slice.
+   */
+  private setFrozenState(state: RunState.PARKED | RunState.WAITING): void {
+    Atomics.store(this.control, ControlWord.RUN_STATE, state);
+    if (Atomics.load(this.control, ControlWord.FREEZE) !== FreezeLine.OFF) {
+      Atomics.notify(this.control, ControlWord.RUN_STATE);
+    }
   }
 
   /** Tells the kernel's watchdog this worker still lives (ControlWord.HEARTBEAT). */
@@ -363,7 +407,9 @@ class Runtime implements Waiter {
       this.beat();
       // Read the doorbell before looking for work: a ring that comes after the look is seen.
       const seen = Atomics.load(this.doorbell, DoorbellWord.RING);
-      if (this.drained && !this.inStep()) this.tellOutput();
+      const between = this.drained && !this.inStep();
+      this.showStep(!between);
+      if (between) this.tellOutput();
       this.safePoint();
       const work = this.runOnce();
       if (work > 0) {
@@ -380,6 +426,11 @@ class Runtime implements Waiter {
       // bet than before it, only CPU taken from busy workers: straight back to sleep.
       const spin = this.sleptThrough ? 0 : SPIN_ITERATIONS;
       if (this.drained && !this.inStep()) this.tellOutput();
+      // A message on its way (a system call's reply, an event) comes fastest to an idle loop.
+      if (this.messageOnItsWay()) {
+        await this.awaitPosted();
+        continue;
+      }
       if (!this.drained || spinDoorbell(this.doorbell, seen, spin, this.control)) {
         await this.yieldToEventLoop();
         continue;
@@ -428,6 +479,7 @@ class Runtime implements Waiter {
         if (Atomics.load(n.mem.words, 0) === 0) continue;
         n.mem.markDirty(0, 4);
         const bits = Atomics.exchange(n.mem.words, 0, 0);
+        this.showStep(true);
         this.track(n.handler(bits));
         work++;
       }

@@ -236,3 +236,33 @@ Deno.test("checkpoint manager: with group commit off, output waits for the perio
   await settled();
   assert.deepEqual(posted.map((c) => c.nicTxHead), [100], "the period's checkpoint carries it");
 });
+
+Deno.test("checkpoint manager: with group commit, the period's checkpoint waits while a step is in flight, 8 periods at most", async () => {
+  const { manager, posted, control } = standIn("hybrid");
+  Atomics.store(control, ControlWord.IN_STEP, 1);
+  manager.onTick(1);
+  manager.onTick(2);
+  await settled();
+  assert.equal(posted.length, 0, "a worker is in a step: its freeze would hold the others parked");
+  Atomics.store(control, ControlWord.IN_STEP, 0);
+  manager.onTick(3);
+  await settled();
+  assert.equal(posted.length, 1, "taken at the first tick between steps");
+  manager.onCommitted(6);
+  Atomics.store(control, ControlWord.IN_STEP, 1);
+  for (let ms = 4; ms < 11; ms++) manager.onTick(ms);
+  await settled();
+  assert.equal(posted.length, 1, "deferred for up to 8 periods");
+  manager.onTick(11);
+  await settled();
+  assert.equal(posted.length, 2, "after 8 periods the period's checkpoint is taken anyway");
+});
+
+Deno.test("checkpoint manager: output waiting does not wait for a step in flight", async () => {
+  const { manager, posted, control, transmit } = standIn("hybrid");
+  Atomics.store(control, ControlWord.IN_STEP, 1);
+  transmit(100);
+  manager.onTick(1);
+  await settled();
+  assert.deepEqual(posted.map((c) => c.nicTxHead), [100], "the output's checkpoint starts");
+});
