@@ -110,16 +110,14 @@ function timeoutFor(requests: number, tests: number): number {
   return RUN_TIMEOUT_MS_MIN + requests * tests * RUN_TIMEOUT_MS_PER_REQUEST;
 }
 
-/** The matrix against the server on `port`. */
-async function measureMatrix(
-  port: number,
-  requests: number,
-  progress: (s: string) => void,
-): Promise<Partial<Record<Shape["name"], BenchmarkResult>>> {
-  const out: Partial<Record<Shape["name"], BenchmarkResult>> = {};
-  // A warm-up run first, its figures dropped: a freshly booted store's first requests pay for its
-  // JIT and its heap's first growth (the first -c 1 run after a boot measured a third of the next).
+/**
+ * A warm-up run, its figures dropped: a freshly booted store's first
+ * requests pay for its JIT and its heap's first growth (the first -c 1 run
+ * after a boot measured a third of the next). Every target gets one.
+ */
+async function warmUp(port: number, progress: (s: string) => void): Promise<void> {
   progress(`  warm-up: -n ${WARM_UP_REQUESTS} -c 50, not recorded`);
+  await waitForIdle(port);
   await runBenchmark({
     port,
     tests: [...MATRIX_TESTS],
@@ -128,6 +126,16 @@ async function measureMatrix(
     pipeline: 1,
     timeoutMs: timeoutFor(WARM_UP_REQUESTS, MATRIX_TESTS.length),
   });
+}
+
+/** The matrix against the server on `port`. */
+async function measureMatrix(
+  port: number,
+  requests: number,
+  progress: (s: string) => void,
+): Promise<Partial<Record<Shape["name"], BenchmarkResult>>> {
+  const out: Partial<Record<Shape["name"], BenchmarkResult>> = {};
+  await warmUp(port, progress);
   for (const shape of SHAPES) {
     const n = shapeRequests(shape, requests);
     progress(`  ${shape.name}: -n ${n} -c ${shape.clients} -P ${shape.pipeline}`);
@@ -204,14 +212,17 @@ export async function measureKv(
   for (const ms of SWEEP_MS) {
     progress(`Tardigrade kv sweep: checkpoints ${ms === 0 ? "off" : `every ${ms} ms`}, SET -c 50`);
     try {
-      measured.sweep[ms] = await withStore(ms, async (port) =>
-        await runBenchmark({
+      measured.sweep[ms] = await withStore(ms, async (port) => {
+        await warmUp(port, progress);
+        await waitForIdle(port);
+        return await runBenchmark({
           port,
           tests: ["set"],
           requests,
           clients: 50,
           timeoutMs: timeoutFor(requests, 1),
-        }));
+        });
+      });
     } catch (e) {
       measured.problems.sweep = (e as Error).message;
     }
