@@ -179,7 +179,7 @@ function startCli(name: string, port: number, violations: string[]): CliState {
 }
 
 /** Resolves after `ms`. */
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs the kv scenario: `kills` seeded SIGKILLs of the machine under client traffic. */
 export async function kvScenario(
@@ -266,7 +266,19 @@ export async function kvScenario(
       await sleep(50);
     }
     stopping = true;
-    await Promise.race([Promise.all(tasks), sleep(30_000)]);
+    const settled = await Promise.race([Promise.all(tasks).then(() => true), sleep(30_000)]);
+    if (settled !== true) {
+      for (const c of raws) {
+        if (c.client.sent > c.client.received) {
+          r.violations.push(
+            `${c.name}: ${
+              c.client.sent - c.client.received
+            } of its commands unanswered 30 s after ` +
+              `the clients stopped (sent ${c.client.sent}, answered ${c.client.received})`,
+          );
+        }
+      }
+    }
   } finally {
     stopping = true;
     for (const c of clis) {
