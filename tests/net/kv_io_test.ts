@@ -57,3 +57,23 @@ Deno.test("25 clients reading 600-element LRANGE replies at once are all answere
     await store.stop();
   }
 });
+
+Deno.test("pipelined replies past one drain's share (16 KiB) all arrive, with no further event from the client", async () => {
+  const store = await AppMachine.start("kv", { label: "kvio-share" });
+  try {
+    const c = await RespConn.connect(store.port);
+    const value = new Uint8Array(40 * 1024).fill(0x62);
+    assert.equal(showReply(await c.call("SET", "v", value)), "+OK\\r\\n");
+    // Three GETs in one write: 120 KiB of replies, more than one drain offers; the client then
+    // only reads, so the rest must go out without a new event from it.
+    const get = encodeCommand(["GET", "v"]);
+    await c.write(new Uint8Array([...get, ...get, ...get]));
+    for (let j = 0; j < 3; j++) {
+      const r = await c.read();
+      assert.ok(r?.t === "$" && r.bulk?.length === value.length, `reply ${j}: ${showReply(r)}`);
+    }
+    c.close();
+  } finally {
+    await store.stop();
+  }
+});

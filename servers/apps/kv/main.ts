@@ -138,6 +138,14 @@ class Store implements Host {
     };
   }
 
+  /**
+   * Connections a drain left with work it could do at once (output the
+   * window would take, commands ready to run) and no driver event to
+   * come: the next drain (`again`) serves them with the POLL's (volatile;
+   * a resume serves every connection anyway).
+   */
+  readonly owed = new Set<number>();
+
   /** Per connection, the input bytes the last parse said it needs before it can go on (volatile). */
   private readonly need = new Map<number, number>();
 
@@ -286,7 +294,7 @@ async function serve(net: Sockets, store: Store, conns: Conn[]): Promise<void> {
   const sent = outgoing.length > 0
     ? await net.sendAll(outgoing.map((o) => ({ conn: o.conn.handle, bytes: o.bytes })))
     : [];
-  let owed = false;
+  const owed = (conn: Conn) => store.owed.add(conn.handle);
   outgoing.forEach((o, k) => {
     const { conn } = o, a = sent[k];
     if (!live.has(conn)) return;
@@ -296,7 +304,7 @@ async function serve(net: Sockets, store: Store, conns: Conn[]): Promise<void> {
       else store.conns.consume(conn, "out", a.taken);
     });
     // All of its share taken and more waits: the window had room, so no WRITABLE will come.
-    if (a.taken === o.bytes.length && o.left) owed = true;
+    if (a.taken === o.bytes.length && o.left) owed(conn);
   });
 
   // Close those closing whose output is all out; a stalled reader with room again reads next time.
@@ -311,10 +319,14 @@ async function serve(net: Sockets, store: Store, conns: Conn[]): Promise<void> {
         drop(conn);
       }
     } else if (!(flags & FLAG_CLOSING) && waiting <= OUTPUT_STALL_BYTES) {
-      if (store.conns.pendingBytes(conn, "in") > 0 && store.wouldRun(conn)) owed = true;
+      if (store.conns.pendingBytes(conn, "in") > 0 && store.wouldRun(conn)) owed(conn);
     }
   }
-  if (owed) await net.again();
+  for (const handle of store.owed) {
+    const conn = store.conns.get(handle);
+    if (conn === undefined || !live.has(conn)) store.owed.delete(handle);
+  }
+  if (store.owed.size > 0) await net.again();
 }
 
 /** Accepts every connection waiting on the store's port; returns them (they may have bytes already). */
@@ -333,6 +345,12 @@ async function acceptAll(net: Sockets, store: Store): Promise<Conn[]> {
 /** One drain: the POLL's entries (accept, HUP), then every connection they name served at once. */
 async function drain(net: Sockets, store: Store, events: NetEvent[]): Promise<void> {
   const touched = new Set<Conn>();
+  // What the last drain could not finish and no event will bring back (its `again`).
+  for (const handle of store.owed) {
+    const conn = store.conns.get(handle);
+    if (conn !== undefined) touched.add(conn);
+  }
+  store.owed.clear();
   for (const e of events) {
     if (e.kind === HandleKind.LISTENER) {
       for (const conn of await acceptAll(net, store)) touched.add(conn);
