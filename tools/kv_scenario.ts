@@ -179,6 +179,9 @@ function startCli(name: string, port: number, violations: string[]): CliState {
 }
 
 /** Resolves after `ms`. */
+/** Replies each client must get after the last resume before the run ends. */
+const LIVENESS_ACKS = 50;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs the kv scenario: `kills` seeded SIGKILLs of the machine under client traffic. */
@@ -253,13 +256,14 @@ export async function kvScenario(
       ) break;
     }
 
-    // Liveness: after the last resume every client is answered again.
+    // Liveness: after the last resume every client is answered again, for long enough that a
+    // stall no resume rescues shows (a batch of several commands, a GET of a grown value).
     const since = [...raws.map((c) => c.acked), ...clis.map((c) => c.acked)];
     const all = () => [...raws.map((c) => c.acked), ...clis.map((c) => c.acked)];
-    for (let waited = 0; all().some((n, i) => n < since[i] + 3); waited += 50) {
+    for (let waited = 0; all().some((n, i) => n < since[i] + LIVENESS_ACKS); waited += 50) {
       if (waited >= 30_000) {
         const names = [...raws.map((c) => c.name), ...clis.map((c) => c.name)];
-        const stuck = names.filter((_, i) => all()[i] < since[i] + 3);
+        const stuck = names.filter((_, i) => all()[i] < since[i] + LIVENESS_ACKS);
         r.violations.push(`no progress within 30 s after the last resume: ${stuck.join(", ")}`);
         break;
       }
