@@ -185,9 +185,9 @@ async function connectedClients(port: number): Promise<number> {
 
 /**
  * Waits until the server on `port` has no client but the one asking (the
- * last run's connections are gone), at most IDLE_WAIT_MS_MAX. Tardigrade's
- * NIC table has 64 entries: 50 new clients that connect while the last
- * run's 50 are still closing would be refused in part.
+ * last run's connections are gone), at most IDLE_WAIT_MS_MAX, so that each
+ * run starts with the NIC table (128 entries) free of the last run's
+ * closing connections, and runs measure one test each.
  */
 export async function waitForIdle(port: number): Promise<void> {
   const t0 = performance.now();
