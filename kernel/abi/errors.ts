@@ -66,10 +66,12 @@ export enum Err {
   E_IMAGE_IO = 25,
   /** Checkpoints kept failing between freeze and thaw; the last committed one stands. */
   E_CHECKPOINT_FAILED = 26,
+  /** A file-system call failed: the message starts with its POSIX name (servers/fs/vfs.ts FsError). */
+  E_FS = 27,
 }
 
 /** Number of error codes, for tables indexed by code. */
-export const ERR_COUNT = 27;
+export const ERR_COUNT = 28;
 
 /** The name of a code, e.g. `errName(4) === "E_NO_RIGHTS"`. */
 export function errName(code: number): string {
