@@ -60,8 +60,15 @@ export interface Keyspace {
    * One step of a full iteration of `db` from `cursor` (0 starts; a
    * returned 0 ends): about `count` keys. Every key present for the whole
    * iteration is returned at least once, even while the table resizes.
+   * Keys past their deadline are left out; `dropExpired` false leaves them
+   * in the table too (KEYS, which Redis lets skip but not delete them).
    */
-  scan(db: number, cursor: number, count: number): { cursor: number; keys: Uint8Array[] };
+  scan(
+    db: number,
+    cursor: number,
+    count: number,
+    dropExpired?: boolean,
+  ): { cursor: number; keys: Uint8Array[] };
   /** A key of `db` chosen at random, or undefined when it is empty. */
   randomKey(db: number): Uint8Array | undefined;
   /** Moves `src`'s value and deadline to `dst` (replacing it) in `db`; src must exist. */

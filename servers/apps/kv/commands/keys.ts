@@ -72,11 +72,9 @@ function keys(c: Context, argv: Uint8Array[], out: OutputWriter): void {
   let found: Uint8Array[] = [];
   let cursor = 0;
   do {
-    const step = c.ks.scan(db, cursor, KEYS_SCAN_STEP);
-    for (const k of step.keys) {
-      // type() drops a key whose deadline has passed, which KEYS must not show
-      if ((all || globMatch(argv[1], k)) && c.ks.type(db, k) !== undefined) found.push(k);
-    }
+    // Keys past their deadline are skipped but stay until touched, as Redis's KEYS leaves them
+    const step = c.ks.scan(db, cursor, KEYS_SCAN_STEP, false);
+    for (const k of step.keys) if (all || globMatch(argv[1], k)) found.push(k);
     cursor = step.cursor;
   } while (cursor !== 0);
   // a scan may give a key twice while the table resizes; KEYS gives each once

@@ -185,7 +185,12 @@ export class NvmKeyspace implements Keyspace {
   }
 
   /** {@inheritDoc Keyspace.scan} */
-  scan(db: number, cursor: number, count: number): { cursor: number; keys: Uint8Array[] } {
+  scan(
+    db: number,
+    cursor: number,
+    count: number,
+    dropExpired = true,
+  ): { cursor: number; keys: Uint8Array[] } {
     const keys: Uint8Array[] = [];
     const expired: Uint8Array[] = [];
     const t = this.keysOf(db);
@@ -198,7 +203,7 @@ export class NvmKeyspace implements Keyspace {
     do cursor = this.tables.scan(t, cursor, collect); while (
       cursor !== 0 && keys.length < count && --steps > 0
     );
-    for (const key of expired) this.remove(db, key);
+    if (dropExpired) { for (const key of expired) this.remove(db, key); }
     return { cursor, keys };
   }
 

@@ -408,6 +408,12 @@ const HAND_WRITTEN: string[][] = [
   ["pexpire", "ap", "9223372036854775807"],
   ["expire", "ap", "-9223372036854775807"],
   ["keys", "*"],
+  // KEYS skips a key past its deadline and leaves it in place (DBSIZE still counts it)
+  ["set", "gone", "v", "pxat", "1"],
+  ["keys", "go*"],
+  ["dbsize"],
+  ["exists", "gone"],
+  ["dbsize"],
   ["keys", "m*"],
   ["keys", "?p"],
   ["keys", "[a-f]*"],
