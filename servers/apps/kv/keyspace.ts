@@ -22,7 +22,6 @@
  * @module
  */
 
-import type { PersistentMemory } from "../../../kernel/abi/pmem.ts";
 
 /** The value types, as TYPE names them. */
 export type KeyType = "string" | "list" | "hash" | "set" | "zset";
