@@ -145,3 +145,18 @@ function bigFile(mib: number): void {
 Deno.test("data: a 512 MiB sparse file written at both ends, at random, filled and truncated", () => {
   bigFile(512);
 });
+
+Deno.test("data: a page given again to a file shows none of its old bytes", () => {
+  const { fs } = fresh(8);
+  put(fs, "/old", new Uint8Array(8 * PAGE).fill(0xff)); // every page holds 0xff
+  fs.unlink("/old");
+  const fd = fs.open(1, 1, "/new", CREAT | RDWR);
+  fs.pwrite(1, fd, 100, new Uint8Array([1]));
+  fs.pwrite(1, fd, 3 * PAGE - 1, new Uint8Array([2, 3])); // across a page boundary
+  const all = fs.pread(1, fd, 0, 3 * PAGE + 1);
+  fs.close(1, fd);
+  assert.deepEqual(
+    [...all.entries()].filter(([, b]) => b !== 0),
+    [[100, 1], [3 * PAGE - 1, 2], [3 * PAGE, 3]],
+  );
+});
