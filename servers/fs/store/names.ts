@@ -27,7 +27,7 @@ import { D, type Descriptors } from "./descriptors.ts";
 import type { Dirs } from "./dir.ts";
 import { I, type Inodes, Kind, kindName } from "./inode.ts";
 import type { DataPages, PageMaps } from "./pages.ts";
-import { fsFail, nameBytes, nameText, Paths, type Resolved } from "./path.ts";
+import { type Follow, fsFail, nameBytes, nameText, Paths, type Resolved } from "./path.ts";
 import { noSpace, type Quotas } from "./quota.ts";
 
 /** Superblock fields (see mod.ts). */
@@ -106,7 +106,7 @@ export class NvmFileSystem implements FileSystem {
     const creat = (flags & OpenFlag.CREAT) !== 0;
     const excl = creat && (flags & OpenFlag.EXCL) !== 0;
     const follow = !excl && (flags & OpenFlag.NOFOLLOW) === 0;
-    const r = this.paths.resolve(op, path, follow);
+    const r = this.paths.resolve(op, path, follow ? "follow" : "nofollow");
     const inodes = this.inodes;
     let ino = r.ino;
     if (ino === 0) {
@@ -156,6 +156,7 @@ export class NvmFileSystem implements FileSystem {
   closeAll(owner: number): number {
     const fds = this.fds.openOf(owner);
     for (const fd of fds) this.close(owner, fd);
+    this.fds.drop(owner);
     return fds.length;
   }
 
@@ -245,18 +246,18 @@ export class NvmFileSystem implements FileSystem {
 
   /** {@inheritDoc FileSystem.stat} */
   stat(path: string): FsStat {
-    return this.statOf(this.existing("stat", path, true).ino);
+    return this.statOf(this.existing("stat", path, "follow").ino);
   }
 
   /** {@inheritDoc FileSystem.lstat} */
   lstat(path: string): FsStat {
-    return this.statOf(this.existing("lstat", path, false).ino);
+    return this.statOf(this.existing("lstat", path, "nofollow").ino);
   }
 
   /** {@inheritDoc FileSystem.truncate} */
   truncate(path: string, length: number): void {
     const op = "truncate";
-    const { ino } = this.existing(op, path, true);
+    const { ino } = this.existing(op, path, "follow");
     if (this.inodes.kind(ino) === Kind.DIR) fsFail(FsErrno.EISDIR, op, path, "a directory");
     this.needAccess(ino, W_OK, op, path);
     this.checkLength(length, op);
@@ -266,7 +267,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.readdir} */
   readdir(path: string, cursor: number, max: number): FsDirPage {
     const op = "readdir";
-    const { ino } = this.existing(op, path, true);
+    const { ino } = this.existing(op, path, "follow");
     if (this.inodes.kind(ino) !== Kind.DIR) fsFail(FsErrno.ENOTDIR, op, path, "not a directory");
     this.needAccess(ino, R_OK, op, path);
     if (!(Number.isInteger(cursor) && cursor >= 0 && cursor < 2 ** 32)) {
@@ -289,7 +290,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.mkdir} */
   mkdir(path: string, mode: number): void {
     const op = "mkdir";
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "create");
     if (r.ino !== 0) fsFail(FsErrno.EEXIST, op, path, "it exists");
     this.needAccess(r.parent, WX_OK, op, path);
     this.createIn(r, Kind.DIR, mode, 0, op, path);
@@ -298,7 +299,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.rmdir} */
   rmdir(path: string): void {
     const op = "rmdir";
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "entry");
     if (r.last === "/") fsFail(FsErrno.EBUSY, op, path, "the root cannot be removed");
     if (r.last === ".") fsFail(FsErrno.EINVAL, op, path, "cannot remove .");
     if (r.last === "..") fsFail(FsErrno.ENOTEMPTY, op, path, "cannot remove ..");
@@ -317,7 +318,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.unlink} */
   unlink(path: string): void {
     const op = "unlink";
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "entry");
     if (r.name === null) fsFail(FsErrno.EISDIR, op, path, "a directory");
     if (r.ino === 0) fsFail(FsErrno.ENOENT, op, path, "no such file");
     if (this.inodes.kind(r.ino) === Kind.DIR) fsFail(FsErrno.EISDIR, op, path, "a directory");
@@ -330,8 +331,8 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.rename} */
   rename(from: string, to: string): void {
     const op = "rename";
-    const a = this.paths.resolve(op, from, false);
-    const b = this.paths.resolve(op, to, false);
+    const a = this.paths.resolve(op, from, "entry");
+    const b = this.paths.resolve(op, to, "entry");
     if (a.name === null) fsFail(FsErrno.EBUSY, op, from, "/, . and .. cannot be renamed");
     if (a.ino === 0) fsFail(FsErrno.ENOENT, op, from, "no such file or directory");
     if (b.name === null) fsFail(FsErrno.EBUSY, op, to, "/, . and .. cannot be replaced");
@@ -384,9 +385,9 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.link} */
   link(from: string, to: string): void {
     const op = "link";
-    const a = this.existing(op, from, false);
+    const a = this.existing(op, from, "entry");
     if (this.inodes.kind(a.ino) === Kind.DIR) fsFail(FsErrno.EPERM, op, from, "a directory");
-    const b = this.paths.resolve(op, to, false);
+    const b = this.paths.resolve(op, to, "create");
     if (b.ino !== 0) fsFail(FsErrno.EEXIST, op, to, "it exists");
     if (b.slash) fsFail(FsErrno.ENOENT, op, to, "a new link's path cannot end in /");
     this.needAccess(b.parent, WX_OK, op, to);
@@ -412,7 +413,7 @@ export class NvmFileSystem implements FileSystem {
     if (bytes.length > PATH_BYTES_MAX) {
       fsFail(FsErrno.ENAMETOOLONG, op, path, `a target is at most ${PATH_BYTES_MAX} bytes`);
     }
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "create");
     if (r.ino !== 0) fsFail(FsErrno.EEXIST, op, path, "it exists");
     if (r.slash) fsFail(FsErrno.ENOENT, op, path, "a symlink's path cannot end in /");
     this.needAccess(r.parent, WX_OK, op, path);
@@ -436,7 +437,7 @@ export class NvmFileSystem implements FileSystem {
 
   /** {@inheritDoc FileSystem.readlink} */
   readlink(path: string): string {
-    const { ino } = this.existing("readlink", path, false);
+    const { ino } = this.existing("readlink", path, "nofollow");
     if (this.inodes.kind(ino) !== Kind.SYMLINK) {
       fsFail(FsErrno.EINVAL, "readlink", path, "not a symlink");
     }
@@ -445,14 +446,14 @@ export class NvmFileSystem implements FileSystem {
 
   /** {@inheritDoc FileSystem.chmod} */
   chmod(path: string, mode: number): void {
-    const { ino } = this.existing("chmod", path, true);
+    const { ino } = this.existing("chmod", path, "follow");
     this.inodes.set(ino, I.MODE, mode & 0o7777);
     this.inodes.setF(ino, I.CTIME, this.now());
   }
 
   /** {@inheritDoc FileSystem.utimes} */
   utimes(path: string, atimeMs: number, mtimeMs: number): void {
-    const { ino } = this.existing("utimes", path, true);
+    const { ino } = this.existing("utimes", path, "follow");
     if (!Number.isFinite(atimeMs) || !Number.isFinite(mtimeMs)) {
       fsFail(FsErrno.EINVAL, "utimes", path, "times are finite numbers of ms");
     }
@@ -503,7 +504,7 @@ export class NvmFileSystem implements FileSystem {
 
   // ── internals ──
 
-  private existing(op: string, path: string, follow: boolean): Resolved {
+  private existing(op: string, path: string, follow: Follow): Resolved {
     const r = this.paths.resolve(op, path, follow);
     if (r.ino === 0) fsFail(FsErrno.ENOENT, op, path, "no such file or directory");
     return r;
