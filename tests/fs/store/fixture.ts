@@ -89,3 +89,61 @@ export function names(fs: NvmFileSystem, path: string, max = 64): string[] {
   } while (cursor !== 0);
   return out.sort();
 }
+
+/**
+ * Everything a program can see of `fs`: every name with its lstat, a
+ * digest of every file's bytes, every symlink's target, the space figures
+ * (the heap's bytes in use too: the tables of the few names these tests
+ * use finish a rehash inside the insert that started it, so a lookup frees
+ * no old buckets), the charges of clients 0…9 and the offsets of owner 1's
+ * descriptors 0…9.
+ */
+export function visible(fs: NvmFileSystem): unknown {
+  const tree: unknown[] = [];
+  const attempt = <T>(fn: () => T): T | string => {
+    try {
+      return fn();
+    } catch (e) {
+      const fe = FsError.from(e);
+      if (!fe) throw e;
+      return fe.errnoName;
+    }
+  };
+  const walk = (dir: string) => {
+    const listed = attempt(() => names(fs, dir));
+    if (typeof listed === "string") return tree.push([dir, listed]);
+    for (const name of listed) {
+      const path = `${dir === "/" ? "" : dir}/${name}`;
+      const st = attempt(() => fs.lstat(path));
+      let body: unknown = "";
+      if (typeof st === "string") body = st;
+      else if (st.kind === "file") {
+        body = attempt(() => {
+          const fd = fs.open(999, 0, path, OpenFlag.RDONLY | OpenFlag.NOFOLLOW);
+          const b = fs.read(999, fd, st.size);
+          let h = 0x811c9dc5;
+          for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619);
+          return `${b.length}:${h >>> 0}`;
+        });
+      } else if (st.kind === "symlink") body = fs.readlink(path);
+      tree.push([path, st, body]);
+      if (typeof st !== "string" && st.kind === "dir") walk(path);
+    }
+  };
+  try {
+    walk("/");
+  } finally {
+    fs.closeAll(999);
+  }
+  const space = fs.space();
+  const offsets: unknown[] = [];
+  for (let fd = 0; fd < 10; fd++) {
+    try {
+      offsets.push([fd, fs.seek(1, fd, 0, 1), fs.fstat(1, fd)]);
+    } catch (e) {
+      if (!FsError.from(e)) throw e;
+    }
+  }
+  const charged = [...Array(10).keys()].map((c) => fs.charged(c));
+  return { tree, space, offsets, charged, root: fs.stat("/") };
+}
