@@ -31,11 +31,18 @@ const TABLE_BYTES = OPEN_FILES_MAX * RECORD_BYTES;
 /** Owner payload: the table's address, then its open count. */
 const OWNER_PAYLOAD = 8;
 
-/** The 4 key bytes of a u32 owner or client number. */
+const keyBytes = new Uint8Array(4);
+
+/**
+ * The 4 key bytes of a u32 owner or client number, in one buffer reused
+ * by every call (a table reads a key only during the call it is given to).
+ */
 export function u32Key(n: number): Uint8Array {
-  const k = new Uint8Array(4);
-  new DataView(k.buffer).setUint32(0, n >>> 0, true);
-  return k;
+  keyBytes[0] = n & 0xff;
+  keyBytes[1] = (n >>> 8) & 0xff;
+  keyBytes[2] = (n >>> 16) & 0xff;
+  keyBytes[3] = n >>> 24;
+  return keyBytes;
 }
 
 /** Every owner's descriptors (see the module map). */
