@@ -10,7 +10,8 @@
 import { allocatePmoBuffers, PersistentMemory } from "../../../kernel/abi/pmem.ts";
 import type { PmoBuffers } from "../../../kernel/abi/layout.ts";
 import { fsMetaPagesFor, type NvmFileSystem, openFsStore } from "../../../servers/fs/store/mod.ts";
-import { FsError, OpenFlag } from "../../../servers/fs/vfs.ts";
+import type { Prng } from "../../../kernel/abi/prng.ts";
+import { FsError, OpenFlag, Whence } from "../../../servers/fs/vfs.ts";
 
 /** A store and the buffers under it. */
 export interface Fixture {
@@ -146,4 +147,47 @@ export function visible(fs: NvmFileSystem): unknown {
   }
   const charged = [...Array(10).keys()].map((c) => fs.charged(c));
   return { tree, space, offsets, charged, root: fs.stat("/") };
+}
+
+const PATHS = ["/a", "/b", "/d", "/d/c", "/d/e", "/d/e/f", "/l", "/a/x", "/d/", "/l/"];
+
+/** One random operation on `fs` over a few names, with a label saying what it is. */
+export function randomOp(fs: NvmFileSystem, random: Prng): [string, () => unknown] {
+  const p = PATHS[random.int(0, PATHS.length - 1)];
+  const q = PATHS[random.int(0, PATHS.length - 1)];
+  const fd = random.int(0, 4);
+  const flags = [
+    OpenFlag.RDONLY,
+    OpenFlag.WRONLY | OpenFlag.CREAT,
+    OpenFlag.RDWR | OpenFlag.CREAT | OpenFlag.EXCL,
+    OpenFlag.WRONLY | OpenFlag.TRUNC,
+    OpenFlag.RDWR | OpenFlag.APPEND | OpenFlag.CREAT,
+    OpenFlag.RDONLY | OpenFlag.DIRECTORY,
+    OpenFlag.RDONLY | OpenFlag.NOFOLLOW,
+  ][random.int(0, 6)];
+  const size = [0, 1, 4095, 4097, 9000, 70_000][random.int(0, 5)];
+  const offset = [-1, 0, 5000, 300_000, 2 ** 32 + 1][random.int(0, 4)]; // EFBIG without 4 GiB files
+  const ops: Array<[string, () => unknown]> = [
+    [`open ${p} ${flags}`, () => fs.open(1, 1 + (fd & 1), p, flags, 0o644)],
+    [`close ${fd}`, () => fs.close(1, fd)],
+    [`write ${fd} ${size}`, () => fs.write(1, fd, new Uint8Array(size).fill(7))],
+    [
+      `pwrite ${fd} ${offset} ${size}`,
+      () => fs.pwrite(1, fd, offset, new Uint8Array(size).fill(9)),
+    ],
+    [`read ${fd}`, () => fs.read(1, fd, size)],
+    [`seek ${fd} ${offset}`, () => fs.seek(1, fd, offset, Whence.CUR)],
+    [`ftruncate ${fd} ${offset}`, () => fs.ftruncate(1, fd, offset)],
+    [`truncate ${p} ${size}`, () => fs.truncate(p, size)],
+    [`mkdir ${p}`, () => fs.mkdir(p, random.int(0, 3) === 0 ? 0o500 : 0o755)],
+    [`rmdir ${p}`, () => fs.rmdir(p)],
+    [`unlink ${p}`, () => fs.unlink(p)],
+    [`rename ${p} ${q}`, () => fs.rename(p, q)],
+    [`link ${p} ${q}`, () => fs.link(p, q)],
+    [`symlink ${q} ${p}`, () => fs.symlink(q, p)],
+    [`chmod ${p}`, () => fs.chmod(p, random.int(0, 1) ? 0o755 : 0o300)],
+    [`readdir ${p}`, () => fs.readdir(p, 0, 2)],
+    [`stat ${p}`, () => fs.stat(p)],
+  ];
+  return ops[random.int(0, ops.length - 1)];
 }
