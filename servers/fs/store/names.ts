@@ -185,15 +185,22 @@ export class Names {
   /** {@inheritDoc FileSystem.rename} */
   rename(from: string, to: string): void {
     const op = "rename";
-    const a = this.paths.resolve(op, from, "entry");
-    const b = this.paths.resolve(op, to, "entry");
+    const a = this.paths.resolve(op, from, "create"); // both walks first, then the checks
+    const b = this.paths.resolve(op, to, "create");
     // in Linux's order: the names' kinds, the source, slashes, the subtrees, then the two names
     if (a.name === null) fsFail(FsErrno.EBUSY, op, from, "/, . and .. cannot be renamed");
     if (b.name === null) fsFail(FsErrno.EBUSY, op, to, "/, . and .. cannot be replaced");
     if (a.ino === 0) fsFail(FsErrno.ENOENT, op, from, "no such file or directory");
     const inodes = this.inodes;
     const srcDir = inodes.kind(a.ino) === Kind.DIR;
-    if (!srcDir && b.slash) fsFail(FsErrno.ENOTDIR, op, to, "a file's new name cannot end in /");
+    if (!srcDir && (a.slash || b.slash)) {
+      fsFail(
+        FsErrno.ENOTDIR,
+        op,
+        a.slash ? from : to,
+        "what is no directory is named without a final /",
+      );
+    }
     if (srcDir && this.within(b.parent, a.ino)) {
       fsFail(FsErrno.EINVAL, op, to, `inside ${from} itself`);
     }

@@ -279,6 +279,8 @@ Deno.test("Linux's order of refusals: O_CREAT before a slash, a target's slash, 
   assert.equal(errnoOf(() => fs.rename("/A", "/A/B/x")), "EINVAL");
   assert.equal(errnoOf(() => fs.rename("/", "/nope/x")), "ENOENT"); // the walk first
   assert.equal(errnoOf(() => fs.rename("/nope", "/A/.")), "EBUSY");
+  assert.equal(errnoOf(() => fs.rename("/nope", "/f/")), "ENOENT"); // the source before the slash
+  assert.equal(errnoOf(() => fs.rename("/f/", "/g")), "ENOTDIR");
   const d = fs.open(1, 1, "/A", RDONLY);
   assert.equal(errnoOf(() => fs.seek(1, d, 0, Whence.END)), "EINVAL");
   assert.equal(fs.seek(1, d, 0, Whence.SET), 0);
