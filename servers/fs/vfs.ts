@@ -25,8 +25,9 @@
  *   path at most {@link PATH_BYTES_MAX} bytes. NUL anywhere is EINVAL, a
  *   longer name or path ENAMETOOLONG.
  * - Symlinks are followed in every component but the last of lstat,
- *   readlink, unlink, rename, symlink's own path, link's new path and
- *   open with O_NOFOLLOW; at most {@link SYMLINK_FOLLOW_MAX} in one
+ *   readlink, unlink, rename, symlink's own path, both paths of link (a
+ *   hard link to a symlink is a link to the symlink, as Linux's link(2)
+ *   makes it) and open with O_NOFOLLOW; at most {@link SYMLINK_FOLLOW_MAX} in one
  *   resolution (ELOOP). A relative target resolves from the link's
  *   directory.
  * - Permissions without users: one owner, not root. Mode bits are kept,
@@ -133,8 +134,8 @@ export enum Whence {
 
 /** Longest name (one path component) in UTF-8 bytes. */
 export const NAME_BYTES_MAX = 255;
-/** Longest path in UTF-8 bytes. */
-export const PATH_BYTES_MAX = 4096;
+/** Longest path in UTF-8 bytes (Linux's PATH_MAX of 4096 less its terminating NUL). */
+export const PATH_BYTES_MAX = 4095;
 /** Symlinks one path resolution may follow before ELOOP. */
 export const SYMLINK_FOLLOW_MAX = 40;
 /** Descriptors one owner may have open at once (EMFILE beyond). */
