@@ -126,6 +126,24 @@ function alive(m: MachineProcess, since = 0): Array<{ n: number; text: string; e
 
 const isLog = (l: MachineLine, re: RegExp) => l.t === "log" && re.test(l.text);
 
+/** Errors the keeping client saw but E_PEER_DIED (a call its server's death cut short). */
+function keepErrors(m: MachineProcess): string[] {
+  const out: string[] = [];
+  for (const l of m.lines) {
+    if (l.t !== "console") continue;
+    for (const x of l.text.matchAll(/^fsops keep-error (\S+)$/gm)) {
+      if (x[1] !== "E_PEER_DIED") out.push(x[1]);
+    }
+  }
+  return out;
+}
+
+/** Waits until `done`, or fails at once when the keeping client saw another error. */
+async function untilAlive(m: MachineProcess, done: () => boolean, since = 0): Promise<void> {
+  await m.waitFor(() => done() || keepErrors(m).length > 0, 60_000, since);
+  assert.deepEqual(keepErrors(m), [], "the kept descriptor and file were there after the fault");
+}
+
 for (const fault of ["throw", "exit"] as FaultKind[]) {
   Deno.test(`fs server: a fault (${fault}) is contained; it comes back with its tree and open descriptors, its client goes on`, async () => {
     const image = tempImage();
@@ -139,7 +157,7 @@ for (const fault of ["throw", "exit"] as FaultKind[]) {
     try {
       await m.ready();
       await consoleLine(m, "fsops kept ");
-      await m.waitFor(() => alive(m).length >= 2);
+      await untilAlive(m, () => alive(m).length >= 2);
       const since = m.lines.length;
       await m.inject("fs", fault, 1);
       const restart = await m.waitFor(
@@ -150,8 +168,8 @@ for (const fault of ["throw", "exit"] as FaultKind[]) {
       assert.ok(restart);
       const back = m.lines.length;
       // Reads through the descriptor opened before the fault, served by the new worker.
-      await m.waitFor(() => alive(m, back).length >= 3, 60_000, back);
-      for (const a of alive(m)) assert.equal(a.text, "kept across faults");
+      await untilAlive(m, () => alive(m, back).length >= 3, back);
+      for (const a of alive(m)) assert.equal(a.text, "kept across faults 2018");
       const opened = m.lines.slice(since).filter((l) => isLog(l, /fs: opened \d+ data pages/));
       assert.equal(opened.length, 1, "the restarted server opened the tree it had (not formatted)");
       assert.equal((await m.shutdown()).code, 0);
@@ -172,8 +190,8 @@ Deno.test("fs server: a resume after SIGKILL keeps the tree and the descriptors"
     await m.kill();
     m = MachineProcess.start(image, []);
     assert.equal((await m.ready()).resumed, true);
-    await m.waitFor(() => alive(m).some((a) => a.n > before + 1));
-    for (const a of alive(m)) assert.equal(a.text, "kept across faults");
+    await untilAlive(m, () => alive(m).some((a) => a.n > before + 1));
+    for (const a of alive(m)) assert.equal(a.text, "kept across faults 2018");
     assert.equal((await m.shutdown()).code, 0);
   } finally {
     await m.kill();
