@@ -38,7 +38,8 @@ const served = { ok: "dir" };
 
 Deno.test("fs server: every operation over IPC, 1 MiB through the buffer, foreign and closed descriptors, bad input, sync", async () => {
   const image = tempImage();
-  const m = MachineProcess.start(image, ["--fresh", "--apps", PROGRAM]);
+  // 8 MiB of data: the 1 MiB file and the rest (the default is 2).
+  const m = MachineProcess.start(image, ["--fresh", "--fs-mb", "8", "--apps", PROGRAM]);
   try {
     await m.ready();
     const r = JSON.parse(await consoleLine(m, "fsops ")) as Record<string, Outcome>;
