@@ -39,7 +39,7 @@ const served = { ok: "dir" };
 
 Deno.test("fs server: every operation over IPC, 1 MiB through the buffer, foreign and closed descriptors, bad input, sync", async () => {
   const image = tempImage();
-  // 8 MiB of data: the 1 MiB file and the rest (the default is 2).
+  // 8 MiB of data: the 1 MiB file and the rest (the default is 16).
   const m = MachineProcess.start(image, ["--fresh", "--fs-mb", "8", "--apps", PROGRAM]);
   try {
     await m.ready();
