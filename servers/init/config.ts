@@ -14,6 +14,8 @@
  */
 
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
+import { FS_MB_DEFAULT, FS_META_MB_DEFAULT, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
+import { fsMetaPagesFor } from "../fs/store/mod.ts";
 
 /** One server init starts. */
 export interface ServiceConfig {
@@ -29,6 +31,10 @@ export interface ServiceConfig {
   optional?: boolean;
   /** Gets the NIC's transmit ring, receive PMO and IRQ as "nic", "nic-rx", "nic-irq" (the network driver). */
   nic?: boolean;
+  /** Its start arguments, from init's own (the machine's flags); none when absent. */
+  args?: (initArgs: Record<string, unknown>) => Record<string, unknown>;
+  /** Pages it may use, from its start arguments, when they decide ({@link quotaPages} otherwise). */
+  quotaFor?: (args: Record<string, unknown>) => number;
 }
 
 /** The servers, in start order (a server starts after every service it needs). */
@@ -43,9 +49,17 @@ export const SERVICES: ServiceConfig[] = [
   {
     name: "fs",
     program: "servers/fs/main.ts",
-    quotaPages: 256,
+    quotaPages: 0,
     policy: "fresh",
-    needs: ["memory"],
+    needs: [],
+    // `--fs-mb` and `--fs-client-blocks`, as the kernel handed them to init.
+    args: (initArgs) => ({ ...fsArgs(initArgs.fs) }),
+    // Its data segments, the metadata heap the storage wants for them, and the program's pages.
+    quotaFor: (args) => {
+      const a = fsArgs(args);
+      const { segments, segmentPages } = fsSegments(a.dataPages);
+      return segments * segmentPages + fsMetaPages(a) + FS_PROGRAM_PAGES;
+    },
   },
   {
     name: "net",
@@ -97,6 +111,47 @@ export const APPS: Record<string, AppConfig> = {
       (typeof args.pages === "number" ? args.pages : KV_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,
   },
 };
+
+/** 4 KiB pages in a MiB. */
+const FS_PAGES_PER_MB = 256;
+/** Pages the FS server uses besides its storage (slot record, console, descriptor-buffer table). */
+const FS_PROGRAM_PAGES = 64;
+
+/**
+ * The FS server's data segments for `pages` pages of data: as few as
+ * PMO_PAGES_MAX allows, of one size (the storage wants them equal).
+ */
+export function fsSegments(pages: number): { segments: number; segmentPages: number } {
+  const segments = Math.ceil(pages / PMO_PAGES_MAX);
+  return { segments, segmentPages: Math.ceil(pages / segments) };
+}
+
+/** What the FS server is started with (`--fs-mb`, `--fs-meta-mb`, `--fs-client-blocks`). */
+export interface FsArgs {
+  /** Pages of file data. */
+  dataPages: number;
+  /** Pages of metadata; 0: what the storage recommends for the data (`fsMetaPagesFor`). */
+  metaPages: number;
+  /** Each client's quota in 4 KiB blocks; 0: none. */
+  clientBlocks: number;
+}
+
+/** The FS server's arguments from init's `fs` argument, with the defaults for what is missing. */
+export function fsArgs(given: unknown): FsArgs {
+  const g = (typeof given === "object" && given !== null ? given : {}) as Record<string, unknown>;
+  return {
+    dataPages: typeof g.dataPages === "number" ? g.dataPages : FS_MB_DEFAULT * FS_PAGES_PER_MB,
+    metaPages: typeof g.metaPages === "number" ? g.metaPages : FS_META_MB_DEFAULT * FS_PAGES_PER_MB,
+    clientBlocks: typeof g.clientBlocks === "number" ? g.clientBlocks : 0,
+  };
+}
+
+/** Pages of the FS server's metadata PMO for `args`. */
+export function fsMetaPages(args: FsArgs): number {
+  if (args.metaPages > 0) return args.metaPages;
+  const { segments, segmentPages } = fsSegments(args.dataPages);
+  return fsMetaPagesFor(segments * segmentPages);
+}
 
 /** Pages each app may use, unless its entry says otherwise. */
 export const APP_QUOTA_PAGES = 2048;

@@ -77,10 +77,11 @@ async function startService(
 ): Promise<void> {
   const t0 = performance.now();
   const ep = await ctx.sys.endpointCreate();
+  const args = svc.args?.(ctx.args) ?? {};
   await spawn(ctx.sys, {
     name: svc.name,
     program: svc.program,
-    quotaPages: svc.quotaPages,
+    quotaPages: svc.quotaFor?.(args) ?? svc.quotaPages,
     quotaObjects: svc.quotaObjects,
     policy: policyOf(ctx, svc.name, svc.policy),
     caps: [
@@ -88,6 +89,7 @@ async function startService(
       ...needGrants(svc.needs, endpoints, badge),
       ...(svc.nic ? nicGrants() : []),
     ],
+    args,
   });
   endpoints.set(svc.name, ep);
   const conn = await ctx.connect(ep);
@@ -150,7 +152,8 @@ function queryArgs(query: string): Record<string, unknown> {
  * `tests/programs/x.ts?pages=64&objects=1000` (numbers stay numbers). It may
  * call every service in `services` and gets a timer of PROGRAM_APP_TIMER_MS
  * unless `timerMs` says otherwise, and APP_QUOTA_OBJECTS kernel records
- * unless `quotaObjects` says otherwise.
+ * unless `quotaObjects` says otherwise, and APP_QUOTA_PAGES pages unless
+ * `quotaPages` does.
  */
 function programApp(
   spec: string,
@@ -160,7 +163,9 @@ function programApp(
   if (!/^(tests\/programs|servers\/apps)\/[a-z0-9_-]+\.ts$/.test(path)) return undefined;
   const args = queryArgs(query);
   const timerMs = typeof args.timerMs === "number" ? args.timerMs : PROGRAM_APP_TIMER_MS;
-  return { program: path, needs: services, timerMs, args };
+  const pages = args.quotaPages;
+  const quotaPages = typeof pages === "number" ? () => pages : undefined;
+  return { program: path, needs: services, timerMs, args, quotaPages };
 }
 
 runProgram(async (ctx) => {
