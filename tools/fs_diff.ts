@@ -10,8 +10,9 @@
  *   "err ENOENT";
  * - {@link treeOf}: a side's whole tree as sorted lines;
  * - {@link runSequence}: a sequence on both sides, the first mismatch;
- * - {@link runSeeded}, {@link runExhaustive}: many sequences, a fresh tree
- *   for each from a factory of side pairs;
+ * - {@link runSeeded}, {@link runSeededMany}, {@link runExhaustive}: many
+ *   sequences, a fresh tree for each from a factory of side pairs
+ *   ({@link hostPair}: the host against itself, the harness's own check);
  * - {@link formatMismatch}: the seed or sequence, both sides, the replay.
  *
  * Compared: every result's value, and every error by its POSIX NAME (the
@@ -32,6 +33,7 @@
  */
 
 import { type FsApi, FsError, type FsStat, OpenFlag } from "../servers/fs/vfs.ts";
+import { HostFsApi } from "./fs_host.ts";
 import {
   ACE_START,
   aceOps,
@@ -367,16 +369,16 @@ export async function runSeeded(
 }
 
 /**
- * Every sequence of `length` operations of `ops` (default the ACE set),
+ * Every sequence of `length` operations of `set` (default the ACE set),
  * each after {@link ACE_START} on a fresh pair; `limit` bounds how many.
  */
 export async function runExhaustive(
   pair: () => SidePair | Promise<SidePair>,
   length: number,
-  o: RunOptions & { ops?: FsOp[]; limit?: number } = {},
+  o: RunOptions & { set?: FsOp[]; limit?: number } = {},
 ): Promise<DiffRun> {
   const run: DiffRun = { sequences: 0, operations: 0, mismatches: [] };
-  for (const seq of sequences(o.ops ?? aceOps(), length)) {
+  for (const seq of sequences(o.set ?? aceOps(), length)) {
     if (o.limit !== undefined && run.sequences >= o.limit) break;
     const p = await pair();
     try {
@@ -387,6 +389,107 @@ export async function runExhaustive(
     }
     run.sequences++;
     run.operations += seq.length;
+  }
+  return run;
+}
+
+/**
+ * Seeded sequences of `length` operations, seeds `seed`, `seed + 1`, …,
+ * until `ops` operations have run (the last one shorter), each on a fresh
+ * pair; the replay of a mismatch names its own seed and length.
+ */
+export async function runSeededMany(
+  pair: () => SidePair | Promise<SidePair>,
+  seed: number,
+  ops: number,
+  length: number,
+  o: RunOptions = {},
+): Promise<DiffRun> {
+  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [] };
+  for (let s = seed; run.operations < ops; s = (s + 1) >>> 0) {
+    const n = Math.min(length, ops - run.operations);
+    const one = await runSeeded(pair, s, n, {
+      ...o,
+      maxMismatches: 1,
+      replayFlags: ` --length ${n}${o.replayFlags ?? ""}`,
+    });
+    run.sequences++;
+    run.operations += n;
+    run.mismatches.push(...one.mismatches);
+    if (run.mismatches.length >= (o.maxMismatches ?? 1)) break;
+  }
+  return run;
+}
+
+/** Two {@link HostFsApi}s emptied after each sequence: the harness's own check. */
+export function hostPair(): { pair: () => SidePair; dispose(): void } {
+  const a = new HostFsApi(), b = new HostFsApi();
+  const p: SidePair = {
+    a,
+    b,
+    done() {
+      a.reset();
+      b.reset();
+    },
+  };
+  return {
+    pair: () => p,
+    dispose() {
+      a.dispose();
+      b.dispose();
+    },
+  };
+}
+
+/** What `scenario fsdiff` runs against the host. */
+export type FsAgainst = "host";
+/** The sides `scenario fsdiff --against` takes. */
+export const FS_AGAINST: readonly FsAgainst[] = ["host"];
+
+/** Options of {@link fsDiffAgainst}. */
+export interface FsDiffOptions extends RunOptions {
+  seed: number;
+  /** Seeded operations in all. */
+  ops: number;
+  /** Operations of one seeded sequence. */
+  length: number;
+  /** Also every sequence of 1, 2 and 3 operations of the ACE set. */
+  exhaustive?: boolean;
+}
+
+/** The long differential run of `deno task scenario fsdiff`: one side against the host. */
+export async function fsDiffAgainst(against: FsAgainst, o: FsDiffOptions): Promise<DiffRun> {
+  const sides = hostPair();
+  const labels: [string, string] = [against === "host" ? "host A" : against, "host"];
+  const flags = ` --against ${against}`;
+  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [] };
+  const add = (r: DiffRun) => {
+    run.sequences += r.sequences;
+    run.operations += r.operations;
+    run.mismatches.push(...r.mismatches);
+  };
+  try {
+    if (o.exhaustive) {
+      for (const length of [1, 2, 3]) {
+        add(
+          await runExhaustive(sides.pair, length, {
+            log: o.log,
+            maxMismatches: o.maxMismatches,
+            labels,
+          }),
+        );
+        o.log?.(`exhaustive length ${length}: ${run.sequences} sequences so far`);
+      }
+    }
+    add(
+      await runSeededMany(sides.pair, o.seed, o.ops, o.length, {
+        ...o,
+        labels,
+        replayFlags: flags,
+      }),
+    );
+  } finally {
+    sides.dispose();
   }
   return run;
 }
