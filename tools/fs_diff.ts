@@ -345,9 +345,9 @@ function record(run: DiffRun, m: Mismatch | undefined, origin: Origin, o: RunOpt
   return run.mismatches.length >= (o.maxMismatches ?? 1);
 }
 
-/** The operations of seed `seed`: `ops` of them, from {@link FsGenerator}. */
-export function seededOps(seed: number, ops: number): FsOp[] {
-  const g = new FsGenerator(seed);
+/** The operations of seed `seed`: `ops` of them, from {@link FsGenerator} (`pathOnly`: no descriptors). */
+export function seededOps(seed: number, ops: number, pathOnly = false): FsOp[] {
+  const g = new FsGenerator(seed, pathOnly);
   return Array.from({ length: ops }, () => g.next());
 }
 

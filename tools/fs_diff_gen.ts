@@ -160,7 +160,13 @@ export class FsGenerator {
   /** Handles made so far (opens generated). */
   private handles = 0;
 
-  constructor(readonly seed: number) {
+  /**
+   * @param seed the seed of every choice
+   * @param pathOnly no descriptors: each open or descriptor call becomes a
+   *   `put` (open, pwrite, close in one), for a load whose every operation
+   *   stands alone (tests/programs/fsload.ts)
+   */
+  constructor(readonly seed: number, readonly pathOnly = false) {
     this.prng = new Prng(seed);
   }
 
@@ -174,6 +180,7 @@ export class FsGenerator {
   private pick(): FsOp {
     const p = this.prng;
     const r = p.int(0, 99);
+    if (this.pathOnly && r < 60) return this.put();
     if (r < 16 || this.handles === 0 && r < 40) return this.open();
     if (r < 60) return this.fdOp();
     if (r < 68) return { op: "mkdir", path: this.path("dir"), mode: p.pick(DIR_MODES) };
@@ -208,6 +215,20 @@ export class FsGenerator {
       path: this.path(p.int(0, 9) === 0 ? "any" : "file"),
       flags,
       mode: p.pick(FILE_MODES),
+    };
+  }
+
+  private put(): FsOp {
+    const p = this.prng;
+    const o = this.open() as Extract<FsOp, { op: "open" }>;
+    const flags = (o.flags & ~3) | p.pick([OpenFlag.WRONLY, OpenFlag.RDWR]);
+    return {
+      op: "put",
+      path: o.path,
+      flags,
+      offset: p.pick(OFFSETS),
+      length: p.pick(LENGTHS),
+      tag: p.int(0, 250),
     };
   }
 
