@@ -120,6 +120,8 @@ interface Resolved {
 /** An open descriptor. */
 interface HostFd {
   file: Deno.FsFile;
+  /** Opened for reading (Deno skips the system call of an empty read, which would say EBADF). */
+  readable: boolean;
 }
 
 /**
@@ -239,11 +241,12 @@ export class HostFsApi implements FsApi {
 
   /**
    * The clean host path of `path` as the new name of a call that makes one
-   * (mkdir, symlink, link, rename's target): the final name not followed;
+   * (mkdir, symlink, link): the final name not followed, even before a
+   * slash (a dangling symlink "l" makes mkdir "l/" EEXIST);
    * EEXIST when the path names a directory by "/", "." or "..".
    */
   private entry(path: string, op: string): Resolved {
-    const r = this.resolve(path, false);
+    const r = this.resolve(path, false, true);
     if (r.last !== "name") {
       throw new FsError(op === "rename" ? FsErrno.EBUSY : FsErrno.EEXIST, `${op} ${path}`);
     }
@@ -260,6 +263,13 @@ export class HostFsApi implements FsApi {
     const d = Number.isInteger(fd) && fd >= 0 ? this.fds[fd] : undefined;
     if (!d) throw new FsError(FsErrno.EBADF, `descriptor ${fd} is not open`);
     return d;
+  }
+
+  /** The file of a descriptor open for reading (EBADF otherwise). */
+  private readable(fd: number): Deno.FsFile {
+    const d = this.fd(fd);
+    if (!d.readable) throw new FsError(FsErrno.EBADF, `descriptor ${fd} is not open for reading`);
+    return d.file;
   }
 
   /** Runs `f`, mapping a Deno error to its FsError. */
@@ -315,7 +325,7 @@ export class HostFsApi implements FsApi {
       if (trunc && (!write || append) && file.statSync().isFile) Deno.truncateSync(p, 0);
       let n = this.fds.indexOf(undefined);
       if (n < 0) n = this.fds.length;
-      this.fds[n] = { file };
+      this.fds[n] = { file, readable: access !== OpenFlag.WRONLY };
       return n;
     });
   }
@@ -330,7 +340,7 @@ export class HostFsApi implements FsApi {
   }
 
   read(fd: number, length: number): Promise<Uint8Array> {
-    return this.call(`read ${fd}`, () => readFully(this.fd(fd).file, length));
+    return this.call(`read ${fd}`, () => readFully(this.readable(fd), length));
   }
 
   write(fd: number, data: Uint8Array): Promise<number> {
@@ -345,7 +355,7 @@ export class HostFsApi implements FsApi {
 
   pread(fd: number, offset: number, length: number): Promise<Uint8Array> {
     return this.call(`pread ${fd}`, () => {
-      const f = this.fd(fd).file;
+      const f = this.readable(fd);
       if (offset < 0) throw new FsError(FsErrno.EINVAL, `pread ${fd}: offset ${offset}`);
       const saved = f.seekSync(0, Deno.SeekMode.Current);
       try {

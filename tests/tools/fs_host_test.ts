@@ -97,6 +97,7 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
     await host.close(await host.open("/f", OpenFlag.CREAT | OpenFlag.WRONLY, 0o644));
     await host.symlink("d", "/l");
     await host.symlink("f", "/lf");
+    await host.symlink("/nowhere/", "/dangling");
     const W = OpenFlag.CREAT | OpenFlag.WRONLY;
     const cases: Array<[string, () => Promise<unknown>, string]> = [
       ["mkdir /x/../y", () => host.mkdir("/x/../y", 0o755), "ENOENT"],
@@ -120,6 +121,7 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
       ["rmdir /d/.", () => host.rmdir("/d/."), "EINVAL"],
       ["open /lf O_NOFOLLOW", () => host.open("/lf", OpenFlag.RDONLY | OpenFlag.NOFOLLOW), "ELOOP"],
       ["open /d O_CREAT", () => host.open("/d", OpenFlag.RDONLY | OpenFlag.CREAT), "EISDIR"],
+      ["mkdir /dangling/", () => host.mkdir("/dangling/", 0o755), "EEXIST"],
     ];
     for (const [what, f, want] of cases) assert.equal(await errno(f()), want, what);
     assert.equal((await host.lstat("/l/")).kind, "dir");
