@@ -6,7 +6,8 @@
  *
  * - crash (tools/crash_scenario.ts): boot with a counter and a write-heavy app, SIGKILL the machine at
  *   a seeded random instant (while running, or during resume itself), resume,
- *   check the invariants, repeat.
+ *   check the invariants, repeat; `--load fs` adds the file-system load
+ *   (tests/programs/fsload.ts), its tree checked after every resume.
  * - power (tools/power_scenario.ts): inject a fault into each kind of checkpoint write (data runs,
  *   header runs, the superblock) through the image's writer: power failure
  *   before or after it, a torn write, a lost write, an I/O error; resume, and
@@ -83,14 +84,25 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         arg: "METHOD",
         help: "stop-and-copy, cow or hybrid",
       },
+      load: {
+        type: "string",
+        arg: "fs",
+        help: "also the file-system load: the tree after each resume equals the host's replay " +
+          "of the operations the console showed",
+      },
     },
     async run(values, seed) {
       const iterations = Number(values.iterations);
+      if (values.load !== undefined && values.load !== "fs") {
+        console.error(`scenario crash: --load is fs, not "${values.load}"`);
+        return 2;
+      }
       const r = await crashScenario(seed, iterations, {
         log,
         copyMethod: String(values["copy-method"]),
+        load: values.load === "fs" ? "fs" : undefined,
       });
-      return report(r, `--iterations ${iterations}`);
+      return report(r, `--iterations ${iterations}${values.load ? ` --load ${values.load}` : ""}`);
     },
   },
   power: {
