@@ -15,7 +15,9 @@
  *
  * The checker replays the operations on a {@link HostFsApi} as their lines
  * come and requires: every operation's result equals the host's (the
- * differential test on the booted system); operations come in order with
+ * differential test on the booted system; two different errors are
+ * counted apart, {@link FsLoadChecker.errorDifferences}, as neither tree
+ * changed); operations come in order with
  * no gap or repeat; a printed tree is the host's after exactly the
  * operations the console showed (so the tree at resume is the committed
  * state, no more, no less); and no tree holds fewer operations than a
@@ -56,6 +58,12 @@ export class FsLoadChecker {
   synced = 0;
   /** Trees checked (one per start). */
   trees = 0;
+  /**
+   * Operations both sides refused with different errors: a difference for
+   * the differential test (reported), not a violation here, since neither
+   * tree changed.
+   */
+  readonly errorDifferences: string[] = [];
   /** Known differences of results passed over, by name (see the constructor). */
   readonly knownSeen: Record<string, number> = {};
   private readonly ops: FsOp[];
@@ -117,11 +125,12 @@ export class FsLoadChecker {
     const k = want === result ? undefined : this.known.find((k) => k.matches(o, result, want));
     if (k) this.knownSeen[k.name] = (this.knownSeen[k.name] ?? 0) + 1;
     else if (want !== result) {
-      this.violations.push(
-        `seed ${this.seed}, operation ${n} (${
-          showOp(o)
-        }): the machine said "${result}", the host "${want}"`,
-      );
+      const what = `seed ${this.seed}, operation ${n} (${
+        showOp(o)
+      }): the machine said "${result}", the host "${want}"`;
+      // Two errors changed nothing on either side: the trees still compare.
+      if (result.startsWith("err ") && want.startsWith("err ")) this.errorDifferences.push(what);
+      else this.violations.push(what);
     }
   }
 
