@@ -6,7 +6,8 @@
  *
  * - crash (tools/crash_scenario.ts): boot with a counter and a write-heavy app, SIGKILL the machine at
  *   a seeded random instant (while running, or during resume itself), resume,
- *   check the invariants, repeat.
+ *   check the invariants, repeat; `--load fs` adds the file-system load
+ *   (tests/programs/fsload.ts), its tree checked after every resume.
  * - power (tools/power_scenario.ts): inject a fault into each kind of checkpoint write (data runs,
  *   header runs, the superblock) through the image's writer: power failure
  *   before or after it, a torn write, a lost write, an I/O error; resume, and
@@ -26,6 +27,10 @@
  * - kvdiff: a long seeded differential run, the store (or a second
  *   redis-server) against a real redis-server, every reply compared byte
  *   for byte (tools/kv_diff.ts).
+ * - fsdiff: a long seeded file-system differential run, one side against
+ *   a temporary directory on the host, every result, error name and the
+ *   final trees compared (tools/fs_diff.ts; --against booted: the booted
+ *   FS server through tests/programs/fs_diff.ts, tools/fs_diff_booted.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
@@ -44,6 +49,8 @@ import { nestedScenario } from "./nested_scenario.ts";
 import { netScenario } from "./net_scenario.ts";
 import { kvScenario } from "./kv_scenario.ts";
 import { type Against, diffAgainst, formatMismatch } from "./kv_diff.ts";
+import { FS_AGAINST, type FsAgainst, fsDiffAgainst, STORE_KNOWN } from "./fs_diff.ts";
+import { diffBooted } from "./fs_diff_booted.ts";
 import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 
@@ -77,14 +84,25 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         arg: "METHOD",
         help: "stop-and-copy, cow or hybrid",
       },
+      load: {
+        type: "string",
+        arg: "fs",
+        help: "also the file-system load: the tree after each resume equals the host's replay " +
+          "of the operations the console showed",
+      },
     },
     async run(values, seed) {
       const iterations = Number(values.iterations);
+      if (values.load !== undefined && values.load !== "fs") {
+        console.error(`scenario crash: --load is fs, not "${values.load}"`);
+        return 2;
+      }
       const r = await crashScenario(seed, iterations, {
         log,
         copyMethod: String(values["copy-method"]),
+        load: values.load === "fs" ? "fs" : undefined,
       });
-      return report(r, `--iterations ${iterations}`);
+      return report(r, `--iterations ${iterations}${values.load ? ` --load ${values.load}` : ""}`);
     },
   },
   power: {
@@ -199,6 +217,38 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
     },
     run: runKvDiff,
   },
+  fsdiff: {
+    summary: "file-system operations on one side and on a host directory: " +
+      "every result, error name and final tree compared",
+    flags: {
+      ops: { type: "string", default: "20000", arg: "N", help: "seeded operations in all" },
+      length: {
+        type: "string",
+        default: "500",
+        arg: "L",
+        help: "operations of one sequence (seeds S, S+1, … each on a fresh tree; " +
+          "booted: one sequence of --ops)",
+      },
+      against: {
+        type: "string",
+        default: FS_AGAINST[FS_AGAINST.length - 1],
+        arg: "SIDE",
+        help: `${FS_AGAINST.join(" or ")}: the side run against the host`,
+      },
+      exhaustive: {
+        type: "boolean",
+        default: false,
+        help: "first every sequence of 1, 2 and 3 operations of the ACE set",
+      },
+      "max-mismatches": { type: "string", default: "1", arg: "N", help: "stop after N mismatches" },
+      "pass-known": {
+        type: "boolean",
+        default: false,
+        help: "pass over the storage's known differences (tools/fs_diff.ts STORE_KNOWN), counted",
+      },
+    },
+    run: runFsDiff,
+  },
   faults: {
     summary: "seeded fault injection into every server and app (tools/faults_scenario.ts)",
     flags: {
@@ -248,6 +298,35 @@ async function runKvDiff(
     ).pop(),
   );
   return 1;
+}
+
+async function runFsDiff(
+  values: Record<string, string | boolean | undefined>,
+  seed: number,
+): Promise<number> {
+  const against = String(values.against) as FsAgainst;
+  if (!FS_AGAINST.includes(against)) {
+    console.error(`scenario fsdiff: --against is ${FS_AGAINST.join(" or ")}, not "${against}"`);
+    return 2;
+  }
+  const known = values["pass-known"] === true ? STORE_KNOWN : undefined;
+  const r = against === "booted"
+    ? await diffBooted({ seed, ops: Number(values.ops), log, known })
+    : await fsDiffAgainst(against, {
+      known,
+      seed,
+      ops: Number(values.ops),
+      length: Number(values.length),
+      exhaustive: values.exhaustive === true,
+      maxMismatches: Number(values["max-mismatches"]),
+      log,
+    });
+  console.log(
+    `summary: scenario fsdiff, seed ${seed}, against ${against}: sequences ${r.sequences}, ` +
+      `operations ${r.operations}, mismatches ${r.mismatches.length}`,
+  );
+  for (const [name, n] of Object.entries(r.known)) console.log(`known: ${n} × ${name}`);
+  return r.mismatches.length === 0 ? 0 : 1;
 }
 
 async function runFaults(
