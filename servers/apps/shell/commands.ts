@@ -36,10 +36,14 @@ import {
 } from "../../fs/vfs.ts";
 import {
   type Job,
+  LINE_BYTES_MAX,
   type ListFrame,
+  nextRequest,
   PUT_BYTES_MAX,
   type Reply,
   type ShellState,
+  skipLine,
+  splitWords,
   UsageError,
 } from "./session.ts";
 
@@ -168,6 +172,68 @@ function minute(ms: number): string {
 /** The commands, over one file system. */
 export class Shell {
   constructor(readonly fs: FsApi) {}
+
+  /**
+   * Serves a connection's unparsed `input` for session `s` within
+   * `budget`, while `room()` says its replies may grow: the job under way,
+   * then request after request (session.ts framing). Returns the input
+   * bytes consumed and whether work is left that more input will not
+   * bring (the caller serves it again in a step of its own).
+   */
+  async serve(
+    s: ShellState,
+    input: Uint8Array,
+    out: Reply,
+    budget: Budget,
+    room: () => boolean = () => true,
+  ): Promise<{ consumed: number; more: boolean }> {
+    let from = 0;
+    while (!budget.spent && room()) {
+      if (s.job !== undefined) {
+        const rest = input.subarray(from);
+        if (s.job.k === "put" && rest.length === 0) break; // its payload has not come yet
+        from += await this.resume(s, out, budget, rest);
+        continue;
+      }
+      if (s.skipping) {
+        const n = skipLine(input, from);
+        if (n === undefined) {
+          from = input.length;
+          break;
+        }
+        from += n;
+        delete s.skipping;
+        out.error("EINVAL", `line longer than ${LINE_BYTES_MAX} bytes`);
+        continue;
+      }
+      const r = nextRequest(input, from);
+      if (r.kind === "incomplete") {
+        if (r.skip === 0) break;
+        from += r.skip;
+        s.skipping = true;
+        continue;
+      }
+      from = r.end;
+      if (r.kind === "overlong") {
+        out.error("EINVAL", `line longer than ${LINE_BYTES_MAX} bytes`);
+        continue;
+      }
+      let words: string[];
+      try {
+        words = splitWords(r.text);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        out.error("EINVAL", e.message);
+        continue;
+      }
+      if (words.length === 0 || words[0].startsWith("#")) continue;
+      await this.run(s, words, out, budget);
+    }
+    const waitingPut = s.job?.k === "put" && from === input.length;
+    const more = room() &&
+      (s.job !== undefined ? !waitingPut : skipLine(input, from) !== undefined);
+    return { consumed: from, more };
+  }
 
   /**
    * Runs request `line` for session `s`, filling `out` with its reply, or

@@ -38,17 +38,7 @@ import { lastingPmo } from "../../runtime/service.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "../kv/conns.ts";
 import { PersistentHeap } from "../kv/store/heap.ts";
 import { Budget, Shell } from "./commands.ts";
-import {
-  decodeState,
-  encodeState,
-  LINE_BYTES_MAX,
-  nextRequest,
-  Reply,
-  type ShellState,
-  skipLine,
-  splitWords,
-  UsageError,
-} from "./session.ts";
+import { decodeState, encodeState, Reply, type ShellState } from "./session.ts";
 
 export { SHELL_PORT_DEFAULT };
 
@@ -77,57 +67,17 @@ class ShellApp {
    * work is left that no event will bring back.
    */
   async run(conn: Conn): Promise<{ replies: Uint8Array; more: boolean }> {
-    const s = this.state(conn), out = new Reply(), budget = new Budget();
-    const input = this.conns.pending(conn, "in");
-    const room = () =>
-      this.conns.pendingBytes(conn, "out") + out.length <= OUTPUT_STALL_BYTES &&
-      out.length < 4 * SEND_SHARE_BYTES;
-    let from = 0;
-    while (!budget.spent && room()) {
-      if (s.job !== undefined) {
-        const rest = input.subarray(from);
-        if (s.job.k === "put" && rest.length === 0) break; // its payload has not come yet
-        from += await this.shell.resume(s, out, budget, rest);
-        continue;
-      }
-      if (s.skipping) {
-        const n = skipLine(input, from);
-        if (n === undefined) {
-          from = input.length;
-          break;
-        }
-        from += n;
-        delete s.skipping;
-        out.error("EINVAL", `line longer than ${LINE_BYTES_MAX} bytes`);
-        continue;
-      }
-      const r = nextRequest(input, from);
-      if (r.kind === "incomplete") {
-        if (r.skip === 0) break;
-        from += r.skip;
-        s.skipping = true;
-        continue;
-      }
-      from = r.end;
-      if (r.kind === "overlong") {
-        out.error("EINVAL", `line longer than ${LINE_BYTES_MAX} bytes`);
-        continue;
-      }
-      let words: string[];
-      try {
-        words = splitWords(r.text);
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        out.error("EINVAL", e.message);
-        continue;
-      }
-      if (words.length === 0 || words[0].startsWith("#")) continue;
-      await this.shell.run(s, words, out, budget);
-    }
-    const waitingPut = s.job?.k === "put" && from === input.length;
-    const more = room() &&
-      (s.job !== undefined ? !waitingPut : skipLine(input, from) !== undefined);
-    this.conns.consume(conn, "in", from);
+    const s = this.state(conn), out = new Reply();
+    const { consumed, more } = await this.shell.serve(
+      s,
+      this.conns.pending(conn, "in"),
+      out,
+      new Budget(),
+      () =>
+        this.conns.pendingBytes(conn, "out") + out.length <= OUTPUT_STALL_BYTES &&
+        out.length < 4 * SEND_SHARE_BYTES,
+    );
+    this.conns.consume(conn, "in", consumed);
     conn.session.name = encodeState(s);
     this.conns.saveSession(conn);
     return { replies: out.take(), more };
