@@ -2,7 +2,11 @@
  * The shell (servers/apps/shell/): its framing (session.ts) and its
  * commands (commands.ts) over an FsApi on a host directory, driven step by
  * step as the app drives them, the session's state written and read back
- * between steps as a crash would make the app do.
+ * between steps as a crash would make the app do; and the app over the
+ * network with `nc`, its session (the current directory) kept across a
+ * SIGKILL and resume of the machine: over a volatile in-memory tree
+ * (tests/programs/shell_memfs.ts) now, and as `deno task boot --apps shell
+ * --restart-on-crash` once the FS client library is in the tree.
  *
  * @module
  */
@@ -25,6 +29,10 @@ import {
   type ShellState,
   splitWords,
 } from "../../../servers/apps/shell/session.ts";
+import { AppMachine } from "../../../tools/app_machine.ts";
+import { requireCommand } from "../../helpers.ts";
+import { LineWatch } from "../../net/line_watch.ts";
+import { UserBoot } from "../../net/user_boot.ts";
 import { HostDirFs } from "./_host_fs.ts";
 
 const encoder = new TextEncoder();
@@ -301,4 +309,93 @@ Deno.test("help lists every command", async () => {
       assert.ok(h.lines.some((l) => l.startsWith(c)), c);
     }
   });
+});
+
+/** The FS client library the shell app connects with (the end-to-end test needs it). */
+const HAS_FS_CLIENT = (() => {
+  try {
+    Deno.statSync(new URL("../../../servers/runtime/fs.ts", import.meta.url));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** `nc` on `port`: say a line, read the reply's lines through its status line. */
+function ncSession(port: number) {
+  const nc = new Deno.Command("nc", {
+    args: ["-N", "127.0.0.1", String(port)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = new LineWatch(nc.stdout);
+  const stdin = nc.stdin.getWriter();
+  return {
+    nc,
+    stdin,
+    /** Sends `line`; resolves with the reply's data lines and its status line. */
+    async ask(line: string): Promise<string[]> {
+      await stdin.write(encoder.encode(line + "\n"));
+      const out: string[] = [];
+      for (;;) {
+        const l = await lines.next(() => true);
+        out.push(l);
+        if (l === "ok" || l.startsWith("error ")) return out;
+      }
+    },
+  };
+}
+
+/** The session's checks around `crash` (SIGKILL of the machine and its resume). */
+async function cwdAcrossCrash(
+  port: number,
+  crash: () => Promise<void>,
+  tree: boolean,
+): Promise<void> {
+  const s = ncSession(port);
+  try {
+    assert.deepEqual(await s.ask("mkdir -p /home/user"), ["ok"]);
+    assert.deepEqual(await s.ask("cd /home/user"), ["ok"]);
+    assert.deepEqual(await s.ask("write notes kept"), ["ok"]);
+    await crash();
+    assert.deepEqual(await s.ask("pwd"), ["/home/user", "ok"], "the session kept its directory");
+    if (tree) assert.deepEqual(await s.ask("cat notes"), ["kept", "ok"], "the file is there");
+    await s.stdin.close();
+    const status = await s.nc.status;
+    assert.equal(status.code, 0, "nc ended cleanly: the connection was never reset");
+  } finally {
+    try {
+      s.nc.kill("SIGKILL");
+    } catch { /* ended */ }
+    await s.nc.status;
+  }
+}
+
+Deno.test("shell over nc: the session's directory survives a SIGKILL and resume of the machine", async () => {
+  await requireCommand("nc", "netcat-openbsd");
+  const m = await AppMachine.start("tests/programs/shell_memfs.ts", { label: "shell-nc" });
+  try {
+    await cwdAcrossCrash(m.port, async () => {
+      await m.crash();
+      await m.resume();
+    }, false);
+  } finally {
+    await m.stop();
+  }
+});
+
+Deno.test({
+  name:
+    "boot --apps shell --restart-on-crash: an nc session keeps its directory and files across kill -9",
+  ignore: !HAS_FS_CLIENT,
+  fn: async () => {
+    await requireCommand("nc", "netcat-openbsd");
+    const booted = await UserBoot.start("shell");
+    try {
+      await cwdAcrossCrash(booted.port, () => booted.killMachine(), true);
+    } finally {
+      await booted.stop();
+    }
+  },
 });
