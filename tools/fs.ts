@@ -235,10 +235,11 @@ function show(io: FsToolIo, req: ToolRequest, r: ParsedReply, where: string): bo
 }
 
 /**
- * Sends `requests` (pipelined: sending never waits for replies) and shows
- * each reply as it comes; resolves with the count of failed ones.
+ * Sends `requests` to the shell on `port` (pipelined: sending never waits
+ * for replies) and shows each reply as it comes; resolves with the count
+ * of failed ones.
  */
-async function exchange(
+export async function exchange(
   port: number,
   requests: AsyncIterable<{ req: ToolRequest; where: string }>,
   io: FsToolIo,
@@ -284,8 +285,8 @@ async function exchange(
   return failed;
 }
 
-/** The requests of a script: one per non-empty line; a bad put/get line fails alone. */
-async function* scriptRequests(
+/** The requests of a script: one per non-empty line; a bad put/get line fails alone (`bad`). */
+export async function* scriptRequests(
   io: FsToolIo,
   bad: (where: string, message: string) => void,
 ): AsyncIterable<{ req: ToolRequest; where: string }> {

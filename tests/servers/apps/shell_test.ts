@@ -30,6 +30,7 @@ import {
   splitWords,
 } from "../../../servers/apps/shell/session.ts";
 import { AppMachine } from "../../../tools/app_machine.ts";
+import { exchange, scriptRequests } from "../../../tools/fs.ts";
 import { requireCommand } from "../../helpers.ts";
 import { LineWatch } from "../../net/line_watch.ts";
 import { UserBoot } from "../../net/user_boot.ts";
@@ -398,4 +399,41 @@ Deno.test({
       await booted.stop();
     }
   },
+});
+
+Deno.test("shell over the network: a script of 1,000 operations pipelined on one connection, every reply in order", async () => {
+  const m = await AppMachine.start("tests/programs/shell_memfs.ts", { label: "shell-script" });
+  try {
+    const ops: string[] = ["mkdir -p /s", "cd /s"];
+    for (let i = 0; ops.length < 1000; i++) {
+      ops.push(`write f${i} line ${i}`, `cat f${i}`, `mv f${i} g${i}`);
+    }
+    ops.length = 999;
+    ops.push("ls /s");
+    let out = "", err = "";
+    const io = {
+      out: (t: string) => out += t,
+      err: (t: string) => err += t,
+      lines: async function* () {
+        yield* ops;
+      },
+    };
+    const t0 = performance.now();
+    const failed = await exchange(m.port, scriptRequests(io, () => {}), io);
+    const ms = performance.now() - t0;
+    console.log(
+      `1,000 pipelined operations: ${ms.toFixed(0)} ms, ${(1000 / ms * 1000).toFixed(0)}/s`,
+    );
+    assert.equal(failed, 0, err);
+    const lines = out.split("\n");
+    assert.equal(
+      lines.filter((l) => /^line \d+$/.test(l)).length,
+      332,
+      "every cat answered its own line",
+    );
+    assert.ok(lines.indexOf("line 7") < lines.indexOf("line 8"), "replies in request order");
+    assert.equal(lines.filter((l) => /^g\d+$/.test(l)).length, 332, "ls /s shows every moved file");
+  } finally {
+    await m.stop();
+  }
 });
