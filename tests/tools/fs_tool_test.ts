@@ -116,6 +116,7 @@ Deno.test("fs on an image a running machine holds is refused (exit 3, E_IMAGE_BU
       const r = await fsTool(["--image", image, ...args]);
       assert.equal(r.code, FsToolExit.BUSY, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /E_IMAGE_BUSY|in use by another machine/);
+      assert.doesNotMatch(r.stderr, /did not start/, "refused before a machine was started");
     }
     assert.equal(await sha256(image), before, "the image is byte for byte as it was");
   } finally {

@@ -419,7 +419,16 @@ Deno.test("shell over the network: a script of 1,000 operations pipelined on one
       },
     };
     const t0 = performance.now();
-    const failed = await exchange(m.port, scriptRequests(io, () => {}), io);
+    // A stall (work left that no step picks up) fails the test instead of hanging it.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`replies stalled; got:\n${out.slice(-500)}`)),
+        60_000,
+      );
+    });
+    const failed = await Promise.race([exchange(m.port, scriptRequests(io, () => {}), io), stalled])
+      .finally(() => clearTimeout(timer));
     const ms = performance.now() - t0;
     console.log(
       `1,000 pipelined operations: ${ms.toFixed(0)} ms, ${(1000 / ms * 1000).toFixed(0)}/s`,
