@@ -185,36 +185,50 @@ interface Booted {
   dir: string;
 }
 
-/** Boots `image` with the shell on a free port behind a switch of its own; resolves once it listens. */
+/** Time the shell has to say it listens after the machine is ready. */
+const SHELL_LISTEN_MS_MAX = 30_000;
+
+/**
+ * Boots `image` behind a switch of its own; resolves once the shell
+ * listens. A fresh image gets the shell on a free port; a resumed machine
+ * keeps the apps it was first booted with, so the port is the one its
+ * shell says (its log line), and an image booted without the shell is
+ * refused.
+ */
 async function boot(image: string, fresh: boolean): Promise<Booted> {
   const dir = Deno.makeTempDirSync({ prefix: "tardigrade-fs-" });
   const sw = await SwitchProcess.start(`${dir}/link`);
-  const port = freePort();
   const args = [
     ...(fresh ? ["--fresh"] : []),
     "--apps",
-    `shell?port=${port}`,
+    `shell?port=${freePort()}`,
     "--net-link",
     sw.linkPath,
   ];
   const machine = MachineProcess.start(image, args);
-  const booted = { machine, sw, port, dir };
+  const booted = { machine, sw, port: 0, dir };
   try {
     await machine.ready();
-    await Promise.race([
-      sw.waitFor((l) => l.t === "listening" && l.port === port),
-      machine.exited.then(() => {
-        throw new Error(
-          `the machine exited before the shell listened\n${machine.describeErrors()}`,
-        );
-      }),
-    ]);
+    const said = await machine.waitFor(
+      (l) => l.t === "log" && SHELL_LISTENING.test(l.text),
+      SHELL_LISTEN_MS_MAX,
+    ).catch((e: Error) => {
+      throw new Error(
+        `no shell answered on this image (${e.message}): was it first booted without --apps shell? ` +
+          `deno task fs works on images it formatted (--fresh) or booted with the shell`,
+      );
+    });
+    booted.port = Number(SHELL_LISTENING.exec((said as { text: string }).text)![1]);
+    await sw.waitFor((l) => l.t === "listening" && l.port === booted.port);
   } catch (e) {
     await stop(booted, false);
     throw e;
   }
   return booted;
 }
+
+/** The shell's log line once it listens (servers/apps/shell/app.ts runShell). */
+const SHELL_LISTENING = /^shell: listening on port (\d+)/;
 
 /** Stops the machine (cleanly: a final checkpoint, unless `clean` is false) and the switch. */
 async function stop(b: Booted, clean: boolean): Promise<void> {

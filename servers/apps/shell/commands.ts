@@ -290,11 +290,11 @@ export class Shell {
     if (f === undefined) throw e;
     if (s.job?.k === "put" && s.job.left > 0) {
       // The payload still comes: the job swallows it and answers this error after it.
-      s.job = { ...s.job, error: `${f.errnoName}: ${f.message.replace(/^E[A-Z]+: /, "")}` };
+      s.job = { ...s.job, error: `${f.errnoName}: ${fsMessage(f)}` };
       return;
     }
     delete s.job;
-    out.error(f.errnoName, f.message.replace(/^E[A-Z]+: /, ""));
+    out.error(f.errnoName, fsMessage(f));
   }
 
   /** The job is done: `ok`. */
@@ -593,7 +593,8 @@ export class Shell {
       // The length is sent already: the body is kept whole (zeros) and the error follows it.
       if (FsError.from(e) === undefined) throw e;
       data = new Uint8Array(0);
-      job.error = FsError.from(e)!.message;
+      const f = FsError.from(e)!;
+      job.error = `${f.errnoName}: ${fsMessage(f)}`;
     }
     budget.bytes -= n;
     const short = data.length < n;
@@ -741,6 +742,11 @@ export class Shell {
     return `${modeString(st.kind, st.mode)} ${String(st.nlink).padStart(3)} ` +
       `${String(st.size).padStart(10)} ${minute(st.mtimeMs)} ${shown(name)}${target}`;
   }
+}
+
+/** An FsError's message without the codes in front ("E_FS: ENOENT: "): the status line names it. */
+function fsMessage(f: FsError): string {
+  return f.message.replace(/^(E_FS: )?E[A-Z]+: /, "");
 }
 
 /** `data` followed by zeros to `n` bytes. */

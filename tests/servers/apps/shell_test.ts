@@ -286,6 +286,12 @@ Deno.test("errors carry the POSIX name; bad usage and unknown commands get a one
     assert.equal(rs[3].message, "usage: mkdir [-p] PATH");
     assert.match(rs[4].message!, /unknown command frobnicate; help lists/);
     assert.equal(rs[5].message, "usage: ls [-l] [PATH]");
+    assert.match(rs[0].message!, /\/missing/);
+    assert.doesNotMatch(
+      rs[0].message!,
+      /^E/,
+      "no codes before the message: the status line names it",
+    );
   });
 });
 
