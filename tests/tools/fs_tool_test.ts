@@ -1,7 +1,6 @@
 /**
  * `deno task fs` (tools/fs.ts): its flags and exit codes, the refusal of
- * an image a running machine holds (nothing changed), and, on a tree with
- * the file system's client library (servers/runtime/fs.ts), the commands
+ * an image a running machine holds (nothing changed), and the commands
  * end to end on an image: put/get of a binary host file, listings, mkdir
  * -p and rm -r, a stdin script of 1,000 operations in one boot, errors.
  *
@@ -15,16 +14,6 @@ import { MachineProcess } from "../../tools/machine_process.ts";
 import { removeImage, tempImage } from "../../tools/temp_image.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
-/** The end-to-end tests need the FS client library the shell connects with. */
-const HAS_FS_CLIENT = (() => {
-  try {
-    Deno.statSync(`${REPO}servers/runtime/fs.ts`);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 /** Runs `deno task fs ARGS` as a user does; `stdin` is its script. */
 async function fsTool(
   args: string[],
@@ -125,82 +114,71 @@ Deno.test("fs on an image a running machine holds is refused (exit 3, E_IMAGE_BU
   }
 });
 
-Deno.test({
-  name: "fs put then get (two boots) round-trips a binary host file byte for byte",
-  ignore: !HAS_FS_CLIENT,
-  fn: async () => {
-    const image = tempImage("fs-put");
-    const dir = Deno.makeTempDirSync();
-    try {
-      const data = crypto.getRandomValues(new Uint8Array(65536));
-      const big = new Uint8Array(700_000);
-      for (let i = 0; i < big.length; i += 65536) big.set(data.subarray(0, big.length - i), i);
-      Deno.writeFileSync(`${dir}/in.bin`, big);
-      const put = await fsTool(["--image", image, "--fresh", "put", `${dir}/in.bin`, "/in.bin"]);
-      assert.equal(put.code, 0, put.stderr);
-      const get = await fsTool(["--image", image, "get", "/in.bin", `${dir}/out.bin`]);
-      assert.equal(get.code, 0, get.stderr);
-      assert.deepEqual(Deno.readFileSync(`${dir}/out.bin`), big);
-    } finally {
-      removeImage(image);
-      Deno.removeSync(dir, { recursive: true });
-    }
-  },
+Deno.test("fs put then get (two boots) round-trips a binary host file byte for byte", async () => {
+  const image = tempImage("fs-put");
+  const dir = Deno.makeTempDirSync();
+  try {
+    const data = crypto.getRandomValues(new Uint8Array(65536));
+    const big = new Uint8Array(700_000);
+    for (let i = 0; i < big.length; i += 65536) big.set(data.subarray(0, big.length - i), i);
+    Deno.writeFileSync(`${dir}/in.bin`, big);
+    const put = await fsTool(["--image", image, "--fresh", "put", `${dir}/in.bin`, "/in.bin"]);
+    assert.equal(put.code, 0, put.stderr);
+    const get = await fsTool(["--image", image, "get", "/in.bin", `${dir}/out.bin`]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(Deno.readFileSync(`${dir}/out.bin`), big);
+  } finally {
+    removeImage(image);
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
-Deno.test({
-  name: "fs mkdir -p, ls -l, stat, tree, rm -r and errors on an image (a script in one boot)",
-  ignore: !HAS_FS_CLIENT,
-  fn: async () => {
-    const image = tempImage("fs-tree");
-    try {
-      const r = await fsTool(
-        ["--image", image, "--fresh"],
-        [
-          "mkdir -p /a/b/c",
-          "write /a/b/f hello",
-          "ls -l /a/b",
-          "stat /a/b/f",
-          "tree /a",
-          "rm -r /a",
-          "ls /",
-        ].join("\n") + "\n",
-      );
-      assert.equal(r.code, 0, r.stderr);
-      const lines = r.stdout.split("\n");
-      assert.match(lines[0], /^drwxr-xr-x +2 +\d+ .* c$/);
-      assert.match(lines[1], /^-rw-r--r-- +1 +6 .* f$/);
-      assert.ok(lines.includes("kind: file") && lines.includes("size: 6"));
-      assert.ok(r.stdout.includes("/a\n└── b\n    ├── c\n    └── f\n2 directories, 1 file\n"));
-      const err = await fsTool(["--image", image, "cat", "/a/b/f"]);
-      assert.equal(err.code, FsToolExit.FAILED);
-      assert.match(err.stderr, /^error ENOENT: /m);
-    } finally {
-      removeImage(image);
-    }
-  },
+Deno.test("fs mkdir -p, ls -l, stat, tree, rm -r and errors on an image (a script in one boot)", async () => {
+  const image = tempImage("fs-tree");
+  try {
+    const r = await fsTool(
+      ["--image", image, "--fresh"],
+      [
+        "mkdir -p /a/b/c",
+        "write /a/b/f hello",
+        "ls -l /a/b",
+        "stat /a/b/f",
+        "tree /a",
+        "rm -r /a",
+        "sync",
+        "ls /",
+      ].join("\n") + "\n",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n");
+    assert.match(lines[0], /^drwxr-xr-x +2 +\d+ .* c$/);
+    assert.match(lines[1], /^-rw-r--r-- +1 +6 .* f$/);
+    assert.ok(lines.includes("kind: file") && lines.includes("size: 6"));
+    assert.ok(r.stdout.includes("/a\n└── b\n    ├── c\n    └── f\n2 directories, 1 file\n"));
+    const err = await fsTool(["--image", image, "cat", "/a/b/f"]);
+    assert.equal(err.code, FsToolExit.FAILED);
+    assert.match(err.stderr, /^error ENOENT: /m);
+  } finally {
+    removeImage(image);
+  }
 });
 
-Deno.test({
-  name: "fs runs a stdin script of 1,000 operations in one boot",
-  ignore: !HAS_FS_CLIENT,
-  fn: async () => {
-    const image = tempImage("fs-script");
-    try {
-      const ops: string[] = ["mkdir -p /s"];
-      for (let i = 0; ops.length < 1000; i++) {
-        ops.push(`write /s/f${i} line ${i}`, `stat /s/f${i}`, `mv /s/f${i} /s/g${i}`);
-      }
-      ops.length = 1000;
-      const t0 = performance.now();
-      const r = await fsTool(["--image", image, "--fresh"], ops.join("\n") + "\n");
-      const ms = performance.now() - t0;
-      assert.equal(r.code, 0, r.stderr);
-      console.log(`1,000 operations in one boot: ${ms.toFixed(0)} ms with the boot and stop`);
-      const ls = await fsTool(["--image", image, "ls", "/s"]);
-      assert.equal(ls.stdout.trim().split("\n").length, 333);
-    } finally {
-      removeImage(image);
+Deno.test("fs runs a stdin script of 1,000 operations in one boot", async () => {
+  const image = tempImage("fs-script");
+  try {
+    const ops: string[] = ["mkdir -p /s"];
+    for (let i = 0; ops.length < 1000; i++) {
+      ops.push(`write /s/f${i} line ${i}`, `stat /s/f${i}`, `mv /s/f${i} /s/g${i}`);
     }
-  },
+    ops.length = 1000;
+    const t0 = performance.now();
+    const r = await fsTool(["--image", image, "--fresh"], ops.join("\n") + "\n");
+    const ms = performance.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    console.log(`1,000 operations in one boot: ${ms.toFixed(0)} ms with the boot and stop`);
+    const ls = await fsTool(["--image", image, "ls", "/s"]);
+    assert.equal(ls.stdout.trim().split("\n").length, 333);
+  } finally {
+    removeImage(image);
+  }
 });

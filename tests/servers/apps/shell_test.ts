@@ -3,10 +3,9 @@
  * commands (commands.ts) over an FsApi on a host directory, driven step by
  * step as the app drives them, the session's state written and read back
  * between steps as a crash would make the app do; and the app over the
- * network with `nc`, its session (the current directory) kept across a
- * SIGKILL and resume of the machine: over a volatile in-memory tree
- * (tests/programs/shell_memfs.ts) now, and as `deno task boot --apps shell
- * --restart-on-crash` once the FS client library is in the tree.
+ * network: `nc` on `deno task boot --apps shell --restart-on-crash`, its
+ * session (the current directory) and files kept across a kill -9 of the
+ * machine; a pipelined script of 1,000 operations on one connection.
  *
  * @module
  */
@@ -318,16 +317,6 @@ Deno.test("help lists every command", async () => {
   });
 });
 
-/** The FS client library the shell app connects with (the end-to-end test needs it). */
-const HAS_FS_CLIENT = (() => {
-  try {
-    Deno.statSync(new URL("../../../servers/runtime/fs.ts", import.meta.url));
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 /** `nc` on `port`: say a line, read the reply's lines through its status line. */
 function ncSession(port: number) {
   const nc = new Deno.Command("nc", {
@@ -355,11 +344,7 @@ function ncSession(port: number) {
 }
 
 /** The session's checks around `crash` (SIGKILL of the machine and its resume). */
-async function cwdAcrossCrash(
-  port: number,
-  crash: () => Promise<void>,
-  tree: boolean,
-): Promise<void> {
+async function cwdAcrossCrash(port: number, crash: () => Promise<void>): Promise<void> {
   const s = ncSession(port);
   try {
     assert.deepEqual(await s.ask("mkdir -p /home/user"), ["ok"]);
@@ -367,7 +352,7 @@ async function cwdAcrossCrash(
     assert.deepEqual(await s.ask("write notes kept"), ["ok"]);
     await crash();
     assert.deepEqual(await s.ask("pwd"), ["/home/user", "ok"], "the session kept its directory");
-    if (tree) assert.deepEqual(await s.ask("cat notes"), ["kept", "ok"], "the file is there");
+    assert.deepEqual(await s.ask("cat notes"), ["kept", "ok"], "the file is there");
     await s.stdin.close();
     const status = await s.nc.status;
     assert.equal(status.code, 0, "nc ended cleanly: the connection was never reset");
@@ -379,36 +364,18 @@ async function cwdAcrossCrash(
   }
 }
 
-Deno.test("shell over nc: the session's directory survives a SIGKILL and resume of the machine", async () => {
+Deno.test("boot --apps shell --restart-on-crash: an nc session keeps its directory and files across kill -9", async () => {
   await requireCommand("nc", "netcat-openbsd");
-  const m = await AppMachine.start("tests/programs/shell_memfs.ts", { label: "shell-nc" });
+  const booted = await UserBoot.start("shell");
   try {
-    await cwdAcrossCrash(m.port, async () => {
-      await m.crash();
-      await m.resume();
-    }, false);
+    await cwdAcrossCrash(booted.port, () => booted.killMachine());
   } finally {
-    await m.stop();
+    await booted.stop();
   }
 });
 
-Deno.test({
-  name:
-    "boot --apps shell --restart-on-crash: an nc session keeps its directory and files across kill -9",
-  ignore: !HAS_FS_CLIENT,
-  fn: async () => {
-    await requireCommand("nc", "netcat-openbsd");
-    const booted = await UserBoot.start("shell");
-    try {
-      await cwdAcrossCrash(booted.port, () => booted.killMachine(), true);
-    } finally {
-      await booted.stop();
-    }
-  },
-});
-
 Deno.test("shell over the network: a script of 1,000 operations pipelined on one connection, every reply in order", async () => {
-  const m = await AppMachine.start("tests/programs/shell_memfs.ts", { label: "shell-script" });
+  const m = await AppMachine.start("shell", { label: "shell-script" });
   try {
     const ops: string[] = ["mkdir -p /s", "cd /s"];
     for (let i = 0; ops.length < 1000; i++) {
