@@ -6,7 +6,7 @@
  * (default {@link SHELL_PORT_DEFAULT}), `pages` (its heap).
  *
  * Everything lasting is in ONE lasting PMO, a persistent heap
- * (servers/apps/kv/store/heap.ts) holding the kv store's connection table
+ * (servers/pmem/heap.ts) holding the kv store's connection table
  * (servers/apps/kv/conns.ts): per connection its unparsed input, its
  * unsent output, and the session's state (current directory, the command
  * under way: session.ts {@link ShellState}) as JSON text in the record's
@@ -36,7 +36,7 @@ import { Sockets } from "../../runtime/net.ts";
 import type { Context } from "../../runtime/program.ts";
 import { lastingPmo } from "../../runtime/service.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "../kv/conns.ts";
-import { PersistentHeap } from "../kv/store/heap.ts";
+import { PersistentHeap } from "../../pmem/heap.ts";
 import { Budget, Shell } from "./commands.ts";
 import { decodeState, encodeState, Reply, type ShellState } from "./session.ts";
 
