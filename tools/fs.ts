@@ -57,6 +57,8 @@ command per line from stdin), prints the replies, stops the machine cleanly.
 flags:
   --image PATH   the image (required)
   --fresh        format a new image first (everything on PATH is lost)
+  --image-mb N   with --fresh: the new image's size in MiB
+  --fs-mb N      with --fresh: MiB of file data the file system gets
   --help         this text
 
 commands:
@@ -77,11 +79,13 @@ export interface FsToolArgs {
   fresh: boolean;
   /** The command's words; empty: read commands from stdin. */
   command: string[];
+  /** Machine flags for a fresh image (`--image-mb N`, `--fs-mb N`). */
+  formatFlags: string[];
 }
 
 /** Parses the tool's flags (before the command); throws a {@link UsageError} on a bad one. */
 export function parseFsToolArgs(argv: string[]): FsToolArgs {
-  const out: FsToolArgs = { help: false, image: "", fresh: false, command: [] };
+  const out: FsToolArgs = { help: false, image: "", fresh: false, command: [], formatFlags: [] };
   let i = 0;
   for (; i < argv.length && argv[i].startsWith("--"); i++) {
     const a = argv[i];
@@ -89,13 +93,19 @@ export function parseFsToolArgs(argv: string[]): FsToolArgs {
     else if (a === "--fresh") out.fresh = true;
     else if (a === "--image" && i + 1 < argv.length) out.image = argv[++i];
     else if (a.startsWith("--image=")) out.image = a.slice("--image=".length);
-    else if (a === "--") {
+    else if ((a === "--image-mb" || a === "--fs-mb") && i + 1 < argv.length) {
+      if (!/^[0-9]+$/.test(argv[i + 1])) throw new UsageError(`${a} takes a number of MiB`);
+      out.formatFlags.push(a, argv[++i]);
+    } else if (a === "--") {
       i++;
       break;
     } else throw new UsageError(`unknown flag ${a} (--help lists them)`);
   }
   out.command = argv.slice(i);
   if (!out.help && out.image === "") throw new UsageError("--image PATH is required");
+  if (out.formatFlags.length > 0 && !out.fresh) {
+    throw new UsageError(`${out.formatFlags[0]} sizes a new image: only with --fresh`);
+  }
   return out;
 }
 
@@ -195,11 +205,11 @@ const SHELL_LISTEN_MS_MAX = 30_000;
  * shell says (its log line), and an image booted without the shell is
  * refused.
  */
-async function boot(image: string, fresh: boolean): Promise<Booted> {
+async function boot(image: string, fresh: boolean, formatFlags: string[]): Promise<Booted> {
   const dir = Deno.makeTempDirSync({ prefix: "tardigrade-fs-" });
   const sw = await SwitchProcess.start(`${dir}/link`);
   const args = [
-    ...(fresh ? ["--fresh"] : []),
+    ...(fresh ? ["--fresh", ...formatFlags] : []),
     "--apps",
     `shell?port=${freePort()}`,
     "--net-link",
@@ -350,7 +360,7 @@ export async function runFsTool(argv: string[], io: FsToolIo = processIo()): Pro
   }
   let booted: Booted;
   try {
-    booted = await boot(args.image, args.fresh);
+    booted = await boot(args.image, args.fresh, args.formatFlags);
   } catch (e) {
     const busy = /E_IMAGE_BUSY/.test((e as Error).message);
     io.err(`fs: the machine did not start: ${(e as Error).message}\n`);

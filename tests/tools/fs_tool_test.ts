@@ -84,6 +84,9 @@ Deno.test("fs without --image, with an unknown flag or a bad put is refused with
   const bad = await inProcess(["--image", "/tmp/x.img", "--frobnicate"]);
   assert.equal(bad.code, FsToolExit.USAGE);
   assert.match(bad.err, /unknown flag --frobnicate/);
+  const size = await inProcess(["--image", "/tmp/x.img", "--fs-mb", "8", "ls"]);
+  assert.equal(size.code, FsToolExit.USAGE);
+  assert.match(size.err, /--fs-mb sizes a new image: only with --fresh/);
   const put = await inProcess(["--image", "/tmp/x.img", "put", "/no/such/host/file", "/f"]);
   assert.equal(put.code, FsToolExit.USAGE);
   assert.match(put.err, /cannot read host file/);
