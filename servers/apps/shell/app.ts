@@ -89,6 +89,20 @@ function gone(e: unknown): boolean {
   return e instanceof TardigradeError && e.code === Err.E_NOT_FOUND;
 }
 
+/**
+ * Runs `fn` for `conn`; the heap full (E_NO_MEMORY: its buffers or its
+ * state would not fit) closes only this client, as the kv store does.
+ */
+async function full(table: ConnTable, conn: Conn, fn: () => unknown): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!(e instanceof TardigradeError && e.code === Err.E_NO_MEMORY)) throw e;
+    table.dropBuffers(conn);
+    table.setFlags(conn, FLAG_CLOSING);
+  }
+}
+
 /** Serves `conns` in one step: receive, run, send, close (see the module doc). */
 async function serve(net: Sockets, app: ShellApp, conns: Conn[]): Promise<void> {
   const table = app.conns;
@@ -108,16 +122,20 @@ async function serve(net: Sockets, app: ShellApp, conns: Conn[]): Promise<void> 
       drop(conn);
       continue;
     }
-    table.append(conn, "in", g.bytes);
-    if (g.eof) table.setFlags(conn, FLAG_CLOSING);
+    await full(table, conn, () => {
+      table.append(conn, "in", g.bytes);
+      if (g.eof) table.setFlags(conn, FLAG_CLOSING);
+    });
   }
   const owed = new Set<Conn>();
   for (const conn of conns) {
     if (!live.has(conn)) continue;
     if (table.pendingBytes(conn, "out") > OUTPUT_STALL_BYTES) continue;
-    const { replies, more } = await app.run(conn);
-    table.append(conn, "out", replies);
-    if (more) owed.add(conn);
+    await full(table, conn, async () => {
+      const { replies, more } = await app.run(conn);
+      table.append(conn, "out", replies);
+      if (more) owed.add(conn);
+    });
   }
   const outgoing = conns.filter((c) => live.has(c) && table.pendingBytes(c, "out") > 0);
   const items = outgoing.map((c) => ({
@@ -134,7 +152,8 @@ async function serve(net: Sockets, app: ShellApp, conns: Conn[]): Promise<void> 
   });
   for (const conn of conns) {
     if (!live.has(conn)) continue;
-    const idle = !owed.has(conn) && app.state(conn).job === undefined;
+    // Work left keeps it open (owed); a put whose payload never came ends with the EOF.
+    const idle = !owed.has(conn);
     if ((table.flags(conn) & FLAG_CLOSING) && idle && table.pendingBytes(conn, "out") === 0) {
       try {
         if (await net.close(conn.handle)) drop(conn);

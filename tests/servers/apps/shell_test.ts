@@ -419,3 +419,18 @@ Deno.test("shell over the network: a script of 1,000 operations pipelined on one
     await m.stop();
   }
 });
+
+Deno.test("shell over the network: a client that ends in the middle of a put's payload is closed, its replies sent", async () => {
+  const m = await AppMachine.start("shell", { label: "shell-eof" });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: m.port });
+    await conn.write(encoder.encode("pwd\nput /x 100\nabc"));
+    await conn.closeWrite();
+    // A connection left open fails the test instead of hanging it.
+    const timer = setTimeout(() => conn.close(), 30_000);
+    const got = await new Response(conn.readable).text().finally(() => clearTimeout(timer));
+    assert.equal(got, "/\nok\n");
+  } finally {
+    await m.stop();
+  }
+});
