@@ -191,7 +191,9 @@ Deno.test("fs runs a stdin script of 1,000 operations in one boot", async () => 
     assert.equal(r.code, 0, r.stderr);
     console.log(`1,000 operations in one boot: ${ms.toFixed(0)} ms with the boot and stop`);
     const ls = await fsTool(["--image", image, "ls", "/s"]);
-    assert.equal(ls.stdout.trim().split("\n").length, 333);
+    const names = ls.stdout.trim().split("\n");
+    assert.equal(names.length, 333);
+    assert.ok(names.every((n) => /^g\d+$/.test(n)), "every file was written, then moved");
   } finally {
     removeImage(image);
   }
