@@ -57,6 +57,11 @@ export const SUPERVISOR_FLAGS = {
     arg: "N",
     help: "the port the kv store (--apps kv) listens on (default 6379)",
   },
+  "shell-port": {
+    type: "string",
+    arg: "N",
+    help: "the port the shell (--apps shell) listens on (default 2323)",
+  },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -80,7 +85,7 @@ interface SupervisorFlags {
 }
 
 /** The supervisor flags that give an app its port: flag → app name in `--apps`. */
-const PORT_FLAGS = { "echo-port": "echo", "kv-port": "kv" } as const;
+const PORT_FLAGS = { "echo-port": "echo", "kv-port": "kv", "shell-port": "shell" } as const;
 
 /**
  * The `--apps` list with apps given their ports: with `ports` `{ echo:

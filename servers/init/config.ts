@@ -110,6 +110,13 @@ export const APPS: Record<string, AppConfig> = {
     quotaPages: (args) =>
       (typeof args.pages === "number" ? args.pages : KV_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,
   },
+  shell: {
+    program: "servers/apps/shell/main.ts",
+    needs: ["net", "fs"],
+    // Its heap (`pages=N`, SHELL_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
+    quotaPages: (args) =>
+      (typeof args.pages === "number" ? args.pages : SHELL_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,
+  },
 };
 
 /** 4 KiB pages in a MiB. */
@@ -161,6 +168,10 @@ export const KV_HEAP_PAGES_DEFAULT = 4096;
 const KV_PROGRAM_PAGES = 512;
 /** The kv store's port when args give none. */
 export const KV_PORT_DEFAULT = 6379;
+/** Pages of the shell's heap (its sessions) unless it is started with `pages=N` (4 MiB). */
+export const SHELL_HEAP_PAGES_DEFAULT = 1024;
+/** The shell's port when args give none. */
+export const SHELL_PORT_DEFAULT = 2323;
 /** Kernel records each app may use, unless a program app asks with `quotaObjects=N`. */
 export const APP_QUOTA_OBJECTS = 512;
 /** Timer period of a program app, unless it asks with `timerMs=N`. */
