@@ -35,11 +35,9 @@
 
 import { type BenchCliOptions, type BenchResult, runBenchCli } from "./cli.ts";
 import {
-  type BenchFs,
   type Durability,
   FLAT_FULL,
   FLAT_QUICK,
-  flatCost,
   type FlatResult,
   type FlatSizes,
   type Measure,
@@ -51,6 +49,9 @@ import {
   WORKLOADS,
 } from "./fs_workloads.ts";
 import { HostBenchFs } from "./fs_host_bench.ts";
+import { failure, stop } from "./checkpoint_load.ts";
+import { MachineProcess } from "../machine_process.ts";
+import { removeImage, tempImage } from "../temp_image.ts";
 
 /** Progress on stderr. */
 const log = (s: string) => console.error(`bench fs: ${s}`);
@@ -91,7 +92,9 @@ export interface FsMeasured {
 export async function measureHost(sizes: Sizes): Promise<SuiteResult> {
   const host = HostBenchFs.create();
   try {
-    return await runSuite(host, "/bench", ["none", "each"], sizes, (s) => log(`host: ${s}`));
+    return await runSuite(host, "/bench", ["none", "each"], sizes, {
+      progress: (s) => log(`host: ${s}`),
+    });
   } finally {
     host.dispose();
   }
@@ -107,9 +110,120 @@ export function measureFlat(_sizes: FlatSizes): Promise<FlatResult> {
   return Promise.reject(new Error("the in-process storage (tools/fs_local.ts) is not merged yet"));
 }
 
-/** Tardigrade: the bench program in a booted machine. */
-export function measureTardigrade(_sizes: Sizes, _quick: boolean): Promise<SuiteResult> {
-  return Promise.reject(new Error("the FS server and FsClient are not merged yet"));
+/** The bench program's path, as `--apps` takes it. */
+export const FSBENCH_PROGRAM = "tests/programs/fsbench.ts";
+
+/** The file-data MiB of a machine for `sizes`: the random file, the durable sequential one, small files. */
+export function fsMbFor(sizes: Sizes): number {
+  const bytes = sizes.randFileBytes + sizes.seqDurableBytes + sizes.smallFiles * 8192;
+  return Math.ceil(bytes / (1 << 20) * 1.25) + 8;
+}
+
+/** The MiB of the image beside the file data (kernel, servers, programs, checkpoint slots). */
+const IMAGE_MB_BESIDE_FS = 192;
+/** Longest wait for `fsbench done`. */
+const TARDIGRADE_TIMEOUT_MS = 15 * 60_000;
+
+/** What one fsbench machine printed. */
+export interface FsbenchOutput {
+  suite: SuiteResult;
+  flat: FlatResult;
+}
+
+/** Parses fsbench's console lines (see tests/programs/fsbench.ts); throws on its ERROR line. */
+export function parseFsbench(lines: string[]): FsbenchOutput & { done: boolean } {
+  const out: FsbenchOutput & { done: boolean } = {
+    suite: {},
+    flat: { dir: [], file: [] },
+    done: false,
+  };
+  for (const line of lines) {
+    const w = line.trim().split(" ");
+    if (w[0] !== "fsbench") continue;
+    if (w[1] === "ERROR") throw new Error(`fsbench: ${line.slice("fsbench ERROR ".length)}`);
+    if (w[1] === "done") out.done = true;
+    const n = w.slice(3).map(Number);
+    if (w[1] === "M") {
+      const [ops, ms, medianUs, p99Us, bytes] = n;
+      out.suite[w[2]] = {
+        ops,
+        ms,
+        perSecond: ops / ms * 1000,
+        medianUs,
+        p99Us,
+        ...(bytes ? { bytes } : {}),
+      };
+    } else if (w[1] === "F" && w[2] === "dir") {
+      out.flat.dir.push({ entries: n[0], create: n[1], stat: n[2], unlink: n[3] });
+    } else if (w[1] === "F" && w[2] === "file") {
+      out.flat.file.push({ bytes: n[0], pread: n[1], pwrite: n[2] });
+    }
+  }
+  return out;
+}
+
+/**
+ * Tardigrade: boots a fresh machine (checkpoints at the default 1 ms) with
+ * the bench program as its one app, waits for `fsbench done` on the
+ * console, shuts it down and reads the program's figures.
+ */
+export async function measureTardigrade(
+  sizes: Sizes,
+  quick: boolean,
+  suite: "suite" | "flat" = "suite",
+): Promise<FsbenchOutput> {
+  const fsMb = fsMbFor(sizes);
+  const image = tempImage("fsbench");
+  const app = `${FSBENCH_PROGRAM}?quick=${quick ? 1 : 0}&suite=${suite}&timerMs=0`;
+  const mp = MachineProcess.start(image, [
+    "--fresh",
+    "--image-mb",
+    String(fsMb + IMAGE_MB_BESIDE_FS),
+    "--fs-mb",
+    String(fsMb),
+    "--apps",
+    app,
+  ]);
+  const lines: string[] = [];
+  let doneResolve: () => void = () => {};
+  const done = new Promise<void>((r) => (doneResolve = r));
+  mp.onLine((l) => {
+    if (l.t !== "console") return;
+    for (const text of l.text.split("\n")) {
+      if (!text.startsWith("fsbench")) continue;
+      lines.push(text);
+      log(`tardigrade: ${text}`);
+      if (text === "fsbench done" || text.startsWith("fsbench ERROR")) doneResolve();
+    }
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no "fsbench done" within ${TARDIGRADE_TIMEOUT_MS / 1000} s`)),
+        TARDIGRADE_TIMEOUT_MS,
+      );
+    });
+    const exited = mp.exited.then(async (st): Promise<never> => {
+      throw new Error(
+        `machine exited (code ${st.code}) before fsbench was done\n${mp.describeErrors()}${
+          (await mp.stderr()).slice(-1500)
+        }`,
+      );
+    });
+    exited.catch(() => {});
+    await Promise.race([done, timeout, exited, failure(mp)]);
+    await stop(mp);
+    const parsed = parseFsbench(lines);
+    if (!parsed.done) throw new Error("fsbench printed no `fsbench done`");
+    return parsed;
+  } catch (e) {
+    await mp.kill();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    removeImage(image);
+  }
 }
 
 /** Runs every side; a side that fails is a problem, not the end of the run. */
@@ -130,7 +244,7 @@ export async function measureFs(quick: boolean): Promise<FsMeasured> {
   };
   await attempt("host", async () => void (m.suites.host = await measureHost(sizes)));
   await attempt("tardigrade", async () => {
-    m.suites.tardigrade = await measureTardigrade(sizes, quick);
+    m.suites.tardigrade = (await measureTardigrade(sizes, quick)).suite;
   });
   await attempt("local", async () => void (m.suites.local = await measureLocal(sizes)));
   await attempt(

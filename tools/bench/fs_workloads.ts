@@ -125,9 +125,23 @@ export const WORKLOADS = [
 ] as const;
 
 const BLOCK = 4096;
+/** The {@link SuiteOptions.between} of the suite or sweep running now (one at a time). */
+let currentBetween: SuiteOptions["between"];
 const CHUNK = 1 << 20;
 
-/** Times `n` operations; `op(i)` does the i-th, `durable(i)` its durability step. */
+/** How a suite runs besides its sizes. */
+export interface SuiteOptions {
+  /** One line per workload. */
+  progress?: (s: string) => void;
+  /**
+   * Awaited before every operation, outside its latency but inside the
+   * wall time: where the Tardigrade program ends one step and starts the
+   * next (tests/programs/fsbench.ts), so checkpoints can cut between.
+   */
+  between?: () => Promise<void> | void;
+}
+
+/** Times `n` operations; `op(i)` does the i-th, `after(i)` its durability step. */
 async function timeOps(
   n: number,
   op: (i: number) => Promise<unknown>,
@@ -135,8 +149,10 @@ async function timeOps(
   bytesPerOp = 0,
 ): Promise<Measure> {
   const lat = new Float64Array(n);
+  const between = currentBetween;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
+    if (between) await between();
     const s = performance.now();
     await op(i);
     await after(i);
@@ -189,9 +205,11 @@ export async function runSuite(
   root: string,
   ds: readonly Durability[],
   sizes: Sizes,
-  progress: (s: string) => void = () => {},
+  opts: SuiteOptions = {},
 ): Promise<SuiteResult> {
   if (ds[0] !== "none") throw new Error(`runSuite: the durabilities must start with "none"`);
+  const progress = opts.progress ?? (() => {});
+  currentBetween = opts.between;
   const out: SuiteResult = {};
   await fs.mkdir(root, 0o755);
   const randPath = `${root}/rand`;
@@ -206,6 +224,7 @@ export async function runSuite(
   await fs.close(randFd);
   await fs.unlink(randPath);
   await fs.rmdir(root);
+  currentBetween = undefined;
   return out;
 }
 
@@ -309,7 +328,10 @@ async function runOne(
     "unlink",
     await timeOps(sizes.smallFiles, (i) => fs.unlink(`${dir}/f${i}`), nameStep(sizes.smallFiles)),
   );
-  for (let i = 0; i < nMeta; i++) await fs.rmdir(`${dir}/r${i}`);
+  for (let i = 0; i < nMeta; i++) {
+    await currentBetween?.();
+    await fs.rmdir(`${dir}/r${i}`);
+  }
   await fs.rmdir(dir);
 }
 
@@ -354,8 +376,10 @@ export async function flatCost(
   fs: BenchFs,
   root: string,
   sizes: FlatSizes,
-  progress: (s: string) => void = () => {},
+  opts: SuiteOptions = {},
 ): Promise<FlatResult> {
+  const progress = opts.progress ?? (() => {});
+  currentBetween = opts.between;
   const out: FlatResult = { dir: [], file: [] };
   const none = () => Promise.resolve();
   await fs.mkdir(root, 0o755);
@@ -406,5 +430,6 @@ export async function flatCost(
     await fs.unlink(path);
   }
   await fs.rmdir(root);
+  currentBetween = undefined;
   return out;
 }
