@@ -12,7 +12,8 @@
  * - {@link SIZES_FULL}, {@link SIZES_QUICK}: counts and file sizes;
  * - {@link runSuite}: small files, sequential write/read, 4 KiB random
  *   pwrite/pread, metadata (mkdir, stat, rename, unlink), each a
- *   {@link Measure};
+ *   {@link Measure}, and the profile: the cheapest call (`stat("/")`) and
+ *   an idle `sync()`;
  * - {@link flatCost}: per-operation cost as a directory and a file grow
  *   (issue 14 point 2).
  *
@@ -122,6 +123,8 @@ export const WORKLOADS = [
   ["stat", false],
   ["rename", true],
   ["unlink", true],
+  ["stat_root", false],
+  ["sync_idle", false],
 ] as const;
 
 const BLOCK = 4096;
@@ -331,6 +334,13 @@ async function runOne(
   for (let i = 0; i < nMeta; i++) {
     await currentBetween?.();
     await fs.rmdir(`${dir}/r${i}`);
+  }
+
+  // The profile: the cheapest call (stat of the root: one round trip on Tardigrade), and a sync
+  // with nothing new to make durable (on Tardigrade: the wait for the next checkpoint's commit).
+  if (d === "none") {
+    put("stat_root", await timeOps(nMeta, () => fs.stat("/"), none));
+    put("sync_idle", await timeOps(sizes.randOpsDurable, () => fs.sync(), none));
   }
   await fs.rmdir(dir);
 }
