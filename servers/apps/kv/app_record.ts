@@ -42,14 +42,14 @@ export class AppRecord {
 
   /** Finds the record (making it on a fresh heap, started now at `now`). */
   constructor(private readonly heap: Heap, now: number) {
-    let at = heap.appRoot(ROOT_APP);
+    let at = heap.root(ROOT_APP);
     if (at === 0) {
       at = heap.alloc(Field.BYTES);
       heap.mem.fill(at, Field.BYTES);
       heap.mem.setU32(at + Field.MAGIC, MAGIC);
       heap.mem.setF64(at + Field.NEXT_ID, 1);
       heap.mem.setF64(at + Field.STARTED_AT, now);
-      heap.setAppRoot(ROOT_APP, at);
+      heap.setRoot(ROOT_APP, at);
     } else if (heap.mem.getU32(at + Field.MAGIC) !== MAGIC) {
       throw new TardigradeError(
         Err.E_BAD_ARGUMENT,

@@ -80,11 +80,11 @@ export class ConnTable {
 
   /** Finds the table at its app root (allocating it on a fresh heap) and indexes every record in use. */
   constructor(readonly heap: Heap) {
-    let table = heap.appRoot(ROOT_CONNS);
+    let table = heap.root(ROOT_CONNS);
     if (table === 0) {
       table = heap.alloc(CONNS_MAX * Rec.BYTES);
       heap.mem.fill(table, CONNS_MAX * Rec.BYTES);
-      heap.setAppRoot(ROOT_CONNS, table);
+      heap.setRoot(ROOT_CONNS, table);
     }
     this.table = table;
     for (let i = 0; i < CONNS_MAX; i++) {

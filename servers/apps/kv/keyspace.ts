@@ -22,7 +22,6 @@
  * @module
  */
 
-import type { PersistentMemory } from "../../../kernel/abi/pmem.ts";
 
 /** The value types, as TYPE names them. */
 export type KeyType = "string" | "list" | "hash" | "set" | "zset";
@@ -166,26 +165,13 @@ export interface Keyspace {
 }
 
 /**
- * The store's persistent heap: one mapped memory object, carved into
- * blocks. The keyspace keeps everything in it; the app keeps its
- * connections' input and output buffers in it too. Addresses are byte
- * offsets into {@link Heap.mem}, 8-byte aligned, never 0; read a block's
- * bytes from `mem.bytes`, write them through `mem` (the write barrier).
+ * The store's persistent heap (servers/pmem/heap.ts): the keyspace keeps
+ * everything in it; the app keeps its connections' input and output
+ * buffers in it too.
  */
-export interface Heap {
-  /** The memory object the heap lives in. */
-  readonly mem: PersistentMemory;
-  /** A block of at least `bytes` bytes (contents undefined); throws E_NO_MEMORY, changing nothing, when none is left. */
-  alloc(bytes: number): number;
-  /** Gives block `address` back. */
-  free(address: number): void;
-  /** Usable bytes of block `address` (at least what was asked). */
-  sizeOf(address: number): number;
-  /** The app's root word `index` (0…APP_ROOTS-1): an address or 0, kept across resumes. */
-  appRoot(index: number): number;
-  /** Sets the app's root word `index`. */
-  setAppRoot(index: number, address: number): void;
-}
+export type { Heap } from "../../pmem/heap.ts";
 
-/** Root words the heap keeps for the app (connection table, config). */
+/** Root words of the heap the app keeps (connection table, config): 0…APP_ROOTS-1. */
 export const APP_ROOTS = 8;
+/** Root words the keyspace keeps (two per database, room to spare), after the app's. */
+export const KEYSPACE_ROOTS = 40;

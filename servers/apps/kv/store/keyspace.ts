@@ -27,18 +27,20 @@
  * @module
  */
 
-import { copyOut } from "./copy_out.ts";
-import { Err, TardigradeError } from "../../../../kernel/abi/errors.ts";
+import { copyOut } from "../../../pmem/copy_out.ts";
+import { assert, Err, TardigradeError } from "../../../../kernel/abi/errors.ts";
 import {
+  APP_ROOTS,
   DATABASES,
   type Keyspace,
+  KEYSPACE_ROOTS,
   type KeyType,
   type ListEnd,
   type ZsetAdded,
 } from "../keyspace.ts";
-import type { PersistentHeap } from "./heap.ts";
+import { HEAP_ROOTS, type PersistentHeap } from "../../../pmem/heap.ts";
 import { Lists, type RangeSink } from "./list.ts";
-import { NODE_HASH, NODE_PAYLOAD, Tables } from "./table.ts";
+import { NODE_HASH, NODE_PAYLOAD, Tables } from "../../../pmem/table.ts";
 import { ZsetIndex } from "./zset_index.ts";
 
 const T_STRING = 1;
@@ -66,8 +68,10 @@ const EXPIRES_PAYLOAD = 8;
 const HASH_PAYLOAD = 4;
 const SET_PAYLOAD = 0;
 const ZSET_PAYLOAD = 8;
-/** Keyspace root holding the keyspace's layout version (after the 2·16 table roots). */
+/** Keyspace root (heap root APP_ROOTS + it) holding the keyspace's layout version (after the 2·16 table roots). */
 const ROOT_VERSION = 2 * DATABASES;
+assert(ROOT_VERSION < KEYSPACE_ROOTS, "keyspace", "its roots fit KEYSPACE_ROOTS");
+assert(APP_ROOTS + KEYSPACE_ROOTS <= HEAP_ROOTS, "keyspace", "its roots fit the heap's");
 const KEYSPACE_VERSION = 1;
 const MIB = 1024 * 1024;
 /** Buckets each database's tables move per {@link NvmKeyspace.expireSome} while they rehash. */
@@ -106,16 +110,16 @@ export class NvmKeyspace implements Keyspace {
   static format(heap: PersistentHeap): NvmKeyspace {
     const ks = new NvmKeyspace(heap);
     for (let db = 0; db < DATABASES; db++) {
-      heap.setKeyspaceRoot(2 * db, ks.tables.create(KEY_PAYLOAD));
-      heap.setKeyspaceRoot(2 * db + 1, ks.tables.create(EXPIRES_PAYLOAD));
+      heap.setRoot(APP_ROOTS + 2 * db, ks.tables.create(KEY_PAYLOAD));
+      heap.setRoot(APP_ROOTS + 2 * db + 1, ks.tables.create(EXPIRES_PAYLOAD));
     }
-    heap.setKeyspaceRoot(ROOT_VERSION, KEYSPACE_VERSION);
+    heap.setRoot(APP_ROOTS + ROOT_VERSION, KEYSPACE_VERSION);
     return ks;
   }
 
   /** The keyspace kept in `heap`; throws E_IMAGE_VERSION when the heap holds none of this layout. */
   static attach(heap: PersistentHeap): NvmKeyspace {
-    const version = heap.keyspaceRoot(ROOT_VERSION);
+    const version = heap.root(APP_ROOTS + ROOT_VERSION);
     if (version !== KEYSPACE_VERSION) {
       throw new TardigradeError(
         Err.E_IMAGE_VERSION,
@@ -253,9 +257,9 @@ export class NvmKeyspace implements Keyspace {
   swap(db1: number, db2: number): void {
     const heap = this.heap;
     for (let i = 0; i < 2; i++) {
-      const a = heap.keyspaceRoot(2 * this.checkDb(db1) + i);
-      heap.setKeyspaceRoot(2 * db1 + i, heap.keyspaceRoot(2 * this.checkDb(db2) + i));
-      heap.setKeyspaceRoot(2 * db2 + i, a);
+      const a = heap.root(APP_ROOTS + 2 * this.checkDb(db1) + i);
+      heap.setRoot(APP_ROOTS + 2 * db1 + i, heap.root(APP_ROOTS + 2 * this.checkDb(db2) + i));
+      heap.setRoot(APP_ROOTS + 2 * db2 + i, a);
     }
     const c = this.expireCursors[db1];
     this.expireCursors[db1] = this.expireCursors[db2];
@@ -682,11 +686,11 @@ export class NvmKeyspace implements Keyspace {
   }
 
   private keysOf(db: number): number {
-    return this.heap.keyspaceRoot(2 * this.checkDb(db));
+    return this.heap.root(APP_ROOTS + 2 * this.checkDb(db));
   }
 
   private expiresOf(db: number): number {
-    return this.heap.keyspaceRoot(2 * this.checkDb(db) + 1);
+    return this.heap.root(APP_ROOTS + 2 * this.checkDb(db) + 1);
   }
 
   /** The node of `key` in `db`, or 0; an expired key is deleted first (lazy expiry). */

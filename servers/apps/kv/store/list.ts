@@ -19,10 +19,10 @@
  * @module
  */
 
-import { copyOut } from "./copy_out.ts";
+import { copyOut } from "../../../pmem/copy_out.ts";
 import { assert } from "../../../../kernel/abi/errors.ts";
 import type { ListEnd } from "../keyspace.ts";
-import type { PersistentHeap } from "./heap.ts";
+import type { PersistentHeap } from "../../../pmem/heap.ts";
 
 /** Bytes of a full chunk block. */
 export const CHUNK_BYTES = 2048;

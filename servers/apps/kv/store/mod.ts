@@ -1,6 +1,6 @@
 /**
- * The store's storage (servers/apps/kv/store/): the persistent heap
- * (heap.ts), its hash tables (table.ts), lists (list.ts), the volatile
+ * The store's storage (servers/apps/kv/store/): over the persistent heap
+ * and its hash tables (servers/pmem/heap.ts, table.ts), lists (list.ts), the volatile
  * sorted-set order (zset_index.ts) and the keyspace over them
  * (keyspace.ts); {@link openStore} formats or attaches them in one mapped
  * memory object.
@@ -9,10 +9,10 @@
  */
 
 import type { PersistentMemory } from "../../../../kernel/abi/pmem.ts";
-import { PersistentHeap } from "./heap.ts";
+import { PersistentHeap } from "../../../pmem/heap.ts";
 import { NvmKeyspace } from "./keyspace.ts";
 
-export { PersistentHeap } from "./heap.ts";
+export { PersistentHeap } from "../../../pmem/heap.ts";
 export { NvmKeyspace } from "./keyspace.ts";
 
 /**

@@ -1,20 +1,19 @@
 /**
- * The store's persistent heap (servers/apps/kv/store/heap.ts): blocks are
+ * The persistent heap (servers/pmem/heap.ts): blocks are
  * reused once freed; a seeded random churn of small and page-sized blocks
  * gives every byte back; an allocation that cannot be served throws
  * E_NO_MEMORY and leaves every byte of the heap as it was; a heap attached
  * from a copy of its bytes sees the same roots, seed and figures, and a
  * memory object that holds no heap is refused with a code.
  *
- * Run: `deno test tests/servers/apps/kv/store/heap_test.ts`.
+ * Run: `deno test tests/pmem/heap_test.ts`.
  */
 
 import assert from "node:assert/strict";
-import { Err, TardigradeError } from "../../../../../kernel/abi/errors.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../../../../kernel/abi/pmem.ts";
-import { Prng } from "../../../../../kernel/abi/prng.ts";
-import { APP_ROOTS } from "../../../../../servers/apps/kv/keyspace.ts";
-import { PersistentHeap, SIZE_CLASSES } from "../../../../../servers/apps/kv/store/heap.ts";
+import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
+import { Prng } from "../../kernel/abi/prng.ts";
+import { HEAP_ROOTS, PersistentHeap, SIZE_CLASSES } from "../../servers/pmem/heap.ts";
 
 /** A zeroed memory object of `pages` pages. */
 function memory(pages: number): PersistentMemory {
@@ -128,14 +127,15 @@ Deno.test("heap: attached from a copy of its bytes it has the same roots, seed a
   const mem = memory(64);
   const heap = PersistentHeap.format(mem, 0xabcdef);
   const blocks = [heap.alloc(40), heap.alloc(5000)];
-  for (let i = 0; i < APP_ROOTS; i++) heap.setAppRoot(i, 8 * (i + 1));
-  heap.setKeyspaceRoot(3, blocks[0]);
+  for (let i = 0; i < HEAP_ROOTS; i++) heap.setRoot(i, 8 * (i + 1));
+  heap.setRoot(3, blocks[0]);
   const again = PersistentHeap.attach(copyOf(mem));
   assert.equal(again.seed, 0xabcdef);
   assert.equal(again.usedBytes(), heap.usedBytes());
   assert.equal(again.capacityBytes(), 64 * 4096);
-  for (let i = 0; i < APP_ROOTS; i++) assert.equal(again.appRoot(i), 8 * (i + 1));
-  assert.equal(again.keyspaceRoot(3), blocks[0]);
+  for (let i = 0; i < HEAP_ROOTS; i++) {
+    assert.equal(again.root(i), i === 3 ? blocks[0] : 8 * (i + 1));
+  }
   assert.equal(again.sizeOf(blocks[1]), 8192);
   again.free(blocks[1]); // its free lists came along too
   assert.equal(again.alloc(5000), blocks[1]);
@@ -145,7 +145,7 @@ Deno.test("heap: a memory object without a heap, or of another layout version, i
   const mem = memory(16);
   assert.throws(() => PersistentHeap.attach(mem), (e: unknown) => {
     assert.ok(e instanceof TardigradeError && e.code === Err.E_IMAGE_CORRUPT);
-    assert.match(e.message, /not a store heap.*--fresh/);
+    assert.match(e.message, /not a persistent heap.*--fresh/);
     return true;
   });
   PersistentHeap.format(mem, 1);

@@ -1,5 +1,10 @@
 /**
- * The store's persistent heap: one mapped memory object carved into
+ * Persistent data structures any server builds on (servers/pmem/): this
+ * heap, the hash tables in it (table.ts) and cheap copies out of it
+ * (copy_out.ts). The kv store keeps its keyspace in them; the file
+ * system's storage its inodes, directories and page maps.
+ *
+ * The persistent heap: one mapped memory object carved into
  * blocks, every word of its bookkeeping in NVM and written through the
  * write barrier, so a checkpoint captures it whole and a resume attaches it
  * as it was.
@@ -8,8 +13,8 @@
  *
  *     0     header: magic, version, capacity, bytes in use, hash seed,
  *           pages, metadata pages, free pages
- *     32    APP_ROOTS app root words
- *     64    KEYSPACE_ROOTS keyspace root words
+ *     32    HEAP_ROOTS root words, which the heap's user owns (an
+ *           address or any number, kept across resumes)
  *     256   free-list heads of the small size classes
  *     384   free-block counts of the small size classes
  *     512   heads of the free-extent bins
@@ -31,13 +36,32 @@
  * @module
  */
 
-import { assert, Err, TardigradeError } from "../../../../kernel/abi/errors.ts";
-import { PAGE_BYTES } from "../../../../kernel/abi/limits.ts";
-import type { PersistentMemory } from "../../../../kernel/abi/pmem.ts";
-import { APP_ROOTS, type Heap } from "../keyspace.ts";
+import { assert, Err, TardigradeError } from "../../kernel/abi/errors.ts";
+import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 
-/** Root words the heap keeps for the keyspace (two per database, room to spare). */
-export const KEYSPACE_ROOTS = 40;
+/**
+ * A heap of blocks in one persistent memory object. Addresses are byte
+ * offsets into {@link Heap.mem}, 8-byte aligned, never 0; read a block's
+ * bytes from `mem.bytes`, write them through `mem` (the write barrier).
+ */
+export interface Heap {
+  /** The memory object the heap lives in. */
+  readonly mem: PersistentMemory;
+  /** A block of at least `bytes` bytes (contents undefined); throws E_NO_MEMORY, changing nothing, when none is left. */
+  alloc(bytes: number): number;
+  /** Gives block `address` back. */
+  free(address: number): void;
+  /** Usable bytes of block `address` (at least what was asked). */
+  sizeOf(address: number): number;
+  /** Root word `index` (0…HEAP_ROOTS-1): an address or 0, kept across resumes. */
+  root(index: number): number;
+  /** Sets root word `index`. */
+  setRoot(index: number, value: number): void;
+}
+
+/** Root words of a heap: its user names the ones it keeps (the kv app 0…7, its keyspace 8…47). */
+export const HEAP_ROOTS = 48;
 /** Size classes of small blocks. */
 export const SIZE_CLASSES = 27;
 /** Largest block served from a size class; bigger ones are page extents. */
@@ -57,8 +81,7 @@ const H_SEED = 16;
 const H_PAGES = 20;
 const H_META_PAGES = 24;
 const H_FREE_PAGES = 28;
-const H_APP_ROOTS = 32;
-const H_KS_ROOTS = 64;
+const H_ROOTS = 32;
 const H_CLASS_HEADS = 256;
 const H_CLASS_FREE = 384;
 const H_BIN_HEADS = 512;
@@ -113,8 +136,7 @@ const K_EXTENT = 4; // first page of a used extent of `value` pages
 const K_INTERIOR = 5; // last page of a used extent of more than one page
 const K_SMALL = 6; // a small-block run: value = class | live << 5
 
-assert(H_KS_ROOTS + 4 * KEYSPACE_ROOTS <= H_CLASS_HEADS, "heap", "keyspace roots overlap");
-assert(H_APP_ROOTS + 4 * APP_ROOTS <= H_KS_ROOTS, "heap", "app roots overlap");
+assert(H_ROOTS + 4 * HEAP_ROOTS <= H_CLASS_HEADS, "heap", "root words overlap");
 assert(CLASSES <= 32, "heap", "a page descriptor holds a class in 5 bits");
 assert(H_CLASS_HEADS + 4 * CLASSES <= H_CLASS_FREE, "heap", "class heads overlap");
 assert(H_BIN_HEADS + 4 * BINS <= H_DESC, "heap", "bin heads overlap");
@@ -125,7 +147,7 @@ function binOf(pages: number): number {
 }
 
 /**
- * The persistent heap of the store (see the module map).
+ * The persistent heap (see the module map).
  *
  * @example
  * ```ts
@@ -176,9 +198,9 @@ export class PersistentHeap implements Heap {
         Err.E_IMAGE_CORRUPT,
         `PersistentHeap.attach: PMO ${mem.id} has magic 0x${
           magic.toString(16)
-        }, not a store heap (0x${
+        }, not a persistent heap (0x${
           MAGIC.toString(16)
-        }); format it (start with --fresh) or map the store's own memory object`,
+        }); format it (start with --fresh) or map the memory object the heap was formatted in`,
         { magic },
       );
     }
@@ -186,7 +208,7 @@ export class PersistentHeap implements Heap {
     if (version !== VERSION) {
       throw new TardigradeError(
         Err.E_IMAGE_VERSION,
-        `PersistentHeap.attach: heap layout version ${version}, this store reads ${VERSION}; start with --fresh to format it anew`,
+        `PersistentHeap.attach: heap layout version ${version}, this code reads ${VERSION}; start with --fresh to format it anew`,
         { version },
       );
     }
@@ -201,7 +223,7 @@ export class PersistentHeap implements Heap {
     return new PersistentHeap(mem);
   }
 
-  /** The per-store hash seed chosen at format. */
+  /** The per-heap hash seed chosen at format. */
   get seed(): number {
     return this.mem.getU32(H_SEED);
   }
@@ -226,27 +248,16 @@ export class PersistentHeap implements Heap {
     return this.pages - this.metaPages;
   }
 
-  /** {@inheritDoc Heap.appRoot} */
-  appRoot(index: number): number {
-    assert(index >= 0 && index < APP_ROOTS, "PersistentHeap.appRoot", `index ${index}`);
-    return this.mem.getU32(H_APP_ROOTS + 4 * index);
+  /** {@inheritDoc Heap.root} */
+  root(index: number): number {
+    assert(index >= 0 && index < HEAP_ROOTS, "PersistentHeap.root", `index ${index}`);
+    return this.mem.getU32(H_ROOTS + 4 * index);
   }
 
-  /** {@inheritDoc Heap.setAppRoot} */
-  setAppRoot(index: number, address: number): void {
-    assert(index >= 0 && index < APP_ROOTS, "PersistentHeap.setAppRoot", `index ${index}`);
-    this.mem.setU32(H_APP_ROOTS + 4 * index, address);
-  }
-
-  /** The keyspace's root word `index` (0…KEYSPACE_ROOTS-1). */
-  keyspaceRoot(index: number): number {
-    return this.mem.getU32(H_KS_ROOTS + 4 * index);
-  }
-
-  /** Sets the keyspace's root word `index`. */
-  setKeyspaceRoot(index: number, address: number): void {
-    assert(index >= 0 && index < KEYSPACE_ROOTS, "PersistentHeap.setKeyspaceRoot", `${index}`);
-    this.mem.setU32(H_KS_ROOTS + 4 * index, address);
+  /** {@inheritDoc Heap.setRoot} */
+  setRoot(index: number, value: number): void {
+    assert(index >= 0 && index < HEAP_ROOTS, "PersistentHeap.setRoot", `index ${index}`);
+    this.mem.setU32(H_ROOTS + 4 * index, value);
   }
 
   /** {@inheritDoc Heap.alloc} */
@@ -543,7 +554,7 @@ export class PersistentHeap implements Heap {
     const free = this.capacityBytes() - this.usedBytes();
     throw new TardigradeError(
       Err.E_NO_MEMORY,
-      `PersistentHeap.alloc: asked for ${bytes} bytes; ${free} of ${this.capacityBytes()} bytes are free (${freePages} whole pages), none fits; delete keys or give the store more pages`,
+      `PersistentHeap.alloc: asked for ${bytes} bytes; ${free} of ${this.capacityBytes()} bytes are free (${freePages} whole pages), none fits; free blocks (delete keys, remove files) or give the heap more pages`,
       { bytes, free, freePages },
     );
   }

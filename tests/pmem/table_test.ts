@@ -1,18 +1,18 @@
 /**
- * The store's persistent hash table (servers/apps/kv/store/table.ts):
+ * The persistent hash table (servers/pmem/table.ts):
  * seeded random inserts, updates and removals agree with a JS Map at every
  * step, through growing and shrinking; a full scan taken while the table
  * rehashes (and goes on growing and shrinking between steps) returns every
  * key present throughout; a random node is one of the keys.
  *
- * Run: `deno test tests/servers/apps/kv/store/table_test.ts`.
+ * Run: `deno test tests/pmem/table_test.ts`.
  */
 
 import assert from "node:assert/strict";
-import { allocatePmoBuffers, PersistentMemory } from "../../../../../kernel/abi/pmem.ts";
-import { Prng } from "../../../../../kernel/abi/prng.ts";
-import { PersistentHeap } from "../../../../../servers/apps/kv/store/heap.ts";
-import { NODE_PAYLOAD, Tables } from "../../../../../servers/apps/kv/store/table.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
+import { Prng } from "../../kernel/abi/prng.ts";
+import { PersistentHeap } from "../../servers/pmem/heap.ts";
+import { NODE_PAYLOAD, Tables } from "../../servers/pmem/table.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);

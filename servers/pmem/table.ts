@@ -1,5 +1,5 @@
 /**
- * A persistent chained hash table in the store's heap, with incremental
+ * A persistent chained hash table in a persistent heap (heap.ts), with incremental
  * rehashing as Redis's dict: while it resizes it has two bucket arrays, and
  * every lookup, insert and removal moves one bucket from the old to the new
  * one, so no single operation pays for a whole resize. It grows at load 1
@@ -14,18 +14,18 @@
  * and a node is one block: `next` u32, `hash` u32, key length u32, then
  * the table's fixed-size payload (what the user defines: a value address, a
  * score, a deadline), then the key bytes. One table type serves the
- * keyspace's databases and expires, and the fields of hashes, members of
- * sets and of sorted sets.
+ * kv keyspace's databases and expires, the fields of hashes, members of
+ * sets and of sorted sets, and the file system's directories.
  *
- * Keys are hashed with 32-bit MurmurHash3 and the store's seed, and
+ * Keys are hashed with 32-bit MurmurHash3 and the heap's seed, and
  * compared in place in `mem.bytes`.
  *
  * @module
  */
 
 import { copyOut } from "./copy_out.ts";
-import { Err, TardigradeError } from "../../../../kernel/abi/errors.ts";
-import { Prng } from "../../../../kernel/abi/prng.ts";
+import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
+import { Prng } from "../../kernel/abi/prng.ts";
 import type { PersistentHeap } from "./heap.ts";
 
 /** Byte offset of the key's hash in a node. */
@@ -83,7 +83,7 @@ export function hashBytes(bytes: Uint8Array, off: number, len: number, seed: num
 }
 
 /** Bits of a 32-bit cursor reversed (Redis's scan cursor runs on reversed bits). */
-function reverse32(v: number): number {
+export function reverse32(v: number): number {
   v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
   v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
   v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
