@@ -126,6 +126,10 @@ export interface BoardConfig {
   consoleStart: number;
   /** The switch's link socket (`--net-link`): the NIC connects to it; no network when absent. */
   netLink?: string;
+  /** MiB of file data the FS server makes at a fresh boot (`--fs-mb`). */
+  fsMb: number;
+  /** Each FS client's quota in 4 KiB blocks (`--fs-client-blocks`); 0: none. */
+  fsClientBlocks: number;
 }
 
 /** Longest the board holds checkpoint statistics before it emits them (--report-checkpoints). */
@@ -244,6 +248,7 @@ export class Board {
         handlerBudgetMs: c.handlerBudgetMs,
         policies: c.policies,
         consoleStart: c.consoleStart,
+        fs: { fsMb: c.fsMb, clientBlocks: c.fsClientBlocks },
       },
     }, [timer.port2]);
     // Starting a worker holds this thread for about 20 ms: now, while the kernel restores.

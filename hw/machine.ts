@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { TardigradeError } from "../kernel/abi/errors.ts";
 import {
   CHECKPOINT_PERIOD_MS_DEFAULT,
+  FS_MB_DEFAULT,
   HANDLER_BUDGET_MS,
   IMAGE_BYTES_DEFAULT,
   IMAGE_PATH_DEFAULT,
@@ -47,6 +48,18 @@ export const MACHINE_FLAGS = {
     type: "boolean",
     default: false,
     help: "format a new system, even over an existing image",
+  },
+  "fs-mb": {
+    type: "string",
+    default: String(FS_MB_DEFAULT),
+    arg: "N",
+    help: "MiB of file data the FS server makes when a system is formatted, 1…4096",
+  },
+  "fs-client-blocks": {
+    type: "string",
+    default: "0",
+    arg: "N",
+    help: "each FS client's quota of 4 KiB data blocks (ENOSPC past it); 0: no quota",
   },
   "checkpoint-ms": {
     type: "string",
@@ -140,6 +153,16 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
   if (!Number.isInteger(imageMb) || imageMb < 8 || imageMb > 16384) {
     throw new Error(`--image-mb must be an integer in 8…16384, got ${values["image-mb"]}`);
   }
+  const fsMb = Number(values["fs-mb"]);
+  if (!Number.isInteger(fsMb) || fsMb < 1 || fsMb > 4096) {
+    throw new Error(`--fs-mb must be an integer in 1…4096, got ${values["fs-mb"]}`);
+  }
+  const fsClientBlocks = Number(values["fs-client-blocks"]);
+  if (!Number.isSafeInteger(fsClientBlocks) || fsClientBlocks < 0) {
+    throw new Error(
+      `--fs-client-blocks must be a non-negative integer, got ${values["fs-client-blocks"]}`,
+    );
+  }
   const checkpointMs = parseCheckpointMs(values["checkpoint-ms"]);
   const copyMethod = values["copy-method"] as CopyMethod;
   if (!COPY_METHODS.includes(copyMethod)) {
@@ -168,6 +191,8 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     policies: parsePolicies(values.policy!),
     consoleStart: parseConsoleStart(values["console-start"]!),
     netLink: values["net-link"],
+    fsMb,
+    fsClientBlocks,
   };
 }
 

@@ -54,7 +54,7 @@ export async function bootFresh(k: BootHost): Promise<void> {
     k,
     group,
     INIT_PROGRAM,
-    { apps: k.config.apps, policies: k.config.policies },
+    { apps: k.config.apps, policies: k.config.policies, fs: k.config.fs },
     "none",
     group,
   );

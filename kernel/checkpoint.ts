@@ -19,6 +19,9 @@
  * - `onCommitted`: the board made epoch E durable; output up to E is released
  *   by the board; output written since the cut starts the next checkpoint.
  * - `hold` / `release` / `idle`, `finalCheckpoint`: for rollback and shutdown.
+ * - `waitCovering`: the `checkpoint_wait` system call: resolves once a
+ *   checkpoint whose cut comes after the call has committed, and starts
+ *   that checkpoint at once as output would (group commit or not).
  *
  * The manager sees the kernel through {@link CheckpointHost} (kernel/services.ts).
  *
@@ -84,6 +87,8 @@ export class CheckpointManager implements CheckpointControl {
   /** True from the freeze line going up until the thaw (the freeze may wait for steps). */
   private freezing = false;
   private waiters: Array<() => void> = [];
+  /** `checkpoint_wait` callers: each with the first epoch whose commit covers its call. */
+  private coverWaiters: Array<{ epoch: number; resolve: (epoch: number) => void }> = [];
   readonly counters: CheckpointCounters = {
     taken: 0,
     committed: 0,
@@ -134,7 +139,7 @@ export class CheckpointManager implements CheckpointControl {
     const wait = Math.min(period << Math.min(this.failedFreezes, 16), FREEZE_BACKOFF_MS_MAX);
     if (period === 0) return;
     const due = periodElapsed(nowMs, this.lastTakenMs, Math.max(period, wait));
-    const output = this.failedFreezes === 0 && this.outputWaiting();
+    const output = this.failedFreezes === 0 && (this.outputWaiting() || this.coverWanted());
     if (!due && !output) return;
     if (!output && this.deferForStep(nowMs, period)) return;
     if (!this.canStart()) {
@@ -152,7 +157,7 @@ export class CheckpointManager implements CheckpointControl {
    */
   onOutput(): void {
     if (this.periodMs === 0 || this.failedFreezes > 0 || !this.canStart()) return;
-    if (!this.outputWaiting()) return;
+    if (!this.outputWaiting() && !this.coverWanted()) return;
     this.lastTakenMs = performance.now();
     this.take();
   }
@@ -359,6 +364,7 @@ export class CheckpointManager implements CheckpointControl {
     this.lastCommitUnixMs = Date.now();
     const waiters = this.waiters.splice(0);
     for (const w of waiters) w();
+    this.resolveCovered(epoch);
     // Group commit: output written since the cut goes in the next checkpoint, started now
     // (unless someone waits to take one of their own: the final checkpoint at shutdown).
     if (waiters.length === 0) this.onOutput();
@@ -372,6 +378,40 @@ export class CheckpointManager implements CheckpointControl {
       lastCommitUnixMs: this.lastCommitUnixMs,
       lastPauseUs: this.recent.at(-1)?.pauseUs ?? 0,
     };
+  }
+
+  /**
+   * Resolves with the committed epoch once a checkpoint whose cut comes
+   * after this call has committed (`checkpoint_wait`). A cut taken from
+   * now on is the next capture's ({@link nextCaptureEpoch}: a freeze in
+   * progress has not cut yet), so that epoch covers the call; it starts as
+   * soon as it can, like output waiting for a commit. With checkpoints off
+   * nothing will commit: it resolves at once with the last committed epoch.
+   */
+  waitCovering(): Promise<number> {
+    if (this.periodMs === 0) return Promise.resolve(this.committedEpoch);
+    const epoch = this.nextCaptureEpoch;
+    const p = new Promise<number>((resolve) => this.coverWaiters.push({ epoch, resolve }));
+    if (this.failedFreezes === 0 && this.canStart()) {
+      this.lastTakenMs = performance.now();
+      this.take();
+    }
+    return p;
+  }
+
+  /** True when a `checkpoint_wait` caller waits for a checkpoint not taken yet. */
+  private coverWanted(): boolean {
+    return this.coverWaiters.length > 0 && this.inFlight === 0;
+  }
+
+  /** Answers the `checkpoint_wait` callers that `epoch` covers; the rest wait for the next. */
+  private resolveCovered(epoch: number): void {
+    const later: typeof this.coverWaiters = [];
+    for (const w of this.coverWaiters) {
+      if (w.epoch <= epoch) w.resolve(epoch);
+      else later.push(w);
+    }
+    this.coverWaiters = later;
   }
 
   /** The epoch the next capture will have: what a PMO created now is first part of. */

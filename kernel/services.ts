@@ -53,6 +53,8 @@ export interface CheckpointControl {
   release(): void;
   /** Resolves when no commit is in flight. */
   idle(): Promise<void>;
+  /** Resolves with the epoch once a checkpoint cut after this call has committed (`checkpoint_wait`). */
+  waitCovering(): Promise<number>;
 }
 
 /** The kernel as the object modules, the dispatch and the supervisor see it. */

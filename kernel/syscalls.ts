@@ -44,6 +44,14 @@ const systemSyscalls = {
   checkpoint_info(k: KernelServices): CheckpointInfo {
     return k.checkpoints.info();
   },
+  /**
+   * Answers once a checkpoint whose cut comes after the call has committed,
+   * with its epoch (at once, with the last committed epoch, when checkpoints
+   * are off). The caller does not count it as pending: it parks while it waits.
+   */
+  checkpoint_wait(k: KernelServices): Promise<number> {
+    return k.checkpoints.waitCovering();
+  },
 };
 
 /**

@@ -12,7 +12,7 @@
  * - `acked N m=M x=X y=Y`: N counts 1, 2, 3, … with no gap or repeat, and
  *   M = N, X = 2N, Y = N (more would be an effect that happened twice, less
  *   one that was lost);
- * - `files K`: K counts 1, 2, 3, …; a `files ERROR` (E_EXISTS from a create
+ * - `files K`: K counts 1, 2, 3, …; a `files ERROR` (EEXIST from an O_EXCL open
  *   that ran twice) is a violation;
  * - the general invariants of {@link InvariantChecker} (no rollback visible,
  *   never resumed older than what was seen);

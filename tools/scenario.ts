@@ -26,6 +26,9 @@
  * - kvdiff: a long seeded differential run, the store (or a second
  *   redis-server) against a real redis-server, every reply compared byte
  *   for byte (tools/kv_diff.ts).
+ * - fsdiff: a long seeded file-system differential run, one side against
+ *   a temporary directory on the host, every result, error name and the
+ *   final trees compared (tools/fs_diff.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
@@ -44,6 +47,7 @@ import { nestedScenario } from "./nested_scenario.ts";
 import { netScenario } from "./net_scenario.ts";
 import { kvScenario } from "./kv_scenario.ts";
 import { type Against, diffAgainst, formatMismatch } from "./kv_diff.ts";
+import { FS_AGAINST, type FsAgainst, fsDiffAgainst } from "./fs_diff.ts";
 import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 
@@ -199,6 +203,32 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
     },
     run: runKvDiff,
   },
+  fsdiff: {
+    summary: "file-system operations on one side and on a host directory: " +
+      "every result, error name and final tree compared",
+    flags: {
+      ops: { type: "string", default: "20000", arg: "N", help: "seeded operations in all" },
+      length: {
+        type: "string",
+        default: "500",
+        arg: "L",
+        help: "operations of one sequence (seeds S, S+1, … each on a fresh tree)",
+      },
+      against: {
+        type: "string",
+        default: FS_AGAINST[FS_AGAINST.length - 1],
+        arg: "SIDE",
+        help: `${FS_AGAINST.join(" or ")}: the side run against the host`,
+      },
+      exhaustive: {
+        type: "boolean",
+        default: false,
+        help: "first every sequence of 1, 2 and 3 operations of the ACE set",
+      },
+      "max-mismatches": { type: "string", default: "1", arg: "N", help: "stop after N mismatches" },
+    },
+    run: runFsDiff,
+  },
   faults: {
     summary: "seeded fault injection into every server and app (tools/faults_scenario.ts)",
     flags: {
@@ -248,6 +278,30 @@ async function runKvDiff(
     ).pop(),
   );
   return 1;
+}
+
+async function runFsDiff(
+  values: Record<string, string | boolean | undefined>,
+  seed: number,
+): Promise<number> {
+  const against = String(values.against) as FsAgainst;
+  if (!FS_AGAINST.includes(against)) {
+    console.error(`scenario fsdiff: --against is ${FS_AGAINST.join(" or ")}, not "${against}"`);
+    return 2;
+  }
+  const r = await fsDiffAgainst(against, {
+    seed,
+    ops: Number(values.ops),
+    length: Number(values.length),
+    exhaustive: values.exhaustive === true,
+    maxMismatches: Number(values["max-mismatches"]),
+    log,
+  });
+  console.log(
+    `summary: scenario fsdiff, seed ${seed}, against ${against}: sequences ${r.sequences}, ` +
+      `operations ${r.operations}, mismatches ${r.mismatches.length}`,
+  );
+  return r.mismatches.length === 0 ? 0 : 1;
 }
 
 async function runFaults(

@@ -103,6 +103,11 @@ export const CONSOLE_RING_BYTES = 64 * 1024;
 
 /** Default NVM image size. */
 export const IMAGE_BYTES_DEFAULT = 64 * 1024 * 1024;
+/**
+ * MiB of file data the FS server makes at a fresh boot unless `--fs-mb`
+ * says otherwise: the default image still holds every server and the kv store.
+ */
+export const FS_MB_DEFAULT = 16;
 /** Default NVM image path, relative to the current directory. */
 export const IMAGE_PATH_DEFAULT = "tardigrade.img";
 

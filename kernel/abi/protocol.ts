@@ -36,6 +36,7 @@ export type SyscallOp =
   | "irq_bind"
   | "system_info"
   | "checkpoint_info"
+  | "checkpoint_wait"
   | "ready";
 
 /** The root task's program: started at every boot and resume (the board starts its worker early). */
@@ -257,6 +258,12 @@ export interface KernelConfig {
   policies: Record<string, RestartPolicy>;
   /** Byte offset new console rings start at (0; a test hook for offsets past 2^31 and 2^32). */
   consoleStart: number;
+  /**
+   * The FS server's arguments, handed to it by init at a fresh boot: `fsMb`
+   * (MiB of file data, `--fs-mb`), `clientBlocks` (each client's quota in
+   * 4 KiB blocks, `--fs-client-blocks`; 0: none). Defaults when absent.
+   */
+  fs?: { fsMb: number; clientBlocks: number };
 }
 
 /** Timing of one checkpoint's stop-the-world pause, in microseconds, broken down like TreeSLS. */

@@ -2,7 +2,7 @@
  * The ledger: a workload that uses every server and checks its own data,
  * for fault injection (`deno task scenario faults`). On every timer tick it
  * appends entry n: it writes n into slot (n-1) mod 4096 of the file
- * "ledger" (the FS server, which keeps it in the memory server), writes n
+ * "/ledger" (the FS server, through a descriptor it keeps), writes n
  * into the named memory object "ledger:count", pings the network driver,
  * and only then records n as acknowledged in its own PMO and prints
  * `ledger n`. Its requests are idempotent, so a call cut short by a
@@ -19,7 +19,8 @@
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { Label } from "../protocol.ts";
-import { FsClient } from "../fs/protocol.ts";
+import { FsClient } from "../runtime/fs.ts";
+import { FsError, OpenFlag } from "../fs/vfs.ts";
 import { MemoryClient } from "../memory/client.ts";
 import { unwrap } from "../runtime/ipc.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
@@ -28,6 +29,8 @@ import { lastingConnection, lastingPmo } from "../runtime/service.ts";
 
 /** State PMO words: entries acknowledged by every server. */
 const ACKED_OFFSET = 0;
+/** State PMO word: the ledger file's descriptor + 1 (0: none opened yet). */
+const FD_OFFSET = 4;
 /** Entries the file holds before it wraps (4 bytes each). */
 const FILE_ENTRIES = 4096;
 /**
@@ -35,23 +38,28 @@ const FILE_ENTRIES = 4096;
  * (over entry acked+1-FILE_ENTRIES) but not acknowledged.
  */
 const CHECKABLE_ENTRIES = FILE_ENTRIES - 1;
-/** Entries one read covers (the FS server's read limit is 960 bytes). */
+/** Entries one read covers. */
 const READ_ENTRIES = 240;
 /** Entries between two verifications. */
 const VERIFY_EVERY = 25;
 /** Tries of a request whose server died, and the longest wait for it to be back. */
 const RETRY_ATTEMPTS = 3, RETRY_WAIT_MS = 10_000;
-const FILE = "ledger";
+const FILE = "/ledger";
 const COUNT_OBJECT = "ledger:count";
 
 /** Reads entries [from, to] back (to - from < FILE_ENTRIES); returns the ones missing. */
-async function verify(fs: FsClient, from: number, to: number): Promise<string[]> {
+async function verify(
+  fs: FsClient,
+  fd: number,
+  from: number,
+  to: number,
+): Promise<string[]> {
   const lost: string[] = [];
   for (let first = from; first <= to; first += READ_ENTRIES) {
     const last = Math.min(to, first + READ_ENTRIES - 1);
     const at = (first - 1) % FILE_ENTRIES;
     const count = Math.min(last - first + 1, FILE_ENTRIES - at);
-    const bytes = await fs.read(FILE, at * 4, count * 4);
+    const bytes = await fs.pread(fd, at * 4, count * 4);
     const words = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < count; i++) {
       const got = 4 * i + 4 <= bytes.byteLength ? words.getUint32(4 * i, true) : 0;
@@ -74,12 +82,32 @@ async function countObject(memory: MemoryClient): Promise<string> {
 runProgram(async (ctx: Context) => {
   const state = await lastingPmo(ctx, "state", 1);
   const memoryConn = await lastingConnection(ctx, "memory");
-  const fsConn = await lastingConnection(ctx, "fs");
+  const fs = await FsClient.connect(ctx);
+  const fsConn = fs.conn;
   const net = await lastingConnection(ctx, "net");
   // Every request the ledger makes is idempotent: a server's death is retried, not reported.
   for (const c of [memoryConn, fsConn, net]) c.retryOnPeerDeath(RETRY_ATTEMPTS, RETRY_WAIT_MS);
   const memory = new MemoryClient(memoryConn);
-  const fs = new FsClient(fsConn);
+  /**
+   * The file's descriptor: the one kept in the state PMO while the FS server
+   * still has it open for this connection (descriptors outlive a restart of
+   * either side), else a new one.
+   */
+  const ledgerFd = async (): Promise<number> => {
+    const kept = state.getU32(FD_OFFSET) - 1;
+    if (kept >= 0) {
+      try {
+        await fs.fstat(kept);
+        return kept;
+      } catch (e) {
+        if (!FsError.from(e)) throw e;
+      }
+    }
+    const fd = await fs.open(FILE, OpenFlag.RDWR | OpenFlag.CREAT);
+    state.setU32(FD_OFFSET, fd + 1);
+    return fd;
+  };
+  let fd: number | undefined;
   let busy = false;
   let failures = 0;
   let retriedLogged = 0;
@@ -88,10 +116,10 @@ runProgram(async (ctx: Context) => {
   /** One step: append the next entry (again, if the last try failed). */
   const step = async () => {
     const n = state.getU32(ACKED_OFFSET) + 1;
-    if (n === 1) await fs.create(FILE).catch(ignoreExists);
+    fd ??= await ledgerFd();
     const entry = new Uint8Array(4);
     new DataView(entry.buffer).setUint32(0, n, true);
-    await fs.write(FILE, ((n - 1) % FILE_ENTRIES) * 4, entry);
+    await fs.pwrite(fd, ((n - 1) % FILE_ENTRIES) * 4, entry);
     const count = new Uint8Array(8);
     new DataView(count.buffer).setFloat64(0, n, true);
     await memory.write(await countObject(memory), 0, count);
@@ -103,7 +131,7 @@ runProgram(async (ctx: Context) => {
     }
     state.setU32(ACKED_OFFSET, n);
     ctx.print(`ledger ${n}`);
-    if (n % VERIFY_EVERY === 0) report(await verify(fs, n - VERIFY_EVERY + 1, n));
+    if (n % VERIFY_EVERY === 0) report(await verify(fs, fd, n - VERIFY_EVERY + 1, n));
   };
 
   const run = (work: () => Promise<void>) => {
@@ -121,14 +149,11 @@ runProgram(async (ctx: Context) => {
   let verifyPending = ctx.resumed && state.getU32(ACKED_OFFSET) > 0;
   const verifyAll = async () => {
     const acked = state.getU32(ACKED_OFFSET);
-    const lost = await verify(fs, Math.max(1, acked - CHECKABLE_ENTRIES + 1), acked);
+    fd ??= await ledgerFd();
+    const lost = await verify(fs, fd, Math.max(1, acked - CHECKABLE_ENTRIES + 1), acked);
     report(lost);
     ctx.print(`ledger verified ${Math.min(acked, CHECKABLE_ENTRIES)} entries, ${lost.length} lost`);
     verifyPending = false;
   };
   await ctx.onNotification(ctx.cap(CapName.TIMER), () => run(verifyPending ? verifyAll : step));
 });
-
-function ignoreExists(e: unknown): void {
-  if (!(e instanceof TardigradeError && e.code === Err.E_EXISTS)) throw e;
-}

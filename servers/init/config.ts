@@ -14,6 +14,8 @@
  */
 
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
+import { FS_MB_DEFAULT } from "../../kernel/abi/limits.ts";
+import { fsMetaPagesFor } from "../fs/interim_store.ts";
 
 /** One server init starts. */
 export interface ServiceConfig {
@@ -29,6 +31,10 @@ export interface ServiceConfig {
   optional?: boolean;
   /** Gets the NIC's transmit ring, receive PMO and IRQ as "nic", "nic-rx", "nic-irq" (the network driver). */
   nic?: boolean;
+  /** Its start arguments, from init's own (the machine's flags); none when absent. */
+  args?: (initArgs: Record<string, unknown>) => Record<string, unknown>;
+  /** Pages it may use, from its start arguments, when they decide ({@link quotaPages} otherwise). */
+  quotaFor?: (args: Record<string, unknown>) => number;
 }
 
 /** The servers, in start order (a server starts after every service it needs). */
@@ -43,9 +49,16 @@ export const SERVICES: ServiceConfig[] = [
   {
     name: "fs",
     program: "servers/fs/main.ts",
-    quotaPages: 256,
+    quotaPages: 0,
     policy: "fresh",
-    needs: ["memory"],
+    needs: [],
+    // `--fs-mb` and `--fs-client-blocks`, as the kernel handed them to init.
+    args: (initArgs) => fsArgs(initArgs.fs),
+    // Its data segments, the metadata heap the storage wants for them, and the program's pages.
+    quotaFor: (args) => {
+      const dataPages = (args.fsMb as number) * FS_PAGES_PER_MB;
+      return dataPages + fsMetaPagesFor(dataPages) + FS_PROGRAM_PAGES;
+    },
   },
   {
     name: "net",
@@ -97,6 +110,20 @@ export const APPS: Record<string, AppConfig> = {
       (typeof args.pages === "number" ? args.pages : KV_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,
   },
 };
+
+/** 4 KiB pages in a MiB. */
+const FS_PAGES_PER_MB = 256;
+/** Pages the FS server uses besides its storage (slot record, console, descriptor-buffer table). */
+const FS_PROGRAM_PAGES = 64;
+
+/** The FS server's arguments from init's `fs` argument, with the defaults for what is missing. */
+export function fsArgs(given: unknown): { fsMb: number; clientBlocks: number } {
+  const g = (typeof given === "object" && given !== null ? given : {}) as Record<string, unknown>;
+  return {
+    fsMb: typeof g.fsMb === "number" ? g.fsMb : FS_MB_DEFAULT,
+    clientBlocks: typeof g.clientBlocks === "number" ? g.clientBlocks : 0,
+  };
+}
 
 /** Pages each app may use, unless its entry says otherwise. */
 export const APP_QUOTA_PAGES = 2048;

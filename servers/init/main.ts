@@ -77,10 +77,11 @@ async function startService(
 ): Promise<void> {
   const t0 = performance.now();
   const ep = await ctx.sys.endpointCreate();
+  const args = svc.args?.(ctx.args) ?? {};
   await spawn(ctx.sys, {
     name: svc.name,
     program: svc.program,
-    quotaPages: svc.quotaPages,
+    quotaPages: svc.quotaFor?.(args) ?? svc.quotaPages,
     quotaObjects: svc.quotaObjects,
     policy: policyOf(ctx, svc.name, svc.policy),
     caps: [
@@ -88,6 +89,7 @@ async function startService(
       ...needGrants(svc.needs, endpoints, badge),
       ...(svc.nic ? nicGrants() : []),
     ],
+    args,
   });
   endpoints.set(svc.name, ep);
   const conn = await ctx.connect(ep);

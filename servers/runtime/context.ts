@@ -56,4 +56,11 @@ export interface Context {
    * there is more to do (the worker then never sleeps).
    */
   onIdle(handler: () => boolean): void;
+  /**
+   * Runs `handler(connId, restarting)` when a connection this program
+   * serves is closed: for good (the client's cap group died, or its
+   * capability was revoked), or, with `restarting` true, while the client's
+   * worker restarts (its connection comes back with it).
+   */
+  onConnectionClosed(handler: (connId: number, restarting: boolean) => void): void;
 }

@@ -65,6 +65,7 @@ class Runtime implements Waiter {
     { mem: PersistentMemory; handler: (bits: number) => unknown }
   > = [];
   private capHandler: (slot: number, badge: number, connId: number) => void = () => {};
+  private readonly closedHandlers: Array<(connId: number, restarting: boolean) => void> = [];
   private readonly idleHandlers: Array<() => boolean> = [];
   private readonly inbox: Array<SyscallReply | KernelEvent> = [];
   /** True while handlers run (for the watchdog stamp). */
@@ -186,8 +187,9 @@ class Runtime implements Waiter {
         return;
       }
       case "closed": {
-        this.servers.delete(msg.connId);
+        const served = this.servers.delete(msg.connId);
         this.clients.get(msg.connId)?.failPending(msg.reason, msg.restarting === true);
+        if (served) { for (const h of this.closedHandlers) h(msg.connId, msg.restarting === true); }
         return;
       }
       case "peer-doorbell":
@@ -250,6 +252,9 @@ class Runtime implements Waiter {
       onIdle: (handler) => {
         this.idleHandlers.push(handler);
       },
+      onConnectionClosed: (handler) => {
+        this.closedHandlers.push(handler);
+      },
     };
   }
 
@@ -262,11 +267,14 @@ class Runtime implements Waiter {
 
   /**
    * True while a step is in flight: a handler runs, a handler's promise has
-   * not settled, or calls and system calls it made await their replies. A
+   * not settled (unless it awaits `checkpoint_wait`: each such call parks
+   * one), or calls and system calls it made await their replies. A
    * checkpoint never captures a worker in the middle of a step (see park).
    */
   private inStep(): boolean {
-    if (this.inRun || this.stepPromises > 0 || this.sys.pending > 0) return true;
+    // A step awaiting checkpoint_wait is parked in it, not in flight: the freeze may cut it.
+    const stepping = this.stepPromises - this.sys.parked;
+    if (this.inRun || stepping > 0 || this.sys.pending > 0) return true;
     for (const c of this.clients.values()) if (c.awaiting > 0) return true;
     return false;
   }

@@ -27,8 +27,10 @@ export class Sys {
   private nextId = 1;
   private readonly waiting = new Map<
     number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; parked: boolean }
   >();
+  /** Calls in {@link waiting} that do not hold a step open (`checkpoint_wait`). */
+  private parkedCalls = 0;
 
   /**
    * `onPending` hears every change of the number of unanswered calls (the
@@ -41,17 +43,33 @@ export class Sys {
     private readonly onMapped: (m: MappedPmo) => void = () => {},
   ) {}
 
-  /** System calls sent and not yet answered. */
+  /** System calls sent and not yet answered, but for those that park (`checkpoint_wait`). */
   get pending(): number {
-    return this.waiting.size;
+    return this.waiting.size - this.parkedCalls;
+  }
+
+  /** Calls sent that park the worker while they wait (`checkpoint_wait`), not yet answered. */
+  get parked(): number {
+    return this.parkedCalls;
   }
 
   /** Raw call by name: for tests that send what the typed stubs would refuse. */
   raw<T = unknown>(op: SyscallOp | string, ...args: unknown[]): Promise<T> {
+    return this.send<T>(op, args, false);
+  }
+
+  /**
+   * Posts a call. A `parked` one does not count as pending (the kernel's
+   * freeze does not wait for it, and the step awaiting it is not in flight
+   * for the freeze protocol): for a call whose reply itself waits for a
+   * checkpoint.
+   */
+  private send<T>(op: SyscallOp | string, args: unknown[], parked: boolean): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.onPending(this.waiting.size);
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, parked });
+      if (parked) this.parkedCalls++;
+      this.onPending(this.pending);
       this.post({ t: "syscall", id, op: op as SyscallOp, args });
     });
   }
@@ -61,7 +79,8 @@ export class Sys {
     const w = this.waiting.get(reply.id);
     if (!w) return;
     this.waiting.delete(reply.id);
-    this.onPending(this.waiting.size);
+    if (w.parked) this.parkedCalls--;
+    this.onPending(this.pending);
     if (reply.ok) w.resolve(reply.value);
     else w.reject(fromErrorValue(reply.error));
   }
@@ -167,5 +186,15 @@ export class Sys {
   /** The checkpoint period, commits since boot, the last commit's time and the last pause. */
   checkpointInfo(): Promise<CheckpointInfo> {
     return this.raw("checkpoint_info");
+  }
+  /**
+   * Resolves with the epoch once a checkpoint cut after this call has
+   * committed: everything this program saw done before the call is durable.
+   * The worker parks while it waits (a step awaiting it is not in flight),
+   * so call it from a handler's step, never from `main` (no checkpoint
+   * starts before every program is ready).
+   */
+  checkpointWait(): Promise<number> {
+    return this.send("checkpoint_wait", [], true);
   }
 }

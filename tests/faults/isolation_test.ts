@@ -58,7 +58,11 @@ function faults(lines: MachineLine[]): string[] {
 
 Deno.test("a hostile app's every way in fails with a named error; the system keeps serving", async () => {
   const image = tempImage();
-  const m = MachineProcess.start(image, ["--fresh", "--apps", "counter,tests/programs/hostile.ts"]);
+  const m = MachineProcess.start(image, [
+    "--fresh",
+    "--apps",
+    "counter,tests/programs/owner.ts,tests/programs/hostile.ts",
+  ]);
   try {
     const line = await consoleLine(m, "hostile");
     assert.ok(line.startsWith(" "), `the hostile program itself failed: ${line}`);
@@ -129,7 +133,7 @@ Deno.test("a hostile app's every way in fails with a named error; the system kee
     assert.equal(mem.readOnlyRawWrite, "lands in that PMO only");
     assert.equal(mem.otherPmoIntactAfterRaw, true);
 
-    // Other owners' objects at the memory server (the fs server's inode of its file).
+    // Other owners' objects at the memory server (tests/programs/owner.ts's object).
     const f = r.foreign;
     allFail(
       { read: f.read, write: f.write, free: f.free, deleteName: f.deleteName },

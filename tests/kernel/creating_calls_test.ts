@@ -76,6 +76,7 @@ function services(spawned: ThreadRecord[]): KernelServices {
       release: unused("checkpoints.release"),
       idle: unused("checkpoints.idle"),
       info: unused("checkpoints.info"),
+      waitCovering: unused("checkpoints.waitCovering"),
     },
     postEvent: () => {},
     wake: () => {},

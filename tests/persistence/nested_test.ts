@@ -36,5 +36,5 @@ Deno.test("nested: the observer's check catches an effect that happened twice or
   assert.equal(check("acked 1 m=1 x=2 y=1\nacked 2 m=3 x=6 y=3\n", "").length, 1, "a re-run");
   assert.equal(check("acked 1 m=1 x=2 y=1\nacked 2 m=2 x=3 y=2\n", "").length, 1, "a lost call");
   assert.equal(check(good + "acked 2 m=2 x=4 y=2\n", "").length, 1, "a repeated line");
-  assert.equal(check("", "files 1\nfiles ERROR E_EXISTS at 2\n").length, 1, "a step run twice");
+  assert.equal(check("", "files 1\nfiles ERROR EEXIST at 2\n").length, 1, "a step run twice");
 });

@@ -16,7 +16,7 @@
  *   marker written into the memory server's heap shows up among them;
  * - `memory`: writes past the end of a mapped PMO (through PersistentMemory
  *   and raw typed arrays) and through a read-only mapping; other owners'
- *   objects at the memory server;
+ *   objects at the memory server (tests/programs/owner.ts's, started beside it);
  * - `garbage`: malformed messages on the kernel channel and a malformed
  *   request slot on its own connection to the net server;
  * - `serving`: afterwards the memory, fs and net servers still answer.
@@ -53,7 +53,9 @@ import type { StartMessage } from "../../kernel/abi/protocol.ts";
 import { Slot } from "../../kernel/abi/slots.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import type { CapInfo } from "../../kernel/abi/syscall_types.ts";
-import { FsClient } from "../../servers/fs/protocol.ts";
+import { FsClient } from "../../servers/runtime/fs.ts";
+import { OpenFlag } from "../../servers/fs/vfs.ts";
+import { OWNER_OBJECT } from "./_owner_object.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { Label, type ServerStatus } from "../../servers/protocol.ts";
 import { type ClientConnection, parseJson, type Reply, unwrap } from "../../servers/runtime/ipc.ts";
@@ -326,6 +328,18 @@ function contains(bytes: Uint8Array, needle: Uint8Array): boolean {
 
 // ---- the program ----
 
+/** The object tests/programs/owner.ts made (it starts beside this program: waits for it). */
+async function ownerObject(memory: MemoryClient): Promise<{ id: string; owner: number }> {
+  for (let i = 0;; i++) {
+    try {
+      return await memory.open(OWNER_OBJECT);
+    } catch (e) {
+      if (i >= 1000) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
 async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   const sys = ctx.sys;
   const out: Record<string, unknown> = {};
@@ -478,17 +492,17 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   };
 
   // ---- other owners' objects at the memory server ----
-  const fileName = `hostile-${ctx.threadId}`;
+  const fileName = `/hostile-${ctx.threadId}`;
   const fileBytes = new TextEncoder().encode("not yours");
-  await fs.create(fileName);
-  await fs.write(fileName, 0, fileBytes);
-  const inode = await memory.open(`fs:${fileName}`); // names are public; the object is not
+  const fd = await fs.open(fileName, OpenFlag.RDWR | OpenFlag.CREAT);
+  await fs.write(fd, fileBytes);
+  const theirs = await ownerObject(memory); // names are public; the object is not
   const foreign: Record<string, unknown> = {
-    inodeOwner: inode.owner,
-    read: await attempt(() => memory.read(inode.id, 0, 8)),
-    write: await attempt(() => memory.write(inode.id, 0, new Uint8Array(8))),
-    free: await attempt(() => memory.free(inode.id)),
-    deleteName: await attempt(() => memory.deleteName(`fs:${fileName}`)),
+    ownerOwner: theirs.owner,
+    read: await attempt(() => memory.read(theirs.id, 0, 8)),
+    write: await attempt(() => memory.write(theirs.id, 0, new Uint8Array(8))),
+    free: await attempt(() => memory.free(theirs.id)),
+    deleteName: await attempt(() => memory.deleteName(OWNER_OBJECT)),
   };
   // Guessed ids: the same heap instance, every slot and a few generations.
   const own = new Set([obj.id]);
@@ -501,7 +515,7 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
     }
   }
   foreign.guessedReads = guessed;
-  foreign.fileIntact = new TextDecoder().decode(await fs.read(fileName, 0, 64));
+  foreign.fileIntact = new TextDecoder().decode(await fs.pread(fd, 0, 64));
   out.foreign = foreign;
 
   // ---- garbage on the kernel channel ----
@@ -613,9 +627,7 @@ async function hostile(ctx: Context): Promise<Record<string, unknown>> {
     await memory.free(o.id);
     return back;
   });
-  serving.fsRead = await attempt(async () =>
-    new TextDecoder().decode(await fs.read(fileName, 0, 64))
-  );
+  serving.fsRead = await attempt(async () => new TextDecoder().decode(await fs.pread(fd, 0, 64)));
   serving.pmoCreate = await attempt(async () => (await sys.capInfo(await sys.pmoCreate(1))).kind);
   out.serving = serving;
   return out;

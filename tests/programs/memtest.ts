@@ -1,12 +1,14 @@
 /**
- * Test program: the memory server and the file server, driven from inside a
- * running machine over real IPC. Started by tests/memory/server_test.ts as an
- * app with CALL capabilities named "memory" and "fs". Prints one
+ * Test program: the memory server (and the file server, briefly), driven
+ * from inside a running machine over real IPC. Started by
+ * tests/memory/server_test.ts as an app with CALL capabilities named
+ * "memory" and "fs", beside tests/programs/owner.ts (another owner whose
+ * object it tries to touch). Prints one
  * line `memtest {json}` with the outcome of every check (a value, or the
  * name of the error code), which the test compares with what it expects.
  *
  * It leaves behind a named object "memtest:persist" (holding the id of an
- * anonymous object it also keeps) and a file "persist.txt". On resume it
+ * anonymous object it also keeps) and a file "/persist.txt". On resume it
  * connects again, reads both back, frees what it owns and prints
  * `memtest-resume {json}`.
  *
@@ -19,7 +21,9 @@ import { parseJson, unwrap } from "../../servers/runtime/ipc.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { MemLabel } from "../../servers/memory/protocol.ts";
-import { FsClient, FsLabel } from "../../servers/fs/protocol.ts";
+import { FsClient } from "../../servers/runtime/fs.ts";
+import { FsError } from "../../servers/fs/vfs.ts";
+import { OWNER_OBJECT } from "./_owner_object.ts";
 
 /** The outcome of one call: its value, or the name of its error code. */
 type Outcome = { ok: unknown } | { err: string };
@@ -29,6 +33,8 @@ async function attempt(f: () => Promise<unknown> | unknown): Promise<Outcome> {
     const v = await f();
     return { ok: v === undefined ? null : v };
   } catch (e) {
+    const fsErr = FsError.from(e);
+    if (fsErr) return { err: fsErr.errnoName };
     return { err: e instanceof TardigradeError ? e.codeName : `untyped: ${String(e)}` };
   }
 }
@@ -45,6 +51,18 @@ function pattern(n: number, seed: number): Uint8Array {
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** The object tests/programs/owner.ts made (it starts beside this program: waits for it). */
+async function ownerObject(memory: MemoryClient): Promise<{ id: string; owner: number }> {
+  for (let i = 0;; i++) {
+    try {
+      return await memory.open(OWNER_OBJECT);
+    } catch (e) {
+      if (i >= 1000) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }
 
 runProgram(async (ctx) => {
@@ -69,9 +87,9 @@ runProgram(async (ctx) => {
       await memory.free(text(await memory.read(p.id, 10, 32)));
     });
     r.persistDelete = await attempt(() => memory.deleteName("memtest:persist"));
-    r.fileRead = await attempt(async () => text(await fs.read("persist.txt", 0, 100)));
-    r.fileStat = await attempt(async () => (await fs.stat("persist.txt")).size);
-    r.fileDelete = await attempt(() => fs.delete("persist.txt"));
+    r.fileRead = await attempt(async () => text(await fs.readFile("/persist.txt")));
+    r.fileStat = await attempt(async () => (await fs.stat("/persist.txt")).size);
+    r.fileDelete = await attempt(() => fs.unlink("/persist.txt"));
     r.usageAfter = await attempt(async () => (await memory.usage()).pages);
     r.stats = await attempt(async () => {
       const s = await memory.stats();
@@ -162,47 +180,22 @@ runProgram(async (ctx) => {
   r.nameDeleteAgain = await attempt(() => memory.deleteName("memtest:a"));
   r.nameIdFreed = await attempt(() => memory.read(n1.id, 0, 1));
 
-  // ---- the file server ----
-  r.fsCreate = await attempt(() => fs.create("hello.txt"));
-  r.fsCreateAgain = await attempt(() => fs.create("hello.txt"));
-  r.fsEmptyStat = await attempt(() => fs.stat("hello.txt"));
-  r.fsWrite = await attempt(() => fs.write("hello.txt", 0, enc.encode("hello world")));
-  r.fsRead = await attempt(async () => text(await fs.read("hello.txt", 0, 100)));
-  r.fsReadMiddle = await attempt(async () => text(await fs.read("hello.txt", 6, 3)));
-  r.fsReadPastEnd = await attempt(async () => (await fs.read("hello.txt", 50, 10)).length);
-  // A write across the chunk boundary at 4096, leaving a hole after "hello world".
-  const span = pattern(900, 3);
-  r.fsWriteSpan = await attempt(() => fs.write("hello.txt", 4096 - 450, span));
-  r.fsReadSpan = await attempt(async () => same(await fs.read("hello.txt", 4096 - 450, 900), span));
-  r.fsReadHole = await attempt(async () =>
-    (await fs.read("hello.txt", 100, 500)).every((v) => v === 0)
-  );
-  r.fsStat = await attempt(() => fs.stat("hello.txt"));
-  r.fsOverwrite = await attempt(async () => {
-    await fs.write("hello.txt", 0, enc.encode("HELLO"));
-    return text(await fs.read("hello.txt", 0, 11));
+  // ---- the file server, briefly (tests/fs/ has the rest) ----
+  r.fsWriteRead = await attempt(async () => {
+    await fs.writeFile("/hello.txt", enc.encode("hello world"));
+    return text(await fs.readFile("/hello.txt"));
   });
-  r.fsPastMax = await attempt(() => fs.write("hello.txt", 56 * 4096 - 2, new Uint8Array(4)));
-  r.fsReadTooLong = await attempt(() => fs.read("hello.txt", 0, 961));
-  r.fsMissing = await attempt(() => fs.read("missing.txt", 0, 1));
-  r.fsBadName = await attempt(() => fs.create(""));
-  r.fsLongName = await attempt(() => fs.create("n".repeat(62)));
-  r.fsUnknownLabel = await attempt(async () => unwrap(await fs.conn.call(99), "fs 99"));
-  r.fsMalformedWrite = await attempt(async () =>
-    unwrap(await fs.conn.call(FsLabel.WRITE, new Uint8Array(4)), "fs raw write")
-  );
 
-  // ---- what another badge owns: the file server's inode of hello.txt ----
-  const inode = await memory.open("fs:hello.txt");
-  r.foreignOwner = { ok: inode.owner !== badge };
-  r.foreignFree = await attempt(() => memory.free(inode.id));
-  r.foreignRead = await attempt(() => memory.read(inode.id, 0, 4));
-  r.foreignWrite = await attempt(() => memory.write(inode.id, 0, new Uint8Array(4)));
-  r.foreignDelete = await attempt(() => memory.deleteName("fs:hello.txt"));
+  // ---- what another badge owns: tests/programs/owner.ts's object ----
+  const theirs = await ownerObject(memory);
+  r.foreignOwner = { ok: theirs.owner !== badge };
+  r.foreignFree = await attempt(() => memory.free(theirs.id));
+  r.foreignRead = await attempt(() => memory.read(theirs.id, 0, 4));
+  r.foreignWrite = await attempt(() => memory.write(theirs.id, 0, new Uint8Array(4)));
+  r.foreignDelete = await attempt(() => memory.deleteName(OWNER_OBJECT));
   r.foreignResolve = await attempt(async () =>
-    (await memory.resolve({ id: inode.id, offset: 0 })).size
+    (await memory.resolve({ id: theirs.id, offset: 0 })).size
   );
-  r.fsStillIntact = await attempt(async () => text(await fs.read("hello.txt", 0, 11)));
 
   // ---- quota: this badge runs out, the file server does not ----
   const before = await memory.usage();
@@ -222,9 +215,8 @@ runProgram(async (ctx) => {
   r.usageFull = await attempt(() => memory.usage());
   r.quotaAgain = await attempt(() => memory.alloc(65536));
   r.otherBadgeUnaffected = await attempt(async () => {
-    await fs.create("during-exhaustion.txt");
-    await fs.write("during-exhaustion.txt", 3500, pattern(900, 9));
-    return same(await fs.read("during-exhaustion.txt", 3500, 900), pattern(900, 9));
+    await fs.writeFile("/during-exhaustion.txt", pattern(900, 9));
+    return same(await fs.readFile("/during-exhaustion.txt"), pattern(900, 9));
   });
   for (const id of bigs) await memory.free(id);
   r.quotaRecovered = await attempt(async () => {
@@ -233,8 +225,8 @@ runProgram(async (ctx) => {
     return true;
   });
   r.usageAfterFree = await attempt(async () => (await memory.usage()).pages);
-  r.fsDelete = await attempt(() => fs.delete("during-exhaustion.txt"));
-  r.fsDeleteAgain = await attempt(() => fs.delete("during-exhaustion.txt"));
+  r.fsDelete = await attempt(() => fs.unlink("/during-exhaustion.txt"));
+  r.fsDeleteAgain = await attempt(() => fs.unlink("/during-exhaustion.txt"));
 
   // ---- frames ----
   const f1 = await memory.frameAlloc4k();
@@ -265,8 +257,7 @@ runProgram(async (ctx) => {
     const p = await memory.create("memtest:persist", 64);
     await memory.write(p.id, 0, enc.encode("persist-me"));
     await memory.write(p.id, 10, enc.encode(anon.id));
-    await fs.create("persist.txt");
-    await fs.write("persist.txt", 0, enc.encode("survives the stop"));
+    await fs.writeFile("/persist.txt", enc.encode("survives the stop"));
     return true;
   });
 

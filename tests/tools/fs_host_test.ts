@@ -1,0 +1,90 @@
+/**
+ * The host side of the file-system differential test (tools/fs_host.ts):
+ * no path or symlink reaches outside its root, absolute symlink targets
+ * read back as the contract gave them, Deno's errors come back by their
+ * POSIX names, and pread/pwrite leave the descriptor's offset where it was.
+ *
+ * Run: `deno test --allow-read --allow-write tests/tools/fs_host_test.ts`.
+ */
+
+import assert from "node:assert/strict";
+import { HostFsApi } from "../../tools/fs_host.ts";
+import { FsError, OpenFlag, Whence } from "../../servers/fs/vfs.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** The POSIX name `p` rejects with. */
+async function errno(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return FsError.from(e)?.errnoName ?? `not an FsError: ${e}`;
+  }
+  return "no error";
+}
+
+Deno.test("HostFsApi: '..' at the root and symlinks going up stay under the root", async () => {
+  const outer = Deno.makeTempDirSync({ prefix: "tardigrade-fs-host-outer-" });
+  Deno.mkdirSync(`${outer}/root`);
+  const host = new HostFsApi(`${outer}/root`);
+  try {
+    const C = OpenFlag.CREAT | OpenFlag.WRONLY;
+    await host.close(await host.open("/../../up", C, 0o644));
+    await host.symlink("../../../../far", "/l");
+    await host.close(await host.open("/l", C, 0o644));
+    await host.symlink("/..", "/abs");
+    await host.mkdir("/abs/dir", 0o755);
+    assert.deepEqual([...Deno.readDirSync(outer)].map((e) => e.name), ["root"]);
+    const names = (await host.readdir("/")).map((e) => e.name).sort();
+    assert.deepEqual(names, ["abs", "dir", "far", "l", "up"]);
+    assert.equal(await host.readlink("/abs"), "/..");
+    assert.equal((await host.lstat("/abs")).size, 3);
+  } finally {
+    Deno.removeSync(outer, { recursive: true });
+  }
+});
+
+Deno.test("HostFsApi: the host's errors come back by their POSIX names", async () => {
+  const host = new HostFsApi();
+  try {
+    await host.mkdir("/d", 0o755);
+    await host.close(await host.open("/d/f", OpenFlag.CREAT | OpenFlag.WRONLY, 0o644));
+    assert.equal(await errno(host.rmdir("/d")), "ENOTEMPTY");
+    assert.equal(await errno(host.unlink("/d")), "EISDIR");
+    assert.equal(await errno(host.rmdir("/d/f")), "ENOTDIR");
+    assert.equal(await errno(host.mkdir("/d", 0o755)), "EEXIST");
+    assert.equal(await errno(host.open("/d/f/x", OpenFlag.RDONLY)), "ENOTDIR");
+    assert.equal(await errno(host.open("/nope/x", OpenFlag.CREAT | OpenFlag.WRONLY)), "ENOENT");
+    assert.equal(await errno(host.open("/d", OpenFlag.WRONLY)), "EISDIR");
+    await host.symlink("/loop2", "/loop1");
+    await host.symlink("/loop1", "/loop2");
+    assert.equal(await errno(host.stat("/loop1")), "ELOOP");
+    assert.equal(await errno(host.close(7)), "EBADF");
+    assert.equal(await errno(host.stat(`/${"x".repeat(256)}`)), "ENAMETOOLONG");
+    assert.equal(await errno(host.stat("d")), "EINVAL");
+    assert.equal(await errno(host.link("/d", "/d2")), "EPERM");
+    assert.equal(await errno(host.rename("/d", "/d/sub")), "EINVAL");
+  } finally {
+    host.dispose();
+  }
+});
+
+Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the lowest free", async () => {
+  const host = new HostFsApi();
+  try {
+    const fd = await host.open("/f", OpenFlag.CREAT | OpenFlag.RDWR, 0o644);
+    assert.equal(fd, 0);
+    await host.write(fd, text("hello"));
+    assert.equal(await host.pwrite(fd, 10, text("xy")), 2);
+    assert.deepEqual(await host.pread(fd, 0, 3), text("hel"));
+    assert.equal(await host.seek(fd, 0, Whence.CUR), 5);
+    assert.deepEqual(await host.pread(fd, 5, 7), new Uint8Array([0, 0, 0, 0, 0, 120, 121]));
+    const fd2 = await host.open("/f", OpenFlag.RDONLY);
+    await host.close(fd);
+    assert.equal(await host.open("/f", OpenFlag.RDONLY), 0);
+    assert.equal(fd2, 1);
+    assert.equal((await host.stat("/f")).size, 12);
+  } finally {
+    host.dispose();
+  }
+});

@@ -1,0 +1,136 @@
+/**
+ * The in-process side of the file system: {@link LocalFsApi}, the program's
+ * contract (servers/fs/vfs.ts `FsApi`) over a synchronous `FileSystem`
+ * held in this process, with no IPC and no machine. Tests, the
+ * differential test (tools/fs_diff.ts) and the bench's in-process figures
+ * use it.
+ *
+ * Map of this file:
+ * - {@link LocalFsApi}: one owner and one client, fixed per instance;
+ *   every call runs the storage's call at once; `fsync` checks the
+ *   descriptor and `sync` resolves at once (there is no checkpoint here);
+ * - {@link READDIR_PAGE_MAX}: entries asked per page of a listing.
+ *
+ * @module
+ */
+
+import type { FileSystem, FsApi, FsDirEntry, FsSpace, FsStat, Whence } from "../servers/fs/vfs.ts";
+
+/** Entries one readdir page asks for. */
+export const READDIR_PAGE_MAX = 64;
+/** Pages one listing may take before it counts as endless (a cursor that never ends). */
+const READDIR_PAGES_MAX = 1 << 20;
+
+/**
+ * The program's view of a `FileSystem` in this process.
+ *
+ * @example
+ * ```ts
+ * const api = new LocalFsApi(fs, 1, 1);
+ * const fd = await api.open("/a", OpenFlag.CREAT | OpenFlag.RDWR, 0o644);
+ * ```
+ */
+export class LocalFsApi implements FsApi {
+  /**
+   * @param fs the storage
+   * @param owner the owner of this instance's descriptors (a connection id)
+   * @param client the client new files are charged to (a badge)
+   */
+  constructor(readonly fs: FileSystem, readonly owner = 1, readonly client = 1) {}
+
+  /** Runs `f` now; its value or its error as a promise. */
+  private run<T>(f: () => T): Promise<T> {
+    try {
+      return Promise.resolve(f());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  open(path: string, flags: number, mode?: number): Promise<number> {
+    return this.run(() => this.fs.open(this.owner, this.client, path, flags, mode));
+  }
+  close(fd: number): Promise<void> {
+    return this.run(() => this.fs.close(this.owner, fd));
+  }
+  read(fd: number, length: number): Promise<Uint8Array> {
+    return this.run(() => this.fs.read(this.owner, fd, length));
+  }
+  write(fd: number, data: Uint8Array): Promise<number> {
+    return this.run(() => this.fs.write(this.owner, fd, data));
+  }
+  pread(fd: number, offset: number, length: number): Promise<Uint8Array> {
+    return this.run(() => this.fs.pread(this.owner, fd, offset, length));
+  }
+  pwrite(fd: number, offset: number, data: Uint8Array): Promise<number> {
+    return this.run(() => this.fs.pwrite(this.owner, fd, offset, data));
+  }
+  seek(fd: number, offset: number, whence: Whence): Promise<number> {
+    return this.run(() => this.fs.seek(this.owner, fd, offset, whence));
+  }
+  ftruncate(fd: number, length: number): Promise<void> {
+    return this.run(() => this.fs.ftruncate(this.owner, fd, length));
+  }
+  fstat(fd: number): Promise<FsStat> {
+    return this.run(() => this.fs.fstat(this.owner, fd));
+  }
+  fsync(fd: number): Promise<void> {
+    return this.run(() => this.fs.fsync(this.owner, fd));
+  }
+  stat(path: string): Promise<FsStat> {
+    return this.run(() => this.fs.stat(path));
+  }
+  lstat(path: string): Promise<FsStat> {
+    return this.run(() => this.fs.lstat(path));
+  }
+  truncate(path: string, length: number): Promise<void> {
+    return this.run(() => this.fs.truncate(path, length));
+  }
+  readdir(path: string): Promise<FsDirEntry[]> {
+    return this.run(() => {
+      const out: FsDirEntry[] = [];
+      let cursor = 0;
+      for (let pages = 0; pages < READDIR_PAGES_MAX; pages++) {
+        const page = this.fs.readdir(path, cursor, READDIR_PAGE_MAX);
+        out.push(...page.entries);
+        if (page.cursor === 0) return out;
+        cursor = page.cursor;
+      }
+      throw new Error(`readdir ${path}: the listing did not end in ${READDIR_PAGES_MAX} pages`);
+    });
+  }
+  mkdir(path: string, mode = 0o755): Promise<void> {
+    return this.run(() => this.fs.mkdir(path, mode));
+  }
+  rmdir(path: string): Promise<void> {
+    return this.run(() => this.fs.rmdir(path));
+  }
+  unlink(path: string): Promise<void> {
+    return this.run(() => this.fs.unlink(path));
+  }
+  rename(from: string, to: string): Promise<void> {
+    return this.run(() => this.fs.rename(from, to));
+  }
+  link(from: string, to: string): Promise<void> {
+    return this.run(() => this.fs.link(from, to));
+  }
+  symlink(target: string, path: string): Promise<void> {
+    return this.run(() => this.fs.symlink(target, path));
+  }
+  readlink(path: string): Promise<string> {
+    return this.run(() => this.fs.readlink(path));
+  }
+  chmod(path: string, mode: number): Promise<void> {
+    return this.run(() => this.fs.chmod(path, mode));
+  }
+  utimes(path: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    return this.run(() => this.fs.utimes(path, atimeMs, mtimeMs));
+  }
+  space(): Promise<FsSpace> {
+    return this.run(() => this.fs.space());
+  }
+  /** Resolves at once: in-process there is no checkpoint to wait for. */
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+}
