@@ -39,7 +39,7 @@ import type { Request } from "../runtime/ipc.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import { lastingPmo, serveService } from "../runtime/service.ts";
 import { fsArgs } from "../init/config.ts";
-import { fsMetaPagesFor, openFsStore } from "./interim_store.ts";
+import { fsMetaPagesFor, openFsStore } from "./store/mod.ts";
 import {
   encodeDirEntries,
   encodeDirHeader,

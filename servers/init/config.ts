@@ -15,7 +15,7 @@
 
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 import { FS_MB_DEFAULT } from "../../kernel/abi/limits.ts";
-import { fsMetaPagesFor } from "../fs/interim_store.ts";
+import { fsMetaPagesFor } from "../fs/store/mod.ts";
 
 /** One server init starts. */
 export interface ServiceConfig {
