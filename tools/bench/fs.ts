@@ -38,6 +38,7 @@ import {
   type Durability,
   FLAT_FULL,
   FLAT_QUICK,
+  flatCost,
   type FlatResult,
   type FlatSizes,
   type Measure,
@@ -48,7 +49,11 @@ import {
   type SuiteResult,
   WORKLOADS,
 } from "./fs_workloads.ts";
-import { HostBenchFs } from "./fs_host_bench.ts";
+import { HostFsApi } from "../fs_host.ts";
+import { LocalFsApi } from "../fs_local.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
+import { PAGE_BYTES, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
+import { fsMetaPagesFor, openFsStore } from "../../servers/fs/store/mod.ts";
 import { failure, stop } from "./checkpoint_load.ts";
 import { MachineProcess } from "../machine_process.ts";
 import { removeImage, tempImage } from "../temp_image.ts";
@@ -90,7 +95,7 @@ export interface FsMeasured {
 
 /** The host, in a temporary directory on disk: no fsync, then fsync per operation. */
 export async function measureHost(sizes: Sizes): Promise<SuiteResult> {
-  const host = HostBenchFs.create();
+  const host = new HostFsApi();
   try {
     return await runSuite(host, "/bench", ["none", "each"], sizes, {
       progress: (s) => log(`host: ${s}`),
@@ -100,23 +105,55 @@ export async function measureHost(sizes: Sizes): Promise<SuiteResult> {
   }
 }
 
-/** The storage in process, without IPC or checkpoints. */
-export function measureLocal(_sizes: Sizes): Promise<SuiteResult> {
-  return Promise.reject(new Error("the in-process storage (tools/fs_local.ts) is not merged yet"));
+/**
+ * The storage in process over fresh memory objects laid out as the FS
+ * server lays them out (servers/fs/main.ts: a metadata PMO of
+ * `fsMetaPagesFor` and data segments of at most PMO_PAGES_MAX pages), for
+ * `fsMb` MiB of file data.
+ */
+export function localFs(fsMb: number): LocalFsApi {
+  const dataPages = fsMb * ((1 << 20) / PAGE_BYTES);
+  const meta = new PersistentMemory(allocatePmoBuffers(1, fsMetaPagesFor(dataPages)));
+  const segments: PersistentMemory[] = [];
+  for (let i = 0, left = dataPages; left > 0; i++, left -= PMO_PAGES_MAX) {
+    segments.push(new PersistentMemory(allocatePmoBuffers(2 + i, Math.min(left, PMO_PAGES_MAX))));
+  }
+  return new LocalFsApi(openFsStore(meta, segments, () => Date.now()).fs);
 }
 
-/** The flat-cost sweep, in process. */
-export function measureFlat(_sizes: FlatSizes): Promise<FlatResult> {
-  return Promise.reject(new Error("the in-process storage (tools/fs_local.ts) is not merged yet"));
+/** The storage in process, without IPC or checkpoints. */
+export function measureLocal(sizes: Sizes): Promise<SuiteResult> {
+  return runSuite(localFs(fsMbFor(sizes)), "/bench", ["none"], sizes, {
+    progress: (s) => log(`in process: ${s}`),
+  });
+}
+
+/** The flat-cost sweep, in process: a store big enough for the largest file. */
+export function measureFlat(sizes: FlatSizes): Promise<FlatResult> {
+  const mb = roundFsMb(Math.max(...sizes.fileBytes) / (1 << 20) * 1.25 + 16);
+  return flatCost(localFs(mb), "/flat", sizes, { progress: (s) => log(`flat, in process: ${s}`) });
 }
 
 /** The bench program's path, as `--apps` takes it. */
 export const FSBENCH_PROGRAM = "tests/programs/fsbench.ts";
 
-/** The file-data MiB of a machine for `sizes`: the random file, the durable sequential one, small files. */
+/** MiB of one full data segment (PMO_PAGES_MAX pages). */
+const SEGMENT_MB = PMO_PAGES_MAX * PAGE_BYTES / (1 << 20);
+
+/**
+ * `mb` rounded up to what the storage takes: the FS server cuts its data
+ * into segments of PMO_PAGES_MAX pages and a last smaller one, but the
+ * storage wants segments of one size, so past one segment only whole ones.
+ */
+export function roundFsMb(mb: number): number {
+  const whole = Math.ceil(mb);
+  return whole <= SEGMENT_MB ? whole : Math.ceil(whole / SEGMENT_MB) * SEGMENT_MB;
+}
+
+/** The file-data MiB for `sizes`: the random file, the durable sequential one, small files. */
 export function fsMbFor(sizes: Sizes): number {
   const bytes = sizes.randFileBytes + sizes.seqDurableBytes + sizes.smallFiles * 8192;
-  return Math.ceil(bytes / (1 << 20) * 1.25) + 8;
+  return roundFsMb(bytes / (1 << 20) * 1.25 + 8);
 }
 
 /** The MiB of the image beside the file data (kernel, servers, programs, checkpoint slots). */
@@ -171,10 +208,12 @@ export async function measureTardigrade(
   sizes: Sizes,
   quick: boolean,
   suite: "suite" | "flat" = "suite",
+  extraArgs: string[] = [],
+  appArgs = "",
 ): Promise<FsbenchOutput> {
   const fsMb = fsMbFor(sizes);
   const image = tempImage("fsbench");
-  const app = `${FSBENCH_PROGRAM}?quick=${quick ? 1 : 0}&suite=${suite}&timerMs=0`;
+  const app = `${FSBENCH_PROGRAM}?quick=${quick ? 1 : 0}&suite=${suite}&timerMs=0${appArgs}`;
   const mp = MachineProcess.start(image, [
     "--fresh",
     "--image-mb",
@@ -183,6 +222,7 @@ export async function measureTardigrade(
     String(fsMb),
     "--apps",
     app,
+    ...extraArgs,
   ]);
   const lines: string[] = [];
   let doneResolve: () => void = () => {};

@@ -19,7 +19,7 @@ import {
   type Sizes,
   WORKLOADS,
 } from "../../../tools/bench/fs_workloads.ts";
-import { HostBenchFs } from "../../../tools/bench/fs_host_bench.ts";
+import { HostFsApi } from "../../../tools/fs_host.ts";
 
 /** A measure of `ops` operations in `ms`. */
 const measure = (ops: number, ms: number, bytes?: number): Measure => ({
@@ -124,7 +124,7 @@ Deno.test("parseFsbench reads the program's measure and flat-cost lines, and thr
 });
 
 Deno.test("runSuite against the host measures every workload of every durability and leaves nothing", async () => {
-  const host = HostBenchFs.create();
+  const host = new HostFsApi();
   try {
     const r = await runSuite(host, "/b", DURABILITIES, TINY);
     for (const d of DURABILITIES) {
