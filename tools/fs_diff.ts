@@ -442,9 +442,9 @@ export function hostPair(): { pair: () => SidePair; dispose(): void } {
 }
 
 /** What `scenario fsdiff` runs against the host. */
-export type FsAgainst = "host";
-/** The sides `scenario fsdiff --against` takes. */
-export const FS_AGAINST: readonly FsAgainst[] = ["host"];
+export type FsAgainst = "host" | "booted";
+/** The sides `scenario fsdiff --against` takes (booted: tools/fs_diff_booted.ts). */
+export const FS_AGAINST: readonly FsAgainst[] = ["host", "booted"];
 
 /** Options of {@link fsDiffAgainst}. */
 export interface FsDiffOptions extends RunOptions {
@@ -458,7 +458,10 @@ export interface FsDiffOptions extends RunOptions {
 }
 
 /** The long differential run of `deno task scenario fsdiff`: one side against the host. */
-export async function fsDiffAgainst(against: FsAgainst, o: FsDiffOptions): Promise<DiffRun> {
+export async function fsDiffAgainst(
+  against: Exclude<FsAgainst, "booted">,
+  o: FsDiffOptions,
+): Promise<DiffRun> {
   const sides = hostPair();
   const labels: [string, string] = [against === "host" ? "host A" : against, "host"];
   const flags = ` --against ${against}`;

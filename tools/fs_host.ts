@@ -6,18 +6,22 @@
  * Map of this file:
  * - {@link HostFsApi}: the class; its descriptors are its own small
  *   integers (the lowest free first, from 0), each over a `Deno.FsFile`;
- * - path containment: every contract path maps under the root; a
- *   resolution that would pass above it (a ".." at the root, a symlink
- *   going up too far) is resolved here, clamped at the root as the contract
- *   says, and the host is given the clamped path;
+ * - path resolution: every contract path is resolved here, as Linux's
+ *   lookup does it, into a clean path under the root (no ".", "..",
+ *   repeated or trailing slash, no symlink on the way), ".." of the root
+ *   clamped at the root as the contract says; nothing escapes the root, and
+ *   Deno (which normalises paths lexically when it checks permissions:
+ *   "d/.." is "" even when d is missing, a trailing slash is dropped) is
+ *   never given anything to resolve. The final name's own errors (EEXIST,
+ *   EISDIR, ENOTEMPTY, EXDEV, EPERM of a directory link) are the host's;
  * - error mapping: a Deno error's `code` ("ENOENT", "ENOTEMPTY", …) becomes
  *   the {@link FsError} of that name.
  *
  * What Deno's API cannot say, this class does by hand, as Linux does it:
  * absolute symlink targets are stored under the root and read back without
  * it (lstat's size is the contract target's length); O_NOFOLLOW, O_DIRECTORY,
- * O_CREAT and O_TRUNC on a read-only open are checked or done around the
- * open; unlink of a directory is EISDIR and rmdir of a non-directory
+ * O_CREAT and O_TRUNC on a read-only open, and O_TRUNC with O_APPEND, are
+ * checked or done around the open; unlink of a directory is EISDIR and rmdir of a non-directory
  * ENOTDIR (Deno's remove would do either); the contract's own rules (an
  * empty, relative or NUL-holding path, the path length limit, the 4 GiB
  * file limit) are checked first. `link` follows a final symlink of its
@@ -101,9 +105,23 @@ function toStat(info: Deno.FileInfo): FsStat {
   };
 }
 
+/** A contract path resolved on the host ({@link HostFsApi} `resolve`). */
+interface Resolved {
+  /** The clean host path. */
+  host: string;
+  /** Its lstat; undefined when the final name is missing. */
+  info: Deno.FileInfo | undefined;
+  /** How the path ended: a name, ".", "..", or the root (a bare "/" or a symlink to it). */
+  last: "name" | "." | ".." | "root";
+  /** The path ended with a slash. */
+  trailing: boolean;
+}
+
 /** An open descriptor. */
 interface HostFd {
   file: Deno.FsFile;
+  /** Opened for reading (Deno skips the system call of an empty read, which would say EBADF). */
+  readable: boolean;
 }
 
 /**
@@ -152,51 +170,87 @@ export class HostFsApi implements FsApi {
   // ── paths ──
 
   /**
-   * The host path of contract path `path`: the path under the root as it
-   * is, unless resolving it would pass above the root; then the path
-   * resolved here, clamped at the root, with the final name followed when
-   * `followLast`. `always` resolves it here in every case.
+   * Resolves contract path `path` here, as Linux's lookup does, into a
+   * clean host path (no ".", "..", repeated or trailing slash, no symlink
+   * but a final one not followed): Deno normalises the paths it is given
+   * when it checks permissions ("d/.." becomes "" whether d exists or not,
+   * a trailing slash is dropped), so the host is never given anything to
+   * resolve. A final symlink is followed when `followLast` or when the path
+   * ends with a slash (unless `neverFollowLast`: unlink, rmdir and rename
+   * do not follow it, and refuse the slash). Throws ENOENT, ENOTDIR, ELOOP for the directories
+   * on the way; the final name may be missing.
    */
-  private host(path: string, followLast: boolean, always = false): string {
+  private resolve(path: string, followLast: boolean, neverFollowLast = false): Resolved {
     checkPath(path);
-    const trailing = path.length > 1 && path.endsWith("/");
+    const trailing = /[^/]\/+$/.test(path);
     let queue = path.split("/").filter((c) => c !== "");
     const stack: string[] = [];
-    let escaped = always, follows = 0;
+    let follows = 0;
+    const dirPath = () => stack.length === 0 ? this.root : `${this.root}/${stack.join("/")}`;
     while (queue.length > 0) {
       const c = queue.shift()!;
-      if (c === ".") continue;
-      if (c === "..") {
-        if (stack.length === 0) escaped = true;
-        else stack.pop();
+      const last = queue.length === 0;
+      if (c === "." || c === "..") {
+        if (c === "..") stack.pop();
+        if (last) return { host: dirPath(), info: Deno.lstatSync(dirPath()), last: c, trailing };
         continue;
       }
-      const last = queue.length === 0;
-      const here = `${this.root}/${[...stack, c].join("/")}`;
-      let info: Deno.FileInfo;
-      try {
-        info = Deno.lstatSync(here);
-      } catch {
-        // Missing or not a directory: the host's own call fails there, before any "..".
-        stack.push(c, ...queue);
-        queue = [];
-        break;
+      const here = `${dirPath()}/${c}`;
+      const info = lstatOrUndefined(here);
+      if (info === undefined) {
+        if (!last) throw new FsError(FsErrno.ENOENT, `${path}: no directory ${here}`);
+        return { host: here, info, last: "name", trailing };
       }
-      if (info.isSymlink && (!last || followLast || trailing)) {
+      if (info.isSymlink && (!last || followLast || (trailing && !neverFollowLast))) {
         if (++follows > SYMLINK_FOLLOW_MAX) {
-          stack.push(c, ...queue); // the host finds the loop itself
-          queue = [];
-          break;
+          throw new FsError(FsErrno.ELOOP, `${path}: more than ${SYMLINK_FOLLOW_MAX} symlinks`);
         }
         const target = this.fromHostTarget(Deno.readLinkSync(here));
+        if (target === "") throw new FsError(FsErrno.ENOENT, `${path}: an empty symlink`);
         if (target.startsWith("/")) stack.length = 0;
-        queue = [...target.split("/").filter((x) => x !== ""), ...queue];
+        const parts = target.split("/").filter((x) => x !== "");
+        if (target.endsWith("/") && parts.length > 0) parts.push(".");
+        queue = [...parts, ...queue];
+        if (queue.length === 0) {
+          return { host: dirPath(), info: Deno.lstatSync(dirPath()), last: "root", trailing };
+        }
         continue;
       }
+      if (last) return { host: here, info, last: "name", trailing };
+      if (!info.isDirectory) throw new FsError(FsErrno.ENOTDIR, `${path}: ${c} is no directory`);
       stack.push(c);
     }
-    if (!escaped) return `${this.root}${path}`;
-    return `${this.root}/${stack.join("/")}${trailing && stack.length > 0 ? "/" : ""}`;
+    return { host: dirPath(), info: Deno.lstatSync(dirPath()), last: "root", trailing };
+  }
+
+  /**
+   * The clean host path of `path`, its final name followed (`follow`) or
+   * not, for a call on an existing name: ENOTDIR for a trailing slash on
+   * what is not a directory, `missing` (default ENOENT) when it is not there.
+   */
+  private existing(path: string, follow: boolean, missing = FsErrno.ENOENT): Resolved & {
+    info: Deno.FileInfo;
+  } {
+    const r = this.resolve(path, follow);
+    if (!r.info) throw new FsError(missing, `${path}: no such file or directory`);
+    if (r.trailing && !r.info.isDirectory) {
+      throw new FsError(FsErrno.ENOTDIR, `${path}: no directory`);
+    }
+    return r as Resolved & { info: Deno.FileInfo };
+  }
+
+  /**
+   * The clean host path of `path` as the new name of a call that makes one
+   * (mkdir, symlink, link): the final name not followed, even before a
+   * slash (a dangling symlink "l" makes mkdir "l/" EEXIST);
+   * EEXIST when the path names a directory by "/", "." or "..".
+   */
+  private entry(path: string, op: string): Resolved {
+    const r = this.resolve(path, false, true);
+    if (r.last !== "name") {
+      throw new FsError(op === "rename" ? FsErrno.EBUSY : FsErrno.EEXIST, `${op} ${path}`);
+    }
+    return r;
   }
 
   /** A stored symlink target as the contract gave it (absolute ones without the root). */
@@ -209,6 +263,13 @@ export class HostFsApi implements FsApi {
     const d = Number.isInteger(fd) && fd >= 0 ? this.fds[fd] : undefined;
     if (!d) throw new FsError(FsErrno.EBADF, `descriptor ${fd} is not open`);
     return d;
+  }
+
+  /** The file of a descriptor open for reading (EBADF otherwise). */
+  private readable(fd: number): Deno.FsFile {
+    const d = this.fd(fd);
+    if (!d.readable) throw new FsError(FsErrno.EBADF, `descriptor ${fd} is not open for reading`);
+    return d.file;
   }
 
   /** Runs `f`, mapping a Deno error to its FsError. */
@@ -228,34 +289,43 @@ export class HostFsApi implements FsApi {
       if (access === ACCESS_MODE_MASK) throw new FsError(FsErrno.EINVAL, "access mode 3");
       const creat = (flags & OpenFlag.CREAT) !== 0, excl = creat && (flags & OpenFlag.EXCL) !== 0;
       const nofollow = (flags & OpenFlag.NOFOLLOW) !== 0;
-      const p = this.host(path, !nofollow && !excl);
-      if (nofollow && !excl) {
-        const info = lstatOrUndefined(p);
-        if (info?.isSymlink) throw new FsError(FsErrno.ELOOP, `open ${path}: a symlink`);
-      }
-      if (flags & OpenFlag.DIRECTORY) {
-        const info = statOrUndefined(p);
-        if (info && !info.isDirectory) throw new FsError(FsErrno.ENOTDIR, `open ${path}`);
+      const r = this.resolve(path, !nofollow && !excl);
+      const p = r.host;
+      if (r.info === undefined) {
+        if (!creat) throw new FsError(FsErrno.ENOENT, `open ${path}: no such file`);
+        if (r.trailing) throw new FsError(FsErrno.EISDIR, `open ${path}: creating a directory`);
+      } else {
+        if (excl) throw new FsError(FsErrno.EEXIST, `open ${path}: it exists (O_EXCL)`);
+        if (r.info.isSymlink) throw new FsError(FsErrno.ELOOP, `open ${path}: a symlink`);
+        if (!r.info.isDirectory && (r.trailing || (flags & OpenFlag.DIRECTORY))) {
+          throw new FsError(FsErrno.ENOTDIR, `open ${path}: no directory`);
+        }
+        if (r.info.isDirectory && (flags & OpenFlag.TRUNC)) {
+          throw new FsError(FsErrno.EISDIR, `open ${path}: O_TRUNC on a directory`);
+        }
       }
       const write = access !== OpenFlag.RDONLY;
-      const made = creat && statOrUndefined(p) === undefined;
+      const append = write && (flags & OpenFlag.APPEND) !== 0;
+      // Deno refuses truncate with append, and truncate without write access; Linux does both.
+      const trunc = (flags & OpenFlag.TRUNC) !== 0;
+      const made = r.info === undefined;
       if (creat && !write) {
         Deno.openSync(p, { write: true, create: true, createNew: excl, mode }).close();
       }
       const file = Deno.openSync(p, {
         read: access !== OpenFlag.WRONLY,
         write,
-        append: write && (flags & OpenFlag.APPEND) !== 0,
+        append,
         create: creat && write,
         createNew: excl && write,
-        truncate: write && (flags & OpenFlag.TRUNC) !== 0,
+        truncate: write && !append && trunc,
         mode,
       });
       if (made) Deno.chmodSync(p, mode & 0o7777);
-      if (!write && (flags & OpenFlag.TRUNC) && file.statSync().isFile) Deno.truncateSync(p, 0);
+      if (trunc && (!write || append) && file.statSync().isFile) Deno.truncateSync(p, 0);
       let n = this.fds.indexOf(undefined);
       if (n < 0) n = this.fds.length;
-      this.fds[n] = { file };
+      this.fds[n] = { file, readable: access !== OpenFlag.WRONLY };
       return n;
     });
   }
@@ -270,7 +340,7 @@ export class HostFsApi implements FsApi {
   }
 
   read(fd: number, length: number): Promise<Uint8Array> {
-    return this.call(`read ${fd}`, () => readFully(this.fd(fd).file, length));
+    return this.call(`read ${fd}`, () => readFully(this.readable(fd), length));
   }
 
   write(fd: number, data: Uint8Array): Promise<number> {
@@ -285,7 +355,7 @@ export class HostFsApi implements FsApi {
 
   pread(fd: number, offset: number, length: number): Promise<Uint8Array> {
     return this.call(`pread ${fd}`, () => {
-      const f = this.fd(fd).file;
+      const f = this.readable(fd);
       if (offset < 0) throw new FsError(FsErrno.EINVAL, `pread ${fd}: offset ${offset}`);
       const saved = f.seekSync(0, Deno.SeekMode.Current);
       try {
@@ -337,38 +407,31 @@ export class HostFsApi implements FsApi {
   // ── names ──
 
   stat(path: string): Promise<FsStat> {
-    return this.call(
-      `stat ${path}`,
-      () => this.fixSymlink(toStat(Deno.statSync(this.host(path, true))), ""),
-    );
+    return this.call(`stat ${path}`, () => toStat(this.existing(path, true).info));
   }
 
   lstat(path: string): Promise<FsStat> {
     return this.call(`lstat ${path}`, () => {
-      const p = this.host(path, false);
-      return this.fixSymlink(toStat(Deno.lstatSync(p)), p);
+      const r = this.existing(path, false);
+      const s = toStat(r.info);
+      if (s.kind === "symlink") {
+        s.size = encoder.encode(this.fromHostTarget(Deno.readLinkSync(r.host))).length;
+      }
+      return s;
     });
-  }
-
-  /** A symlink's size is its contract target's length. */
-  private fixSymlink(s: FsStat, p: string): FsStat {
-    if (s.kind === "symlink") {
-      s.size = encoder.encode(this.fromHostTarget(Deno.readLinkSync(p))).length;
-    }
-    return s;
   }
 
   truncate(path: string, length: number): Promise<void> {
     return this.call(`truncate ${path}`, () => {
-      const p = this.host(path, true);
+      const r = this.existing(path, true);
       checkLength(length);
-      Deno.truncateSync(p, length);
+      Deno.truncateSync(r.host, length);
     });
   }
 
   readdir(path: string): Promise<FsDirEntry[]> {
     return this.call(`readdir ${path}`, () => {
-      const p = this.host(path, true);
+      const p = this.existing(path, true).host;
       const out: FsDirEntry[] = [];
       for (const e of Deno.readDirSync(p)) {
         const info = Deno.lstatSync(`${p}/${e.name}`);
@@ -380,72 +443,94 @@ export class HostFsApi implements FsApi {
 
   mkdir(path: string, mode = 0o755): Promise<void> {
     return this.call(`mkdir ${path}`, () => {
-      const p = this.host(path, false);
-      Deno.mkdirSync(p, { mode });
-      Deno.chmodSync(p, mode & 0o7777);
+      const r = this.entry(path, "mkdir");
+      if (r.info) throw new FsError(FsErrno.EEXIST, `mkdir ${path}: it exists`);
+      Deno.mkdirSync(r.host, { mode });
+      Deno.chmodSync(r.host, mode & 0o7777);
     });
   }
 
   rmdir(path: string): Promise<void> {
     return this.call(`rmdir ${path}`, () => {
-      const last = path.split("/").filter((c) => c !== "").pop();
-      if (last === undefined) throw new FsError(FsErrno.EBUSY, `rmdir ${path}: the root`);
-      if (last === ".") throw new FsError(FsErrno.EINVAL, `rmdir ${path}: "."`);
-      if (last === "..") throw new FsError(FsErrno.ENOTEMPTY, `rmdir ${path}: ".."`);
-      const p = this.host(path, false);
-      if (!Deno.lstatSync(p).isDirectory) throw new FsError(FsErrno.ENOTDIR, `rmdir ${path}`);
-      Deno.removeSync(p);
+      const r = this.resolve(path, false, true);
+      if (r.last === "root") throw new FsError(FsErrno.EBUSY, `rmdir ${path}: the root`);
+      if (r.last === ".") throw new FsError(FsErrno.EINVAL, `rmdir ${path}: "."`);
+      if (r.last === "..") throw new FsError(FsErrno.ENOTEMPTY, `rmdir ${path}: ".."`);
+      if (!r.info) throw new FsError(FsErrno.ENOENT, `rmdir ${path}: no such directory`);
+      if (!r.info.isDirectory) throw new FsError(FsErrno.ENOTDIR, `rmdir ${path}: no directory`);
+      Deno.removeSync(r.host);
     });
   }
 
   unlink(path: string): Promise<void> {
     return this.call(`unlink ${path}`, () => {
-      const p = this.host(path, false);
-      if (Deno.lstatSync(p).isDirectory) throw new FsError(FsErrno.EISDIR, `unlink ${path}`);
-      Deno.removeSync(p);
+      const r = this.resolve(path, false, true);
+      if (r.last !== "name") throw new FsError(FsErrno.EISDIR, `unlink ${path}: a directory`);
+      if (!r.info) throw new FsError(FsErrno.ENOENT, `unlink ${path}: no such file`);
+      if (r.info.isDirectory) throw new FsError(FsErrno.EISDIR, `unlink ${path}: a directory`);
+      if (r.trailing) throw new FsError(FsErrno.ENOTDIR, `unlink ${path}: no directory`);
+      Deno.removeSync(r.host);
     });
   }
 
   rename(from: string, to: string): Promise<void> {
-    return this.call(
-      `rename ${from} ${to}`,
-      () => Deno.renameSync(this.host(from, false), this.host(to, false)),
-    );
+    return this.call(`rename ${from} ${to}`, () => {
+      const rf = this.resolve(from, false, true), rt = this.resolve(to, false, true);
+      if (rf.last !== "name" || rt.last !== "name") {
+        throw new FsError(FsErrno.EBUSY, `rename ${from} ${to}: ".", ".." or the root`);
+      }
+      if (!rf.info) throw new FsError(FsErrno.ENOENT, `rename ${from}: no such file`);
+      if ((rf.trailing || rt.trailing) && !rf.info.isDirectory) {
+        throw new FsError(FsErrno.ENOTDIR, `rename ${from} ${to}: a slash after no directory`);
+      }
+      Deno.renameSync(rf.host, rt.host);
+    });
   }
 
   link(from: string, to: string): Promise<void> {
-    return this.call(
-      `link ${from} ${to}`,
-      () => Deno.linkSync(this.host(from, true, true), this.host(to, false)),
-    );
+    return this.call(`link ${from} ${to}`, () => {
+      const rf = this.existing(from, true);
+      const rt = this.entry(to, "link");
+      if (rt.info) throw new FsError(FsErrno.EEXIST, `link ${to}: it exists`);
+      if (rf.info.isDirectory) throw new FsError(FsErrno.EPERM, `link ${from}: a directory`);
+      if (rt.trailing) throw new FsError(FsErrno.ENOENT, `link ${to}: a slash after a new name`);
+      Deno.linkSync(rf.host, rt.host);
+    });
   }
 
   symlink(target: string, path: string): Promise<void> {
     return this.call(`symlink ${path}`, () => {
-      const p = this.host(path, false);
+      const r = this.entry(path, "symlink");
+      if (r.info) throw new FsError(FsErrno.EEXIST, `symlink ${path}: it exists`);
+      if (r.trailing) {
+        throw new FsError(FsErrno.ENOENT, `symlink ${path}: a slash after a new name`);
+      }
       if (target.includes("\0")) throw new FsError(FsErrno.EINVAL, "a target holding NUL");
       if (encoder.encode(target).length > PATH_BYTES_MAX) {
         throw new FsError(FsErrno.ENAMETOOLONG, `a target longer than ${PATH_BYTES_MAX} bytes`);
       }
-      Deno.symlinkSync(target.startsWith("/") ? `${this.root}${target}` : target, p);
+      Deno.symlinkSync(target.startsWith("/") ? `${this.root}${target}` : target, r.host);
     });
   }
 
   readlink(path: string): Promise<string> {
     return this.call(
       `readlink ${path}`,
-      () => this.fromHostTarget(Deno.readLinkSync(this.host(path, false))),
+      () => this.fromHostTarget(Deno.readLinkSync(this.existing(path, false).host)),
     );
   }
 
   chmod(path: string, mode: number): Promise<void> {
-    return this.call(`chmod ${path}`, () => Deno.chmodSync(this.host(path, true), mode & 0o7777));
+    return this.call(
+      `chmod ${path}`,
+      () => Deno.chmodSync(this.existing(path, true).host, mode & 0o7777),
+    );
   }
 
   utimes(path: string, atimeMs: number, mtimeMs: number): Promise<void> {
     return this.call(
       `utimes ${path}`,
-      () => Deno.utimeSync(this.host(path, true), new Date(atimeMs), new Date(mtimeMs)),
+      () => Deno.utimeSync(this.existing(path, true).host, new Date(atimeMs), new Date(mtimeMs)),
     );
   }
 
@@ -496,14 +581,6 @@ function checkLength(length: number): void {
 function lstatOrUndefined(p: string): Deno.FileInfo | undefined {
   try {
     return Deno.lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function statOrUndefined(p: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.statSync(p);
   } catch {
     return undefined;
   }

@@ -28,7 +28,8 @@
  *   for byte (tools/kv_diff.ts).
  * - fsdiff: a long seeded file-system differential run, one side against
  *   a temporary directory on the host, every result, error name and the
- *   final trees compared (tools/fs_diff.ts).
+ *   final trees compared (tools/fs_diff.ts; --against booted: the booted
+ *   FS server through tests/programs/fs_diff.ts, tools/fs_diff_booted.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
  * seed and the command that replays it. The checks are in
@@ -48,6 +49,7 @@ import { netScenario } from "./net_scenario.ts";
 import { kvScenario } from "./kv_scenario.ts";
 import { type Against, diffAgainst, formatMismatch } from "./kv_diff.ts";
 import { FS_AGAINST, type FsAgainst, fsDiffAgainst } from "./fs_diff.ts";
+import { diffBooted } from "./fs_diff_booted.ts";
 import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 
@@ -212,7 +214,8 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         type: "string",
         default: "500",
         arg: "L",
-        help: "operations of one sequence (seeds S, S+1, … each on a fresh tree)",
+        help: "operations of one sequence (seeds S, S+1, … each on a fresh tree; " +
+          "booted: one sequence of --ops)",
       },
       against: {
         type: "string",
@@ -289,14 +292,16 @@ async function runFsDiff(
     console.error(`scenario fsdiff: --against is ${FS_AGAINST.join(" or ")}, not "${against}"`);
     return 2;
   }
-  const r = await fsDiffAgainst(against, {
-    seed,
-    ops: Number(values.ops),
-    length: Number(values.length),
-    exhaustive: values.exhaustive === true,
-    maxMismatches: Number(values["max-mismatches"]),
-    log,
-  });
+  const r = against === "booted"
+    ? await diffBooted({ seed, ops: Number(values.ops), log })
+    : await fsDiffAgainst(against, {
+      seed,
+      ops: Number(values.ops),
+      length: Number(values.length),
+      exhaustive: values.exhaustive === true,
+      maxMismatches: Number(values["max-mismatches"]),
+      log,
+    });
   console.log(
     `summary: scenario fsdiff, seed ${seed}, against ${against}: sequences ${r.sequences}, ` +
       `operations ${r.operations}, mismatches ${r.mismatches.length}`,

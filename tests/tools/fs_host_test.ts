@@ -88,3 +88,46 @@ Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the low
     host.dispose();
   }
 });
+
+Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, not lexically", async () => {
+  // Each expectation is what Linux 6.x answers to the same call (checked with raw system calls).
+  const host = new HostFsApi();
+  try {
+    await host.mkdir("/d", 0o755);
+    await host.close(await host.open("/f", OpenFlag.CREAT | OpenFlag.WRONLY, 0o644));
+    await host.symlink("d", "/l");
+    await host.symlink("f", "/lf");
+    await host.symlink("/nowhere/", "/dangling");
+    const W = OpenFlag.CREAT | OpenFlag.WRONLY;
+    const cases: Array<[string, () => Promise<unknown>, string]> = [
+      ["mkdir /x/../y", () => host.mkdir("/x/../y", 0o755), "ENOENT"],
+      ["stat /f/", () => host.stat("/f/"), "ENOTDIR"],
+      ["stat /f/.", () => host.stat("/f/."), "ENOTDIR"],
+      ["rmdir /l/", () => host.rmdir("/l/"), "ENOTDIR"],
+      ["unlink /f/", () => host.unlink("/f/"), "ENOTDIR"],
+      ["unlink /l/", () => host.unlink("/l/"), "ENOTDIR"],
+      ["unlink /d/.", () => host.unlink("/d/."), "EISDIR"],
+      ["mkdir /f/", () => host.mkdir("/f/", 0o755), "EEXIST"],
+      ["open /new/ O_CREAT", () => host.open("/new/", W), "EISDIR"],
+      ["rename /f /g/", () => host.rename("/f", "/g/"), "ENOTDIR"],
+      ["rename /lf/ /g", () => host.rename("/lf/", "/g"), "ENOTDIR"],
+      ["symlink f /x/", () => host.symlink("f", "/x/"), "ENOENT"],
+      ["link /f /x/", () => host.link("/f", "/x/"), "ENOENT"],
+      ["link /f /d/.", () => host.link("/f", "/d/."), "EEXIST"],
+      ["rename /d/. /e", () => host.rename("/d/.", "/e"), "EBUSY"],
+      ["open /d O_TRUNC", () => host.open("/d", OpenFlag.RDONLY | OpenFlag.TRUNC), "EISDIR"],
+      ["readlink /l/", () => host.readlink("/l/"), "EINVAL"],
+      ["rmdir /d/..", () => host.rmdir("/d/.."), "ENOTEMPTY"],
+      ["rmdir /d/.", () => host.rmdir("/d/."), "EINVAL"],
+      ["open /lf O_NOFOLLOW", () => host.open("/lf", OpenFlag.RDONLY | OpenFlag.NOFOLLOW), "ELOOP"],
+      ["open /d O_CREAT", () => host.open("/d", OpenFlag.RDONLY | OpenFlag.CREAT), "EISDIR"],
+      ["mkdir /dangling/", () => host.mkdir("/dangling/", 0o755), "EEXIST"],
+    ];
+    for (const [what, f, want] of cases) assert.equal(await errno(f()), want, what);
+    assert.equal((await host.lstat("/l/")).kind, "dir");
+    await host.rename("/d", "/e/");
+    assert.equal((await host.stat("/e/")).kind, "dir");
+  } finally {
+    host.dispose();
+  }
+});

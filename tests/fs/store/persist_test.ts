@@ -88,51 +88,53 @@ Deno.test("open: zeroed memory is formatted, foreign memory refused with an imag
   assert.equal(code(() => openFsStore(old, [oldSeg], () => 0)), "E_IMAGE_VERSION");
 });
 
-Deno.test("barrier: every byte a seeded run of operations changes is on a DIRTY page", () => {
+Deno.test("barrier: every byte each operation of a seeded run changes is on a DIRTY page", () => {
   const seed = 0xba71;
   console.log(`fs barrier seed ${seed}`);
   const random = new Prng(seed);
-  const f = fresh(256, 2);
+  const f = fresh(64, 2, 1024);
   const { fs } = f;
   const mems = [f.meta, ...f.segments];
   const states = f.buffers.map((b) => new Uint8Array(b.pageState));
+  const words = mems.map((m) => new Int32Array(m.bytes.buffer));
   const paths = ["/a", "/b", "/d/c", "/d/e/f", "/l"];
   fs.mkdir("/d", 0o755);
-  for (let round = 0; round < 6; round++) {
+  fs.setQuota(1, 1000);
+  for (let op = 0; op < 600; op++) {
     for (const s of states) s.fill(PageState.CLEAN); // as a checkpoint leaves them
-    const before = mems.map((m) => m.bytes.slice());
-    for (let op = 0; op < 400; op++) {
-      const p = paths[random.int(0, paths.length - 1)];
-      const q = paths[random.int(0, paths.length - 1)];
-      const kind = random.int(0, 11);
-      errnoOf(() => {
-        if (kind === 0) fs.mkdir("/d/e", 0o755);
-        else if (kind === 1) fs.unlink(p);
-        else if (kind === 2) fs.rename(p, q);
-        else if (kind === 3) fs.link(p, q);
-        else if (kind === 4) fs.symlink(p, q);
-        else if (kind === 5) fs.truncate(p, random.int(0, 40_000));
-        else if (kind === 6) fs.rmdir("/d/e");
-        else if (kind === 7) fs.close(1, random.int(0, 6));
-        else if (kind === 8) fs.chmod(p, 0o644);
-        else if (kind === 9) fs.readdir("/d", 0, 3);
-        else {
-          const fd = fs.open(1, 1, p, OpenFlag.CREAT | OpenFlag.RDWR);
-          fs.pwrite(1, fd, random.int(0, 30_000), new Uint8Array(random.int(1, 9000)).fill(op));
-        }
-      });
-    }
-    fs.check();
-    mems.forEach((mem, m) => {
-      for (let page = 0; page < mem.pageCount; page++) {
-        const from = page * PAGE_BYTES;
-        const a = mem.bytes.subarray(from, from + PAGE_BYTES);
-        const b = before[m].subarray(from, from + PAGE_BYTES);
-        if (states[m][page] !== PageState.DIRTY && a.some((x, i) => x !== b[i])) {
-          assert.fail(`round ${round}: PMO ${m} page ${page} changed but is not DIRTY`);
+    const before = words.map((w) => w.slice());
+    f.clock.ms += 1; // so every time stamp is a change
+    const p = paths[random.int(0, paths.length - 1)];
+    const q = paths[random.int(0, paths.length - 1)];
+    const kind = random.int(0, 12);
+    errnoOf(() => {
+      if (kind === 0) fs.mkdir("/d/e", 0o755);
+      else if (kind === 1) fs.unlink(p);
+      else if (kind === 2) fs.rename(p, q);
+      else if (kind === 3) fs.link(p, q);
+      else if (kind === 4) fs.symlink(p, q);
+      else if (kind === 5) fs.truncate(p, random.int(0, 40_000));
+      else if (kind === 6) fs.rmdir("/d/e");
+      else if (kind === 7) fs.close(1, random.int(0, 6));
+      else if (kind === 8) fs.chmod(p, 0o644);
+      else if (kind === 9) fs.readdir("/d", 0, 3);
+      else if (kind === 10) fs.write(1, random.int(0, 6), new Uint8Array(random.int(1, 5000)));
+      else {
+        const fd = fs.open(1, 1, p, OpenFlag.CREAT | OpenFlag.RDWR);
+        fs.pwrite(1, fd, random.int(0, 30_000), new Uint8Array(random.int(1, 9000)).fill(op));
+      }
+    });
+    words.forEach((w, m) => {
+      for (let page = 0; page < mems[m].pageCount; page++) {
+        if (states[m][page] === PageState.DIRTY) continue;
+        for (let i = page * 1024, end = i + 1024; i < end; i++) {
+          if (w[i] !== before[m][i]) {
+            assert.fail(`op ${op} (kind ${kind}): PMO ${m} page ${page} changed but is not DIRTY`);
+          }
         }
       }
     });
   }
+  fs.check();
   assert.ok(fs.space().inodes > 1, "the run left files to look at");
 });
