@@ -5,7 +5,10 @@
  *
  * Arguments (`--apps tests/programs/fsbench.ts?quick=1&timerMs=0`):
  * - `quick`: 1 for the sizes of `--quick`;
- * - `suite`: "suite" (default), "flat" (the flat-cost sweep) or "both".
+ * - `suite`: "suite" (default), "flat" (the flat-cost sweep) or "both";
+ * - `only`: "none" to run the suite without durability only (for a machine
+ *   with checkpoints off, where `fsync` and `sync` return at once);
+ * - `stepMs`: the longest step (default {@link STEP_MS}).
  *
  * Steps: a program runs in steps, and a checkpoint cuts only between two
  * (servers/runtime/program.ts). The suite runs in steps of at most
@@ -72,15 +75,9 @@ runProgram(async (ctx) => {
 
   const run = async () => {
     if (which !== "flat") {
-      const result = await runSuite(
-        fs,
-        "/fsbench",
-        DURABILITIES,
-        quick ? SIZES_QUICK : SIZES_FULL,
-        {
-          between,
-        },
-      );
+      const ds = ctx.args.only === "none" ? DURABILITIES.slice(0, 1) : DURABILITIES;
+      const sizes = quick ? SIZES_QUICK : SIZES_FULL;
+      const result = await runSuite(fs, "/fsbench", ds, sizes, { between });
       for (const [key, m] of Object.entries(result)) {
         ctx.print(`fsbench M ${key} ${m.ops} ${m.ms} ${m.medianUs} ${m.p99Us} ${m.bytes ?? 0}`);
       }

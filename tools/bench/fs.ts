@@ -7,7 +7,9 @@
  *   the FS server; it prints its timings on the console, which this bench
  *   reads. Three runs: no sync (`tardigrade_nosync`), `fsync` per
  *   operation (`tardigrade`: durable per operation) and one `sync()` per
- *   batch (`tardigrade_batch`);
+ *   batch (`tardigrade_batch`); then the same program on a machine with
+ *   checkpoints off (`tardigrade_ckpt_off`, no sync): the cost of IPC and
+ *   the server without checkpoints, for the profile;
  * - the host file system from Deno in the same run (`HostFsApi` over a
  *   temporary directory on the host's disk): with fsync per operation
  *   (`host_fsync`, the durable comparison) and without (`host`);
@@ -17,7 +19,9 @@
  * and the flat-cost sweep (issue 14 point 2) in process.
  *
  * What "durable" means: on the host, the host's fsync returned (for a
- * name: the fsync of its directory); on Tardigrade, the checkpoint
+ * name: `HostFsApi.sync()`, the fsync of every open file and of the root
+ * directory; on ext4 one fsync commits the whole journal, so the names in
+ * the subdirectories too); on Tardigrade, the checkpoint
  * covering the operation committed (`fsync`/`sync` of the client library
  * resolve then). The machine runs without `--fsync`, so that commit is in
  * the emulated NVM, not flushed to the host's disk.
@@ -57,13 +61,15 @@ import { fsMetaPagesFor, openFsStore } from "../../servers/fs/store/mod.ts";
 import { failure, stop } from "./checkpoint_load.ts";
 import { MachineProcess } from "../machine_process.ts";
 import { removeImage, tempImage } from "../temp_image.ts";
+import type { CheckpointStats } from "../../kernel/abi/protocol.ts";
+import { dist } from "./stats.ts";
 
 /** Progress on stderr. */
 const log = (s: string) => console.error(`bench fs: ${s}`);
 
 /** A figure prefix: which side, and which durability of the suite it took. */
 export interface Variant {
-  side: "tardigrade" | "host" | "local";
+  side: "tardigrade" | "tardigrade_ckpt_off" | "host" | "local";
   durability: Durability;
   label: string;
 }
@@ -77,6 +83,11 @@ export const VARIANTS = {
     label: "Tardigrade, sync per batch",
   },
   tardigrade_nosync: { side: "tardigrade", durability: "none", label: "Tardigrade, no sync" },
+  tardigrade_ckpt_off: {
+    side: "tardigrade_ckpt_off",
+    durability: "none",
+    label: "Tardigrade, checkpoints off",
+  },
   host_fsync: { side: "host", durability: "each", label: "host, fsync per op" },
   host: { side: "host", durability: "none", label: "host, no fsync" },
   local: { side: "local", durability: "none", label: "storage in process" },
@@ -88,6 +99,8 @@ export type VariantName = keyof typeof VARIANTS;
 export interface FsMeasured {
   sizes: Sizes;
   suites: Partial<Record<Variant["side"], SuiteResult>>;
+  /** Tardigrade's checkpoints during its run (checkpoints at 1 ms). */
+  checkpoints?: CheckpointSummary;
   flat?: FlatResult;
   /** Why a side gave no figures. */
   problems: Partial<Record<Variant["side"] | "flat", string>>;
@@ -161,10 +174,36 @@ const IMAGE_MB_BESIDE_FS = 192;
 /** Longest wait for `fsbench done`. */
 const TARDIGRADE_TIMEOUT_MS = 15 * 60_000;
 
-/** What one fsbench machine printed. */
+/** What one fsbench machine printed, and its checkpoints while the program ran. */
 export interface FsbenchOutput {
   suite: SuiteResult;
   flat: FlatResult;
+  checkpoints?: CheckpointSummary;
+}
+
+/** The checkpoints of a run (`--report-checkpoints`), for the profile. */
+export interface CheckpointSummary {
+  /** Committed per second of the run (first report to `fsbench done`). */
+  perSecond: number;
+  pauseMedianUs: number;
+  pauseP99Us: number;
+  /** Dirty pages captured per checkpoint, mean. */
+  dirtyPagesMean: number;
+}
+
+/** The summary of `stats` over `ms`; undefined for none. */
+export function summariseCheckpoints(
+  stats: CheckpointStats[],
+  ms: number,
+): CheckpointSummary | undefined {
+  if (stats.length === 0 || !(ms > 0)) return undefined;
+  const pause = dist(stats.map((s) => s.pauseUs));
+  return {
+    perSecond: stats.length / ms * 1000,
+    pauseMedianUs: pause.median,
+    pauseP99Us: pause.p99,
+    dirtyPagesMean: stats.reduce((a, s) => a + s.dirtyPages, 0) / stats.length,
+  };
 }
 
 /** Parses fsbench's console lines (see tests/programs/fsbench.ts); throws on its ERROR line. */
@@ -222,18 +261,28 @@ export async function measureTardigrade(
     String(fsMb),
     "--apps",
     app,
+    "--report-checkpoints",
     ...extraArgs,
   ]);
   const lines: string[] = [];
+  const stats: CheckpointStats[] = [];
+  let firstStatsAt = 0, doneAt = 0;
   let doneResolve: () => void = () => {};
   const done = new Promise<void>((r) => (doneResolve = r));
   mp.onLine((l) => {
+    if (l.t === "checkpoints" && doneAt === 0) {
+      if (stats.length === 0) firstStatsAt = performance.now();
+      stats.push(...l.stats);
+    }
     if (l.t !== "console") return;
     for (const text of l.text.split("\n")) {
       if (!text.startsWith("fsbench")) continue;
       lines.push(text);
       log(`tardigrade: ${text}`);
-      if (text === "fsbench done" || text.startsWith("fsbench ERROR")) doneResolve();
+      if (text === "fsbench done" || text.startsWith("fsbench ERROR")) {
+        doneAt = performance.now();
+        doneResolve();
+      }
     }
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -256,7 +305,7 @@ export async function measureTardigrade(
     await stop(mp);
     const parsed = parseFsbench(lines);
     if (!parsed.done) throw new Error("fsbench printed no `fsbench done`");
-    return parsed;
+    return { ...parsed, checkpoints: summariseCheckpoints(stats, doneAt - firstStatsAt) };
   } catch (e) {
     await mp.kill();
     throw e;
@@ -284,7 +333,19 @@ export async function measureFs(quick: boolean): Promise<FsMeasured> {
   };
   await attempt("host", async () => void (m.suites.host = await measureHost(sizes)));
   await attempt("tardigrade", async () => {
-    m.suites.tardigrade = (await measureTardigrade(sizes, quick)).suite;
+    const r = await measureTardigrade(sizes, quick);
+    m.suites.tardigrade = r.suite;
+    m.checkpoints = r.checkpoints;
+  });
+  // The same program with checkpoints off: what IPC and the server cost without them.
+  await attempt("tardigrade_ckpt_off", async () => {
+    m.suites.tardigrade_ckpt_off = (await measureTardigrade(
+      sizes,
+      quick,
+      "suite",
+      ["--checkpoint-ms", "0"],
+      "&only=none",
+    )).suite;
   });
   await attempt("local", async () => void (m.suites.local = await measureLocal(sizes)));
   await attempt(
@@ -317,6 +378,7 @@ export const RATIOS: ReadonlyArray<[VariantName, VariantName, string]> = [
   ["tardigrade", "host", "_durable"],
   ["tardigrade_batch", "host", "_batch_durable"],
   ["tardigrade_nosync", "host", "_nosync"],
+  ["tardigrade_ckpt_off", "host", "_ckpt_off"],
   ["local", "host", "_local"],
 ];
 
@@ -376,6 +438,12 @@ export function fsFigures(m: FsMeasured): Record<string, number> {
       if (r !== undefined) f[`flat_file_${op}_ratio`] = r;
     }
   }
+  if (m.checkpoints) {
+    f.tardigrade_checkpoints_per_s = m.checkpoints.perSecond;
+    f.tardigrade_checkpoint_pause_median_us = m.checkpoints.pauseMedianUs;
+    f.tardigrade_checkpoint_pause_p99_us = m.checkpoints.pauseP99Us;
+    f.tardigrade_checkpoint_dirty_pages_mean = m.checkpoints.dirtyPagesMean;
+  }
   f.tardigrade_ok = m.suites.tardigrade && !m.problems.tardigrade ? 1 : 0;
   return f;
 }
@@ -385,8 +453,9 @@ const num = (v: number | undefined, digits = 0) =>
 
 /** What "durable" means on each side, as the report and the doc say it. */
 export const DURABLE_MEANING = [
-  "durable, host: the host's fsync of the file returned (fsync per op: after each file's write,",
-  "  each pwrite, the end of the sequential write; for mkdir/rename/unlink, HostFsApi's sync()).",
+  "durable, host: the host's fsync returned (fsync per op: after each file's write, each",
+  "  pwrite, the end of the sequential write; after each mkdir/rename/unlink HostFsApi's sync(),",
+  "  the fsync of every open file and of the root directory: one ext4 journal commit).",
   "durable, Tardigrade: the checkpoint covering the operation committed (FsClient fsync/sync",
   "  resolve then), per op, or one sync() per batch of files/operations; the machine runs",
   "  without --fsync, so the commit is in the emulated NVM, not flushed to the host's disk.",
@@ -421,6 +490,15 @@ export function fsReport(m: FsMeasured, f: Record<string, number>): string {
     out.push(`| ${w.padEnd(13)} | ${cells.join(" | ")} |`);
   }
   out.push("", ...DURABLE_MEANING);
+  if (m.checkpoints) {
+    const c = m.checkpoints;
+    out.push(
+      "",
+      `Tardigrade's checkpoints during its run: ${num(c.perSecond)}/s, pause median ${
+        num(c.pauseMedianUs)
+      } µs, p99 ${num(c.pauseP99Us)} µs, ${num(c.dirtyPagesMean, 1)} dirty pages each (mean)`,
+    );
+  }
   if (m.flat) {
     out.push("", "Flat cost, in process (median µs per operation):", "");
     out.push("| entries | create | stat | unlink |", "| ------: | -----: | ---: | -----: |");

@@ -11,7 +11,13 @@
  */
 
 import assert from "node:assert/strict";
-import { fsFigures, type FsMeasured, parseFsbench } from "../../../tools/bench/fs.ts";
+import {
+  fsFigures,
+  type FsMeasured,
+  parseFsbench,
+  summariseCheckpoints,
+} from "../../../tools/bench/fs.ts";
+import type { CheckpointStats } from "../../../kernel/abi/protocol.ts";
 import {
   DURABILITIES,
   type Measure,
@@ -121,6 +127,26 @@ Deno.test("parseFsbench reads the program's measure and flat-cost lines, and thr
   assert.deepEqual(out.flat.dir, [{ entries: 1000, create: 3, stat: 1.5, unlink: 2 }]);
   assert.deepEqual(out.flat.file, [{ bytes: 1 << 20, pread: 4, pwrite: 5 }]);
   assert.throws(() => parseFsbench(["fsbench ERROR ENOSPC: full"]), /fsbench: ENOSPC: full/);
+});
+
+Deno.test("summariseCheckpoints: checkpoints a second over the run, pause median and p99, mean dirty pages", () => {
+  const stat = (pauseUs: number, dirtyPages: number): CheckpointStats => ({
+    epoch: 1,
+    freezeUs: 1,
+    capTreeUs: 0,
+    objectsUs: {},
+    pageCopyUs: 1,
+    pauseUs,
+    dirtyPages,
+    cowPages: 0,
+    objectRecords: 0,
+  });
+  const s = summariseCheckpoints([stat(30, 2), stat(10, 0), stat(20, 4), stat(900, 10)], 8);
+  assert.deepEqual(s, { perSecond: 500, pauseMedianUs: 20, pauseP99Us: 900, dirtyPagesMean: 4 });
+  assert.equal(summariseCheckpoints([], 8), undefined);
+  const f = fsFigures({ ...measured(), checkpoints: s });
+  assert.equal(f.tardigrade_checkpoints_per_s, 500);
+  assert.equal(f.tardigrade_checkpoint_pause_p99_us, 900);
 });
 
 Deno.test("runSuite against the host measures every workload of every durability and leaves nothing", async () => {
