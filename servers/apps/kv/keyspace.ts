@@ -22,7 +22,6 @@
  * @module
  */
 
-
 /** The value types, as TYPE names them. */
 export type KeyType = "string" | "list" | "hash" | "set" | "zset";
 

@@ -88,18 +88,21 @@ export class FileData {
           why = `client ${client} is at its quota of blocks`;
           break;
         }
-        if (this.pages.free() === 0) {
+        let page: number;
+        try {
+          page = this.pages.alloc();
+        } catch (e) {
+          if (!(e instanceof TardigradeError && e.code === Err.E_NO_MEMORY)) throw e;
           why = "no data block is free";
           break;
         }
         let slot: number;
-        let page: number;
         try {
           slot = this.maps.slot(ino, index);
-          page = this.pages.alloc();
         } catch (e) {
+          this.pages.release(page);
           if (!(e instanceof TardigradeError && e.code === Err.E_NO_MEMORY)) throw e;
-          why = "the metadata heap or the data blocks are full";
+          why = "the metadata heap is full";
           break;
         }
         const seg = this.pages.segment(page);

@@ -2,7 +2,8 @@
  * Descriptor tables, one per owner (a client connection), in the heap so a
  * resume finds every open file where it was. An owner's table is a 4 KiB
  * block of {@link OPEN_FILES_MAX} records, allocated at its first open and
- * freed at its last close; the owners are a hash table owner → (table,
+ * freed by {@link Descriptors.drop} when its connection goes (closeAll);
+ * the owners are a hash table owner → (table,
  * open count). A record:
  *
  *     0 inode (0: the descriptor is free)   4 open flags   8 offset f64
@@ -30,11 +31,18 @@ const TABLE_BYTES = OPEN_FILES_MAX * RECORD_BYTES;
 /** Owner payload: the table's address, then its open count. */
 const OWNER_PAYLOAD = 8;
 
-/** The 4 key bytes of a u32 owner or client number. */
+const keyBytes = new Uint8Array(4);
+
+/**
+ * The 4 key bytes of a u32 owner or client number, in one buffer reused
+ * by every call (a table reads a key only during the call it is given to).
+ */
 export function u32Key(n: number): Uint8Array {
-  const k = new Uint8Array(4);
-  new DataView(k.buffer).setUint32(0, n >>> 0, true);
-  return k;
+  keyBytes[0] = n & 0xff;
+  keyBytes[1] = (n >>> 8) & 0xff;
+  keyBytes[2] = (n >>> 16) & 0xff;
+  keyBytes[3] = n >>> 24;
+  return keyBytes;
 }
 
 /** Every owner's descriptors (see the module map). */
@@ -125,20 +133,20 @@ export class Descriptors {
     return at;
   }
 
-  /** Closes `fd` of `owner` (EBADF when not open); returns its inode. */
+  /** Closes `fd` of `owner` (EBADF when not open); returns its inode. The table stays for the next open. */
   close(owner: number, fd: number): number {
     const mem = this.mem;
     const at = this.record(owner, fd, "close");
     const ino = mem.getU32(at + D.INO);
     mem.fill(at, RECORD_BYTES);
-    const key = u32Key(owner);
-    const node = this.tables.find(this.owners, key);
-    const open = mem.getU32(node + NODE_PAYLOAD + 4) - 1;
-    if (open === 0) {
-      this.heap.free(mem.getU32(node + NODE_PAYLOAD));
-      this.tables.remove(this.owners, key);
-    } else mem.setU32(node + NODE_PAYLOAD + 4, open);
+    const node = this.tables.find(this.owners, u32Key(owner));
+    mem.setU32(node + NODE_PAYLOAD + 4, mem.getU32(node + NODE_PAYLOAD + 4) - 1);
     return ino;
+  }
+
+  /** Frees the table of `owner` when none of its descriptors is open (its connection is gone). */
+  drop(owner: number): void {
+    this.unreserve(owner);
   }
 
   /** The open descriptors of `owner`, lowest first. */

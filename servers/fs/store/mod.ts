@@ -5,8 +5,8 @@
  * allocator (pages.ts), descriptor tables (descriptors.ts) and quotas
  * (quota.ts); file bytes in the data segments. {@link openFsStore}
  * formats zeroed memory or attaches what is there; {@link NvmFileSystem}
- * is the {@link FileSystem} over them (names and descriptors here, file
- * bytes in data.ts, path walks in path.ts).
+ * is the {@link FileSystem} over them (descriptor calls in files.ts, name
+ * calls in names.ts, file bytes in data.ts, path walks in path.ts).
  *
  * Every byte goes through the write barrier, and every request runs to
  * completion between checkpoints, so there is no journal: a resume
@@ -30,11 +30,12 @@ import { FileData } from "./data.ts";
 import { Descriptors } from "./descriptors.ts";
 import { Dirs } from "./dir.ts";
 import { I, Inodes, Kind } from "./inode.ts";
-import { NvmFileSystem, SB, type StoreParts } from "./names.ts";
+import { NvmFileSystem } from "./files.ts";
+import { SB, type StoreParts } from "./names.ts";
 import { DataPages, PageMaps } from "./pages.ts";
 import { Quotas } from "./quota.ts";
 
-export { NvmFileSystem } from "./names.ts";
+export { NvmFileSystem } from "./files.ts";
 
 const FS_MAGIC = 0x53465354; // "TSFS"
 const FS_VERSION = 1;

@@ -1,8 +1,10 @@
 /**
- * {@link NvmFileSystem}: the {@link FileSystem} over the parts mod.ts
- * builds. Every call checks everything first and then changes the heap
- * (a call that throws changed nothing; a write that runs out of space
- * part-way is a short write). POSIX as Linux does it; see servers/fs/vfs.ts
+ * The file system's name operations (stat, readdir, mkdir, rmdir, unlink,
+ * rename, link, symlink, chmod, utimes), space and quotas, over the parts
+ * mod.ts builds; files.ts adds the descriptor operations to make
+ * {@link NvmFileSystem}. Every call checks everything first and then
+ * changes the heap (a call that throws changed nothing; a write that runs
+ * out of space part-way is a short write). POSIX as Linux does it; see servers/fs/vfs.ts
  * for the choices. Times are not touched by reads (noatime).
  *
  * @module
@@ -10,24 +12,20 @@
 
 import type { PersistentHeap } from "../../pmem/heap.ts";
 import {
-  ACCESS_MODE_MASK,
   FILE_BYTES_MAX,
-  type FileSystem,
   type FsDirPage,
   FsErrno,
   FsError,
   type FsSpace,
   type FsStat,
-  OpenFlag,
   PATH_BYTES_MAX,
-  Whence,
 } from "../vfs.ts";
 import type { FileData } from "./data.ts";
-import { D, type Descriptors } from "./descriptors.ts";
+import type { Descriptors } from "./descriptors.ts";
 import type { Dirs } from "./dir.ts";
 import { I, type Inodes, Kind, kindName } from "./inode.ts";
 import type { DataPages, PageMaps } from "./pages.ts";
-import { fsFail, nameBytes, nameText, Paths, type Resolved } from "./path.ts";
+import { type Follow, fsFail, nameBytes, nameText, Paths, type Resolved } from "./path.ts";
 import { noSpace, type Quotas } from "./quota.ts";
 
 /** Superblock fields (see mod.ts). */
@@ -60,25 +58,29 @@ export interface StoreParts {
   now: () => number;
 }
 
-const R_OK = 0o400;
-const W_OK = 0o200;
-const WX_OK = 0o300;
-const KNOWN_FLAGS = ACCESS_MODE_MASK | OpenFlag.CREAT | OpenFlag.EXCL | OpenFlag.TRUNC |
-  OpenFlag.APPEND | OpenFlag.DIRECTORY | OpenFlag.NOFOLLOW;
+/** Owner permission bits a call needs: read, write, write and search (a directory's entries). */
+export const R_OK = 0o400;
+/** See {@link R_OK}. */
+export const W_OK = 0o200;
+/** See {@link R_OK}. */
+export const WX_OK = 0o300;
 
-/** The file system over one metadata heap and its data segments (see the module map). */
-export class NvmFileSystem implements FileSystem {
-  private readonly heap: PersistentHeap;
-  private readonly inodes: Inodes;
-  private readonly dirs: Dirs;
-  private readonly pages: DataPages;
-  private readonly data: FileData;
-  private readonly fds: Descriptors;
-  private readonly quotas: Quotas;
-  private readonly paths: Paths;
-  private readonly root: number;
-  private readonly now: () => number;
-  private readonly sb: number;
+/**
+ * The name operations of the file system (see the module map), and what
+ * they share with the descriptor operations of {@link NvmFileSystem}.
+ */
+export class Names {
+  protected readonly heap: PersistentHeap;
+  protected readonly inodes: Inodes;
+  protected readonly dirs: Dirs;
+  protected readonly pages: DataPages;
+  protected readonly data: FileData;
+  protected readonly fds: Descriptors;
+  protected readonly quotas: Quotas;
+  protected readonly paths: Paths;
+  protected readonly root: number;
+  protected readonly now: () => number;
+  protected readonly sb: number;
 
   constructor(parts: StoreParts) {
     this.heap = parts.heap;
@@ -94,169 +96,22 @@ export class NvmFileSystem implements FileSystem {
     this.paths = new Paths(parts.inodes, parts.dirs, parts.root, (ino) => this.symlinkText(ino));
   }
 
-  // ── descriptors ──
-
-  /** {@inheritDoc FileSystem.open} */
-  open(owner: number, client: number, path: string, flags: number, mode = 0o644): number {
-    const op = "open";
-    if ((flags & ACCESS_MODE_MASK) === 3 || (flags & ~KNOWN_FLAGS) !== 0) {
-      fsFail(FsErrno.EINVAL, op, path, `flags 0o${flags.toString(8)} are not valid open flags`);
-    }
-    const access = flags & ACCESS_MODE_MASK;
-    const creat = (flags & OpenFlag.CREAT) !== 0;
-    const excl = creat && (flags & OpenFlag.EXCL) !== 0;
-    const follow = !excl && (flags & OpenFlag.NOFOLLOW) === 0;
-    const r = this.paths.resolve(op, path, follow);
-    const inodes = this.inodes;
-    let ino = r.ino;
-    if (ino === 0) {
-      if (!creat) fsFail(FsErrno.ENOENT, op, path, "no such file or directory");
-      if (r.slash) fsFail(FsErrno.EISDIR, op, path, "a new file's path cannot end in /");
-      this.needAccess(r.parent, WX_OK, op, path);
-    } else {
-      const kind = inodes.kind(ino);
-      if (excl) fsFail(FsErrno.EEXIST, op, path, "it exists (O_EXCL)");
-      if (kind === Kind.SYMLINK) fsFail(FsErrno.ELOOP, op, path, "it is a symlink (O_NOFOLLOW)");
-      if (kind !== Kind.DIR && (flags & OpenFlag.DIRECTORY) !== 0) {
-        fsFail(FsErrno.ENOTDIR, op, path, "not a directory (O_DIRECTORY)");
-      }
-      if (kind === Kind.DIR && (access !== OpenFlag.RDONLY || creat)) {
-        fsFail(FsErrno.EISDIR, op, path, "a directory opens read-only, without O_CREAT");
-      }
-      if (access !== OpenFlag.WRONLY) this.needAccess(ino, R_OK, op, path);
-      if (access !== OpenFlag.RDONLY || (flags & OpenFlag.TRUNC) !== 0) {
-        this.needAccess(ino, W_OK, op, path);
-      }
-    }
-    const fd = this.fds.reserve(owner);
-    if (ino === 0) {
-      try {
-        ino = this.createIn(r, Kind.FILE, mode, client, op, path);
-      } catch (e) {
-        this.fds.unreserve(owner);
-        throw e;
-      }
-    } else if ((flags & OpenFlag.TRUNC) !== 0 && inodes.kind(ino) === Kind.FILE) {
-      this.data.truncate(ino, 0, this.now());
-    }
-    this.fds.bind(owner, fd, ino, flags);
-    inodes.set(ino, I.OPEN, inodes.get(ino, I.OPEN) + 1);
-    return fd;
-  }
-
-  /** {@inheritDoc FileSystem.close} */
-  close(owner: number, fd: number): void {
-    const ino = this.fds.close(owner, fd);
-    const open = this.inodes.get(ino, I.OPEN) - 1;
-    this.inodes.set(ino, I.OPEN, open);
-    if (open === 0 && this.inodes.get(ino, I.NLINK) === 0) this.destroy(ino);
-  }
-
-  /** {@inheritDoc FileSystem.closeAll} */
-  closeAll(owner: number): number {
-    const fds = this.fds.openOf(owner);
-    for (const fd of fds) this.close(owner, fd);
-    return fds.length;
-  }
-
-  /** {@inheritDoc FileSystem.read} */
-  read(owner: number, fd: number, length: number): Uint8Array {
-    const at = this.readable(owner, fd, "read");
-    const mem = this.heap.mem;
-    const out = this.readAt(at, mem.getF64(at + D.OFFSET), length, "read");
-    mem.setF64(at + D.OFFSET, mem.getF64(at + D.OFFSET) + out.length);
-    return out;
-  }
-
-  /** {@inheritDoc FileSystem.write} */
-  write(owner: number, fd: number, data: Uint8Array): number {
-    const at = this.writable(owner, fd, "write");
-    const mem = this.heap.mem;
-    const ino = mem.getU32(at + D.INO);
-    const append = (mem.getU32(at + D.FLAGS) & OpenFlag.APPEND) !== 0;
-    const pos = append ? this.inodes.getF(ino, I.SIZE) : mem.getF64(at + D.OFFSET);
-    const n = this.data.write(ino, pos, data, this.now());
-    mem.setF64(at + D.OFFSET, pos + n);
-    return n;
-  }
-
-  /** {@inheritDoc FileSystem.pread} */
-  pread(owner: number, fd: number, offset: number, length: number): Uint8Array {
-    const at = this.readable(owner, fd, "pread");
-    this.checkOffset(offset, "pread");
-    return this.readAt(at, offset, length, "pread");
-  }
-
-  /** {@inheritDoc FileSystem.pwrite} */
-  pwrite(owner: number, fd: number, offset: number, data: Uint8Array): number {
-    const at = this.writable(owner, fd, "pwrite");
-    this.checkOffset(offset, "pwrite");
-    const mem = this.heap.mem;
-    const ino = mem.getU32(at + D.INO);
-    const append = (mem.getU32(at + D.FLAGS) & OpenFlag.APPEND) !== 0;
-    return this.data.write(ino, append ? this.inodes.getF(ino, I.SIZE) : offset, data, this.now());
-  }
-
-  /** {@inheritDoc FileSystem.seek} */
-  seek(owner: number, fd: number, offset: number, whence: Whence): number {
-    const at = this.fds.record(owner, fd, "seek");
-    const mem = this.heap.mem;
-    if (!Number.isSafeInteger(offset)) {
-      throw new FsError(FsErrno.EINVAL, `seek: offset ${offset} is not an integer`);
-    }
-    let base: number;
-    if (whence === Whence.SET) base = 0;
-    else if (whence === Whence.CUR) base = mem.getF64(at + D.OFFSET);
-    else if (whence === Whence.END) base = this.sizeOf(mem.getU32(at + D.INO));
-    else throw new FsError(FsErrno.EINVAL, `seek: whence ${whence} is not SET, CUR or END`);
-    const to = base + offset;
-    if (to < 0) throw new FsError(FsErrno.EINVAL, `seek: the offset would be ${to}, below 0`);
-    mem.setF64(at + D.OFFSET, to);
-    return to;
-  }
-
-  /** {@inheritDoc FileSystem.ftruncate} */
-  ftruncate(owner: number, fd: number, length: number): void {
-    const at = this.fds.record(owner, fd, "ftruncate");
-    const mem = this.heap.mem;
-    const ino = mem.getU32(at + D.INO);
-    if (this.inodes.kind(ino) !== Kind.FILE || (mem.getU32(at + D.FLAGS) & 3) === OpenFlag.RDONLY) {
-      throw new FsError(
-        FsErrno.EINVAL,
-        `ftruncate: descriptor ${fd} is not a file open for writing`,
-      );
-    }
-    this.checkLength(length, "ftruncate");
-    this.data.truncate(ino, length, this.now());
-  }
-
-  /** {@inheritDoc FileSystem.fstat} */
-  fstat(owner: number, fd: number): FsStat {
-    const at = this.fds.record(owner, fd, "fstat");
-    return this.statOf(this.heap.mem.getU32(at + D.INO));
-  }
-
-  /** {@inheritDoc FileSystem.fsync} */
-  fsync(owner: number, fd: number): void {
-    this.fds.record(owner, fd, "fsync");
-  }
-
   // ── names ──
 
   /** {@inheritDoc FileSystem.stat} */
   stat(path: string): FsStat {
-    return this.statOf(this.existing("stat", path, true).ino);
+    return this.statOf(this.existing("stat", path, "follow").ino);
   }
 
   /** {@inheritDoc FileSystem.lstat} */
   lstat(path: string): FsStat {
-    return this.statOf(this.existing("lstat", path, false).ino);
+    return this.statOf(this.existing("lstat", path, "nofollow").ino);
   }
 
   /** {@inheritDoc FileSystem.truncate} */
   truncate(path: string, length: number): void {
     const op = "truncate";
-    const { ino } = this.existing(op, path, true);
+    const { ino } = this.existing(op, path, "follow");
     if (this.inodes.kind(ino) === Kind.DIR) fsFail(FsErrno.EISDIR, op, path, "a directory");
     this.needAccess(ino, W_OK, op, path);
     this.checkLength(length, op);
@@ -266,7 +121,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.readdir} */
   readdir(path: string, cursor: number, max: number): FsDirPage {
     const op = "readdir";
-    const { ino } = this.existing(op, path, true);
+    const { ino } = this.existing(op, path, "follow");
     if (this.inodes.kind(ino) !== Kind.DIR) fsFail(FsErrno.ENOTDIR, op, path, "not a directory");
     this.needAccess(ino, R_OK, op, path);
     if (!(Number.isInteger(cursor) && cursor >= 0 && cursor < 2 ** 32)) {
@@ -289,7 +144,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.mkdir} */
   mkdir(path: string, mode: number): void {
     const op = "mkdir";
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "create");
     if (r.ino !== 0) fsFail(FsErrno.EEXIST, op, path, "it exists");
     this.needAccess(r.parent, WX_OK, op, path);
     this.createIn(r, Kind.DIR, mode, 0, op, path);
@@ -298,7 +153,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.rmdir} */
   rmdir(path: string): void {
     const op = "rmdir";
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "entry");
     if (r.last === "/") fsFail(FsErrno.EBUSY, op, path, "the root cannot be removed");
     if (r.last === ".") fsFail(FsErrno.EINVAL, op, path, "cannot remove .");
     if (r.last === "..") fsFail(FsErrno.ENOTEMPTY, op, path, "cannot remove ..");
@@ -317,7 +172,7 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.unlink} */
   unlink(path: string): void {
     const op = "unlink";
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "entry");
     if (r.name === null) fsFail(FsErrno.EISDIR, op, path, "a directory");
     if (r.ino === 0) fsFail(FsErrno.ENOENT, op, path, "no such file");
     if (this.inodes.kind(r.ino) === Kind.DIR) fsFail(FsErrno.EISDIR, op, path, "a directory");
@@ -330,8 +185,8 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.rename} */
   rename(from: string, to: string): void {
     const op = "rename";
-    const a = this.paths.resolve(op, from, false);
-    const b = this.paths.resolve(op, to, false);
+    const a = this.paths.resolve(op, from, "entry");
+    const b = this.paths.resolve(op, to, "entry");
     if (a.name === null) fsFail(FsErrno.EBUSY, op, from, "/, . and .. cannot be renamed");
     if (a.ino === 0) fsFail(FsErrno.ENOENT, op, from, "no such file or directory");
     if (b.name === null) fsFail(FsErrno.EBUSY, op, to, "/, . and .. cannot be replaced");
@@ -384,9 +239,9 @@ export class NvmFileSystem implements FileSystem {
   /** {@inheritDoc FileSystem.link} */
   link(from: string, to: string): void {
     const op = "link";
-    const a = this.existing(op, from, false);
+    const a = this.existing(op, from, "entry");
     if (this.inodes.kind(a.ino) === Kind.DIR) fsFail(FsErrno.EPERM, op, from, "a directory");
-    const b = this.paths.resolve(op, to, false);
+    const b = this.paths.resolve(op, to, "create");
     if (b.ino !== 0) fsFail(FsErrno.EEXIST, op, to, "it exists");
     if (b.slash) fsFail(FsErrno.ENOENT, op, to, "a new link's path cannot end in /");
     this.needAccess(b.parent, WX_OK, op, to);
@@ -412,7 +267,7 @@ export class NvmFileSystem implements FileSystem {
     if (bytes.length > PATH_BYTES_MAX) {
       fsFail(FsErrno.ENAMETOOLONG, op, path, `a target is at most ${PATH_BYTES_MAX} bytes`);
     }
-    const r = this.paths.resolve(op, path, false);
+    const r = this.paths.resolve(op, path, "create");
     if (r.ino !== 0) fsFail(FsErrno.EEXIST, op, path, "it exists");
     if (r.slash) fsFail(FsErrno.ENOENT, op, path, "a symlink's path cannot end in /");
     this.needAccess(r.parent, WX_OK, op, path);
@@ -436,7 +291,7 @@ export class NvmFileSystem implements FileSystem {
 
   /** {@inheritDoc FileSystem.readlink} */
   readlink(path: string): string {
-    const { ino } = this.existing("readlink", path, false);
+    const { ino } = this.existing("readlink", path, "nofollow");
     if (this.inodes.kind(ino) !== Kind.SYMLINK) {
       fsFail(FsErrno.EINVAL, "readlink", path, "not a symlink");
     }
@@ -445,14 +300,14 @@ export class NvmFileSystem implements FileSystem {
 
   /** {@inheritDoc FileSystem.chmod} */
   chmod(path: string, mode: number): void {
-    const { ino } = this.existing("chmod", path, true);
+    const { ino } = this.existing("chmod", path, "follow");
     this.inodes.set(ino, I.MODE, mode & 0o7777);
     this.inodes.setF(ino, I.CTIME, this.now());
   }
 
   /** {@inheritDoc FileSystem.utimes} */
   utimes(path: string, atimeMs: number, mtimeMs: number): void {
-    const { ino } = this.existing("utimes", path, true);
+    const { ino } = this.existing("utimes", path, "follow");
     if (!Number.isFinite(atimeMs) || !Number.isFinite(mtimeMs)) {
       fsFail(FsErrno.EINVAL, "utimes", path, "times are finite numbers of ms");
     }
@@ -503,20 +358,20 @@ export class NvmFileSystem implements FileSystem {
 
   // ── internals ──
 
-  private existing(op: string, path: string, follow: boolean): Resolved {
+  protected existing(op: string, path: string, follow: Follow): Resolved {
     const r = this.paths.resolve(op, path, follow);
     if (r.ino === 0) fsFail(FsErrno.ENOENT, op, path, "no such file or directory");
     return r;
   }
 
-  private needAccess(ino: number, bits: number, op: string, path: string): void {
+  protected needAccess(ino: number, bits: number, op: string, path: string): void {
     if ((this.inodes.get(ino, I.MODE) & bits) !== bits) {
       fsFail(FsErrno.EACCES, op, path, `permission 0o${bits.toString(8)} is not granted`);
     }
   }
 
   /** A new inode named `r.name` in `r.parent`; nothing changed when it throws. */
-  private createIn(
+  protected createIn(
     r: Resolved,
     kind: Kind,
     mode: number,
@@ -549,12 +404,12 @@ export class NvmFileSystem implements FileSystem {
     return ino;
   }
 
-  private addLinks(ino: number, delta: number): void {
+  protected addLinks(ino: number, delta: number): void {
     this.inodes.set(ino, I.NLINK, this.inodes.get(ino, I.NLINK) + delta);
   }
 
   /** One name of `ino` is gone: a directory's last, or one of a file's. */
-  private unlinkInode(ino: number): void {
+  protected unlinkInode(ino: number): void {
     const inodes = this.inodes;
     if (inodes.kind(ino) === Kind.DIR) {
       inodes.set(ino, I.NLINK, 0);
@@ -566,7 +421,7 @@ export class NvmFileSystem implements FileSystem {
   }
 
   /** Frees an inode with no names and no descriptors, and what it holds. */
-  private destroy(ino: number): void {
+  protected destroy(ino: number): void {
     const kind = this.inodes.kind(ino);
     if (kind === Kind.FILE) this.data.release(ino);
     else if (kind === Kind.SYMLINK) this.heap.free(this.inodes.get(ino, I.ROOT));
@@ -575,50 +430,17 @@ export class NvmFileSystem implements FileSystem {
     mem.setU32(this.sb + SB.INODES, mem.getU32(this.sb + SB.INODES) - 1);
   }
 
-  private statOf(ino: number): FsStat {
+  protected statOf(ino: number): FsStat {
     return this.inodes.stat(ino, this.sizeOf(ino));
   }
 
-  private sizeOf(ino: number): number {
+  protected sizeOf(ino: number): number {
     if (this.inodes.kind(ino) !== Kind.DIR) return this.inodes.getF(ino, I.SIZE);
     const t = this.inodes.get(ino, I.ROOT);
     return t === 0 ? 0 : this.dirs.count(t);
   }
 
-  private readable(owner: number, fd: number, op: string): number {
-    const at = this.fds.record(owner, fd, op);
-    const mem = this.heap.mem;
-    if ((mem.getU32(at + D.FLAGS) & ACCESS_MODE_MASK) === OpenFlag.WRONLY) {
-      throw new FsError(FsErrno.EBADF, `${op}: descriptor ${fd} is open write-only`);
-    }
-    if (this.inodes.kind(mem.getU32(at + D.INO)) === Kind.DIR) {
-      throw new FsError(FsErrno.EISDIR, `${op}: descriptor ${fd} is a directory`);
-    }
-    return at;
-  }
-
-  private writable(owner: number, fd: number, op: string): number {
-    const at = this.fds.record(owner, fd, op);
-    if ((this.heap.mem.getU32(at + D.FLAGS) & ACCESS_MODE_MASK) === OpenFlag.RDONLY) {
-      throw new FsError(FsErrno.EBADF, `${op}: descriptor ${fd} is open read-only`);
-    }
-    return at;
-  }
-
-  private readAt(at: number, offset: number, length: number, op: string): Uint8Array {
-    if (!(Number.isSafeInteger(length) && length >= 0)) {
-      throw new FsError(FsErrno.EINVAL, `${op}: length ${length} is not a whole number ≥ 0`);
-    }
-    return this.data.read(this.heap.mem.getU32(at + D.INO), offset, length);
-  }
-
-  private checkOffset(offset: number, op: string): void {
-    if (!(Number.isSafeInteger(offset) && offset >= 0)) {
-      throw new FsError(FsErrno.EINVAL, `${op}: offset ${offset} is not a whole number ≥ 0`);
-    }
-  }
-
-  private checkLength(length: number, op: string): void {
+  protected checkLength(length: number, op: string): void {
     if (!(Number.isSafeInteger(length) && length >= 0)) {
       throw new FsError(FsErrno.EINVAL, `${op}: length ${length} is not a whole number ≥ 0`);
     }

@@ -140,20 +140,23 @@ export class PageMaps {
         mem.setU32(ino + I.ROOT, leaf);
         return leaf + 4 * index;
       }
+      // to depth 1: every node it needs first, so a refusal changes nothing
       const top = this.node(MAP_ENTRIES);
+      let target = 0;
       let leaf = 0;
-      if (root !== 0) {
-        try {
-          leaf = cap === MAP_ENTRIES ? root : this.grown(root, cap, MAP_ENTRIES);
-        } catch (e) {
-          this.heap.free(top);
-          throw e;
-        }
-        mem.setU32(top, leaf);
+      try {
+        target = this.node(MAP_ENTRIES);
+        if (root !== 0) leaf = cap === MAP_ENTRIES ? root : this.grown(root, cap, MAP_ENTRIES);
+      } catch (e) {
+        if (target !== 0) this.heap.free(target);
+        this.heap.free(top);
+        throw e;
       }
+      if (leaf !== 0) mem.setU32(top, leaf);
+      mem.setU32(top + 4 * (index >>> MAP_SHIFT), target);
       mem.setU32(ino + I.ROOT, top);
       mem.setU32(ino + I.AUX, 1);
-      return this.slot(ino, index);
+      return target + 4 * (index & (MAP_ENTRIES - 1));
     }
     const at = root + 4 * (index >>> MAP_SHIFT);
     let leaf = mem.getU32(at);

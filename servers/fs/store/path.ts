@@ -73,6 +73,15 @@ export function nameText(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
+/**
+ * What happens to the last component: "follow" follows a symlink there
+ * (stat, open); "nofollow" only before a final "/" (lstat, readlink, open
+ * with O_NOFOLLOW); "entry" never, and a final "/" after a non-directory
+ * is ENOTDIR (unlink, rmdir, rename); "create" never, and a final "/"
+ * is the caller's to judge (mkdir, symlink's and link's new names).
+ */
+export type Follow = "follow" | "nofollow" | "entry" | "create";
+
 /** Path walks over one tree. */
 export class Paths {
   constructor(
@@ -83,16 +92,17 @@ export class Paths {
   ) {}
 
   /**
-   * Resolves `path` for `op`; `follow` follows a final symlink. Throws
+   * Resolves `path` for `op`, the last component as `follow` says. Throws
    * ENOENT for a missing directory on the way, ENOTDIR for a non-directory
    * on the way (or a non-directory before a final "/"), EACCES, ELOOP.
    */
-  resolve(op: string, path: string, follow: boolean): Resolved {
+  resolve(op: string, path: string, follow: Follow): Resolved {
     let names = splitPath(op, path);
     const slash = path.endsWith("/") && names.length > 0;
     const inodes = this.inodes;
     let dir = this.root;
     let follows = 0;
+    const followLast = follow === "follow" || (follow === "nofollow" && slash);
     if (names.length === 0) return { parent: dir, name: null, last: "/", ino: dir, slash: false };
     for (let i = 0; i < names.length; i++) {
       const n = names[i];
@@ -113,7 +123,7 @@ export class Paths {
         fsFail(FsErrno.ENOENT, op, path, `no such file or directory (${n})`);
       }
       const kind = inodes.kind(next);
-      if (kind === Kind.SYMLINK && (!last || follow || slash)) {
+      if (kind === Kind.SYMLINK && (!last || followLast)) {
         if (++follows > SYMLINK_FOLLOW_MAX) {
           fsFail(FsErrno.ELOOP, op, path, `more than ${SYMLINK_FOLLOW_MAX} symlinks on the way`);
         }
@@ -125,7 +135,9 @@ export class Paths {
         continue;
       }
       if (last) {
-        if (slash && kind !== Kind.DIR) fsFail(FsErrno.ENOTDIR, op, path, "not a directory");
+        if (slash && kind !== Kind.DIR && follow !== "create") {
+          fsFail(FsErrno.ENOTDIR, op, path, "not a directory");
+        }
         if (bytes === null) {
           return { parent: next, name: null, last: n, ino: next, slash };
         }

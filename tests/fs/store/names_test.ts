@@ -86,6 +86,8 @@ Deno.test("open: O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW and
 Deno.test("descriptors: lowest free first, per owner, EMFILE past the limit, EBADF when closed or foreign", () => {
   const { fs } = fresh();
   put(fs, "/f", "abcdef");
+  fs.closeAll(1); // put's owner keeps its table until then
+  const heapBytes = fs.space().metadataBytes;
   const a = fs.open(1, 1, "/f", RDONLY);
   const b = fs.open(1, 1, "/f", RDONLY);
   assert.deepEqual([a, b], [0, 1]);
@@ -104,6 +106,8 @@ Deno.test("descriptors: lowest free first, per owner, EMFILE past the limit, EBA
   assert.equal(errnoOf(() => fs.open(5, 5, "/g", CREAT | WRONLY)), "EMFILE");
   assert.equal(errnoOf(() => fs.stat("/g")), "ENOENT"); // the refused create changed nothing
   assert.equal(fs.closeAll(5), OPEN_FILES_MAX);
+  assert.equal(fs.closeAll(2), 1);
+  assert.equal(fs.space().metadataBytes, heapBytes, "closeAll gives each owner's table back");
 });
 
 Deno.test("read, write, seek and pread keep offsets as POSIX does; negatives are EINVAL", () => {
@@ -230,6 +234,24 @@ Deno.test("symlinks: relative and absolute targets, dangling ones, loops are ELO
   assert.equal(errnoOf(() => fs.symlink("a\0b", "/n")), "EINVAL");
   assert.equal(errnoOf(() => fs.symlink("", "/n")), "ENOENT");
   fs.unlink("/dl"); // the link, not the directory
+  assert.equal(fs.stat("/d").kind, "dir");
+});
+
+Deno.test("a final / follows a symlink to look, never to remove or rename it", () => {
+  const { fs } = fresh();
+  fs.mkdir("/d", 0o755);
+  put(fs, "/f", "x");
+  fs.symlink("d", "/dl");
+  assert.equal(fs.stat("/dl/").kind, "dir");
+  assert.equal(fs.lstat("/dl/").kind, "dir");
+  assert.equal(fs.lstat("/dl").kind, "symlink");
+  assert.equal(errnoOf(() => fs.rmdir("/dl/")), "ENOTDIR");
+  assert.equal(errnoOf(() => fs.unlink("/dl/")), "ENOTDIR");
+  assert.equal(errnoOf(() => fs.rename("/dl/", "/x")), "ENOTDIR");
+  assert.equal(errnoOf(() => fs.unlink("/f/")), "ENOTDIR");
+  assert.equal(errnoOf(() => fs.mkdir("/f/", 0o755)), "EEXIST");
+  assert.equal(errnoOf(() => fs.mkdir("/dl", 0o755)), "EEXIST");
+  assert.deepEqual(names(fs, "/"), ["d", "dl", "f"]);
   assert.equal(fs.stat("/d").kind, "dir");
 });
 

@@ -18,7 +18,7 @@ import { Prng } from "../../../kernel/abi/prng.ts";
 import { PersistentHeap } from "../../../servers/pmem/heap.ts";
 import { fsMetaPagesFor, openFsStore } from "../../../servers/fs/store/mod.ts";
 import { OpenFlag, Whence } from "../../../servers/fs/vfs.ts";
-import { errnoOf, fresh, get, names, put, reattach, text } from "./fixture.ts";
+import { errnoOf, fresh, get, names, put, randomOp, reattach, text, visible } from "./fixture.ts";
 
 Deno.test("reattach: a second openFsStore over the same buffers has the tree, data and descriptors", () => {
   const first = fresh(128, 2);
@@ -47,6 +47,22 @@ Deno.test("reattach: a second openFsStore over the same buffers has the tree, da
   assert.equal(again.open(3, 9, "/d/a", OpenFlag.RDONLY), 2); // 0 and 1 are still open
   assert.equal(again.closeAll(3), 3);
   again.check();
+});
+
+Deno.test("reattach: after a seeded random run, a second store sees exactly what the first does", () => {
+  const seed = 0xa77a;
+  console.log(`reattach seed ${seed}`);
+  const random = new Prng(seed);
+  const first = fresh(128, 2, 2048);
+  first.fs.setQuota(2, 40);
+  for (let i = 0; i < 3000; i++) {
+    errnoOf(randomOp(first.fs, random)[1]);
+    if (i % 500 === 499) {
+      const second = reattach(first);
+      assert.deepEqual(visible(second.fs), visible(first.fs), `after op ${i}`);
+      second.fs.check();
+    }
+  }
 });
 
 Deno.test("reattach: pages beyond the first segment hold their data", () => {
