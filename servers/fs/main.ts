@@ -32,13 +32,12 @@
  */
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
-import { PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
 import type { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { PayloadReader } from "../../kernel/abi/payload.ts";
 import type { Request } from "../runtime/ipc.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import { lastingPmo, serveService } from "../runtime/service.ts";
-import { fsArgs } from "../init/config.ts";
+import { fsArgs, fsSegments } from "../init/config.ts";
 import { fsMetaPagesFor, openFsStore } from "./store/mod.ts";
 import {
   encodeDirEntries,
@@ -57,8 +56,6 @@ import { type FileSystem, FsErrno, FsError } from "./vfs.ts";
 
 const encoder = new TextEncoder();
 
-/** 4 KiB pages in a MiB. */
-const PAGES_PER_MB = 256;
 /** Buffer table: one page of (connection id u32, slot u32) entries; connection 0 is free. */
 const BUFFER_TABLE_PAGES = 1;
 const BUFFER_ENTRY_BYTES = 8;
@@ -392,11 +389,12 @@ class FsServer {
 
 /** Creates (first start) or maps again the storage's PMOs, and opens the tree. */
 async function openStorage(ctx: Context, fsMb: number) {
-  const dataPages = fsMb * PAGES_PER_MB;
+  const { segments: count, segmentPages } = fsSegments(fsMb);
+  const dataPages = count * segmentPages;
   const meta = await lastingPmo(ctx, "fs-meta", fsMetaPagesFor(dataPages));
   const segments: PersistentMemory[] = [];
-  for (let i = 0, left = dataPages; left > 0; i++, left -= PMO_PAGES_MAX) {
-    segments.push(await lastingPmo(ctx, `fs-data-${i}`, Math.min(left, PMO_PAGES_MAX)));
+  for (let i = 0; i < count; i++) {
+    segments.push(await lastingPmo(ctx, `fs-data-${i}`, segmentPages));
   }
   return { ...openFsStore(meta, segments, () => Date.now()), dataPages };
 }

@@ -14,7 +14,7 @@
  */
 
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
-import { FS_MB_DEFAULT } from "../../kernel/abi/limits.ts";
+import { FS_MB_DEFAULT, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
 import { fsMetaPagesFor } from "../fs/store/mod.ts";
 
 /** One server init starts. */
@@ -56,8 +56,8 @@ export const SERVICES: ServiceConfig[] = [
     args: (initArgs) => fsArgs(initArgs.fs),
     // Its data segments, the metadata heap the storage wants for them, and the program's pages.
     quotaFor: (args) => {
-      const dataPages = (args.fsMb as number) * FS_PAGES_PER_MB;
-      return dataPages + fsMetaPagesFor(dataPages) + FS_PROGRAM_PAGES;
+      const { segments, segmentPages } = fsSegments(args.fsMb as number);
+      return segments * segmentPages + fsMetaPagesFor(segments * segmentPages) + FS_PROGRAM_PAGES;
     },
   },
   {
@@ -115,6 +115,16 @@ export const APPS: Record<string, AppConfig> = {
 const FS_PAGES_PER_MB = 256;
 /** Pages the FS server uses besides its storage (slot record, console, descriptor-buffer table). */
 const FS_PROGRAM_PAGES = 64;
+
+/**
+ * The FS server's data segments for `fsMb` MiB: as few as PMO_PAGES_MAX
+ * allows, of one size (the storage wants them equal).
+ */
+export function fsSegments(fsMb: number): { segments: number; segmentPages: number } {
+  const pages = fsMb * FS_PAGES_PER_MB;
+  const segments = Math.ceil(pages / PMO_PAGES_MAX);
+  return { segments, segmentPages: Math.ceil(pages / segments) };
+}
 
 /** The FS server's arguments from init's `fs` argument, with the defaults for what is missing. */
 export function fsArgs(given: unknown): { fsMb: number; clientBlocks: number } {

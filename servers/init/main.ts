@@ -152,7 +152,8 @@ function queryArgs(query: string): Record<string, unknown> {
  * `tests/programs/x.ts?pages=64&objects=1000` (numbers stay numbers). It may
  * call every service in `services` and gets a timer of PROGRAM_APP_TIMER_MS
  * unless `timerMs` says otherwise, and APP_QUOTA_OBJECTS kernel records
- * unless `quotaObjects` says otherwise.
+ * unless `quotaObjects` says otherwise, and APP_QUOTA_PAGES pages unless
+ * `quotaPages` does.
  */
 function programApp(
   spec: string,
@@ -162,7 +163,9 @@ function programApp(
   if (!/^(tests\/programs|servers\/apps)\/[a-z0-9_-]+\.ts$/.test(path)) return undefined;
   const args = queryArgs(query);
   const timerMs = typeof args.timerMs === "number" ? args.timerMs : PROGRAM_APP_TIMER_MS;
-  return { program: path, needs: services, timerMs, args };
+  const pages = args.quotaPages;
+  const quotaPages = typeof pages === "number" ? () => pages : undefined;
+  return { program: path, needs: services, timerMs, args, quotaPages };
 }
 
 runProgram(async (ctx) => {

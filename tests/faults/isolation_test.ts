@@ -61,7 +61,7 @@ Deno.test("a hostile app's every way in fails with a named error; the system kee
   const m = MachineProcess.start(image, [
     "--fresh",
     "--apps",
-    "counter,tests/programs/owner.ts,tests/programs/hostile.ts",
+    "counter,tests/programs/owner.ts?quotaPages=64,tests/programs/hostile.ts",
   ]);
   try {
     const line = await consoleLine(m, "hostile");

@@ -266,3 +266,36 @@ Deno.test("checkpoint manager: output waiting does not wait for a step in flight
   await settled();
   assert.deepEqual(posted.map((c) => c.nicTxHead), [100], "the output's checkpoint starts");
 });
+
+Deno.test("checkpoint manager: checkpoint_wait is answered by the commit of a checkpoint cut after the call, which starts at once", async () => {
+  const { manager, posted, dirty } = standIn("hybrid", false, false);
+  dirty(1);
+  assert.equal((await manager.take())?.epoch, 6, "epoch 6 is cut before the call");
+  let answered: number | undefined;
+  manager.waitCovering().then((epoch) => answered = epoch);
+  manager.onCommitted(6);
+  await settled();
+  assert.equal(answered, undefined, "epoch 6 was cut before the call: it does not cover it");
+  assert.deepEqual(
+    posted.map((c) => c.epoch),
+    [6, 7],
+    "the covering checkpoint starts once 6 commits, without output or the period (group commit off)",
+  );
+  manager.onCommitted(7);
+  await settled();
+  assert.equal(answered, 7, "answered by the commit of epoch 7");
+  manager.waitCovering().then((epoch) => answered = epoch);
+  await settled();
+  assert.equal(posted.length, 3, "with nothing in flight, a call starts its checkpoint at once");
+  assert.equal(answered, 7, "and is not answered before that checkpoint commits");
+  manager.onCommitted(8);
+  await settled();
+  assert.equal(answered, 8);
+});
+
+Deno.test("checkpoint manager: with checkpoints off, checkpoint_wait answers at once with the last commit", async () => {
+  const { manager, posted } = standIn("hybrid");
+  manager.setPeriod(0);
+  assert.equal(await manager.waitCovering(), 5);
+  assert.equal(posted.length, 0);
+});

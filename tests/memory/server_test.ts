@@ -112,7 +112,7 @@ Deno.test(
     let machine = MachineProcess.start(image, [
       "--fresh",
       "--apps",
-      `tests/programs/owner.ts,${APP}`,
+      `tests/programs/owner.ts?quotaPages=64,${APP}`,
     ]);
     try {
       await machine.ready();

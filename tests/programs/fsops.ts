@@ -8,11 +8,13 @@
  *   for good, bad input while a second client is served, `sync` against
  *   the commit counter; prints `fsops {json}` (each outcome a value or an
  *   error name) and `fsops-figures {json}`.
- * - `keep`: at its first start writes "kept across faults" to
- *   /keep/file through a descriptor it keeps in its PMO and prints
+ * - `keep`: at its first start writes "kept across faults" and 2000 dots
+ *   to /keep/file through a descriptor it keeps in its PMO and prints
  *   `fsops kept FD`; then on every tick reads it back through that
- *   descriptor and prints `fsops alive N TEXT` (N counts successes). A
- *   call that fails (the server died under it) is tried on the next tick.
+ *   descriptor (through the bulk buffer) and prints `fsops alive N TEXT
+ *   LENGTH` (N counts successes, TEXT the first 18 bytes), or
+ *   `fsops keep-error NAME` when the read fails (E_PEER_DIED: the server
+ *   died under it; it tries again on the next tick).
  * - `quota`: writes 4 KiB blocks to /quota-BADGE until ENOSPC, prints
  *   `fsops quota BADGE N ERR` (blocks written, the error), creates
  *   /quota-full-BADGE; with `wait=1` it first waits for another client's
@@ -48,6 +50,8 @@ async function attempt(f: () => Promise<unknown> | unknown): Promise<Outcome> {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const RW_CREATE = OpenFlag.RDWR | OpenFlag.CREAT;
+/** What `keep` writes first in its file. */
+const KEPT = "kept across faults";
 
 function pattern(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -126,9 +130,11 @@ async function bulk(fs: FsClient, r: Record<string, Outcome>, figures: Record<st
   const t0 = performance.now();
   r.bigWrite = await attempt(() => fs.write(fd, data));
   const t1 = performance.now();
-  const back = await fs.pread(fd, 0, data.length + 10);
+  r.bigRead = await attempt(async () => {
+    const back = await fs.pread(fd, 0, data.length + 10);
+    return back.length === data.length && back.every((v, i) => v === data[i]);
+  });
   const t2 = performance.now();
-  r.bigRead = { ok: back.length === data.length && back.every((v, i) => v === data[i]) };
   r.bigStat = await attempt(async () => (await fs.stat("/big")).size);
   await fs.close(fd);
   figures.writeMBps = 1 / ((t1 - t0) / 1000);
@@ -229,12 +235,18 @@ async function keep(ctx: Context, fs: FsClient) {
     if (state.getU32(0) === 0) {
       await fs.mkdir("/keep").catch(() => {});
       const fd = await fs.open("/keep/file", RW_CREATE);
-      await fs.write(fd, enc.encode("kept across faults"));
+      // Longer than a message: every read of it goes through the bulk buffer.
+      await fs.write(fd, enc.encode(KEPT + ".".repeat(2000)));
       state.setU32(0, fd + 1);
       ctx.print(`fsops kept ${fd}`);
       return;
     }
-    const text = dec.decode(await fs.pread(state.getU32(0) - 1, 0, 64));
+    const read = await attempt(async () => {
+      const text = dec.decode(await fs.pread(state.getU32(0) - 1, 0, 4096));
+      return `${text.slice(0, KEPT.length)} ${text.length}`;
+    });
+    if ("err" in read) return ctx.print(`fsops keep-error ${read.err}`);
+    const text = read.ok as string;
     const n = state.getU32(4) + 1;
     state.setU32(4, n);
     ctx.print(`fsops alive ${n} ${text}`);
@@ -272,7 +284,13 @@ runProgram(async (ctx) => {
     ? await keep(ctx, fs)
     : mode === "quota"
     ? await quota(ctx, fs)
-    : async () => (await ops(ctx, fs), true);
+    : async () => {
+      // One try: a step that throws shows in the line the test reads, not as a hang.
+      await ops(ctx, fs).catch((e) =>
+        ctx.print(`fsops ${JSON.stringify({ stepFailed: String(e) })}`)
+      );
+      return true;
+    };
   await ctx.onNotification(ctx.cap(CapName.TIMER), () => {
     if (busy || done) return;
     busy = true;
