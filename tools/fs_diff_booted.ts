@@ -88,7 +88,7 @@ async function runProgramOnMachine(o: BootedDiffOptions): Promise<ProgramOutput>
  */
 export async function diffBooted(o: BootedDiffOptions): Promise<DiffRun> {
   const ops = seededOps(o.seed, o.ops);
-  const run: DiffRun = { sequences: 1, operations: o.ops, mismatches: [] };
+  const run: DiffRun = { sequences: 1, operations: o.ops, mismatches: [], known: {} };
   const out = await runProgramOnMachine(o);
   o.log?.(`booted: ${out.results.length} results, ${out.tree.length} tree lines`);
   const origin = { seed: o.seed, ops: o.ops };

@@ -371,8 +371,9 @@ export const ACE_START: FsOp[] = [
  * The bounded operations over {@link ACE_START}'s tree (files foo and bar
  * in directories A and B): creat, mkdir, write (overlapping, appending, past
  * the end), truncate (down and up), link, unlink, rename (file over file,
- * file over a missing name, directory across, directory over a non-empty
- * one), symlink, fsync, and rmdir, each with fixed arguments.
+ * file over a hard link of another, file over a missing name, directory
+ * across, directory over a non-empty one), symlink, fsync, and rmdir, each
+ * with fixed arguments.
  */
 export function aceOps(): FsOp[] {
   const W = OpenFlag.WRONLY;
@@ -395,7 +396,7 @@ export function aceOps(): FsOp[] {
     { op: "unlink", path: "/A/foo" },
     { op: "unlink", path: "/B/bar" },
     { op: "rename", from: "/A/foo", to: "/B/bar" },
-    { op: "rename", from: "/B/bar", to: "/A/bar" },
+    { op: "rename", from: "/B/bar", to: "/B/foo" },
     { op: "rename", from: "/A/C", to: "/B/C" },
     { op: "rename", from: "/B", to: "/A" },
     { op: "symlink", target: "../A/foo", path: "/B/l" },

@@ -9,12 +9,18 @@
  * - {@link LocalFsApi}: one owner and one client, fixed per instance;
  *   every call runs the storage's call at once; `fsync` checks the
  *   descriptor and `sync` resolves at once (there is no checkpoint here);
+ * - {@link openLocalFs}: the storage (servers/fs/store/) over fresh
+ *   memory objects made here, as the FS server would make them, and an
+ *   adapter over it; {@link LocalFs.reset} makes it fresh again in place;
  * - {@link READDIR_PAGE_MAX}: entries asked per page of a listing.
  *
  * @module
  */
 
 import type { FileSystem, FsApi, FsDirEntry, FsSpace, FsStat, Whence } from "../servers/fs/vfs.ts";
+import type { PmoBuffers } from "../kernel/abi/layout.ts";
+import { allocatePmoBuffers, PersistentMemory } from "../kernel/abi/pmem.ts";
+import { openFsStore } from "../servers/fs/store/mod.ts";
 
 /** Entries one readdir page asks for. */
 export const READDIR_PAGE_MAX = 64;
@@ -133,4 +139,55 @@ export class LocalFsApi implements FsApi {
   sync(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** Metadata pages {@link openLocalFs} makes by default: enough for the tests' trees, quick to zero. */
+export const LOCAL_META_PAGES = 128;
+
+/** The storage in this process over memory objects of its own, and an adapter over it. */
+export interface LocalFs {
+  fs: FileSystem;
+  api: LocalFsApi;
+  /** The metadata memory object's buffers, then the data segment's. */
+  buffers: PmoBuffers[];
+  /** Zeroes the memory objects and formats them again: a fresh tree, a fresh adapter. */
+  reset(): void;
+}
+
+/**
+ * The storage over a fresh metadata memory object of `metaPages` pages and
+ * one data segment of `pages` pages (ids 1 and 2), with `now` as its
+ * clock, and a {@link LocalFsApi} over it (owner 1, client 1).
+ *
+ * @example
+ * ```ts
+ * const local = openLocalFs(256);
+ * await local.api.mkdir("/d", 0o755);
+ * ```
+ */
+export function openLocalFs(
+  pages = 256,
+  metaPages = LOCAL_META_PAGES,
+  now: () => number = Date.now,
+): LocalFs {
+  const buffers = [allocatePmoBuffers(1, metaPages), allocatePmoBuffers(2, pages)];
+  const open = () => {
+    const [meta, ...segments] = buffers.map((b) => new PersistentMemory(b));
+    return openFsStore(meta, segments, now).fs;
+  };
+  const local: LocalFs = {
+    fs: open(),
+    api: undefined as unknown as LocalFsApi,
+    buffers,
+    reset() {
+      for (const b of buffers) {
+        new Uint8Array(b.data).fill(0);
+        new Uint8Array(b.pageState).fill(0);
+      }
+      local.fs = open();
+      local.api = new LocalFsApi(local.fs);
+    },
+  };
+  local.api = new LocalFsApi(local.fs);
+  return local;
 }

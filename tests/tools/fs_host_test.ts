@@ -98,6 +98,8 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
     await host.symlink("d", "/l");
     await host.symlink("f", "/lf");
     await host.symlink("/nowhere/", "/dangling");
+    await host.symlink("d/new/", "/toslash");
+    await host.symlink("f/", "/tofile");
     const W = OpenFlag.CREAT | OpenFlag.WRONLY;
     const cases: Array<[string, () => Promise<unknown>, string]> = [
       ["mkdir /x/../y", () => host.mkdir("/x/../y", 0o755), "ENOENT"],
@@ -122,9 +124,15 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
       ["open /lf O_NOFOLLOW", () => host.open("/lf", OpenFlag.RDONLY | OpenFlag.NOFOLLOW), "ELOOP"],
       ["open /d O_CREAT", () => host.open("/d", OpenFlag.RDONLY | OpenFlag.CREAT), "EISDIR"],
       ["mkdir /dangling/", () => host.mkdir("/dangling/", 0o755), "EEXIST"],
+      ["open /f/ O_CREAT|O_EXCL", () => host.open("/f/", W | OpenFlag.EXCL), "EISDIR"],
+      ["open O_CREAT /toslash -> d/new/", () => host.open("/toslash", W), "EISDIR"],
+      ["stat /tofile -> f/", () => host.stat("/tofile"), "ENOTDIR"],
     ];
     for (const [what, f, want] of cases) assert.equal(await errno(f()), want, what);
     assert.equal((await host.lstat("/l/")).kind, "dir");
+    await host.link("/dangling", "/hard"); // link(2) links a symlink itself
+    assert.equal((await host.lstat("/hard")).kind, "symlink");
+    assert.equal((await host.lstat("/dangling")).nlink, 2);
     await host.rename("/d", "/e/");
     assert.equal((await host.stat("/e/")).kind, "dir");
   } finally {
