@@ -56,7 +56,8 @@ import {
 import { HostFsApi } from "../fs_host.ts";
 import { LocalFsApi } from "../fs_local.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
-import { PAGE_BYTES, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
+import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
+import { fsSegments } from "../../servers/init/config.ts";
 import { fsMetaPagesFor, openFsStore } from "../../servers/fs/store/mod.ts";
 import { failure, stop } from "./checkpoint_load.ts";
 import { MachineProcess } from "../machine_process.ts";
@@ -121,15 +122,15 @@ export async function measureHost(sizes: Sizes): Promise<SuiteResult> {
 /**
  * The storage in process over fresh memory objects laid out as the FS
  * server lays them out (servers/fs/main.ts: a metadata PMO of
- * `fsMetaPagesFor` and data segments of at most PMO_PAGES_MAX pages), for
- * `fsMb` MiB of file data.
+ * `fsMetaPagesFor` and the data segments of `fsSegments`), for `fsMb` MiB
+ * of file data.
  */
 export function localFs(fsMb: number): LocalFsApi {
-  const dataPages = fsMb * ((1 << 20) / PAGE_BYTES);
-  const meta = new PersistentMemory(allocatePmoBuffers(1, fsMetaPagesFor(dataPages)));
+  const { segments: count, segmentPages } = fsSegments(fsMb);
+  const meta = new PersistentMemory(allocatePmoBuffers(1, fsMetaPagesFor(count * segmentPages)));
   const segments: PersistentMemory[] = [];
-  for (let i = 0, left = dataPages; left > 0; i++, left -= PMO_PAGES_MAX) {
-    segments.push(new PersistentMemory(allocatePmoBuffers(2 + i, Math.min(left, PMO_PAGES_MAX))));
+  for (let i = 0; i < count; i++) {
+    segments.push(new PersistentMemory(allocatePmoBuffers(2 + i, segmentPages)));
   }
   return new LocalFsApi(openFsStore(meta, segments, () => Date.now()).fs);
 }
@@ -143,34 +144,28 @@ export function measureLocal(sizes: Sizes): Promise<SuiteResult> {
 
 /** The flat-cost sweep, in process: a store big enough for the largest file. */
 export function measureFlat(sizes: FlatSizes): Promise<FlatResult> {
-  const mb = roundFsMb(Math.max(...sizes.fileBytes) / (1 << 20) * 1.25 + 16);
+  const mb = Math.ceil(Math.max(...sizes.fileBytes) / (1 << 20) * 1.25 + 16);
   return flatCost(localFs(mb), "/flat", sizes, { progress: (s) => log(`flat, in process: ${s}`) });
 }
 
 /** The bench program's path, as `--apps` takes it. */
 export const FSBENCH_PROGRAM = "tests/programs/fsbench.ts";
 
-/** MiB of one full data segment (PMO_PAGES_MAX pages). */
-const SEGMENT_MB = PMO_PAGES_MAX * PAGE_BYTES / (1 << 20);
-
-/**
- * `mb` rounded up to what the storage takes: the FS server cuts its data
- * into segments of PMO_PAGES_MAX pages and a last smaller one, but the
- * storage wants segments of one size, so past one segment only whole ones.
- */
-export function roundFsMb(mb: number): number {
-  const whole = Math.ceil(mb);
-  return whole <= SEGMENT_MB ? whole : Math.ceil(whole / SEGMENT_MB) * SEGMENT_MB;
-}
-
 /** The file-data MiB for `sizes`: the random file, the durable sequential one, small files. */
 export function fsMbFor(sizes: Sizes): number {
   const bytes = sizes.randFileBytes + sizes.seqDurableBytes + sizes.smallFiles * 8192;
-  return roundFsMb(bytes / (1 << 20) * 1.25 + 8);
+  return Math.ceil(bytes / (1 << 20) * 1.25 + 8);
 }
 
-/** The MiB of the image beside the file data (kernel, servers, programs, checkpoint slots). */
-const IMAGE_MB_BESIDE_FS = 192;
+/** The MiB of the image beside the FS server's PMOs (kernel, the other servers, the program). */
+const IMAGE_MB_BESIDE_FS = 96;
+
+/** The image MiB for `fsMb` MiB of file data: the data segments, the metadata PMO, the rest. */
+export function imageMbFor(fsMb: number): number {
+  const { segments, segmentPages } = fsSegments(fsMb);
+  const pages = segments * segmentPages;
+  return Math.ceil((pages + fsMetaPagesFor(pages)) * PAGE_BYTES / (1 << 20)) + IMAGE_MB_BESIDE_FS;
+}
 /** Longest wait for `fsbench done`. */
 const TARDIGRADE_TIMEOUT_MS = 15 * 60_000;
 
@@ -256,7 +251,7 @@ export async function measureTardigrade(
   const mp = MachineProcess.start(image, [
     "--fresh",
     "--image-mb",
-    String(fsMb + IMAGE_MB_BESIDE_FS),
+    String(imageMbFor(fsMb)),
     "--fs-mb",
     String(fsMb),
     "--apps",
