@@ -127,10 +127,12 @@ export const WORKLOADS = [
   ["sync_idle", false],
 ] as const;
 
+/** Bytes of a random operation and of a small file. */
 const BLOCK = 4096;
+/** Bytes of one sequential write or read. */
+const CHUNK = 1 << 20;
 /** The {@link SuiteOptions.between} of the suite or sweep running now (one at a time). */
 let currentBetween: SuiteOptions["between"];
-const CHUNK = 1 << 20;
 
 /** How a suite runs besides its sizes. */
 export interface SuiteOptions {
