@@ -37,13 +37,17 @@ export class NvmFileSystem extends Names implements FileSystem {
     const access = flags & ACCESS_MODE_MASK;
     const creat = (flags & OpenFlag.CREAT) !== 0;
     const excl = creat && (flags & OpenFlag.EXCL) !== 0;
-    const follow = !excl && (flags & OpenFlag.NOFOLLOW) === 0;
-    const r = this.paths.resolve(op, path, follow ? "follow" : "nofollow");
+    const nofollow = (flags & OpenFlag.NOFOLLOW) !== 0;
+    const r = this.paths.resolve(
+      op,
+      path,
+      creat ? (excl || nofollow ? "create" : "creat") : nofollow ? "nofollow" : "follow",
+    );
+    if (creat && r.slash) fsFail(FsErrno.EISDIR, op, path, "O_CREAT on a path ending in /");
     const inodes = this.inodes;
     let ino = r.ino;
     if (ino === 0) {
       if (!creat) fsFail(FsErrno.ENOENT, op, path, "no such file or directory");
-      if (r.slash) fsFail(FsErrno.EISDIR, op, path, "a new file's path cannot end in /");
       this.needAccess(r.parent, WX_OK, op, path);
     } else {
       const kind = inodes.kind(ino);
@@ -52,8 +56,10 @@ export class NvmFileSystem extends Names implements FileSystem {
       if (kind !== Kind.DIR && (flags & OpenFlag.DIRECTORY) !== 0) {
         fsFail(FsErrno.ENOTDIR, op, path, "not a directory (O_DIRECTORY)");
       }
-      if (kind === Kind.DIR && (access !== OpenFlag.RDONLY || creat)) {
-        fsFail(FsErrno.EISDIR, op, path, "a directory opens read-only, without O_CREAT");
+      if (
+        kind === Kind.DIR && (access !== OpenFlag.RDONLY || creat || (flags & OpenFlag.TRUNC) !== 0)
+      ) {
+        fsFail(FsErrno.EISDIR, op, path, "a directory opens read-only, without O_CREAT or O_TRUNC");
       }
       if (access !== OpenFlag.WRONLY) this.needAccess(ino, R_OK, op, path);
       if (access !== OpenFlag.RDONLY || (flags & OpenFlag.TRUNC) !== 0) {
@@ -140,8 +146,13 @@ export class NvmFileSystem extends Names implements FileSystem {
     let base: number;
     if (whence === Whence.SET) base = 0;
     else if (whence === Whence.CUR) base = mem.getF64(at + D.OFFSET);
-    else if (whence === Whence.END) base = this.sizeOf(mem.getU32(at + D.INO));
-    else throw new FsError(FsErrno.EINVAL, `seek: whence ${whence} is not SET, CUR or END`);
+    else if (whence === Whence.END) {
+      const ino = mem.getU32(at + D.INO);
+      if (this.inodes.kind(ino) === Kind.DIR) {
+        throw new FsError(FsErrno.EINVAL, `seek: descriptor ${fd} is a directory; it has no end`);
+      }
+      base = this.sizeOf(ino);
+    } else throw new FsError(FsErrno.EINVAL, `seek: whence ${whence} is not SET, CUR or END`);
     const to = base + offset;
     if (to < 0) throw new FsError(FsErrno.EINVAL, `seek: the offset would be ${to}, below 0`);
     mem.setF64(at + D.OFFSET, to);

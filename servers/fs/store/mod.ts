@@ -45,13 +45,14 @@ const ROOT_SUPER = 0;
 const HEAP_SEED = 0x9e3779b9;
 
 /**
- * Pages of the metadata memory object for `dataPages` data pages: 32 MiB
- * (a hundred thousand inodes and their names) plus 512 bytes per data
- * page (page maps, and the inodes and entries of small files), at most
- * what one heap addresses.
+ * Pages of the metadata memory object for `dataPages` data pages: 1 MiB
+ * plus 1 KiB per data page (a small file's inode, name and page map take
+ * about 150 bytes, so a file system full of one-page files uses a sixth of
+ * it), at most what one heap addresses. A tree of many empty files needs
+ * more: about 150 bytes each.
  */
 export function fsMetaPagesFor(dataPages: number): number {
-  return Math.min(HEAP_PAGES_MAX, 8192 + Math.ceil((dataPages * 512) / PAGE_BYTES));
+  return Math.min(HEAP_PAGES_MAX, 256 + Math.ceil(dataPages / 4));
 }
 
 /**

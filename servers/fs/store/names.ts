@@ -185,15 +185,32 @@ export class Names {
   /** {@inheritDoc FileSystem.rename} */
   rename(from: string, to: string): void {
     const op = "rename";
-    const a = this.paths.resolve(op, from, "entry");
-    const b = this.paths.resolve(op, to, "entry");
+    const a = this.paths.resolve(op, from, "create"); // both walks first, then the checks
+    const b = this.paths.resolve(op, to, "create");
+    // in Linux's order: the names' kinds, the source, slashes, the subtrees, then the two names
     if (a.name === null) fsFail(FsErrno.EBUSY, op, from, "/, . and .. cannot be renamed");
-    if (a.ino === 0) fsFail(FsErrno.ENOENT, op, from, "no such file or directory");
     if (b.name === null) fsFail(FsErrno.EBUSY, op, to, "/, . and .. cannot be replaced");
+    if (a.ino === 0) fsFail(FsErrno.ENOENT, op, from, "no such file or directory");
     const inodes = this.inodes;
     const srcDir = inodes.kind(a.ino) === Kind.DIR;
-    if (!srcDir && b.slash) fsFail(FsErrno.ENOTDIR, op, to, "a file's new name cannot end in /");
-    if (b.ino !== 0 && b.ino !== a.ino) {
+    if (!srcDir && (a.slash || b.slash)) {
+      fsFail(
+        FsErrno.ENOTDIR,
+        op,
+        a.slash ? from : to,
+        "what is no directory is named without a final /",
+      );
+    }
+    if (srcDir && this.within(b.parent, a.ino)) {
+      fsFail(FsErrno.EINVAL, op, to, `inside ${from} itself`);
+    }
+    if (b.ino !== 0 && inodes.kind(b.ino) === Kind.DIR && this.within(a.parent, b.ino)) {
+      fsFail(FsErrno.ENOTEMPTY, op, to, `it holds ${from}`);
+    }
+    if (b.ino === a.ino) return; // the same file: POSIX does nothing
+    this.needAccess(a.parent, WX_OK, op, from);
+    this.needAccess(b.parent, WX_OK, op, to);
+    if (b.ino !== 0) {
       const dstDir = inodes.kind(b.ino) === Kind.DIR;
       if (srcDir && !dstDir) fsFail(FsErrno.ENOTDIR, op, to, "a directory cannot replace a file");
       if (!srcDir && dstDir) fsFail(FsErrno.EISDIR, op, to, "a file cannot replace a directory");
@@ -201,15 +218,6 @@ export class Names {
         fsFail(FsErrno.ENOTEMPTY, op, to, "the directory it would replace is not empty");
       }
     }
-    if (srcDir) {
-      for (let d = b.parent;; d = inodes.get(d, I.AUX)) {
-        if (d === a.ino) fsFail(FsErrno.EINVAL, op, to, `inside ${from} itself`);
-        if (d === this.root) break;
-      }
-    }
-    this.needAccess(a.parent, WX_OK, op, from);
-    this.needAccess(b.parent, WX_OK, op, to);
-    if (b.ino === a.ino) return; // the same file: POSIX does nothing
     const aTable = inodes.get(a.parent, I.ROOT);
     const bTable = inodes.get(b.parent, I.ROOT);
     if (b.ino !== 0) this.dirs.replace(bTable, b.name, a.ino);
@@ -240,11 +248,11 @@ export class Names {
   link(from: string, to: string): void {
     const op = "link";
     const a = this.existing(op, from, "entry");
-    if (this.inodes.kind(a.ino) === Kind.DIR) fsFail(FsErrno.EPERM, op, from, "a directory");
     const b = this.paths.resolve(op, to, "create");
     if (b.ino !== 0) fsFail(FsErrno.EEXIST, op, to, "it exists");
     if (b.slash) fsFail(FsErrno.ENOENT, op, to, "a new link's path cannot end in /");
     this.needAccess(b.parent, WX_OK, op, to);
+    if (this.inodes.kind(a.ino) === Kind.DIR) fsFail(FsErrno.EPERM, op, from, "a directory"); // as Linux: last
     try {
       this.dirs.insert(this.inodes.get(b.parent, I.ROOT), b.name!, a.ino);
     } catch (e) {
@@ -402,6 +410,14 @@ export class Names {
     const mem = this.heap.mem;
     mem.setU32(this.sb + SB.INODES, mem.getU32(this.sb + SB.INODES) + 1);
     return ino;
+  }
+
+  /** True when directory `dir` is `ancestor` or lies under it. */
+  protected within(dir: number, ancestor: number): boolean {
+    for (let d = dir;; d = this.inodes.get(d, I.AUX)) {
+      if (d === ancestor) return true;
+      if (d === this.root) return false;
+    }
   }
 
   protected addLinks(ino: number, delta: number): void {

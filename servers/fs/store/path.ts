@@ -78,9 +78,12 @@ export function nameText(bytes: Uint8Array): string {
  * (stat, open); "nofollow" only before a final "/" (lstat, readlink, open
  * with O_NOFOLLOW); "entry" never, and a final "/" after a non-directory
  * is ENOTDIR (unlink, rmdir, rename); "create" never, and a final "/"
- * is the caller's to judge (mkdir, symlink's and link's new names).
+ * is the caller's to judge (mkdir, symlink's and link's new names);
+ * "creat" follows, and a final "/" is the caller's (open with O_CREAT).
+ * A symlink followed as the last component whose target ends in "/"
+ * gives the path a final "/".
  */
-export type Follow = "follow" | "nofollow" | "entry" | "create";
+export type Follow = "follow" | "nofollow" | "entry" | "create" | "creat";
 
 /** Path walks over one tree. */
 export class Paths {
@@ -98,11 +101,12 @@ export class Paths {
    */
   resolve(op: string, path: string, follow: Follow): Resolved {
     let names = splitPath(op, path);
-    const slash = path.endsWith("/") && names.length > 0;
+    let slash = path.endsWith("/") && names.length > 0;
     const inodes = this.inodes;
     let dir = this.root;
     let follows = 0;
-    const followLast = follow === "follow" || (follow === "nofollow" && slash);
+    const followLast = () =>
+      follow === "follow" || follow === "creat" || (follow === "nofollow" && slash);
     if (names.length === 0) return { parent: dir, name: null, last: "/", ino: dir, slash: false };
     for (let i = 0; i < names.length; i++) {
       const n = names[i];
@@ -123,11 +127,12 @@ export class Paths {
         fsFail(FsErrno.ENOENT, op, path, `no such file or directory (${n})`);
       }
       const kind = inodes.kind(next);
-      if (kind === Kind.SYMLINK && (!last || followLast)) {
+      if (kind === Kind.SYMLINK && (!last || followLast())) {
         if (++follows > SYMLINK_FOLLOW_MAX) {
           fsFail(FsErrno.ELOOP, op, path, `more than ${SYMLINK_FOLLOW_MAX} symlinks on the way`);
         }
         const target = this.symlinkText(next);
+        if (last && target.endsWith("/")) slash = true;
         names = [...splitNames(op, target), ...names.slice(i + 1)];
         if (target.startsWith("/")) dir = this.root;
         if (names.length === 0) return { parent: dir, name: null, last: "/", ino: dir, slash };
@@ -135,7 +140,7 @@ export class Paths {
         continue;
       }
       if (last) {
-        if (slash && kind !== Kind.DIR && follow !== "create") {
+        if (slash && kind !== Kind.DIR && follow !== "create" && follow !== "creat") {
           fsFail(FsErrno.ENOTDIR, op, path, "not a directory");
         }
         if (bytes === null) {

@@ -15,7 +15,7 @@ import { errnoOf, fresh, names } from "./fixture.ts";
 
 Deno.test("dir: 100,000 entries are created, stat'ed, listed once each and unlinked", () => {
   const n = 100_000;
-  const { fs } = fresh(1024);
+  const { fs } = fresh(1024, 1, 8192); // 32 MiB of metadata for the names
   fs.mkdir("/big", 0o755);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
@@ -45,7 +45,7 @@ Deno.test("dir: a listing across churn returns each name present throughout exac
   const seed = 0xd1a5;
   console.log(`listing churn seed ${seed}`);
   const random = new Prng(seed);
-  const { fs } = fresh(64);
+  const { fs } = fresh(64, 1, 4096); // 16 MiB of metadata for 23,000 directories
   fs.mkdir("/d", 0o755);
   const stable = new Set<string>();
   for (let i = 0; i < 3000; i++) {

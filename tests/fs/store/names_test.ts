@@ -255,6 +255,38 @@ Deno.test("a final / follows a symlink to look, never to remove or rename it", (
   assert.equal(fs.stat("/d").kind, "dir");
 });
 
+Deno.test("Linux's order of refusals: O_CREAT before a slash, a target's slash, link's EPERM last, rename's subtrees", () => {
+  const { fs } = fresh();
+  fs.mkdir("/A", 0o755);
+  fs.mkdir("/A/B", 0o755);
+  put(fs, "/A/B/x", "");
+  put(fs, "/f", "x");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/f/", CREAT | WRONLY)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/A/", CREAT | RDONLY)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/A", RDONLY | TRUNC)), "EISDIR");
+  fs.symlink("f/", "/lf");
+  fs.symlink("new/", "/ln");
+  assert.equal(errnoOf(() => fs.stat("/lf")), "ENOTDIR");
+  assert.equal(fs.lstat("/lf").kind, "symlink");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/ln", CREAT | WRONLY)), "EISDIR");
+  assert.equal(errnoOf(() => fs.stat("/new")), "ENOENT");
+  assert.equal(errnoOf(() => fs.link("/A", "/f")), "EEXIST");
+  assert.equal(errnoOf(() => fs.link("/A", "/zz/new")), "ENOENT");
+  assert.equal(errnoOf(() => fs.link("/A", "/new")), "EPERM");
+  assert.equal(errnoOf(() => fs.rename("/A/B/x", "/A")), "ENOTEMPTY"); // onto its own ancestor
+  assert.equal(errnoOf(() => fs.rename("/A/B", "/A")), "ENOTEMPTY");
+  assert.equal(errnoOf(() => fs.rename("/A", "/A/B")), "EINVAL"); // into its own subtree
+  assert.equal(errnoOf(() => fs.rename("/A", "/A/B/x")), "EINVAL");
+  assert.equal(errnoOf(() => fs.rename("/", "/nope/x")), "ENOENT"); // the walk first
+  assert.equal(errnoOf(() => fs.rename("/nope", "/A/.")), "EBUSY");
+  assert.equal(errnoOf(() => fs.rename("/nope", "/f/")), "ENOENT"); // the source before the slash
+  assert.equal(errnoOf(() => fs.rename("/f/", "/g")), "ENOTDIR");
+  const d = fs.open(1, 1, "/A", RDONLY);
+  assert.equal(errnoOf(() => fs.seek(1, d, 0, Whence.END)), "EINVAL");
+  assert.equal(fs.seek(1, d, 0, Whence.SET), 0);
+  fs.close(1, d);
+});
+
 Deno.test("rename: replacing, across directories, and each refusal", () => {
   const { fs } = fresh();
   fs.mkdir("/a", 0o755);
