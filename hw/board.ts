@@ -126,8 +126,10 @@ export interface BoardConfig {
   consoleStart: number;
   /** The switch's link socket (`--net-link`): the NIC connects to it; no network when absent. */
   netLink?: string;
-  /** MiB of file data the FS server makes at a fresh boot (`--fs-mb`). */
-  fsMb: number;
+  /** Pages of file data the FS server makes at a fresh boot (`--fs-mb`, or the image's default). */
+  fsDataPages: number;
+  /** Pages of FS metadata (`--fs-meta-mb`); 0: what the storage recommends. */
+  fsMetaPages: number;
   /** Each FS client's quota in 4 KiB blocks (`--fs-client-blocks`); 0: none. */
   fsClientBlocks: number;
 }
@@ -248,7 +250,11 @@ export class Board {
         handlerBudgetMs: c.handlerBudgetMs,
         policies: c.policies,
         consoleStart: c.consoleStart,
-        fs: { fsMb: c.fsMb, clientBlocks: c.fsClientBlocks },
+        fs: {
+          dataPages: c.fsDataPages,
+          metaPages: c.fsMetaPages,
+          clientBlocks: c.fsClientBlocks,
+        },
       },
     }, [timer.port2]);
     // Starting a worker holds this thread for about 20 ms: now, while the kernel restores.

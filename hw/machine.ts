@@ -15,6 +15,8 @@ import { TardigradeError } from "../kernel/abi/errors.ts";
 import {
   CHECKPOINT_PERIOD_MS_DEFAULT,
   FS_MB_DEFAULT,
+  FS_META_MB_DEFAULT,
+  FS_SMALL_IMAGE_PAGES,
   HANDLER_BUDGET_MS,
   IMAGE_BYTES_DEFAULT,
   IMAGE_PATH_DEFAULT,
@@ -51,9 +53,17 @@ export const MACHINE_FLAGS = {
   },
   "fs-mb": {
     type: "string",
-    default: String(FS_MB_DEFAULT),
+    default: "",
     arg: "N",
-    help: "MiB of file data the FS server makes when a system is formatted, 1…4096",
+    help: `MiB of file data the FS server makes when a system is formatted, 1…4096 ` +
+      `(default ${FS_MB_DEFAULT} on an image of 64 MiB or more, ${FS_SMALL_IMAGE_PAGES} pages on a smaller one)`,
+  },
+  "fs-meta-mb": {
+    type: "string",
+    default: "",
+    arg: "N",
+    help: `MiB of FS metadata (inodes, names, page maps), 0…256; 0: what the storage recommends ` +
+      `(default ${FS_META_MB_DEFAULT} on a large image, ${FS_SMALL_IMAGE_PAGES} pages on a small one)`,
   },
   "fs-client-blocks": {
     type: "string",
@@ -153,10 +163,11 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
   if (!Number.isInteger(imageMb) || imageMb < 8 || imageMb > 16384) {
     throw new Error(`--image-mb must be an integer in 8…16384, got ${values["image-mb"]}`);
   }
-  const fsMb = Number(values["fs-mb"]);
-  if (!Number.isInteger(fsMb) || fsMb < 1 || fsMb > 4096) {
-    throw new Error(`--fs-mb must be an integer in 1…4096, got ${values["fs-mb"]}`);
-  }
+  const large = imageMb * 1024 * 1024 >= IMAGE_BYTES_DEFAULT;
+  const fsDataPages = mbPages(values["fs-mb"]!, "--fs-mb", 1, 4096) ??
+    (large ? FS_MB_DEFAULT * MB_PAGES : FS_SMALL_IMAGE_PAGES);
+  const fsMetaPages = mbPages(values["fs-meta-mb"]!, "--fs-meta-mb", 0, 256) ??
+    (large ? FS_META_MB_DEFAULT * MB_PAGES : FS_SMALL_IMAGE_PAGES);
   const fsClientBlocks = Number(values["fs-client-blocks"]);
   if (!Number.isSafeInteger(fsClientBlocks) || fsClientBlocks < 0) {
     throw new Error(
@@ -191,9 +202,23 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     policies: parsePolicies(values.policy!),
     consoleStart: parseConsoleStart(values["console-start"]!),
     netLink: values["net-link"],
-    fsMb,
+    fsDataPages,
+    fsMetaPages,
     fsClientBlocks,
   };
+}
+
+/** Pages in a MiB. */
+const MB_PAGES = 256;
+
+/** A MiB flag's pages, checked to be an integer in `min`…`max` MiB; undefined when not given. */
+function mbPages(text: string, flag: string, min: number, max: number): number | undefined {
+  if (text === "") return undefined;
+  const mb = Number(text);
+  if (!Number.isInteger(mb) || mb < min || mb > max) {
+    throw new Error(`${flag} must be an integer in ${min}…${max}, got ${text}`);
+  }
+  return mb * MB_PAGES;
 }
 
 function parseHandlerBudget(text: string): number {

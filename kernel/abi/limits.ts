@@ -104,12 +104,24 @@ export const CONSOLE_RING_BYTES = 64 * 1024;
 /** Default NVM image size. */
 export const IMAGE_BYTES_DEFAULT = 64 * 1024 * 1024;
 /**
- * MiB of file data the FS server makes at a fresh boot unless `--fs-mb`
- * says otherwise: the default image still holds every server and the kv
- * store (measured: 3 fits, 4 does not, with the storage's metadata of at
- * least 32 MiB beside the data).
+ * MiB of file data the FS server makes at a fresh boot on an image of
+ * IMAGE_BYTES_DEFAULT or more unless `--fs-mb` says otherwise: that image
+ * still holds every server and the kv store.
  */
-export const FS_MB_DEFAULT = 2;
+export const FS_MB_DEFAULT = 16;
+/**
+ * MiB of the FS server's metadata (inodes, names, page maps) on such an
+ * image unless `--fs-meta-mb` says otherwise (0 takes what the storage
+ * recommends for the data, `fsMetaPagesFor`: 32 MiB and up, for 100,000
+ * inodes).
+ */
+export const FS_META_MB_DEFAULT = 1;
+/**
+ * Pages of FS data, and of FS metadata, on a smaller image unless the
+ * flags say otherwise: the 16 MiB image has room for no more beside the
+ * memory server.
+ */
+export const FS_SMALL_IMAGE_PAGES = 16;
 /** Default NVM image path, relative to the current directory. */
 export const IMAGE_PATH_DEFAULT = "tardigrade.img";
 

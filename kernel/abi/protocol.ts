@@ -259,11 +259,13 @@ export interface KernelConfig {
   /** Byte offset new console rings start at (0; a test hook for offsets past 2^31 and 2^32). */
   consoleStart: number;
   /**
-   * The FS server's arguments, handed to it by init at a fresh boot: `fsMb`
-   * (MiB of file data, `--fs-mb`), `clientBlocks` (each client's quota in
-   * 4 KiB blocks, `--fs-client-blocks`; 0: none). Defaults when absent.
+   * The FS server's arguments, handed to it by init at a fresh boot:
+   * `dataPages` (file data, `--fs-mb`), `metaPages` (metadata,
+   * `--fs-meta-mb`; 0: the storage's recommendation), `clientBlocks` (each
+   * client's quota in 4 KiB blocks, `--fs-client-blocks`; 0: none).
+   * Defaults when absent.
    */
-  fs?: { fsMb: number; clientBlocks: number };
+  fs?: { dataPages: number; metaPages: number; clientBlocks: number };
 }
 
 /** Timing of one checkpoint's stop-the-world pause, in microseconds, broken down like TreeSLS. */

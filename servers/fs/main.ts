@@ -9,8 +9,8 @@
  *
  * ## Storage
  *
- * At its first start the server creates the metadata PMO
- * (`fsMetaPagesFor` of the data pages) and the data segments (`fsMb` MiB
+ * At its first start the server creates the metadata PMO (`metaPages`,
+ * or `fsMetaPagesFor` of the data pages) and the data segments (`dataPages`
  * from its start arguments, in PMOs of at most PMO_PAGES_MAX pages) as
  * lasting PMOs, so a restart or a resume maps the same ones and the
  * storage opens the tree they hold. The storage writes through the write
@@ -37,8 +37,8 @@ import { PayloadReader } from "../../kernel/abi/payload.ts";
 import type { Request } from "../runtime/ipc.ts";
 import { type Context, runProgram } from "../runtime/program.ts";
 import { lastingPmo, serveService } from "../runtime/service.ts";
-import { fsArgs, fsSegments } from "../init/config.ts";
-import { fsMetaPagesFor, openFsStore } from "./store/mod.ts";
+import { type FsArgs, fsArgs, fsMetaPages, fsSegments } from "../init/config.ts";
+import { openFsStore } from "./store/mod.ts";
 import {
   encodeDirEntries,
   encodeDirHeader,
@@ -388,10 +388,10 @@ class FsServer {
 }
 
 /** Creates (first start) or maps again the storage's PMOs, and opens the tree. */
-async function openStorage(ctx: Context, fsMb: number) {
-  const { segments: count, segmentPages } = fsSegments(fsMb);
+async function openStorage(ctx: Context, args: FsArgs) {
+  const { segments: count, segmentPages } = fsSegments(args.dataPages);
   const dataPages = count * segmentPages;
-  const meta = await lastingPmo(ctx, "fs-meta", fsMetaPagesFor(dataPages));
+  const meta = await lastingPmo(ctx, "fs-meta", fsMetaPages(args));
   const segments: PersistentMemory[] = [];
   for (let i = 0; i < count; i++) {
     segments.push(await lastingPmo(ctx, `fs-data-${i}`, segmentPages));
@@ -400,10 +400,10 @@ async function openStorage(ctx: Context, fsMb: number) {
 }
 
 runProgram(async (ctx) => {
-  const { fsMb, clientBlocks } = fsArgs(ctx.args);
-  const { fs, fresh, dataPages } = await openStorage(ctx, fsMb);
+  const args = fsArgs(ctx.args);
+  const { fs, fresh, dataPages } = await openStorage(ctx, args);
   const table = new BufferTable(await lastingPmo(ctx, "fs-buffers", BUFFER_TABLE_PAGES));
-  const server = new FsServer(ctx, fs, table, clientBlocks);
+  const server = new FsServer(ctx, fs, table, args.clientBlocks);
   await server.remapAll();
   ctx.onCapability((slot, _badge, connId) => server.onCapability(slot, connId));
   ctx.onConnectionClosed((connId, restarting) => server.onClosed(connId, restarting));

@@ -14,7 +14,7 @@
  */
 
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
-import { FS_MB_DEFAULT, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
+import { FS_MB_DEFAULT, FS_META_MB_DEFAULT, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
 import { fsMetaPagesFor } from "../fs/store/mod.ts";
 
 /** One server init starts. */
@@ -53,11 +53,12 @@ export const SERVICES: ServiceConfig[] = [
     policy: "fresh",
     needs: [],
     // `--fs-mb` and `--fs-client-blocks`, as the kernel handed them to init.
-    args: (initArgs) => fsArgs(initArgs.fs),
+    args: (initArgs) => ({ ...fsArgs(initArgs.fs) }),
     // Its data segments, the metadata heap the storage wants for them, and the program's pages.
     quotaFor: (args) => {
-      const { segments, segmentPages } = fsSegments(args.fsMb as number);
-      return segments * segmentPages + fsMetaPagesFor(segments * segmentPages) + FS_PROGRAM_PAGES;
+      const a = fsArgs(args);
+      const { segments, segmentPages } = fsSegments(a.dataPages);
+      return segments * segmentPages + fsMetaPages(a) + FS_PROGRAM_PAGES;
     },
   },
   {
@@ -117,22 +118,39 @@ const FS_PAGES_PER_MB = 256;
 const FS_PROGRAM_PAGES = 64;
 
 /**
- * The FS server's data segments for `fsMb` MiB: as few as PMO_PAGES_MAX
- * allows, of one size (the storage wants them equal).
+ * The FS server's data segments for `pages` pages of data: as few as
+ * PMO_PAGES_MAX allows, of one size (the storage wants them equal).
  */
-export function fsSegments(fsMb: number): { segments: number; segmentPages: number } {
-  const pages = fsMb * FS_PAGES_PER_MB;
+export function fsSegments(pages: number): { segments: number; segmentPages: number } {
   const segments = Math.ceil(pages / PMO_PAGES_MAX);
   return { segments, segmentPages: Math.ceil(pages / segments) };
 }
 
+/** What the FS server is started with (`--fs-mb`, `--fs-meta-mb`, `--fs-client-blocks`). */
+export interface FsArgs {
+  /** Pages of file data. */
+  dataPages: number;
+  /** Pages of metadata; 0: what the storage recommends for the data (`fsMetaPagesFor`). */
+  metaPages: number;
+  /** Each client's quota in 4 KiB blocks; 0: none. */
+  clientBlocks: number;
+}
+
 /** The FS server's arguments from init's `fs` argument, with the defaults for what is missing. */
-export function fsArgs(given: unknown): { fsMb: number; clientBlocks: number } {
+export function fsArgs(given: unknown): FsArgs {
   const g = (typeof given === "object" && given !== null ? given : {}) as Record<string, unknown>;
   return {
-    fsMb: typeof g.fsMb === "number" ? g.fsMb : FS_MB_DEFAULT,
+    dataPages: typeof g.dataPages === "number" ? g.dataPages : FS_MB_DEFAULT * FS_PAGES_PER_MB,
+    metaPages: typeof g.metaPages === "number" ? g.metaPages : FS_META_MB_DEFAULT * FS_PAGES_PER_MB,
     clientBlocks: typeof g.clientBlocks === "number" ? g.clientBlocks : 0,
   };
+}
+
+/** Pages of the FS server's metadata PMO for `args`. */
+export function fsMetaPages(args: FsArgs): number {
+  if (args.metaPages > 0) return args.metaPages;
+  const { segments, segmentPages } = fsSegments(args.dataPages);
+  return fsMetaPagesFor(segments * segmentPages);
 }
 
 /** Pages each app may use, unless its entry says otherwise. */

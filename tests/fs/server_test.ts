@@ -5,7 +5,8 @@
  * for good (its descriptors closed), bad input answered by name while
  * another client is served, `sync` returning after a commit; the server's
  * faults contained (restarted with its tree and open descriptors, its
- * clients going on); a resume after SIGKILL keeping the tree; a client
+ * clients going on); a client's restart keeping its descriptors; a resume
+ * after SIGKILL keeping the tree; a client
  * over its quota getting ENOSPC alone.
  *
  * @module
@@ -38,7 +39,7 @@ const served = { ok: "dir" };
 
 Deno.test("fs server: every operation over IPC, 1 MiB through the buffer, foreign and closed descriptors, bad input, sync", async () => {
   const image = tempImage();
-  // 8 MiB of data: the 1 MiB file and the rest (the default is 2).
+  // 8 MiB of data: the 1 MiB file and the rest (the default is 16).
   const m = MachineProcess.start(image, ["--fresh", "--fs-mb", "8", "--apps", PROGRAM]);
   try {
     await m.ready();
@@ -180,6 +181,35 @@ for (const fault of ["throw", "exit"] as FaultKind[]) {
     }
   });
 }
+
+Deno.test("fs server: a client that restarts keeps its descriptors (its connection closes only for the restart)", async () => {
+  const image = tempImage();
+  const m = MachineProcess.start(image, [
+    "--fresh",
+    "--fault-injection",
+    "--apps",
+    `${PROGRAM}?mode=keep&timerMs=20`,
+  ]);
+  try {
+    await m.ready();
+    await untilAlive(m, () => alive(m).length >= 2);
+    const since = m.lines.length;
+    await m.inject("fsops", "throw", 1);
+    await m.waitFor(
+      (l) => isLog(l, /^kernel: thread \d+ \(tests\/programs\/fsops\.ts\) ready in/),
+      60_000,
+      since,
+    );
+    const back = m.lines.length;
+    await untilAlive(m, () => alive(m, back).length >= 3, back);
+    const closed = m.lines.slice(since).filter((l) => isLog(l, /descriptors closed/));
+    assert.deepEqual(closed, [], "the server closed nothing for a restart");
+    assert.equal((await m.shutdown()).code, 0);
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
+});
 
 Deno.test("fs server: a resume after SIGKILL keeps the tree and the descriptors", async () => {
   const image = tempImage();
