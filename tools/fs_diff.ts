@@ -9,12 +9,18 @@
  *   ({@link showResult}): "ok", "ok 3", "ok 5000B #1a2b3c4d", a stat, or
  *   "err ENOENT";
  * - {@link treeOf}: a side's whole tree as sorted lines;
- * - {@link runSequence}: a sequence on both sides, the first mismatch;
+ * - {@link runSequence}: a sequence on both sides, the first mismatch
+ *   (passing over the {@link KnownMismatch}es it is given: the storage's,
+ *   found and reported, are {@link STORE_KNOWN});
  * - {@link runSeeded}, {@link runSeededMany}, {@link runExhaustive}: many
  *   sequences, a fresh tree for each from a factory of side pairs
  *   ({@link localPair}: the storage in this process against the host;
  *   {@link hostPair}: the host against itself, the harness's own check);
- * - {@link formatMismatch}: the seed or sequence, both sides, the replay.
+ * - {@link formatMismatch}: the seed or sequence, both sides, the replay;
+ * - {@link fsDiffAgainst}: the long runs of `deno task scenario fsdiff`.
+ *
+ * Also compared as Linux has them, not as the contract's text might be
+ * read: link(2) does not follow its source's final symlink.
  *
  * Compared: every result's value, and every error by its POSIX NAME (the
  * message is each side's own); in the trees, names, kinds, sizes, contents,

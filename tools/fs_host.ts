@@ -5,7 +5,11 @@
  *
  * Map of this file:
  * - {@link HostFsApi}: the class; its descriptors are its own small
- *   integers (the lowest free first, from 0), each over a `Deno.FsFile`;
+ *   integers (the lowest free first, from 0), each over a `Deno.FsFile`.
+ *   A file's descriptor is opened through a hidden hard link in a
+ *   directory beside the root (taken off every link count it reports):
+ *   Deno's stat of a descriptor checks the path it was opened by and fails
+ *   with ENOTDIR once a directory on that path has become a file;
  * - path resolution: every contract path is resolved here, as Linux's
  *   lookup does it, into a clean path under the root (no ".", "..",
  *   repeated or trailing slash, no symlink on the way), ".." of the root
@@ -123,6 +127,12 @@ interface HostFd {
   file: Deno.FsFile;
   /** Opened for reading (Deno skips the system call of an empty read, which would say EBADF). */
   readable: boolean;
+  /** A regular file (else a directory). */
+  isFile: boolean;
+  /** The file's hidden hard link the descriptor was opened through (see {@link HostFsApi}). */
+  side?: string;
+  /** The file's inode. */
+  ino: number;
 }
 
 /**
@@ -141,18 +151,26 @@ interface HostFd {
 export class HostFsApi implements FsApi {
   /** The host directory the contract's "/" maps to (a real path, no symlink in it). */
   readonly root: string;
+  /** Beside the root: the hidden hard links descriptors of files are opened through. */
+  private readonly sideDir: string;
+  private sideNext = 0;
+  /** Hidden hard links per inode, taken off every link count. */
+  private readonly hidden = new Map<number, number>();
   private readonly fds: Array<HostFd | undefined> = [];
 
   /** @param root an existing empty directory; default a fresh temporary one */
   constructor(root?: string) {
     this.root = Deno.realPathSync(root ?? Deno.makeTempDirSync({ prefix: "tardigrade-fs-host-" }));
     Deno.chmodSync(this.root, ROOT_MODE);
+    this.sideDir = `${this.root}.fds`;
+    Deno.mkdirSync(this.sideDir, { recursive: true });
   }
 
   /** Closes every descriptor and removes the root with everything under it. */
   dispose(): void {
     this.closeEvery();
     Deno.removeSync(this.root, { recursive: true });
+    Deno.removeSync(this.sideDir, { recursive: true });
   }
 
   /** Closes every descriptor and empties the root: a fresh tree, descriptors from 0. */
@@ -165,8 +183,25 @@ export class HostFsApi implements FsApi {
   }
 
   private closeEvery(): void {
-    for (const d of this.fds) d?.file.close();
+    for (const d of this.fds) if (d) this.release(d);
     this.fds.length = 0;
+  }
+
+  /** Closes a descriptor's file and drops its hidden link. */
+  private release(d: HostFd): void {
+    d.file.close();
+    if (d.side === undefined) return;
+    Deno.removeSync(d.side);
+    const n = (this.hidden.get(d.ino) ?? 1) - 1;
+    if (n > 0) this.hidden.set(d.ino, n);
+    else this.hidden.delete(d.ino);
+  }
+
+  /** A host stat as the contract's, the hidden links taken off a file's link count. */
+  private statOf(info: Deno.FileInfo): FsStat {
+    const s = toStat(info);
+    if (s.kind === "file") s.nlink -= this.hidden.get(s.ino) ?? 0;
+    return s;
   }
 
   // ── paths ──
@@ -326,10 +361,24 @@ export class HostFsApi implements FsApi {
         mode,
       });
       if (made) Deno.chmodSync(p, mode & 0o7777);
-      if (trunc && (!write || append) && file.statSync().isFile) Deno.truncateSync(p, 0);
+      const info = file.statSync();
+      if (trunc && (!write || append) && info.isFile) Deno.truncateSync(p, 0);
+      const d: HostFd = {
+        file,
+        readable: access !== OpenFlag.WRONLY,
+        isFile: info.isFile,
+        ino: info.ino ?? 0,
+      };
+      if (info.isFile) {
+        d.side = `${this.sideDir}/${this.sideNext++}`;
+        Deno.linkSync(p, d.side);
+        this.hidden.set(d.ino, (this.hidden.get(d.ino) ?? 0) + 1);
+        d.file = Deno.openSync(d.side, { read: d.readable, write: write && !append, append });
+        file.close();
+      }
       let n = this.fds.indexOf(undefined);
       if (n < 0) n = this.fds.length;
-      this.fds[n] = { file, readable: access !== OpenFlag.WRONLY };
+      this.fds[n] = d;
       return n;
     });
   }
@@ -339,12 +388,12 @@ export class HostFsApi implements FsApi {
       const d = this.fd(fd);
       this.fds[fd] = undefined;
       while (this.fds.length > 0 && this.fds[this.fds.length - 1] === undefined) this.fds.pop();
-      d.file.close();
+      this.release(d);
     });
   }
 
   read(fd: number, length: number): Promise<Uint8Array> {
-    return this.call(`read ${fd}`, () => readFully(this.readable(fd), length));
+    return this.call(`read ${fd}`, () => readFully(this.readable(fd), this.fd(fd).isFile, length));
   }
 
   write(fd: number, data: Uint8Array): Promise<number> {
@@ -364,7 +413,7 @@ export class HostFsApi implements FsApi {
       const saved = f.seekSync(0, Deno.SeekMode.Current);
       try {
         f.seekSync(offset, Deno.SeekMode.Start);
-        return readFully(f, length);
+        return readFully(f, this.fd(fd).isFile, length);
       } finally {
         f.seekSync(saved, Deno.SeekMode.Start);
       }
@@ -401,7 +450,7 @@ export class HostFsApi implements FsApi {
   }
 
   fstat(fd: number): Promise<FsStat> {
-    return this.call(`fstat ${fd}`, () => toStat(this.fd(fd).file.statSync()));
+    return this.call(`fstat ${fd}`, () => this.statOf(this.fd(fd).file.statSync()));
   }
 
   fsync(fd: number): Promise<void> {
@@ -411,13 +460,13 @@ export class HostFsApi implements FsApi {
   // ── names ──
 
   stat(path: string): Promise<FsStat> {
-    return this.call(`stat ${path}`, () => toStat(this.existing(path, true).info));
+    return this.call(`stat ${path}`, () => this.statOf(this.existing(path, true).info));
   }
 
   lstat(path: string): Promise<FsStat> {
     return this.call(`lstat ${path}`, () => {
       const r = this.existing(path, false);
-      const s = toStat(r.info);
+      const s = this.statOf(r.info);
       if (s.kind === "symlink") {
         s.size = encoder.encode(this.fromHostTarget(Deno.readLinkSync(r.host))).length;
       }
@@ -590,22 +639,24 @@ function lstatOrUndefined(p: string): Deno.FileInfo | undefined {
   }
 }
 
-/** Reads up to `length` bytes at the file's offset, stopping at the end. */
-function readFully(f: Deno.FsFile, length: number): Uint8Array {
+/** Reads up to `length` bytes at the file's offset, stopping at the end (its length by seeking). */
+function readFully(f: Deno.FsFile, isFile: boolean, length: number): Uint8Array {
   if (!Number.isInteger(length) || length < 0) {
     throw new FsError(FsErrno.EINVAL, `a read of ${length} bytes`);
   }
-  const info = f.statSync();
+  if (!isFile) f.readSync(new Uint8Array(1)); // a directory: the host's EISDIR
   const pos = f.seekSync(0, Deno.SeekMode.Current);
-  const n = info.isFile ? Math.min(length, Math.max(0, info.size - pos)) : length;
-  const buf = new Uint8Array(Math.max(n, info.isFile ? 0 : 1));
+  const size = f.seekSync(0, Deno.SeekMode.End);
+  f.seekSync(pos, Deno.SeekMode.Start);
+  const n = Math.min(length, Math.max(0, size - pos));
+  const buf = new Uint8Array(n);
   let got = 0;
-  while (got < n || (!info.isFile && got === 0)) {
+  while (got < n) {
     const r = f.readSync(buf.subarray(got));
     if (r === null || r === 0) break;
     got += r;
   }
-  return buf.slice(0, Math.min(got, n));
+  return buf.slice(0, got);
 }
 
 /** Writes all of `data` at the file's offset; returns its length. */

@@ -6,7 +6,8 @@
  *
  * - crash (tools/crash_scenario.ts): boot with a counter and a write-heavy app, SIGKILL the machine at
  *   a seeded random instant (while running, or during resume itself), resume,
- *   check the invariants, repeat.
+ *   check the invariants, repeat; `--load fs` adds the file-system load
+ *   (tests/programs/fsload.ts), its tree checked after every resume.
  * - power (tools/power_scenario.ts): inject a fault into each kind of checkpoint write (data runs,
  *   header runs, the superblock) through the image's writer: power failure
  *   before or after it, a torn write, a lost write, an I/O error; resume, and
@@ -48,7 +49,7 @@ import { nestedScenario } from "./nested_scenario.ts";
 import { netScenario } from "./net_scenario.ts";
 import { kvScenario } from "./kv_scenario.ts";
 import { type Against, diffAgainst, formatMismatch } from "./kv_diff.ts";
-import { FS_AGAINST, type FsAgainst, fsDiffAgainst } from "./fs_diff.ts";
+import { FS_AGAINST, type FsAgainst, fsDiffAgainst, STORE_KNOWN } from "./fs_diff.ts";
 import { diffBooted } from "./fs_diff_booted.ts";
 import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
@@ -83,14 +84,25 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         arg: "METHOD",
         help: "stop-and-copy, cow or hybrid",
       },
+      load: {
+        type: "string",
+        arg: "fs",
+        help: "also the file-system load: the tree after each resume equals the host's replay " +
+          "of the operations the console showed",
+      },
     },
     async run(values, seed) {
       const iterations = Number(values.iterations);
+      if (values.load !== undefined && values.load !== "fs") {
+        console.error(`scenario crash: --load is fs, not "${values.load}"`);
+        return 2;
+      }
       const r = await crashScenario(seed, iterations, {
         log,
         copyMethod: String(values["copy-method"]),
+        load: values.load === "fs" ? "fs" : undefined,
       });
-      return report(r, `--iterations ${iterations}`);
+      return report(r, `--iterations ${iterations}${values.load ? ` --load ${values.load}` : ""}`);
     },
   },
   power: {
@@ -229,6 +241,11 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         help: "first every sequence of 1, 2 and 3 operations of the ACE set",
       },
       "max-mismatches": { type: "string", default: "1", arg: "N", help: "stop after N mismatches" },
+      "pass-known": {
+        type: "boolean",
+        default: false,
+        help: "pass over the storage's known differences (tools/fs_diff.ts STORE_KNOWN), counted",
+      },
     },
     run: runFsDiff,
   },
@@ -292,9 +309,11 @@ async function runFsDiff(
     console.error(`scenario fsdiff: --against is ${FS_AGAINST.join(" or ")}, not "${against}"`);
     return 2;
   }
+  const known = values["pass-known"] === true ? STORE_KNOWN : undefined;
   const r = against === "booted"
-    ? await diffBooted({ seed, ops: Number(values.ops), log })
+    ? await diffBooted({ seed, ops: Number(values.ops), log, known })
     : await fsDiffAgainst(against, {
+      known,
       seed,
       ops: Number(values.ops),
       length: Number(values.length),
@@ -306,6 +325,7 @@ async function runFsDiff(
     `summary: scenario fsdiff, seed ${seed}, against ${against}: sequences ${r.sequences}, ` +
       `operations ${r.operations}, mismatches ${r.mismatches.length}`,
   );
+  for (const [name, n] of Object.entries(r.known)) console.log(`known: ${n} × ${name}`);
   return r.mismatches.length === 0 ? 0 : 1;
 }
 

@@ -5,8 +5,9 @@
  * every timer tick, one step: the next seeded path operation, printed as
  * `fsload op N RESULT`, and after every `syncEvery`-th a `sync`, printed as
  * `fsload synced N`. The count of operations done lives in a lasting PMO,
- * written in the same step, so after a resume the program goes on from the
- * committed one; the first tick after every start prints the tree it
+ * written in the same step before the sync (a checkpoint is cut while the
+ * sync waits), so after a resume the program goes on from the committed
+ * one; the first tick after every start prints the tree it
  * finds (`fsload tree N …`).
  *
  * @module
@@ -38,8 +39,7 @@ runProgram(async (ctx) => {
         await printTree(fs, n, print);
         return;
       }
-      await runLoadOp(fs, ops, n, syncEvery, print);
-      state.setU32(0, n + 1);
+      await runLoadOp(fs, ops, n, syncEvery, print, () => state.setU32(0, n + 1));
     })().catch((e) => {
       print(`fsload error ${e instanceof Error ? e.message : String(e)}`);
     }).finally(() => busy = false);

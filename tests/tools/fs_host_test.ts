@@ -34,7 +34,10 @@ Deno.test("HostFsApi: '..' at the root and symlinks going up stay under the root
     await host.close(await host.open("/l", C, 0o644));
     await host.symlink("/..", "/abs");
     await host.mkdir("/abs/dir", 0o755);
-    assert.deepEqual([...Deno.readDirSync(outer)].map((e) => e.name), ["root"]);
+    // Beside the root only its own directory of hidden links (empty: no descriptor is open).
+    const beside = [...Deno.readDirSync(outer)].map((e) => e.name).sort();
+    assert.deepEqual(beside, ["root", "root.fds"]);
+    assert.deepEqual([...Deno.readDirSync(`${outer}/root.fds`)], []);
     const names = (await host.readdir("/")).map((e) => e.name).sort();
     assert.deepEqual(names, ["abs", "dir", "far", "l", "up"]);
     assert.equal(await host.readlink("/abs"), "/..");
@@ -135,6 +138,25 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
     assert.equal((await host.lstat("/dangling")).nlink, 2);
     await host.rename("/d", "/e/");
     assert.equal((await host.stat("/e/")).kind, "dir");
+  } finally {
+    host.dispose();
+  }
+});
+
+Deno.test("HostFsApi: a descriptor's stat holds after a directory on its path becomes a file", async () => {
+  const host = new HostFsApi();
+  try {
+    await host.mkdir("/d", 0o755);
+    const fd = await host.open("/d/f", OpenFlag.CREAT | OpenFlag.RDWR, 0o644);
+    await host.write(fd, text("hello"));
+    await host.rename("/d", "/e");
+    await host.close(await host.open("/d", OpenFlag.CREAT | OpenFlag.WRONLY, 0o644));
+    await host.unlink("/e/f");
+    const s = await host.fstat(fd);
+    assert.deepEqual([s.kind, s.size, s.nlink], ["file", 5, 0]);
+    assert.deepEqual(await host.pread(fd, 1, 10), text("ello"));
+    await host.link("/d", "/d2");
+    assert.equal((await host.stat("/d")).nlink, 2);
   } finally {
     host.dispose();
   }
