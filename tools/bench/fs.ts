@@ -126,7 +126,7 @@ export async function measureHost(sizes: Sizes): Promise<SuiteResult> {
  * of file data.
  */
 export function localFs(fsMb: number): LocalFsApi {
-  const { segments: count, segmentPages } = fsSegments(fsMb);
+  const { segments: count, segmentPages } = fsSegments(fsMb * MB_PAGES);
   const meta = new PersistentMemory(allocatePmoBuffers(1, fsMetaPagesFor(count * segmentPages)));
   const segments: PersistentMemory[] = [];
   for (let i = 0; i < count; i++) {
@@ -157,12 +157,15 @@ export function fsMbFor(sizes: Sizes): number {
   return Math.ceil(bytes / (1 << 20) * 1.25 + 8);
 }
 
+/** 4 KiB pages in a MiB. */
+const MB_PAGES = (1 << 20) / PAGE_BYTES;
+
 /** The MiB of the image beside the FS server's PMOs (kernel, the other servers, the program). */
 const IMAGE_MB_BESIDE_FS = 96;
 
 /** The image MiB for `fsMb` MiB of file data: the data segments, the metadata PMO, the rest. */
 export function imageMbFor(fsMb: number): number {
-  const { segments, segmentPages } = fsSegments(fsMb);
+  const { segments, segmentPages } = fsSegments(fsMb * MB_PAGES);
   const pages = segments * segmentPages;
   return Math.ceil((pages + fsMetaPagesFor(pages)) * PAGE_BYTES / (1 << 20)) + IMAGE_MB_BESIDE_FS;
 }
@@ -254,6 +257,9 @@ export async function measureTardigrade(
     String(imageMbFor(fsMb)),
     "--fs-mb",
     String(fsMb),
+    // The metadata the storage recommends for the data (fsMetaPagesFor), as the in-process side has.
+    "--fs-meta-mb",
+    "0",
     "--apps",
     app,
     "--report-checkpoints",
