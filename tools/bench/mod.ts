@@ -35,6 +35,7 @@ export const BENCHES: Record<string, () => Promise<BenchFn>> = {
   checkpoint: () => import("./checkpoint.ts").then((m) => m.benchCheckpoint),
   net: () => import("./net.ts").then((m) => m.benchNet),
   kv: () => import("./kv.ts").then((m) => m.benchKv),
+  fs: () => import("./fs.ts").then((m) => m.benchFs),
 };
 
 const USAGE = `usage: deno task bench NAME [flags]   (NAME one of: ${
