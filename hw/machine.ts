@@ -15,7 +15,6 @@ import { TardigradeError } from "../kernel/abi/errors.ts";
 import {
   CHECKPOINT_PERIOD_MS_DEFAULT,
   FS_MB_DEFAULT,
-  FS_META_MB_DEFAULT,
   FS_SMALL_IMAGE_PAGES,
   HANDLER_BUDGET_MS,
   IMAGE_BYTES_DEFAULT,
@@ -63,7 +62,7 @@ export const MACHINE_FLAGS = {
     default: "",
     arg: "N",
     help: `MiB of FS metadata (inodes, names, page maps), 0…256; 0: what the storage recommends ` +
-      `(default ${FS_META_MB_DEFAULT} on a large image, ${FS_SMALL_IMAGE_PAGES} pages on a small one)`,
+      `(default 0 on an image of 64 MiB or more, ${FS_SMALL_IMAGE_PAGES} pages on a smaller one)`,
   },
   "fs-client-blocks": {
     type: "string",
@@ -167,7 +166,7 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
   const fsDataPages = mbPages(values["fs-mb"]!, "--fs-mb", 1, 4096) ??
     (large ? FS_MB_DEFAULT * MB_PAGES : FS_SMALL_IMAGE_PAGES);
   const fsMetaPages = mbPages(values["fs-meta-mb"]!, "--fs-meta-mb", 0, 256) ??
-    (large ? FS_META_MB_DEFAULT * MB_PAGES : FS_SMALL_IMAGE_PAGES);
+    (large ? 0 : FS_SMALL_IMAGE_PAGES);
   const fsClientBlocks = Number(values["fs-client-blocks"]);
   if (!Number.isSafeInteger(fsClientBlocks) || fsClientBlocks < 0) {
     throw new Error(

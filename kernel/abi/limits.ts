@@ -110,15 +110,9 @@ export const IMAGE_BYTES_DEFAULT = 64 * 1024 * 1024;
  */
 export const FS_MB_DEFAULT = 16;
 /**
- * MiB of the FS server's metadata (inodes, names, page maps) on such an
- * image unless `--fs-meta-mb` says otherwise (0 takes what the storage
- * recommends for the data, `fsMetaPagesFor`: 32 MiB and up, for 100,000
- * inodes).
- */
-export const FS_META_MB_DEFAULT = 1;
-/**
- * Pages of FS data, and of FS metadata, on a smaller image unless the
- * flags say otherwise: the 16 MiB image has room for no more beside the
+ * Pages of FS data, and of FS metadata, on an image smaller than
+ * IMAGE_BYTES_DEFAULT unless the flags say otherwise (on a larger one the
+ * metadata is what the storage recommends for the data, `fsMetaPagesFor`): the 16 MiB image has room for no more beside the
  * memory server.
  */
 export const FS_SMALL_IMAGE_PAGES = 16;

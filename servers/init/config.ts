@@ -14,7 +14,7 @@
  */
 
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
-import { FS_MB_DEFAULT, FS_META_MB_DEFAULT, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
+import { FS_MB_DEFAULT, PMO_PAGES_MAX } from "../../kernel/abi/limits.ts";
 import { fsMetaPagesFor } from "../fs/store/mod.ts";
 
 /** One server init starts. */
@@ -148,7 +148,7 @@ export function fsArgs(given: unknown): FsArgs {
   const g = (typeof given === "object" && given !== null ? given : {}) as Record<string, unknown>;
   return {
     dataPages: typeof g.dataPages === "number" ? g.dataPages : FS_MB_DEFAULT * FS_PAGES_PER_MB,
-    metaPages: typeof g.metaPages === "number" ? g.metaPages : FS_META_MB_DEFAULT * FS_PAGES_PER_MB,
+    metaPages: typeof g.metaPages === "number" ? g.metaPages : 0,
     clientBlocks: typeof g.clientBlocks === "number" ? g.clientBlocks : 0,
   };
 }

@@ -257,9 +257,6 @@ export async function measureTardigrade(
     String(imageMbFor(fsMb)),
     "--fs-mb",
     String(fsMb),
-    // The metadata the storage recommends for the data (fsMetaPagesFor), as the in-process side has.
-    "--fs-meta-mb",
-    "0",
     "--apps",
     app,
     "--report-checkpoints",

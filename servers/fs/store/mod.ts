@@ -21,7 +21,6 @@
  */
 
 import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
-import { PAGE_BYTES } from "../../../kernel/abi/limits.ts";
 import type { PersistentMemory } from "../../../kernel/abi/pmem.ts";
 import { HEAP_PAGES_MAX, PersistentHeap } from "../../pmem/heap.ts";
 import { Tables } from "../../pmem/table.ts";
