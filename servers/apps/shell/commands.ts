@@ -417,9 +417,9 @@ export class Shell {
         return out.ok();
       }
       case "sync":
-        // No call to wait in: this reply, as every reply, leaves only once the checkpoint of
-        // its step has committed, and that checkpoint holds every change made before it.
         arity(cmd, noFlags(), 0);
+        budget.call();
+        await fs.sync();
         return out.ok();
       case "put":
         return await this.startPut(s, words, out, budget);

@@ -434,3 +434,34 @@ Deno.test("shell over the network: a client that ends in the middle of a put's p
     await m.stop();
   }
 });
+
+Deno.test("shell over the network: sync after writes answers, six times in a row, the writes there", async () => {
+  const m = await AppMachine.start("shell", { label: "shell-sync" });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: m.port });
+    const ops: string[] = ["mkdir -p /d"];
+    for (let i = 0; i < 6; i++) ops.push(`write /d/f${i} kept ${i}`, `write /d/g${i} too`, "sync");
+    ops.push("cat /d/f5");
+    await conn.write(encoder.encode(ops.map((o) => o + "\n").join("")));
+    await conn.closeWrite();
+    // A sync that never answers fails the test instead of hanging it.
+    let got = "";
+    const timer = setTimeout(() => conn.close(), 30_000);
+    try {
+      for await (const chunk of conn.readable) got += new TextDecoder().decode(chunk);
+    } catch (e) {
+      throw new Error(`no answer within 30 s (${e}); got:\n${got}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const lines = got.split("\n").filter((l) => l !== "");
+    assert.equal(
+      lines.filter((l) => l === "ok").length,
+      ops.length,
+      `every request answered:\n${got}`,
+    );
+    assert.deepEqual(lines.slice(-2), ["kept 5", "ok"], got);
+  } finally {
+    await m.stop();
+  }
+});
