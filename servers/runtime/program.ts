@@ -267,16 +267,18 @@ class Runtime implements Waiter {
 
   /**
    * True while a step is in flight: a handler runs, a handler's promise has
-   * not settled (unless it awaits `checkpoint_wait`: each such call parks
-   * one), or calls and system calls it made await their replies. A
-   * checkpoint never captures a worker in the middle of a step (see park).
+   * not settled, or calls and system calls it made await their replies. A
+   * checkpoint never captures a worker in the middle of a step (see park),
+   * but for a worker parked in `checkpoint_wait`: with such a call
+   * unanswered and no other call awaiting its reply, every step still
+   * unsettled waits on that call, itself or through a step it is queued
+   * behind (`Sockets.exclusive`: a POLL signalled while a step syncs), and
+   * can only go on after the commit, so the freeze may cut them all.
    */
   private inStep(): boolean {
-    // A step awaiting checkpoint_wait is parked in it, not in flight: the freeze may cut it.
-    const stepping = this.stepPromises - this.sys.parked;
-    if (this.inRun || stepping > 0 || this.sys.pending > 0) return true;
+    if (this.inRun || this.sys.pending > 0) return true;
     for (const c of this.clients.values()) if (c.awaiting > 0) return true;
-    return false;
+    return this.stepPromises > 0 && this.sys.parked === 0;
   }
 
   /** Publishes whether a step is in flight (ControlWord.IN_STEP, the kernel's hint). */

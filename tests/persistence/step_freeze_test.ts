@@ -28,3 +28,20 @@ Deno.test("a step that connects and calls during a freeze ends, and checkpoints 
     removeImage(image);
   }
 });
+
+Deno.test("a step parked in checkpoint_wait with a step queued behind it is cut, and both go on", async () => {
+  const image = tempImage();
+  const m = MachineProcess.start(image, [
+    "--fresh",
+    "--apps",
+    "tests/programs/syncqueue.ts?timerMs=2",
+  ]);
+  try {
+    // Without the cut, the parked step and the one queued behind it hold every freeze off.
+    assert.equal(await consoleLine(m, "syncqueue done ", 30_000), "10");
+    assert.equal((await m.shutdown()).code, 0);
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
+});

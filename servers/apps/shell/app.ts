@@ -20,7 +20,10 @@
  * within a {@link Budget} of file-system calls and bytes, and sends its
  * replies, at most {@link SEND_SHARE_BYTES} each. Work left (a long `rm
  * -r`, `tree`, `put`, `get`, or more requests) goes on in a step of its
- * own (`again`), so no step runs long. A connection with more than
+ * own (`again`), so no step runs long; so does a `sync`, whose wait for
+ * the checkpoint lets that checkpoint cut its step (commands.ts), and
+ * never in `main` (the first POLL and the kept connections are served
+ * there: {@link ShellApp.starting}). A connection with more than
  * {@link OUTPUT_STALL_BYTES} of replies unsent runs nothing more until
  * they drain (WRITABLE).
  *
@@ -53,6 +56,12 @@ const INPUT_BYTES_MAX = 1024 * 1024;
 class ShellApp {
   /** Connections the last step left work for, served by the next (volatile: a resume serves all). */
   readonly owed = new Set<number>();
+  /**
+   * True until {@link runShell} is done: steps run then are part of `main`
+   * (the first POLL, the kept connections), which may not wait for a
+   * checkpoint, so a `sync` waits for the first step after it.
+   */
+  starting = true;
 
   constructor(readonly conns: ConnTable, readonly shell: Shell, readonly port: number) {}
 
@@ -72,7 +81,7 @@ class ShellApp {
       s,
       this.conns.pending(conn, "in"),
       out,
-      new Budget(),
+      new Budget(undefined, undefined, !this.starting),
       () =>
         this.conns.pendingBytes(conn, "out") + out.length <= OUTPUT_STALL_BYTES &&
         out.length < 4 * SEND_SHARE_BYTES,
@@ -165,7 +174,7 @@ async function serve(net: Sockets, app: ShellApp, conns: Conn[]): Promise<void> 
   }
   app.owed.clear();
   for (const conn of owed) if (live.has(conn)) app.owed.add(conn.handle);
-  if (app.owed.size > 0) await net.again();
+  if (app.owed.size > 0 && !app.starting) await net.again();
 }
 
 /** Accepts every connection waiting on the shell's port; returns them. */
@@ -232,6 +241,8 @@ export async function runShell(ctx: Context, fs: FsApi): Promise<void> {
     const fresh = await acceptAll(net, app);
     if (fresh.length > 0) await serve(net, app, fresh);
   });
+  app.starting = false;
+  if (app.owed.size > 0) await net.again();
   ctx.log(
     `shell: listening on port ${port} (${fresh ? "new" : "kept"} sessions, ` +
       `${app.conns.all().length} connections kept)`,

@@ -16,7 +16,11 @@
  * in the next step, from what its state says (a listing keeps the names
  * it has still to show, `rm -r` walks again what is left of its tree).
  * Every piece runs inside one step of the app, so a crash rolls the tree,
- * the state and the reply back together.
+ * the state and the reply back together. `sync` is the one piece that
+ * waits for a checkpoint, which cuts in the middle of its step: it is a
+ * job that ends the step it comes in (the app saves the input consumed,
+ * the state and the replies up to it) and runs first thing in the next,
+ * so that cut holds everything before it and nothing after.
  *
  * Paths are taken from the session's current directory when relative and
  * passed to the file system as they are (it resolves `.`, `..` and
@@ -79,7 +83,15 @@ export const USAGE: Record<string, string> = {
 
 /** What one step may still do for one connection. */
 export class Budget {
-  constructor(public calls = STEP_CALLS_MAX, public bytes = STEP_BYTES_MAX) {}
+  /**
+   * `wait`: whether the step may wait for a checkpoint (a `sync`); not while
+   * the program starts (`main`: no checkpoint starts before it is ready).
+   */
+  constructor(
+    public calls = STEP_CALLS_MAX,
+    public bytes = STEP_BYTES_MAX,
+    public wait = true,
+  ) {}
 
   /** True when the step has nothing left. */
   get spent(): boolean {
@@ -187,9 +199,12 @@ export class Shell {
     budget: Budget,
     room: () => boolean = () => true,
   ): Promise<{ consumed: number; more: boolean }> {
-    let from = 0;
+    let from = 0, ran = false;
     while (!budget.spent && room()) {
       if (s.job !== undefined) {
+        // A sync waits first thing in a step of its own (see the module doc).
+        if (s.job.k === "sync" && (ran || !budget.wait)) break;
+        ran = true;
         const rest = input.subarray(from);
         if (s.job.k === "put" && rest.length === 0) break; // its payload has not come yet
         from += await this.resume(s, out, budget, rest);
@@ -227,6 +242,7 @@ export class Shell {
         continue;
       }
       if (words.length === 0 || words[0].startsWith("#")) continue;
+      ran = true;
       await this.run(s, words, out, budget);
     }
     const waitingPut = s.job?.k === "put" && from === input.length;
@@ -272,6 +288,11 @@ export class Shell {
           return 0;
         case "list":
           await this.listSome(s, job, out, budget);
+          return 0;
+        case "sync":
+          budget.call();
+          await this.fs.sync();
+          this.finish(s, out);
           return 0;
       }
     } catch (e) {
@@ -417,10 +438,9 @@ export class Shell {
         return out.ok();
       }
       case "sync":
-        // No call to wait in: this reply, as every reply, leaves only once the checkpoint of
-        // its step has committed, and that checkpoint holds every change made before it.
         arity(cmd, noFlags(), 0);
-        return out.ok();
+        s.job = { k: "sync" };
+        return;
       case "put":
         return await this.startPut(s, words, out, budget);
       case "get":

@@ -260,6 +260,8 @@ export type Job =
   | { k: "put"; path: string; left: number; at: number; error?: string }
   /** Sending a `get`'s body: `length` bytes in all, `at` sent (`error`: "NAME: message" to end with). */
   | { k: "get"; path: string; length: number; at: number; error?: string }
+  /** `sync`: waits for the checkpoint covering what came before it, first thing in a step. */
+  | { k: "sync" }
   /** `rm -r`: what is left of `path` goes, a bounded number of names per step. */
   | { k: "rm"; path: string }
   /** `ls` or `tree`: the directories being listed, innermost last. */

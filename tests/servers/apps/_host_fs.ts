@@ -32,6 +32,8 @@ export class HostDirFs implements FsApi {
   private nextFd = 3;
   /** File-system calls made (a test counts steps with it). */
   calls = 0;
+  /** The `sync` calls made: the value of {@link calls} before each. */
+  readonly syncs: number[] = [];
 
   constructor(readonly root: string) {}
 
@@ -208,6 +210,7 @@ export class HostDirFs implements FsApi {
     }));
   }
   sync(): Promise<void> {
+    this.syncs.push(this.calls);
     return this.wrap("sync", () => {});
   }
 }

@@ -305,6 +305,34 @@ Deno.test("an overlong line is refused whole and the next request is served", as
   });
 });
 
+Deno.test("sync waits first thing in a step of its own, once the step before has saved what came before it", async () => {
+  await withTree(async (fs) => {
+    const starts: number[] = [];
+    const shell = new Shell(fs), out = new Reply();
+    let text = encodeState(freshState()),
+      pending = encoder.encode(
+        "mkdir /d\nwrite /d/a x\nsync\ncat /d/a\nsync\nsync\nwrite /d/b y\n",
+      );
+    for (;;) {
+      starts.push(fs.calls);
+      const s = decodeState(text);
+      const { consumed, more } = await shell.serve(s, pending, out, new Budget());
+      pending = pending.slice(consumed);
+      text = encodeState(s);
+      if (!more) break;
+    }
+    assert.equal(fs.syncs.length, 3, "every sync waited");
+    for (const at of fs.syncs) assert.ok(starts.includes(at), `sync at call ${at}: a step's first`);
+    const got = replies(out.take(), Array(7).fill("text"));
+    assert.deepEqual(got.map((r) => r.ok), Array(7).fill(true));
+    assert.deepEqual(got[3].lines, ["x"]);
+    const waiting = decodeState(encodeState({ cwd: "/", job: { k: "sync" } }));
+    const r = await shell.serve(waiting, new Uint8Array(0), out, new Budget(10, 10, false));
+    assert.equal(fs.syncs.length, 3, "a step that may not wait (main) does not");
+    assert.deepEqual(r, { consumed: 0, more: true }, "and leaves the sync to the next step");
+  });
+});
+
 Deno.test("help lists every command", async () => {
   await withTree(async (fs) => {
     const [h] = await run(fs, ["help"]);
@@ -431,6 +459,88 @@ Deno.test("shell over the network: a client that ends in the middle of a put's p
     const got = await new Response(conn.readable).text().finally(() => clearTimeout(timer));
     assert.equal(got, "/\nok\n");
   } finally {
+    await m.stop();
+  }
+});
+
+Deno.test("shell over the network: sync after writes answers, six times in a row, the writes there", async () => {
+  const m = await AppMachine.start("shell", { label: "shell-sync" });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: m.port });
+    const ops: string[] = ["mkdir -p /d"];
+    for (let i = 0; i < 6; i++) ops.push(`write /d/f${i} kept ${i}`, `write /d/g${i} too`, "sync");
+    ops.push("cat /d/f5");
+    await conn.write(encoder.encode(ops.map((o) => o + "\n").join("")));
+    await conn.closeWrite();
+    // A sync that never answers fails the test instead of hanging it.
+    let got = "";
+    const timer = setTimeout(() => conn.close(), 30_000);
+    try {
+      for await (const chunk of conn.readable) got += new TextDecoder().decode(chunk);
+    } catch (e) {
+      throw new Error(`no answer within 30 s (${e}); got:\n${got}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const lines = got.split("\n").filter((l) => l !== "");
+    assert.equal(
+      lines.filter((l) => l === "ok").length,
+      ops.length,
+      `every request answered:\n${got}`,
+    );
+    assert.deepEqual(lines.slice(-2), ["kept 5", "ok"], got);
+  } finally {
+    await m.stop();
+  }
+});
+
+/** Reads `conn` line by line; each read fails after `ms` instead of hanging. */
+function lineReader(conn: Deno.TcpConn, ms: number): () => Promise<string> {
+  const reader = conn.readable.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  return async () => {
+    for (;;) {
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        return line;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no line within ${ms} ms; got ${buf}`)), ms);
+      });
+      const r = await Promise.race([reader.read(), late]).finally(() => clearTimeout(timer));
+      if (r.done) throw new Error(`the connection ended; got ${buf}`);
+      buf += r.value;
+    }
+  };
+}
+
+Deno.test("shell over the network: a kill -9 right after a sync, and the resumed shell answers it, the write there", async () => {
+  const m = await AppMachine.start("shell", { label: "shell-sync-crash" });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: m.port });
+  // A reply that never comes (a resumed shell waiting in `main` for a sync) fails the read.
+  const line = lineReader(conn, 30_000);
+  const say = (text: string) => conn.write(encoder.encode(text + "\n"));
+  try {
+    await say("mkdir -p /k");
+    assert.equal(await line(), "ok");
+    for (let i = 0; i < 4; i++) {
+      await say(`write /k/f${i} kept ${i}`);
+      assert.equal(await line(), "ok");
+      // Killed as the sync is under way: the committed state may hold it as the session's job.
+      await say("sync");
+      await m.crash();
+      await m.resume();
+      assert.equal(await line(), "ok", `sync ${i} answered after the resume`);
+    }
+    await say("cat /k/f3");
+    assert.deepEqual([await line(), await line()], ["kept 3", "ok"]);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
     await m.stop();
   }
 });
