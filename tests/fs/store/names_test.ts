@@ -287,6 +287,27 @@ Deno.test("Linux's order of refusals: O_CREAT before a slash, a target's slash, 
   fs.close(1, d);
 });
 
+Deno.test("a final / on a symlink: O_CREAT is EISDIR without following it, link's source follows it", () => {
+  // Each expectation is what Linux 6.x answers to open(2) and linkat(2) on the same tree.
+  const { fs } = fresh();
+  fs.mkdir("/e", 0o755);
+  put(fs, "/r", "x");
+  fs.symlink("e/f", "/e/l"); // its target's directory is missing
+  fs.symlink("self/", "/self");
+  fs.symlink("loop", "/loop");
+  fs.symlink("r", "/lr");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/e/l/", CREAT | RDWR)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/e/l/", CREAT | RDWR | NOFOLLOW)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/loop/", CREAT | RDWR)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/self", CREAT | RDWR)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/self", RDWR)), "ELOOP");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/e/l/x/", CREAT | RDWR)), "ENOENT");
+  assert.equal(errnoOf(() => fs.link("/loop/", "/e/g")), "ELOOP");
+  assert.equal(errnoOf(() => fs.link("/lr/", "/e/g")), "ENOTDIR");
+  fs.link("/loop", "/e/g"); // without the slash the symlink itself
+  assert.equal(fs.lstat("/e/g").kind, "symlink");
+});
+
 Deno.test("rename: replacing, across directories, and each refusal", () => {
   const { fs } = fresh();
   fs.mkdir("/a", 0o755);
