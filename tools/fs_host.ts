@@ -647,8 +647,10 @@ function checkLength(length: number): void {
 function lstatOrUndefined(p: string): Deno.FileInfo | undefined {
   try {
     return Deno.lstatSync(p);
-  } catch {
-    return undefined;
+  } catch (e) {
+    // Only a missing name: a name over NAME_MAX from a symlink's target is the host's ENAMETOOLONG.
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
   }
 }
 

@@ -128,6 +128,7 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
     await host.symlink("f/", "/tofile");
     await host.symlink("nodir/x", "/deep");
     await host.symlink("self/", "/self");
+    await host.symlink("n".repeat(256), "/toolong"); // a name over NAME_MAX in its target
     const W = OpenFlag.CREAT | OpenFlag.WRONLY;
     const cases: Array<[string, () => Promise<unknown>, string]> = [
       ["mkdir /x/../y", () => host.mkdir("/x/../y", 0o755), "ENOENT"],
@@ -164,6 +165,8 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
       ["open /missing/x/ O_CREAT", () => host.open("/missing/x/", W), "ENOENT"],
       ["open O_CREAT /self -> self/", () => host.open("/self", W), "EISDIR"],
       ["open /self -> self/", () => host.open("/self", OpenFlag.WRONLY), "ELOOP"],
+      ["mkdir /toolong/l", () => host.mkdir("/toolong/l", 0o700), "ENAMETOOLONG"],
+      ["stat /toolong", () => host.stat("/toolong"), "ENAMETOOLONG"],
       ["open O_CREAT /toslash -> d/new/", () => host.open("/toslash", W), "EISDIR"],
       ["stat /tofile -> f/", () => host.stat("/tofile"), "ENOTDIR"],
     ];
