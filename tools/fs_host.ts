@@ -30,7 +30,7 @@
  * says EINVAL, ext4 gives its hash end); unlink of a directory is EISDIR and rmdir of a non-directory
  * ENOTDIR (Deno's remove would do either); the contract's own rules (an
  * empty, relative or NUL-holding path, the path length limit, the 4 GiB
- * file limit) are checked first. `link` links a final symlink of its
+ * file limit, EMFILE past OPEN_FILES_MAX descriptors) are checked first. `link` links a final symlink of its
  * source itself, as Linux's link(2) does (the contract's list of names
  * whose final symlink is not followed leaves link's source out; the host is
  * what the differential test holds the storage to).
@@ -56,6 +56,7 @@ import {
   type FsSpace,
   type FsStat,
   NAME_BYTES_MAX,
+  OPEN_FILES_MAX,
   OpenFlag,
   PATH_BYTES_MAX,
   SYMLINK_FOLLOW_MAX,
@@ -328,6 +329,10 @@ export class HostFsApi implements FsApi {
     return this.call(`open ${path}`, () => {
       const access = flags & ACCESS_MODE_MASK;
       if (access === ACCESS_MODE_MASK) throw new FsError(FsErrno.EINVAL, "access mode 3");
+      // The contract's limit (the host's own is higher), before the lookup as Linux takes a descriptor.
+      if (this.fds.filter((d) => d !== undefined).length >= OPEN_FILES_MAX) {
+        throw new FsError(FsErrno.EMFILE, `open ${path}: ${OPEN_FILES_MAX} descriptors open`);
+      }
       const creat = (flags & OpenFlag.CREAT) !== 0, excl = creat && (flags & OpenFlag.EXCL) !== 0;
       const nofollow = (flags & OpenFlag.NOFOLLOW) !== 0;
       // O_CREAT with a final slash is EISDIR before the final name is looked at (Linux's

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { HostFsApi } from "../../tools/fs_host.ts";
-import { FsError, OpenFlag, Whence } from "../../servers/fs/vfs.ts";
+import { FsError, OPEN_FILES_MAX, OpenFlag, Whence } from "../../servers/fs/vfs.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -73,7 +73,7 @@ Deno.test("HostFsApi: the host's errors come back by their POSIX names", async (
   }
 });
 
-Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the lowest free", async () => {
+Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the lowest free, EMFILE past the limit", async () => {
   const host = new HostFsApi();
   try {
     const fd = await host.open("/f", OpenFlag.CREAT | OpenFlag.RDWR, 0o644);
@@ -88,6 +88,10 @@ Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the low
     assert.equal(await host.open("/f", OpenFlag.RDONLY), 0);
     assert.equal(fd2, 1);
     assert.equal((await host.stat("/f")).size, 12);
+    // The contract's OPEN_FILES_MAX, before the lookup (Linux takes a descriptor first).
+    while ((await host.open("/f", OpenFlag.RDONLY)) < OPEN_FILES_MAX - 1);
+    assert.equal(await errno(host.open("/f", OpenFlag.RDONLY)), "EMFILE");
+    assert.equal(await errno(host.open("/nope", OpenFlag.RDONLY)), "EMFILE");
   } finally {
     host.dispose();
   }

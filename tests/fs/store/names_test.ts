@@ -105,6 +105,7 @@ Deno.test("descriptors: lowest free first, per owner, EMFILE past the limit, EBA
   assert.equal(errnoOf(() => fs.open(5, 5, "/f", RDONLY)), "EMFILE");
   assert.equal(errnoOf(() => fs.open(5, 5, "/g", CREAT | WRONLY)), "EMFILE");
   assert.equal(errnoOf(() => fs.stat("/g")), "ENOENT"); // the refused create changed nothing
+  assert.equal(errnoOf(() => fs.open(5, 5, "/nope", RDONLY)), "EMFILE"); // before the lookup
   assert.equal(fs.closeAll(5), OPEN_FILES_MAX);
   assert.equal(fs.closeAll(2), 1);
   assert.equal(fs.space().metadataBytes, heapBytes, "closeAll gives each owner's table back");
