@@ -38,52 +38,46 @@ export class NvmFileSystem extends Names implements FileSystem {
     const creat = (flags & OpenFlag.CREAT) !== 0;
     const excl = creat && (flags & OpenFlag.EXCL) !== 0;
     const nofollow = (flags & OpenFlag.NOFOLLOW) !== 0;
-    // A descriptor first, as Linux takes one before the lookup: EMFILE before the path's errors.
-    const fd = this.fds.reserve(owner);
+    // EMFILE before the path's errors, as Linux takes a descriptor before the lookup.
+    this.fds.checkRoom(owner);
+    const r = this.paths.resolve(
+      op,
+      path,
+      creat ? (excl || nofollow ? "create" : "creat") : nofollow ? "nofollow" : "follow",
+    );
+    if (creat && r.slash) fsFail(FsErrno.EISDIR, op, path, "O_CREAT on a path ending in /");
     const inodes = this.inodes;
-    let ino: number;
-    try {
-      const r = this.paths.resolve(
-        op,
-        path,
-        creat ? (excl || nofollow ? "create" : "creat") : nofollow ? "nofollow" : "follow",
-      );
-      if (creat && r.slash) fsFail(FsErrno.EISDIR, op, path, "O_CREAT on a path ending in /");
-      ino = r.ino;
-      if (ino === 0) {
-        if (!creat) fsFail(FsErrno.ENOENT, op, path, "no such file or directory");
-        this.needAccess(r.parent, WX_OK, op, path);
-      } else {
-        const kind = inodes.kind(ino);
-        if (excl) fsFail(FsErrno.EEXIST, op, path, "it exists (O_EXCL)");
-        if (kind === Kind.SYMLINK) fsFail(FsErrno.ELOOP, op, path, "it is a symlink (O_NOFOLLOW)");
-        if (kind !== Kind.DIR && (flags & OpenFlag.DIRECTORY) !== 0) {
-          fsFail(FsErrno.ENOTDIR, op, path, "not a directory (O_DIRECTORY)");
-        }
-        if (
-          kind === Kind.DIR &&
-          (access !== OpenFlag.RDONLY || creat || (flags & OpenFlag.TRUNC) !== 0)
-        ) {
-          fsFail(
-            FsErrno.EISDIR,
-            op,
-            path,
-            "a directory opens read-only, without O_CREAT or O_TRUNC",
-          );
-        }
-        if (access !== OpenFlag.WRONLY) this.needAccess(ino, R_OK, op, path);
-        if (access !== OpenFlag.RDONLY || (flags & OpenFlag.TRUNC) !== 0) {
-          this.needAccess(ino, W_OK, op, path);
-        }
+    let ino = r.ino;
+    if (ino === 0) {
+      if (!creat) fsFail(FsErrno.ENOENT, op, path, "no such file or directory");
+      this.needAccess(r.parent, WX_OK, op, path);
+    } else {
+      const kind = inodes.kind(ino);
+      if (excl) fsFail(FsErrno.EEXIST, op, path, "it exists (O_EXCL)");
+      if (kind === Kind.SYMLINK) fsFail(FsErrno.ELOOP, op, path, "it is a symlink (O_NOFOLLOW)");
+      if (kind !== Kind.DIR && (flags & OpenFlag.DIRECTORY) !== 0) {
+        fsFail(FsErrno.ENOTDIR, op, path, "not a directory (O_DIRECTORY)");
       }
-      if (ino === 0) {
+      if (
+        kind === Kind.DIR && (access !== OpenFlag.RDONLY || creat || (flags & OpenFlag.TRUNC) !== 0)
+      ) {
+        fsFail(FsErrno.EISDIR, op, path, "a directory opens read-only, without O_CREAT or O_TRUNC");
+      }
+      if (access !== OpenFlag.WRONLY) this.needAccess(ino, R_OK, op, path);
+      if (access !== OpenFlag.RDONLY || (flags & OpenFlag.TRUNC) !== 0) {
+        this.needAccess(ino, W_OK, op, path);
+      }
+    }
+    const fd = this.fds.reserve(owner);
+    if (ino === 0) {
+      try {
         ino = this.createIn(r, Kind.FILE, mode, client, op, path);
-      } else if ((flags & OpenFlag.TRUNC) !== 0 && inodes.kind(ino) === Kind.FILE) {
-        this.data.truncate(ino, 0, this.now());
+      } catch (e) {
+        this.fds.unreserve(owner);
+        throw e;
       }
-    } catch (e) {
-      this.fds.unreserve(owner);
-      throw e;
+    } else if ((flags & OpenFlag.TRUNC) !== 0 && inodes.kind(ino) === Kind.FILE) {
+      this.data.truncate(ino, 0, this.now());
     }
     this.fds.bind(owner, fd, ino, flags);
     inodes.set(ino, I.OPEN, inodes.get(ino, I.OPEN) + 1);
