@@ -12,9 +12,8 @@
  * requires it to equal the replay on a host directory of exactly the
  * operations the console showed, every operation before a printed
  * "synced" among them (tools/fs_load.ts); every result must be the host's
- * too, but for the differences already known (tools/fs_diff.ts
- * STORE_KNOWN, counted); the liveness check then wants more operations
- * after the last resume.
+ * too; the liveness check then wants more operations after the last
+ * resume.
  *
  * @module
  */
@@ -25,7 +24,6 @@ import { removeImage, tempImage } from "./temp_image.ts";
 import { ConsoleView } from "./machine_process.ts";
 import type { MachineLine } from "../hw/board.ts";
 import { FsLoadChecker } from "./fs_load.ts";
-import { STORE_KNOWN } from "./fs_diff.ts";
 
 /** Operations the fs load program runs at most (more than any run here reaches). */
 const FS_LOAD_OPS = 200_000;
@@ -52,7 +50,7 @@ export class FsLoadObserver {
   opsPrinted = 0;
 
   constructor(readonly seed: number) {
-    this.checker = new FsLoadChecker(seed, FS_LOAD_OPS, STORE_KNOWN);
+    this.checker = new FsLoadChecker(seed, FS_LOAD_OPS);
   }
 
   /** Feeds one machine line. */
@@ -72,7 +70,7 @@ export class FsLoadObserver {
   reset(): void {
     const old = this.checker;
     this.chain = this.chain.then(() => old.dispose());
-    this.checker = new FsLoadChecker(this.seed, FS_LOAD_OPS, STORE_KNOWN);
+    this.checker = new FsLoadChecker(this.seed, FS_LOAD_OPS);
     this.view = new ConsoleView();
     this.partial = "";
   }
@@ -158,9 +156,6 @@ export async function crashScenario(
       const c = await fs.settle();
       checker.violations.push(...c.violations.splice(0));
       log(`fs load: ${c.opsSeen} operations checked, ${c.trees} trees, synced up to ${c.synced}`);
-      for (const [k, n] of Object.entries(c.knownSeen)) {
-        log(`fs load: known difference ${n} × ${k}`);
-      }
     }
   }
   await fs?.dispose();

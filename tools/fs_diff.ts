@@ -9,9 +9,8 @@
  *   ({@link showResult}): "ok", "ok 3", "ok 5000B #1a2b3c4d", a stat, or
  *   "err ENOENT";
  * - {@link treeOf}: a side's whole tree as sorted lines;
- * - {@link runSequence}: a sequence on both sides, the first mismatch
- *   (passing over the {@link KnownMismatch}es it is given: the storage's,
- *   found and reported, are {@link STORE_KNOWN});
+ * - {@link runSequence}: a sequence on both sides, the first mismatch (no
+ *   difference is passed over: each one fails);
  * - {@link runSeeded}, {@link runSeededMany}, {@link runExhaustive}: many
  *   sequences, a fresh tree for each from a factory of side pairs
  *   ({@link localPair}: the storage in this process against the host;
@@ -274,38 +273,16 @@ export interface Mismatch {
   why: string;
 }
 
-/**
- * A difference already found and reported, which a run may be told to
- * pass over: the operations and results it covers. When both results are
- * errors (nothing changed on either side) the sequence goes on; otherwise
- * it ends there, since the trees may differ from then on.
- */
-export interface KnownMismatch {
-  /** What it is, in a few words (a run counts each by it). */
-  name: string;
-  /** True for a difference it covers: operation `o`, side A's result `a`, side B's `b`. */
-  matches(o: FsOp, a: string, b: string): boolean;
-}
-
-/**
- * Two sides' results of one sequence: the first mismatch, or undefined;
- * the known ones passed over are added to `seen` by name.
- */
+/** Two sides' results of one sequence: the first mismatch, or undefined. */
 export async function runSequence(
   a: FsApi,
   b: FsApi,
   ops: FsOp[],
-  known: readonly KnownMismatch[] = [],
-  seen: Record<string, number> = {},
 ): Promise<Mismatch | undefined> {
   const sa = sideState(), sb = sideState();
   for (let i = 0; i < ops.length; i++) {
     const [ra, rb] = [await applyOp(a, sa, ops[i]), await applyOp(b, sb, ops[i])];
-    if (ra === rb) continue;
-    const k = known.find((k) => k.matches(ops[i], ra, rb));
-    if (!k) return { index: i, ops, a: ra, b: rb, why: "the results differ" };
-    seen[k.name] = (seen[k.name] ?? 0) + 1;
-    if (!ra.startsWith("err ") || !rb.startsWith("err ")) return undefined;
+    if (ra !== rb) return { index: i, ops, a: ra, b: rb, why: "the results differ" };
   }
   const [ta, tb] = [await treeOf(a), await treeOf(b)];
   const onlyA = ta.filter((l) => !tb.includes(l)), onlyB = tb.filter((l) => !ta.includes(l));
@@ -363,8 +340,6 @@ export interface DiffRun {
   sequences: number;
   operations: number;
   mismatches: Array<{ m: Mismatch; origin: Origin }>;
-  /** Known differences passed over ({@link RunOptions.known}), by name. */
-  known: Record<string, number>;
 }
 
 /** Options of the runs. */
@@ -374,8 +349,6 @@ export interface RunOptions {
   log?: (s: string) => void;
   labels?: [string, string];
   replayFlags?: string;
-  /** Differences already found and reported, passed over and counted. */
-  known?: readonly KnownMismatch[];
 }
 
 function record(run: DiffRun, m: Mismatch | undefined, origin: Origin, o: RunOptions): boolean {
@@ -398,10 +371,10 @@ export async function runSeeded(
   ops: number,
   o: RunOptions = {},
 ): Promise<DiffRun> {
-  const run: DiffRun = { sequences: 1, operations: ops, mismatches: [], known: {} };
+  const run: DiffRun = { sequences: 1, operations: ops, mismatches: [] };
   const p = await pair();
   try {
-    const m = await runSequence(p.a, p.b, seededOps(seed, ops), o.known, run.known);
+    const m = await runSequence(p.a, p.b, seededOps(seed, ops));
     record(run, m, { seed, ops }, o);
   } finally {
     await p.done();
@@ -418,12 +391,12 @@ export async function runExhaustive(
   length: number,
   o: RunOptions & { set?: FsOp[]; limit?: number } = {},
 ): Promise<DiffRun> {
-  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [], known: {} };
+  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [] };
   for (const seq of sequences(o.set ?? aceOps(), length)) {
     if (o.limit !== undefined && run.sequences >= o.limit) break;
     const p = await pair();
     try {
-      const m = await runSequence(p.a, p.b, [...ACE_START, ...seq], o.known, run.known);
+      const m = await runSequence(p.a, p.b, [...ACE_START, ...seq]);
       if (record(run, m, { exhaustive: length, index: run.sequences }, o)) break;
     } finally {
       await p.done();
@@ -446,7 +419,7 @@ export async function runSeededMany(
   length: number,
   o: RunOptions = {},
 ): Promise<DiffRun> {
-  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [], known: {} };
+  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [] };
   for (let s = seed; run.operations < ops; s = (s + 1) >>> 0) {
     const n = Math.min(length, ops - run.operations);
     const one = await runSeeded(pair, s, n, {
@@ -457,7 +430,6 @@ export async function runSeededMany(
     run.sequences++;
     run.operations += n;
     run.mismatches.push(...one.mismatches);
-    for (const [k, n] of Object.entries(one.known)) run.known[k] = (run.known[k] ?? 0) + n;
     if (run.mismatches.length >= (o.maxMismatches ?? 1)) break;
   }
   return run;
@@ -519,76 +491,6 @@ export function localPair(
 
 /** What `scenario fsdiff` runs against the host. */
 export type FsAgainst = "host" | "local" | "booted";
-const errName = (r: string) => r.startsWith("err ") ? r.slice(4) : undefined;
-const pathsOf = (o: FsOp): string[] => "path" in o ? [o.path] : "from" in o ? [o.from, o.to] : [];
-
-/**
- * The differences between the storage (servers/fs/store/) and the host
- * this test found and reported, each precise about the operation and both
- * results so anything else still fails: a run given them
- * ({@link RunOptions.known}) counts them instead. Side A is the storage,
- * side B the host (Linux). Remove each once the storage answers as Linux.
- */
-export const STORE_KNOWN: readonly KnownMismatch[] = [
-  {
-    name: "a path ending in a slash: another error than Linux's",
-    matches: (o, a, b) =>
-      errName(a) !== undefined && errName(b) !== undefined &&
-      pathsOf(o).some((p) => /[^/]\/+$/.test(p)),
-  },
-  {
-    name: "link of a directory: EPERM before the new name's own error",
-    matches: (o, a, b) =>
-      o.op === "link" && a === "err EPERM" &&
-      ["EEXIST", "ENOENT", "ENOTDIR", "EINVAL", "ENAMETOOLONG", "ELOOP"].includes(errName(b) ?? ""),
-  },
-  {
-    name: "rename onto its own ancestor or into its own subtree: another error than Linux's",
-    matches: (o, a, b) =>
-      o.op === "rename" && (a === "err EISDIR" && b === "err ENOTEMPTY" ||
-        ["err ENOTEMPTY", "err ENOTDIR"].includes(a) && b === "err EINVAL"),
-  },
-  {
-    name: "O_TRUNC on a directory opens it (Linux: EISDIR)",
-    matches: (o, a, b) =>
-      o.op === "open" && (o.flags & OpenFlag.TRUNC) !== 0 && a.startsWith("ok ") &&
-      b === "err EISDIR",
-  },
-  {
-    name: "mkdir of a dangling symlink's name before a slash makes its target (Linux: EEXIST)",
-    matches: (o, a, b) =>
-      o.op === "mkdir" && /\/$/.test(o.path) && a === "ok" && b === "err EEXIST",
-  },
-  {
-    name: "O_CREAT through a symlink whose target ends in a slash makes a file (Linux: EISDIR)",
-    matches: (o, a, b) =>
-      o.op === "open" && (o.flags & OpenFlag.CREAT) !== 0 && a.startsWith("ok ") &&
-      b === "err EISDIR",
-  },
-  {
-    name: "rename of what is no directory from or to a name ending in a slash (Linux: ENOTDIR)",
-    matches: (o, a, b) =>
-      o.op === "rename" && pathsOf(o).some((p) => /[^/]\/+$/.test(p)) && a === "ok" &&
-      b === "err ENOTDIR",
-  },
-  {
-    name: "a symlink whose target ends in a slash, followed to a file (Linux: ENOTDIR)",
-    matches: (o, a, b) =>
-      ["chmod", "utimes", "truncate", "stat", "open"].includes(o.op) && a.startsWith("ok") &&
-      b === "err ENOTDIR",
-  },
-  {
-    name: "a path through symlinks longer than PATH_BYTES_MAX once expanded: ENAMETOOLONG " +
-      "(Linux resolves it)",
-    matches: (_o, a, b) => a === "err ENAMETOOLONG" && errName(b) !== undefined,
-  },
-  {
-    name: "seek from the end of a directory (Linux: EINVAL)",
-    matches: (o, a, b) =>
-      o.op === "seek" && o.whence === 2 && a.startsWith("ok ") && b === "err EINVAL",
-  },
-];
-
 /** The sides `scenario fsdiff --against` takes (booted: tools/fs_diff_booted.ts). */
 export const FS_AGAINST: readonly FsAgainst[] = ["host", "booted", "local"];
 
@@ -612,12 +514,11 @@ export async function fsDiffAgainst(
   const small = against === "host" ? sides : localPair(ACE_DATA_PAGES, ACE_DATA_PAGES);
   const labels: [string, string] = [against === "host" ? "host A" : against, "host"];
   const flags = ` --against ${against}`;
-  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [], known: {} };
+  const run: DiffRun = { sequences: 0, operations: 0, mismatches: [] };
   const add = (r: DiffRun) => {
     run.sequences += r.sequences;
     run.operations += r.operations;
     run.mismatches.push(...r.mismatches);
-    for (const [k, n] of Object.entries(r.known)) run.known[k] = (run.known[k] ?? 0) + n;
   };
   try {
     if (o.exhaustive) {

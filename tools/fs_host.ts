@@ -25,10 +25,12 @@
  * absolute symlink targets are stored under the root and read back without
  * it (lstat's size is the contract target's length); O_NOFOLLOW, O_DIRECTORY,
  * O_CREAT and O_TRUNC on a read-only open, and O_TRUNC with O_APPEND, are
- * checked or done around the open; unlink of a directory is EISDIR and rmdir of a non-directory
+ * checked or done around the open; a seek from the end of a directory is EINVAL
+ * whatever the host's file system (Linux leaves it to the file system: tmpfs
+ * says EINVAL, ext4 gives its hash end); unlink of a directory is EISDIR and rmdir of a non-directory
  * ENOTDIR (Deno's remove would do either); the contract's own rules (an
  * empty, relative or NUL-holding path, the path length limit, the 4 GiB
- * file limit) are checked first. `link` links a final symlink of its
+ * file limit, EMFILE past OPEN_FILES_MAX descriptors) are checked first. `link` links a final symlink of its
  * source itself, as Linux's link(2) does (the contract's list of names
  * whose final symlink is not followed leaves link's source out; the host is
  * what the differential test holds the storage to).
@@ -54,10 +56,11 @@ import {
   type FsSpace,
   type FsStat,
   NAME_BYTES_MAX,
+  OPEN_FILES_MAX,
   OpenFlag,
   PATH_BYTES_MAX,
   SYMLINK_FOLLOW_MAX,
-  type Whence,
+  Whence,
 } from "../servers/fs/vfs.ts";
 
 const encoder = new TextEncoder();
@@ -212,9 +215,10 @@ export class HostFsApi implements FsApi {
    * but a final one not followed): Deno normalises the paths it is given
    * when it checks permissions ("d/.." becomes "" whether d exists or not,
    * a trailing slash is dropped), so the host is never given anything to
-   * resolve. A final symlink is followed when `followLast` or when the path
-   * ends with a slash (unless `neverFollowLast`: unlink, rmdir and rename
-   * do not follow it, and refuse the slash). Throws ENOENT, ENOTDIR, ELOOP for the directories
+   * resolve. A final symlink is followed when `followLast`, and before a
+   * final slash (the path's own or a followed target's) unless
+   * `neverFollowLast`: unlink, rmdir and rename do not follow it, and refuse
+   * the slash; open with O_CREAT says EISDIR before looking at it. Throws ENOENT, ENOTDIR, ELOOP for the directories
    * on the way; the final name may be missing.
    */
   private resolve(path: string, followLast: boolean, neverFollowLast = false): Resolved {
@@ -238,7 +242,7 @@ export class HostFsApi implements FsApi {
         if (!last) throw new FsError(FsErrno.ENOENT, `${path}: no directory ${here}`);
         return { host: here, info, last: "name", trailing };
       }
-      if (info.isSymlink && (!last || followLast || (trailing && !neverFollowLast))) {
+      if (info.isSymlink && (!last || (trailing ? !neverFollowLast : followLast))) {
         if (++follows > SYMLINK_FOLLOW_MAX) {
           throw new FsError(FsErrno.ELOOP, `${path}: more than ${SYMLINK_FOLLOW_MAX} symlinks`);
         }
@@ -325,9 +329,15 @@ export class HostFsApi implements FsApi {
     return this.call(`open ${path}`, () => {
       const access = flags & ACCESS_MODE_MASK;
       if (access === ACCESS_MODE_MASK) throw new FsError(FsErrno.EINVAL, "access mode 3");
+      // The contract's limit (the host's own is higher), before the lookup as Linux takes a descriptor.
+      if (this.fds.filter((d) => d !== undefined).length >= OPEN_FILES_MAX) {
+        throw new FsError(FsErrno.EMFILE, `open ${path}: ${OPEN_FILES_MAX} descriptors open`);
+      }
       const creat = (flags & OpenFlag.CREAT) !== 0, excl = creat && (flags & OpenFlag.EXCL) !== 0;
       const nofollow = (flags & OpenFlag.NOFOLLOW) !== 0;
-      const r = this.resolve(path, !nofollow && !excl);
+      // O_CREAT with a final slash is EISDIR before the final name is looked at (Linux's
+      // open_last_lookups): a trailing slash does not follow a final symlink then.
+      const r = this.resolve(path, !nofollow && !excl, creat);
       const p = r.host;
       if (creat && r.trailing) throw new FsError(FsErrno.EISDIR, `open ${path}: O_CREAT of a dir/`);
       if (r.info === undefined) {
@@ -438,7 +448,14 @@ export class HostFsApi implements FsApi {
   }
 
   seek(fd: number, offset: number, whence: Whence): Promise<number> {
-    return this.call(`seek ${fd}`, () => this.fd(fd).file.seekSync(offset, whence as number));
+    return this.call(`seek ${fd}`, () => {
+      const d = this.fd(fd);
+      // Linux's answer is the file system's: tmpfs EINVAL, ext4 its hash end (2^63 - 1).
+      if (!d.isFile && whence === Whence.END) {
+        throw new FsError(FsErrno.EINVAL, `seek ${fd}: from the end of a directory`);
+      }
+      return d.file.seekSync(offset, whence as number);
+    });
   }
 
   ftruncate(fd: number, length: number): Promise<void> {
@@ -544,9 +561,10 @@ export class HostFsApi implements FsApi {
     return this.call(`link ${from} ${to}`, () => {
       const rf = this.existing(from, false);
       const rt = this.entry(to, "link");
+      // Linux's order: the new name's own errors, then EPERM for a directory (vfs_link).
       if (rt.info) throw new FsError(FsErrno.EEXIST, `link ${to}: it exists`);
-      if (rf.info.isDirectory) throw new FsError(FsErrno.EPERM, `link ${from}: a directory`);
       if (rt.trailing) throw new FsError(FsErrno.ENOENT, `link ${to}: a slash after a new name`);
+      if (rf.info.isDirectory) throw new FsError(FsErrno.EPERM, `link ${from}: a directory`);
       Deno.linkSync(rf.host, rt.host);
     });
   }
@@ -634,8 +652,10 @@ function checkLength(length: number): void {
 function lstatOrUndefined(p: string): Deno.FileInfo | undefined {
   try {
     return Deno.lstatSync(p);
-  } catch {
-    return undefined;
+  } catch (e) {
+    // Only a missing name: a name over NAME_MAX from a symlink's target is the host's ENAMETOOLONG.
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
   }
 }
 

@@ -15,25 +15,16 @@
  *
  * The checker replays the operations on a {@link HostFsApi} as their lines
  * come and requires: every operation's result equals the host's (the
- * differential test on the booted system; two different errors are
- * counted apart, {@link FsLoadChecker.errorDifferences}, as neither tree
- * changed); operations come in order with
- * no gap or repeat; a printed tree is the host's after exactly the
- * operations the console showed (so the tree at resume is the committed
- * state, no more, no less); and no tree holds fewer operations than a
- * printed `synced` covered.
+ * differential test on the booted system, no difference passed over);
+ * operations come in order with no gap or repeat; a printed tree is the
+ * host's after exactly the operations the console showed (so the tree at
+ * resume is the committed state, no more, no less); and no tree holds
+ * fewer operations than a printed `synced` covered.
  *
  * @module
  */
 
-import {
-  applyOp,
-  type KnownMismatch,
-  seededOps,
-  type SideState,
-  sideState,
-  treeOf,
-} from "./fs_diff.ts";
+import { applyOp, seededOps, type SideState, sideState, treeOf } from "./fs_diff.ts";
 import { type FsOp, showOp } from "./fs_diff_gen.ts";
 import type { FsApi } from "../servers/fs/vfs.ts";
 import { HostFsApi } from "./fs_host.ts";
@@ -58,14 +49,6 @@ export class FsLoadChecker {
   synced = 0;
   /** Trees checked (one per start). */
   trees = 0;
-  /**
-   * Operations both sides refused with different errors: a difference for
-   * the differential test (reported), not a violation here, since neither
-   * tree changed.
-   */
-  readonly errorDifferences: string[] = [];
-  /** Known differences of results passed over, by name (see the constructor). */
-  readonly knownSeen: Record<string, number> = {};
   private readonly ops: FsOp[];
   private readonly host = new HostFsApi();
   private readonly side: SideState = sideState();
@@ -74,15 +57,8 @@ export class FsLoadChecker {
   /**
    * @param seed the load's seed
    * @param count operations the program runs at most
-   * @param known differences of a result already found and reported
-   *   (tools/fs_diff.ts STORE_KNOWN), counted instead of violations; the
-   *   trees must match all the same
    */
-  constructor(
-    readonly seed: number,
-    count: number,
-    private readonly known: readonly KnownMismatch[] = [],
-  ) {
+  constructor(readonly seed: number, count: number) {
     this.ops = loadOps(seed, count);
   }
 
@@ -122,15 +98,12 @@ export class FsLoadChecker {
     }
     const want = await applyOp(this.host, this.side, o);
     this.opsSeen++;
-    const k = want === result ? undefined : this.known.find((k) => k.matches(o, result, want));
-    if (k) this.knownSeen[k.name] = (this.knownSeen[k.name] ?? 0) + 1;
-    else if (want !== result) {
-      const what = `seed ${this.seed}, operation ${n} (${
-        showOp(o)
-      }): the machine said "${result}", the host "${want}"`;
-      // Two errors changed nothing on either side: the trees still compare.
-      if (result.startsWith("err ") && want.startsWith("err ")) this.errorDifferences.push(what);
-      else this.violations.push(what);
+    if (want !== result) {
+      this.violations.push(
+        `seed ${this.seed}, operation ${n} (${
+          showOp(o)
+        }): the machine said "${result}", the host "${want}"`,
+      );
     }
   }
 

@@ -49,7 +49,7 @@ import { nestedScenario } from "./nested_scenario.ts";
 import { netScenario } from "./net_scenario.ts";
 import { kvScenario } from "./kv_scenario.ts";
 import { type Against, diffAgainst, formatMismatch } from "./kv_diff.ts";
-import { FS_AGAINST, type FsAgainst, fsDiffAgainst, STORE_KNOWN } from "./fs_diff.ts";
+import { FS_AGAINST, type FsAgainst, fsDiffAgainst } from "./fs_diff.ts";
 import { diffBooted } from "./fs_diff_booted.ts";
 import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
@@ -241,11 +241,6 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         help: "first every sequence of 1, 2 and 3 operations of the ACE set",
       },
       "max-mismatches": { type: "string", default: "1", arg: "N", help: "stop after N mismatches" },
-      "pass-known": {
-        type: "boolean",
-        default: false,
-        help: "pass over the storage's known differences (tools/fs_diff.ts STORE_KNOWN), counted",
-      },
     },
     run: runFsDiff,
   },
@@ -309,11 +304,9 @@ async function runFsDiff(
     console.error(`scenario fsdiff: --against is ${FS_AGAINST.join(" or ")}, not "${against}"`);
     return 2;
   }
-  const known = values["pass-known"] === true ? STORE_KNOWN : undefined;
   const r = against === "booted"
-    ? await diffBooted({ seed, ops: Number(values.ops), log, known })
+    ? await diffBooted({ seed, ops: Number(values.ops), log })
     : await fsDiffAgainst(against, {
-      known,
       seed,
       ops: Number(values.ops),
       length: Number(values.length),
@@ -325,7 +318,6 @@ async function runFsDiff(
     `summary: scenario fsdiff, seed ${seed}, against ${against}: sequences ${r.sequences}, ` +
       `operations ${r.operations}, mismatches ${r.mismatches.length}`,
   );
-  for (const [name, n] of Object.entries(r.known)) console.log(`known: ${n} × ${name}`);
   return r.mismatches.length === 0 ? 0 : 1;
 }
 

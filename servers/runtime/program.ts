@@ -42,6 +42,7 @@ import { FaultInjector } from "./faults.ts";
 import type { Context } from "./context.ts";
 import { givenCaps, SlotNames } from "./names.ts";
 import { Sys } from "./sys.ts";
+import { safePointAction } from "./safe_point.ts";
 
 export type { Context } from "./context.ts";
 
@@ -301,13 +302,24 @@ class Runtime implements Waiter {
   /**
    * Safe point, between two steps: parks while the freeze line is up. A
    * worker in the middle of a step, with continuations not yet run
-   * (`drained` false), or with work the freeze lets it do, goes on; the
-   * kernel waits for it.
+   * (`drained` false), or with work the freeze lets it do, goes on under
+   * DRAIN (the kernel waits for it), but never under CAPTURE: a worker the
+   * kernel counted WAITING that wakes after its second look (a reply on its
+   * way, e.g. `checkpoint_wait`'s) would write its PMOs and console while
+   * they are copied, and the console HEAD read after the copy would release
+   * text the checkpoint does not hold (servers/runtime/safe_point.ts).
    */
   private safePoint(): void {
-    if (Atomics.load(this.control, ControlWord.FREEZE) === FreezeLine.OFF) return;
-    if (!this.drained || this.inStep() || this.workUnderFreeze()) return;
-    this.park();
+    for (;;) {
+      const line = Atomics.load(this.control, ControlWord.FREEZE);
+      if (line === FreezeLine.OFF) return;
+      const between = this.drained && !this.inStep();
+      const action = safePointAction(line, between, between && this.workUnderFreeze());
+      if (action === "run") return;
+      if (action === "park") return this.park();
+      // CAPTURE: the kernel copies this worker's pages now; nothing runs until the line moves.
+      Atomics.wait(this.control, ControlWord.FREEZE, FreezeLine.CAPTURE, WAIT_SLICE_MS);
+    }
   }
 
   /**

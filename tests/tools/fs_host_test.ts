@@ -2,14 +2,15 @@
  * The host side of the file-system differential test (tools/fs_host.ts):
  * no path or symlink reaches outside its root, absolute symlink targets
  * read back as the contract gave them, Deno's errors come back by their
- * POSIX names, and pread/pwrite leave the descriptor's offset where it was.
+ * POSIX names, pread/pwrite leave the descriptor's offset where it was, and
+ * Linux's answers where the host's own would be its file system's.
  *
  * Run: `deno test --allow-read --allow-write tests/tools/fs_host_test.ts`.
  */
 
 import assert from "node:assert/strict";
 import { HostFsApi } from "../../tools/fs_host.ts";
-import { FsError, OpenFlag, Whence } from "../../servers/fs/vfs.ts";
+import { FsError, OPEN_FILES_MAX, OpenFlag, Whence } from "../../servers/fs/vfs.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -72,7 +73,7 @@ Deno.test("HostFsApi: the host's errors come back by their POSIX names", async (
   }
 });
 
-Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the lowest free", async () => {
+Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the lowest free, EMFILE past the limit", async () => {
   const host = new HostFsApi();
   try {
     const fd = await host.open("/f", OpenFlag.CREAT | OpenFlag.RDWR, 0o644);
@@ -87,8 +88,34 @@ Deno.test("HostFsApi: pread and pwrite leave the offset; descriptors are the low
     assert.equal(await host.open("/f", OpenFlag.RDONLY), 0);
     assert.equal(fd2, 1);
     assert.equal((await host.stat("/f")).size, 12);
+    // The contract's OPEN_FILES_MAX, before the lookup (Linux takes a descriptor first).
+    while ((await host.open("/f", OpenFlag.RDONLY)) < OPEN_FILES_MAX - 1);
+    assert.equal(await errno(host.open("/f", OpenFlag.RDONLY)), "EMFILE");
+    assert.equal(await errno(host.open("/nope", OpenFlag.RDONLY)), "EMFILE");
   } finally {
     host.dispose();
+  }
+});
+
+Deno.test("HostFsApi: a seek from the end of a directory is EINVAL on any host file system", async () => {
+  // Linux leaves it to the file system: tmpfs says EINVAL, ext4 its hash end (2^63 - 1).
+  for (const dir of [undefined, "/dev/shm"]) {
+    let root: string | undefined;
+    try {
+      root = dir && Deno.makeTempDirSync({ dir, prefix: "tardigrade-fs-host-" });
+    } catch {
+      continue; // no /dev/shm here, or no access to it
+    }
+    const host = new HostFsApi(root);
+    try {
+      await host.mkdir("/d", 0o755);
+      const fd = await host.open("/d", OpenFlag.RDONLY | OpenFlag.DIRECTORY);
+      assert.equal(await errno(host.seek(fd, 0, Whence.END)), "EINVAL", host.root);
+      assert.equal(await errno(host.seek(fd, -1, Whence.END)), "EINVAL", host.root);
+      assert.equal(await host.seek(fd, 0, Whence.SET), 0);
+    } finally {
+      host.dispose();
+    }
   }
 });
 
@@ -103,6 +130,9 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
     await host.symlink("/nowhere/", "/dangling");
     await host.symlink("d/new/", "/toslash");
     await host.symlink("f/", "/tofile");
+    await host.symlink("nodir/x", "/deep");
+    await host.symlink("self/", "/self");
+    await host.symlink("n".repeat(256), "/toolong"); // a name over NAME_MAX in its target
     const W = OpenFlag.CREAT | OpenFlag.WRONLY;
     const cases: Array<[string, () => Promise<unknown>, string]> = [
       ["mkdir /x/../y", () => host.mkdir("/x/../y", 0o755), "ENOENT"],
@@ -119,6 +149,13 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
       ["symlink f /x/", () => host.symlink("f", "/x/"), "ENOENT"],
       ["link /f /x/", () => host.link("/f", "/x/"), "ENOENT"],
       ["link /f /d/.", () => host.link("/f", "/d/."), "EEXIST"],
+      [
+        "link /d /x/ (a directory to a new name and a slash)",
+        () => host.link("/d", "/x/"),
+        "ENOENT",
+      ],
+      ["link /d /f/", () => host.link("/d", "/f/"), "EEXIST"],
+      ["link /d/ /x", () => host.link("/d/", "/x"), "EPERM"],
       ["rename /d/. /e", () => host.rename("/d/.", "/e"), "EBUSY"],
       ["open /d O_TRUNC", () => host.open("/d", OpenFlag.RDONLY | OpenFlag.TRUNC), "EISDIR"],
       ["readlink /l/", () => host.readlink("/l/"), "EINVAL"],
@@ -128,6 +165,12 @@ Deno.test("HostFsApi: '..', '.' and trailing slashes resolve as Linux's lookup, 
       ["open /d O_CREAT", () => host.open("/d", OpenFlag.RDONLY | OpenFlag.CREAT), "EISDIR"],
       ["mkdir /dangling/", () => host.mkdir("/dangling/", 0o755), "EEXIST"],
       ["open /f/ O_CREAT|O_EXCL", () => host.open("/f/", W | OpenFlag.EXCL), "EISDIR"],
+      ["open /deep/ O_CREAT (not followed)", () => host.open("/deep/", W), "EISDIR"],
+      ["open /missing/x/ O_CREAT", () => host.open("/missing/x/", W), "ENOENT"],
+      ["open O_CREAT /self -> self/", () => host.open("/self", W), "EISDIR"],
+      ["open /self -> self/", () => host.open("/self", OpenFlag.WRONLY), "ELOOP"],
+      ["mkdir /toolong/l", () => host.mkdir("/toolong/l", 0o700), "ENAMETOOLONG"],
+      ["stat /toolong", () => host.stat("/toolong"), "ENAMETOOLONG"],
       ["open O_CREAT /toslash -> d/new/", () => host.open("/toslash", W), "EISDIR"],
       ["stat /tofile -> f/", () => host.stat("/tofile"), "ENOTDIR"],
     ];

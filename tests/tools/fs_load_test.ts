@@ -3,8 +3,8 @@
  * the lines a load program would print (made here by the program's own
  * half over a host tree): a tree that holds exactly the operations the
  * console showed passes; a tree that lost the last one, a result that
- * differs (but two different errors, counted apart), or a tree with fewer
- * operations than a printed `synced` is a violation.
+ * differs (another error too), or a tree with fewer operations than a
+ * printed `synced` is a violation.
  *
  * Run: `deno test --allow-read --allow-write tests/tools/fs_load_test.ts`.
  */
@@ -61,7 +61,7 @@ Deno.test("FsLoadChecker: a tree that lost the last operation shown is a violati
   assert.match(c.violations[0], /holds 52 operations, the console showed 53/);
 });
 
-Deno.test("FsLoadChecker: a result unlike the host's, and a tree short of a sync, are violations", async () => {
+Deno.test("FsLoadChecker: a result unlike the host's (another error too), and a tree short of a sync, are violations", async () => {
   const lines = await programLines(30, 30);
   const i = lines.findIndex((l) => l.startsWith("fsload op 5 "));
   const want = lines[i].replace(/^fsload op 5 /, "");
@@ -72,8 +72,7 @@ Deno.test("FsLoadChecker: a result unlike the host's, and a tree short of a sync
   const j = errs.findIndex((l) => /^fsload op \d+ err /.test(l));
   errs[j] = errs[j].replace(/ err \w+$/, " err EIO");
   const e = await check(errs);
-  assert.deepEqual(e.violations, []);
-  assert.equal(e.errorDifferences.length, 1);
+  assert.match(e.violations.join("\n"), /the machine said "err EIO"/);
   const short = (await programLines(30, 30)).filter((l) => !/^fsload op 2\d /.test(l));
   const d = await check([
     ...short.filter((l) => !l.includes("tree")),

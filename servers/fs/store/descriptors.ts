@@ -62,6 +62,17 @@ export class Descriptors {
     return tables.create(OWNER_PAYLOAD);
   }
 
+  /** EMFILE when `owner` has {@link OPEN_FILES_MAX} descriptors open; changes nothing. */
+  checkRoom(owner: number): void {
+    const node = this.tables.find(this.owners, u32Key(owner));
+    if (node !== 0 && this.mem.getU32(node + NODE_PAYLOAD + 4) >= OPEN_FILES_MAX) {
+      throw new FsError(
+        FsErrno.EMFILE,
+        `open: owner ${owner} has ${OPEN_FILES_MAX} descriptors open; close some first`,
+      );
+    }
+  }
+
   /**
    * The lowest free descriptor of `owner`, its table allocated when it has
    * none: EMFILE when all are open, ENOSPC when the heap is full (nothing
@@ -89,12 +100,7 @@ export class Descriptors {
       mem.setU32(node + NODE_PAYLOAD, table);
       return 0;
     }
-    if (mem.getU32(node + NODE_PAYLOAD + 4) >= OPEN_FILES_MAX) {
-      throw new FsError(
-        FsErrno.EMFILE,
-        `open: owner ${owner} has ${OPEN_FILES_MAX} descriptors open; close some first`,
-      );
-    }
+    this.checkRoom(owner);
     const table = mem.getU32(node + NODE_PAYLOAD);
     for (let fd = 0; fd < OPEN_FILES_MAX; fd++) {
       if (mem.getU32(table + fd * RECORD_BYTES) === 0) return fd;

@@ -38,6 +38,8 @@ export class NvmFileSystem extends Names implements FileSystem {
     const creat = (flags & OpenFlag.CREAT) !== 0;
     const excl = creat && (flags & OpenFlag.EXCL) !== 0;
     const nofollow = (flags & OpenFlag.NOFOLLOW) !== 0;
+    // EMFILE before the path's errors, as Linux takes a descriptor before the lookup.
+    this.fds.checkRoom(owner);
     const r = this.paths.resolve(
       op,
       path,

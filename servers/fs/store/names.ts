@@ -247,7 +247,7 @@ export class Names {
   /** {@inheritDoc FileSystem.link} */
   link(from: string, to: string): void {
     const op = "link";
-    const a = this.existing(op, from, "entry");
+    const a = this.existing(op, from, "nofollow");
     const b = this.paths.resolve(op, to, "create");
     if (b.ino !== 0) fsFail(FsErrno.EEXIST, op, to, "it exists");
     if (b.slash) fsFail(FsErrno.ENOENT, op, to, "a new link's path cannot end in /");

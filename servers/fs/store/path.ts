@@ -79,7 +79,8 @@ export function nameText(bytes: Uint8Array): string {
  * with O_NOFOLLOW); "entry" never, and a final "/" after a non-directory
  * is ENOTDIR (unlink, rmdir, rename); "create" never, and a final "/"
  * is the caller's to judge (mkdir, symlink's and link's new names);
- * "creat" follows, and a final "/" is the caller's (open with O_CREAT).
+ * "creat" follows but not before a final "/", which is the caller's (open
+ * with O_CREAT: EISDIR before the final name is looked at, as Linux).
  * A symlink followed as the last component whose target ends in "/"
  * gives the path a final "/".
  */
@@ -106,7 +107,7 @@ export class Paths {
     let dir = this.root;
     let follows = 0;
     const followLast = () =>
-      follow === "follow" || follow === "creat" || (follow === "nofollow" && slash);
+      follow === "follow" || (follow === "creat" && !slash) || (follow === "nofollow" && slash);
     if (names.length === 0) return { parent: dir, name: null, last: "/", ino: dir, slash: false };
     for (let i = 0; i < names.length; i++) {
       const n = names[i];

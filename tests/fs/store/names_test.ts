@@ -105,6 +105,7 @@ Deno.test("descriptors: lowest free first, per owner, EMFILE past the limit, EBA
   assert.equal(errnoOf(() => fs.open(5, 5, "/f", RDONLY)), "EMFILE");
   assert.equal(errnoOf(() => fs.open(5, 5, "/g", CREAT | WRONLY)), "EMFILE");
   assert.equal(errnoOf(() => fs.stat("/g")), "ENOENT"); // the refused create changed nothing
+  assert.equal(errnoOf(() => fs.open(5, 5, "/nope", RDONLY)), "EMFILE"); // before the lookup
   assert.equal(fs.closeAll(5), OPEN_FILES_MAX);
   assert.equal(fs.closeAll(2), 1);
   assert.equal(fs.space().metadataBytes, heapBytes, "closeAll gives each owner's table back");
@@ -285,6 +286,27 @@ Deno.test("Linux's order of refusals: O_CREAT before a slash, a target's slash, 
   assert.equal(errnoOf(() => fs.seek(1, d, 0, Whence.END)), "EINVAL");
   assert.equal(fs.seek(1, d, 0, Whence.SET), 0);
   fs.close(1, d);
+});
+
+Deno.test("a final / on a symlink: O_CREAT is EISDIR without following it, link's source follows it", () => {
+  // Each expectation is what Linux 6.x answers to open(2) and linkat(2) on the same tree.
+  const { fs } = fresh();
+  fs.mkdir("/e", 0o755);
+  put(fs, "/r", "x");
+  fs.symlink("e/f", "/e/l"); // its target's directory is missing
+  fs.symlink("self/", "/self");
+  fs.symlink("loop", "/loop");
+  fs.symlink("r", "/lr");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/e/l/", CREAT | RDWR)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/e/l/", CREAT | RDWR | NOFOLLOW)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/loop/", CREAT | RDWR)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/self", CREAT | RDWR)), "EISDIR");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/self", RDWR)), "ELOOP");
+  assert.equal(errnoOf(() => fs.open(1, 1, "/e/l/x/", CREAT | RDWR)), "ENOENT");
+  assert.equal(errnoOf(() => fs.link("/loop/", "/e/g")), "ELOOP");
+  assert.equal(errnoOf(() => fs.link("/lr/", "/e/g")), "ENOTDIR");
+  fs.link("/loop", "/e/g"); // without the slash the symlink itself
+  assert.equal(fs.lstat("/e/g").kind, "symlink");
 });
 
 Deno.test("rename: replacing, across directories, and each refusal", () => {
