@@ -50,12 +50,13 @@
 
 import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
 import { PAGE_BYTES } from "../../../kernel/abi/limits.ts";
-import { HandleKind, type NetEvent, SocketEvent } from "../../net/protocol.ts";
+import type { NetEvent } from "../../net/protocol.ts";
 import { KV_HEAP_PAGES_DEFAULT, KV_PORT_DEFAULT } from "../../init/config.ts";
 import { CapName } from "../../runtime/names.ts";
 import { type Gathered, Sockets } from "../../runtime/net.ts";
 import { type Context, runProgram } from "../../runtime/program.ts";
 import { lastingPmo } from "../../runtime/service.ts";
+import { acceptAll, type ConnApp, connsToServe } from "./accept.ts";
 import { AppRecord } from "./app_record.ts";
 import { Commands } from "./commands/mod.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "./conns.ts";
@@ -79,7 +80,7 @@ export const EXPIRE_KEYS_PER_TICK = 200;
 const MAX_BULK_BYTES_DEFAULT = 512 * 1024 * 1024;
 
 /** The store's volatile side: the host commands see, the table, the commands. */
-class Store implements Host {
+class Store implements Host, ConnApp {
   readonly config: Map<string, string>;
   readonly commands: Commands;
   private readonly out = new OutputWriter(64 * 1024);
@@ -145,6 +146,11 @@ class Store implements Host {
    * a resume serves every connection anyway).
    */
   readonly owed = new Set<number>();
+
+  /** {@inheritDoc ConnApp.newClientId}: CLIENT ID's numbers, kept in the store's record. */
+  newClientId(): number {
+    return this.record.takeClientId();
+  }
 
   /** Per connection, the input bytes the last parse said it needs before it can go on (volatile). */
   private readonly need = new Map<number, number>();
@@ -329,43 +335,10 @@ async function serve(net: Sockets, store: Store, conns: Conn[]): Promise<void> {
   if (store.owed.size > 0) await net.again();
 }
 
-/** Accepts every connection waiting on the store's port; returns them (they may have bytes already). */
-async function acceptAll(net: Sockets, store: Store): Promise<Conn[]> {
-  const out: Conn[] = [];
-  for (;;) {
-    const handle = await net.accept(store.port);
-    if (handle === undefined) return out;
-    const conn = store.conns.get(handle) ??
-      store.conns.add(handle, store.record.takeClientId(), Date.now());
-    if (conn === undefined) await net.close(handle);
-    else out.push(conn);
-  }
-}
-
-/** One drain: the POLL's entries (accept, HUP), then every connection they name served at once. */
+/** One drain: every connection the POLL's entries and the last drain's `again` name, served at once. */
 async function drain(net: Sockets, store: Store, events: NetEvent[]): Promise<void> {
-  const touched = new Set<Conn>();
-  // What the last drain could not finish and no event will bring back (its `again`).
-  for (const handle of store.owed) {
-    const conn = store.conns.get(handle);
-    if (conn !== undefined) touched.add(conn);
-  }
-  store.owed.clear();
-  for (const e of events) {
-    if (e.kind === HandleKind.LISTENER) {
-      for (const conn of await acceptAll(net, store)) touched.add(conn);
-      continue;
-    }
-    const conn = store.conns.get(e.handle);
-    if (conn === undefined) continue;
-    if (e.events & SocketEvent.HUP) {
-      touched.delete(conn);
-      store.conns.remove(conn);
-      continue;
-    }
-    touched.add(conn);
-  }
-  if (touched.size > 0) await serve(net, store, [...touched]);
+  const conns = await connsToServe(net, store, events);
+  if (conns.length > 0) await serve(net, store, conns);
 }
 
 runProgram(async (ctx) => {

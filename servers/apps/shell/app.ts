@@ -32,12 +32,13 @@
 
 import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
 import type { PersistentMemory } from "../../../kernel/abi/pmem.ts";
-import { HandleKind, type NetEvent, SocketEvent } from "../../net/protocol.ts";
+import type { NetEvent } from "../../net/protocol.ts";
 import { SHELL_HEAP_PAGES_DEFAULT, SHELL_PORT_DEFAULT } from "../../init/config.ts";
 import type { FsApi } from "../../fs/vfs.ts";
 import { Sockets } from "../../runtime/net.ts";
 import type { Context } from "../../runtime/program.ts";
 import { lastingPmo } from "../../runtime/service.ts";
+import { acceptAll, type ConnApp, connsToServe } from "../kv/accept.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "../kv/conns.ts";
 import { PersistentHeap } from "../../pmem/heap.ts";
 import { Budget, Shell } from "./commands.ts";
@@ -53,7 +54,7 @@ export const SEND_SHARE_BYTES = 16 * 1024;
 const INPUT_BYTES_MAX = 1024 * 1024;
 
 /** The shell's volatile side over its lasting connection table. */
-class ShellApp {
+class ShellApp implements ConnApp {
   /** Connections the last step left work for, served by the next (volatile: a resume serves all). */
   readonly owed = new Set<number>();
   /**
@@ -64,6 +65,11 @@ class ShellApp {
   starting = true;
 
   constructor(readonly conns: ConnTable, readonly shell: Shell, readonly port: number) {}
+
+  /** {@inheritDoc ConnApp.newClientId}: a session is known by its connection's handle. */
+  newClientId(handle: number): number {
+    return handle;
+  }
 
   /** The session state of `conn`'s record. */
   state(conn: Conn): ShellState {
@@ -177,41 +183,10 @@ async function serve(net: Sockets, app: ShellApp, conns: Conn[]): Promise<void> 
   if (app.owed.size > 0 && !app.starting) await net.again();
 }
 
-/** Accepts every connection waiting on the shell's port; returns them. */
-async function acceptAll(net: Sockets, app: ShellApp): Promise<Conn[]> {
-  const out: Conn[] = [];
-  for (;;) {
-    const handle = await net.accept(app.port);
-    if (handle === undefined) return out;
-    const conn = app.conns.get(handle) ?? app.conns.add(handle, handle, Date.now());
-    if (conn === undefined) await net.close(handle);
-    else out.push(conn);
-  }
-}
-
-/** One step: the POLL's entries (accept, HUP) and the owed connections, served at once. */
+/** One step: every connection the POLL's entries and the last step's `again` name, served at once. */
 async function drain(net: Sockets, app: ShellApp, events: NetEvent[]): Promise<void> {
-  const touched = new Set<Conn>();
-  for (const handle of app.owed) {
-    const conn = app.conns.get(handle);
-    if (conn !== undefined) touched.add(conn);
-  }
-  app.owed.clear();
-  for (const e of events) {
-    if (e.kind === HandleKind.LISTENER) {
-      for (const conn of await acceptAll(net, app)) touched.add(conn);
-      continue;
-    }
-    const conn = app.conns.get(e.handle);
-    if (conn === undefined) continue;
-    if (e.events & SocketEvent.HUP) {
-      touched.delete(conn);
-      app.conns.remove(conn);
-      continue;
-    }
-    touched.add(conn);
-  }
-  if (touched.size > 0) await serve(net, app, [...touched]);
+  const conns = await connsToServe(net, app, events);
+  if (conns.length > 0) await serve(net, app, conns);
 }
 
 /** The heap in `mem`: formatted when `mem` is fresh (zero), attached otherwise. */
