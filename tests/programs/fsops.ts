@@ -23,29 +23,15 @@
  * @module
  */
 
-import { TardigradeError } from "../../kernel/abi/errors.ts";
 import { encodeFsRequest, FS_INDIRECT, FsLabel } from "../../servers/fs/protocol.ts";
-import { FsError, OpenFlag, Whence } from "../../servers/fs/vfs.ts";
+import { OpenFlag, Whence } from "../../servers/fs/vfs.ts";
 import { Label, type ServerStatus } from "../../servers/protocol.ts";
 import { FsClient } from "../../servers/runtime/fs.ts";
 import { parseJson, unwrap } from "../../servers/runtime/ipc.ts";
 import { CapName } from "../../servers/runtime/names.ts";
 import { type Context, runProgram } from "../../servers/runtime/program.ts";
+import { attempt, type Outcome } from "./_outcome.ts";
 import { lastingPmo } from "../../servers/runtime/service.ts";
-
-type Outcome = { ok: unknown } | { err: string };
-
-/** A value, or the POSIX name (or code name) of the error. */
-async function attempt(f: () => Promise<unknown> | unknown): Promise<Outcome> {
-  try {
-    const v = await f();
-    return { ok: v === undefined ? null : v };
-  } catch (e) {
-    const fsErr = FsError.from(e);
-    if (fsErr) return { err: fsErr.errnoName };
-    return { err: e instanceof TardigradeError ? e.codeName : `untyped: ${String(e)}` };
-  }
-}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

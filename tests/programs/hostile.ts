@@ -55,7 +55,7 @@ import { Right } from "../../kernel/abi/rights.ts";
 import type { CapInfo } from "../../kernel/abi/syscall_types.ts";
 import { FsClient } from "../../servers/runtime/fs.ts";
 import { OpenFlag } from "../../servers/fs/vfs.ts";
-import { OWNER_OBJECT } from "./_owner_object.ts";
+import { OWNER_OBJECT, ownerObject } from "./_owner_object.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { Label, type ServerStatus } from "../../servers/protocol.ts";
 import { type ClientConnection, parseJson, type Reply, unwrap } from "../../servers/runtime/ipc.ts";
@@ -327,18 +327,6 @@ function contains(bytes: Uint8Array, needle: Uint8Array): boolean {
 }
 
 // ---- the program ----
-
-/** The object tests/programs/owner.ts made (it starts beside this program: waits for it). */
-async function ownerObject(memory: MemoryClient): Promise<{ id: string; owner: number }> {
-  for (let i = 0;; i++) {
-    try {
-      return await memory.open(OWNER_OBJECT);
-    } catch (e) {
-      if (i >= 1000) throw e;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 async function hostile(ctx: Context): Promise<Record<string, unknown>> {
   const sys = ctx.sys;

@@ -19,25 +19,11 @@ import { TardigradeError } from "../../kernel/abi/errors.ts";
 import { Label, type ServerStatus } from "../../servers/protocol.ts";
 import { parseJson, unwrap } from "../../servers/runtime/ipc.ts";
 import { runProgram } from "../../servers/runtime/program.ts";
+import { attempt, type Outcome } from "./_outcome.ts";
 import { MemoryClient } from "../../servers/memory/client.ts";
 import { MemLabel } from "../../servers/memory/protocol.ts";
 import { FsClient } from "../../servers/runtime/fs.ts";
-import { FsError } from "../../servers/fs/vfs.ts";
-import { OWNER_OBJECT } from "./_owner_object.ts";
-
-/** The outcome of one call: its value, or the name of its error code. */
-type Outcome = { ok: unknown } | { err: string };
-
-async function attempt(f: () => Promise<unknown> | unknown): Promise<Outcome> {
-  try {
-    const v = await f();
-    return { ok: v === undefined ? null : v };
-  } catch (e) {
-    const fsErr = FsError.from(e);
-    if (fsErr) return { err: fsErr.errnoName };
-    return { err: e instanceof TardigradeError ? e.codeName : `untyped: ${String(e)}` };
-  }
-}
+import { OWNER_OBJECT, ownerObject } from "./_owner_object.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -51,18 +37,6 @@ function pattern(n: number, seed: number): Uint8Array {
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** The object tests/programs/owner.ts made (it starts beside this program: waits for it). */
-async function ownerObject(memory: MemoryClient): Promise<{ id: string; owner: number }> {
-  for (let i = 0;; i++) {
-    try {
-      return await memory.open(OWNER_OBJECT);
-    } catch (e) {
-      if (i >= 1000) throw e;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
 }
 
 runProgram(async (ctx) => {
