@@ -93,11 +93,11 @@ function replies(bytes: Uint8Array, kinds: Array<"text" | "get">): ParsedReply[]
 
 /** Runs `lines` (text commands only) on a fresh tree in `fn`'s directory; returns the replies. */
 async function withTree(fn: (fs: HostDirFs) => Promise<void>): Promise<void> {
-  const root = Deno.makeTempDirSync({ prefix: "tardigrade-shell-" });
+  const fs = new HostDirFs(Deno.makeTempDirSync({ prefix: "tardigrade-shell-" }));
   try {
-    await fn(new HostDirFs(root));
+    await fn(fs);
   } finally {
-    Deno.removeSync(root, { recursive: true });
+    fs.dispose();
   }
 }
 
