@@ -63,3 +63,21 @@ export async function connsToServe(
   }
   return [...touched];
 }
+
+/**
+ * At start (and after a resume), when connections waiting for a close, for
+ * ring room or with work left get no new event: serves every kept one,
+ * then accepts and serves those waiting on the listener, as one step.
+ */
+export async function serveAtStart(
+  net: Sockets,
+  app: ConnApp,
+  serve: (conns: Conn[]) => Promise<void>,
+): Promise<void> {
+  await net.exclusive(async () => {
+    const kept = app.conns.all();
+    if (kept.length > 0) await serve(kept);
+    const fresh = await acceptAll(net, app);
+    if (fresh.length > 0) await serve(fresh);
+  });
+}

@@ -56,7 +56,7 @@ import { CapName } from "../../runtime/names.ts";
 import { type Gathered, Sockets } from "../../runtime/net.ts";
 import { type Context, runProgram } from "../../runtime/program.ts";
 import { lastingPmo } from "../../runtime/service.ts";
-import { acceptAll, type ConnApp, connsToServe } from "./accept.ts";
+import { type ConnApp, connsToServe, serveAtStart } from "./accept.ts";
 import { AppRecord } from "./app_record.ts";
 import { Commands } from "./commands/mod.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "./conns.ts";
@@ -354,13 +354,7 @@ runProgram(async (ctx) => {
     await store.refreshFigures(ctx);
   });
   await net.listen(port);
-  // After a resume: connections waiting for a close or for ring room get no new event.
-  await net.exclusive(async () => {
-    const kept = store.conns.all();
-    if (kept.length > 0) await serve(net, store, kept);
-    const fresh = await acceptAll(net, store);
-    if (fresh.length > 0) await serve(net, store, fresh);
-  });
+  await serveAtStart(net, store, (conns) => serve(net, store, conns));
   const heapMb = (pages * PAGE_BYTES / 1024 / 1024).toFixed(0);
   ctx.log(
     `kv: listening on port ${port} (${fresh ? "new" : "kept"} store, ${heapMb} MiB heap, ` +

@@ -38,7 +38,7 @@ import type { FsApi } from "../../fs/vfs.ts";
 import { Sockets } from "../../runtime/net.ts";
 import type { Context } from "../../runtime/program.ts";
 import { lastingPmo } from "../../runtime/service.ts";
-import { acceptAll, type ConnApp, connsToServe } from "../kv/accept.ts";
+import { type ConnApp, connsToServe, serveAtStart } from "../kv/accept.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "../kv/conns.ts";
 import { PersistentHeap } from "../../pmem/heap.ts";
 import { Budget, Shell } from "./commands.ts";
@@ -209,13 +209,8 @@ export async function runShell(ctx: Context, fs: FsApi): Promise<void> {
   const app = new ShellApp(new ConnTable(heap), new Shell(fs), port);
   const net = await Sockets.openBatch(ctx, (events, net) => drain(net, app, events));
   await net.listen(port);
-  // After a resume: connections waiting for a close, ring room or a job get no new event.
-  await net.exclusive(async () => {
-    const kept = app.conns.all();
-    if (kept.length > 0) await serve(net, app, kept);
-    const fresh = await acceptAll(net, app);
-    if (fresh.length > 0) await serve(net, app, fresh);
-  });
+  // Connections waiting for a close, ring room or a job get no new event after a resume.
+  await serveAtStart(net, app, (conns) => serve(net, app, conns));
   app.starting = false;
   if (app.owed.size > 0) await net.again();
   ctx.log(
