@@ -20,7 +20,7 @@
 import type { FileSystem, FsApi, FsDirEntry, FsSpace, FsStat, Whence } from "../servers/fs/vfs.ts";
 import type { PmoBuffers } from "../kernel/abi/layout.ts";
 import { allocatePmoBuffers, PersistentMemory } from "../kernel/abi/pmem.ts";
-import { openFsStore } from "../servers/fs/store/mod.ts";
+import { fsMetaPagesFor, openFsStore } from "../servers/fs/store/mod.ts";
 
 /** Entries one readdir page asks for. */
 export const READDIR_PAGE_MAX = 64;
@@ -141,6 +141,17 @@ export class LocalFsApi implements FsApi {
   }
 }
 
+/**
+ * Fresh buffers for the storage, numbered as the FS server's PMOs are laid
+ * out: a metadata PMO of `metaPages` (default what the storage recommends,
+ * `fsMetaPagesFor`), then `segments` data segments of `segmentPages` each.
+ */
+export function storeBuffers(segmentPages: number, segments = 1, metaPages?: number): PmoBuffers[] {
+  const buffers = [allocatePmoBuffers(1, metaPages ?? fsMetaPagesFor(segmentPages * segments))];
+  for (let i = 0; i < segments; i++) buffers.push(allocatePmoBuffers(2 + i, segmentPages));
+  return buffers;
+}
+
 /** Metadata pages {@link openLocalFs} makes by default: enough for the tests' trees, quick to zero. */
 export const LOCAL_META_PAGES = 128;
 
@@ -170,7 +181,7 @@ export function openLocalFs(
   metaPages = LOCAL_META_PAGES,
   now: () => number = Date.now,
 ): LocalFs {
-  const buffers = [allocatePmoBuffers(1, metaPages), allocatePmoBuffers(2, pages)];
+  const buffers = storeBuffers(pages, 1, metaPages);
   const open = () => {
     const [meta, ...segments] = buffers.map((b) => new PersistentMemory(b));
     return openFsStore(meta, segments, now).fs;

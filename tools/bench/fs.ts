@@ -54,8 +54,8 @@ import {
   WORKLOADS,
 } from "./fs_workloads.ts";
 import { HostFsApi } from "../fs_host.ts";
-import { LocalFsApi } from "../fs_local.ts";
-import { allocatePmoBuffers, PersistentMemory } from "../../kernel/abi/pmem.ts";
+import { LocalFsApi, storeBuffers } from "../fs_local.ts";
+import { PersistentMemory } from "../../kernel/abi/pmem.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { fsSegments } from "../../servers/init/config.ts";
 import { fsMetaPagesFor, openFsStore } from "../../servers/fs/store/mod.ts";
@@ -126,13 +126,9 @@ export async function measureHost(sizes: Sizes): Promise<SuiteResult> {
  * of file data.
  */
 export function localFs(fsMb: number): LocalFsApi {
-  const { segments: count, segmentPages } = fsSegments(fsMb * MB_PAGES);
-  const meta = new PersistentMemory(allocatePmoBuffers(1, fsMetaPagesFor(count * segmentPages)));
-  const segments: PersistentMemory[] = [];
-  for (let i = 0; i < count; i++) {
-    segments.push(new PersistentMemory(allocatePmoBuffers(2 + i, segmentPages)));
-  }
-  return new LocalFsApi(openFsStore(meta, segments, () => Date.now()).fs);
+  const { segments, segmentPages } = fsSegments(fsMb * MB_PAGES);
+  const [meta, ...data] = storeBuffers(segmentPages, segments).map((b) => new PersistentMemory(b));
+  return new LocalFsApi(openFsStore(meta, data, () => Date.now()).fs);
 }
 
 /** The storage in process, without IPC or checkpoints. */

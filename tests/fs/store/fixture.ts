@@ -7,9 +7,10 @@
  * @module
  */
 
-import { allocatePmoBuffers, PersistentMemory } from "../../../kernel/abi/pmem.ts";
+import { PersistentMemory } from "../../../kernel/abi/pmem.ts";
+import { storeBuffers } from "../../../tools/fs_local.ts";
 import type { PmoBuffers } from "../../../kernel/abi/layout.ts";
-import { fsMetaPagesFor, type NvmFileSystem, openFsStore } from "../../../servers/fs/store/mod.ts";
+import { type NvmFileSystem, openFsStore } from "../../../servers/fs/store/mod.ts";
 import type { Prng } from "../../../kernel/abi/prng.ts";
 import { FsError, OpenFlag, Whence } from "../../../servers/fs/vfs.ts";
 
@@ -25,9 +26,7 @@ export interface Fixture {
 
 /** A fresh store of `segments` data segments of `pagesPerSegment` pages each. */
 export function fresh(pagesPerSegment = 256, segments = 1, metaPages?: number): Fixture {
-  const buffers = [allocatePmoBuffers(1, metaPages ?? fsMetaPagesFor(pagesPerSegment * segments))];
-  for (let i = 0; i < segments; i++) buffers.push(allocatePmoBuffers(2 + i, pagesPerSegment));
-  return open(buffers, { ms: 1_000_000 });
+  return open(storeBuffers(pagesPerSegment, segments, metaPages), { ms: 1_000_000 });
 }
 
 /** The store over `buffers` (metadata first), formatted or attached. */
