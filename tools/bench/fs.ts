@@ -173,6 +173,8 @@ export interface FsbenchOutput {
   suite: SuiteResult;
   flat: FlatResult;
   checkpoints?: CheckpointSummary;
+  /** Every checkpoint's statistics while the program ran (tools/bench/fs_pause.ts splits them). */
+  checkpointStats?: CheckpointStats[];
 }
 
 /** The checkpoints of a run (`--report-checkpoints`), for the profile. */
@@ -243,8 +245,8 @@ export async function measureTardigrade(
   suite: "suite" | "flat" = "suite",
   extraArgs: string[] = [],
   appArgs = "",
+  fsMb = fsMbFor(sizes),
 ): Promise<FsbenchOutput> {
-  const fsMb = fsMbFor(sizes);
   const image = tempImage("fsbench");
   const app = `${FSBENCH_PROGRAM}?quick=${quick ? 1 : 0}&suite=${suite}&timerMs=0${appArgs}`;
   const mp = MachineProcess.start(image, [
@@ -299,7 +301,11 @@ export async function measureTardigrade(
     await stop(mp);
     const parsed = parseFsbench(lines);
     if (!parsed.done) throw new Error("fsbench printed no `fsbench done`");
-    return { ...parsed, checkpoints: summariseCheckpoints(stats, doneAt - firstStatsAt) };
+    return {
+      ...parsed,
+      checkpoints: summariseCheckpoints(stats, doneAt - firstStatsAt),
+      checkpointStats: stats,
+    };
   } catch (e) {
     await mp.kill();
     throw e;
