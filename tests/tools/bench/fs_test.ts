@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { runBench } from "./run_bench.ts";
 import {
   fsFigures,
   type FsMeasured,
@@ -175,26 +176,10 @@ Deno.test("runSuite against the host measures every workload of every durability
 });
 
 Deno.test("bench fs --quick --json: one JSON object whose keys are present, positive and consistent", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      "--allow-env",
-      "--allow-net=127.0.0.1",
-      new URL("../../../tools/bench/mod.ts", import.meta.url).pathname,
-      "fs",
-      "--quick",
-      "--json",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
+  const out = await runBench("fs", ["--quick", "--json"]);
+  const stderr = out.stderr;
   assert.ok(out.success, `bench fs failed: ${stderr.slice(-3000)}`);
-  const f: Record<string, number> = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+  const f: Record<string, number> = JSON.parse(out.stdout.trim());
   const tail = stderr.slice(-3000);
   assert.equal(f.tardigrade_ok, 1, tail);
   for (const [k, v] of Object.entries(f)) {

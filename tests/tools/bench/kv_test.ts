@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { runBench } from "./run_bench.ts";
 import { parseBenchmarkCsv } from "../../../tools/bench/redis_benchmark.ts";
 import {
   kvFigures,
@@ -137,40 +138,14 @@ Deno.test("kvFigures: a store that did not start gives no ratios and no passed t
   assert.equal(f.redis_no_aof_set_c1_rps, 20833.33);
 });
 
-const storeExists = (() => {
-  try {
-    return Deno.statSync(new URL("../../../servers/apps/kv/main.ts", import.meta.url)).isFile;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
   name:
     "bench kv --json --requests 200 prints one JSON object of flat numbers with the issue's keys",
-  ignore: !storeExists,
   async fn() {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--unstable-worker-options",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run",
-        "--allow-env",
-        "--allow-net=127.0.0.1",
-        new URL("../../../tools/bench/mod.ts", import.meta.url).pathname,
-        "kv",
-        "--json",
-        "--requests",
-        "200",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
+    const out = await runBench("kv", ["--json", "--requests", "200"]);
+    const stderr = out.stderr;
     assert.ok(out.success, `bench kv failed: ${stderr.slice(-2000)}`);
-    const figures = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+    const figures = JSON.parse(out.stdout.trim());
     for (const [k, v] of Object.entries(figures)) assert.equal(typeof v, "number", k);
     assert.equal(figures.tardigrade_ok, 1, stderr.slice(-2000));
     for (const key of ["set_ratio_vs_redis_always", "set_ratio_vs_redis_no_aof", "set_p50_ms_c1"]) {
