@@ -5,6 +5,8 @@
  *
  * - `{"t":"checkpoint-ms","ms":N}`: checkpoint every N ms from now on, 0 = off
  *   (benchmarks alternate on and off in one run, so both see the same JIT and host).
+ * - `{"t":"checkpoint-now"}`: take a checkpoint now (the dashboard's button);
+ *   the kernel logs the epoch once it has committed.
  * - `{"t":"inject","target":NAME,"fault":KIND,"seed":N}`: make a component
  *   commit a fault (docs/FAULTS.md); refused unless `--fault-injection`.
  *
@@ -20,10 +22,12 @@ import { FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
 /** One command on the port. */
 export type MachineCommand =
   | { t: "checkpoint-ms"; ms: number }
+  | { t: "checkpoint-now" }
   | { t: "inject"; target: string; fault: FaultKind; seed: number };
 
 /** The commands as the supervisor's words, for help and error messages. */
 export const COMMAND_USAGE = `checkpoint-ms N (0…${CHECKPOINT_PERIOD_MS_MAX}, 0 = off) | ` +
+  `checkpoint-now | ` +
   `inject TARGET FAULT [SEED] (with --fault-injection; FAULT one of ${FAULT_KINDS.join(", ")})`;
 
 /** Parses a checkpoint period given as text (the flag, the supervisor's words). */
@@ -50,6 +54,8 @@ export function toCommand(cmd: unknown): MachineCommand {
   switch (c.t) {
     case "checkpoint-ms":
       return { t: "checkpoint-ms", ms: checkCheckpointMs(c.ms, "checkpoint-ms") };
+    case "checkpoint-now":
+      return { t: "checkpoint-now" };
     case "inject":
       if (typeof c.target !== "string" || !FAULT_KINDS.includes(c.fault as FaultKind)) {
         throw new Error(
@@ -73,6 +79,8 @@ export function parseCommandWords(line: string): MachineCommand {
   switch (verb) {
     case "checkpoint-ms":
       return { t: verb, ms: parseCheckpointMs(rest[0] ?? "", verb) };
+    case "checkpoint-now":
+      return { t: verb };
     case "inject":
       return toCommand({
         t: verb,

@@ -45,6 +45,11 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
     case "checkpoint-ms":
       kernel?.checkpoints.setPeriod(msg.ms);
       break;
+    case "checkpoint-now":
+      kernel?.checkpoints.waitCovering().then((epoch) =>
+        toBoard({ t: "log", text: `kernel: checkpoint on request committed at epoch ${epoch}` })
+      );
+      break;
     case "committed":
       kernel?.checkpoints.recycle(msg.staging);
       kernel?.checkpoints.onCommitted(msg.epoch);

@@ -28,6 +28,12 @@ import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
 import { SwitchProcess } from "./net_process.ts";
 import { APPS } from "../servers/init/config.ts";
+import {
+  DASHBOARD_MACHINE_FLAGS,
+  DASHBOARD_PORT_DEFAULT,
+  startDashboard,
+  type SupervisorDashboard,
+} from "./dashboard/mod.ts";
 
 /** The supervisor's own flags; every other flag is a machine flag (hw/machine.ts). */
 export const SUPERVISOR_FLAGS = {
@@ -62,6 +68,22 @@ export const SUPERVISOR_FLAGS = {
     arg: "N",
     help: "the port the shell (--apps shell) listens on (default 2323)",
   },
+  dashboard: {
+    type: "boolean",
+    default: false,
+    help:
+      `serve the live dashboard on http://127.0.0.1:${DASHBOARD_PORT_DEFAULT} (it outlives machine crashes)`,
+  },
+  "dashboard-port": {
+    type: "string",
+    arg: "N",
+    help: "serve the dashboard on this port instead (implies --dashboard)",
+  },
+  "power-button": {
+    type: "boolean",
+    default: false,
+    help: "let the dashboard cut the power (SIGKILL the machine; --restart-on-crash resumes it)",
+  },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -80,6 +102,9 @@ interface SupervisorFlags {
   runForS?: number;
   restartOnCrash: boolean;
   net: boolean;
+  /** The dashboard's port, when it is on. */
+  dashboardPort?: number;
+  powerButton: boolean;
   imagePath: string;
   machineArgs: string[];
 }
@@ -117,7 +142,14 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     tokens: true,
   });
   if (values.help) {
-    return { help: true, restartOnCrash: false, net: false, imagePath: "", machineArgs: [] };
+    return {
+      help: true,
+      restartOnCrash: false,
+      net: false,
+      powerButton: false,
+      imagePath: "",
+      machineArgs: [],
+    };
   }
   const machineArgs: string[] = [];
   for (const t of tokens) {
@@ -143,14 +175,30 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
       throw new Error(`--run-for needs a number of seconds, got ${values["run-for"]}`);
     }
   }
+  const dashboardPort = parseDashboardPort(values.dashboard, values["dashboard-port"]);
+  if (dashboardPort !== undefined) {
+    for (const f of DASHBOARD_MACHINE_FLAGS) if (!machineArgs.includes(f)) machineArgs.push(f);
+  }
   return {
     help: false,
     runForS,
     restartOnCrash: values["restart-on-crash"],
     net: values.net,
+    dashboardPort,
+    powerButton: values["power-button"],
     imagePath: values.image,
     machineArgs,
   };
+}
+
+/** The dashboard's port from `--dashboard` and `--dashboard-port N` (0: any free one); undefined: off. */
+function parseDashboardPort(on: boolean, port: string | undefined): number | undefined {
+  if (port === undefined) return on ? DASHBOARD_PORT_DEFAULT : undefined;
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff) {
+    throw new Error(`--dashboard-port must be a port number in 0…65535, got ${port}`);
+  }
+  return n;
 }
 
 const out = (s: string) => console.log(s);
@@ -233,13 +281,41 @@ async function main(): Promise<number> {
     ? await startSwitch(`${flags.imagePath}.link`)
     : undefined;
   if (net) args = [...args, "--net-link", net.linkPath];
+  let dashboard: SupervisorDashboard | undefined;
   try {
-    return await superviseMachine(flags, args, view, {
+    if (flags.dashboardPort !== undefined) {
+      dashboard = await startDashboard(flags.dashboardPort, {
+        checkpoint: opensCommandPort(args),
+        inject: args.includes("--fault-injection"),
+        powerCut: flags.powerButton,
+      }, () => machine);
+      out(`[boot] dashboard on http://127.0.0.1:${dashboard.port}/`);
+    }
+    const status = await superviseMachine(flags, args, view, {
       stop,
       stopping: () => stopping,
-      setMachine: (m) => machine = m,
+      setMachine: (m) => {
+        machine = m;
+        dashboard?.watch(m);
+      },
     });
+    if (dashboard && !stopping) {
+      out("[boot] the machine is off; the dashboard stays up until Ctrl-C");
+      await new Promise<void>((resolve) => {
+        Deno.addSignalListener("SIGINT", resolve);
+        Deno.addSignalListener("SIGTERM", resolve);
+      });
+    }
+    return status;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    console.error(
+      `error E_BAD_ARGUMENT: the dashboard's port ${flags.dashboardPort} is in use: ` +
+        "pick another with --dashboard-port N",
+    );
+    return 2;
   } finally {
+    await dashboard?.close();
     await net?.stop();
   }
 }

@@ -154,6 +154,8 @@ export type BoardToKernel =
     timerPort: MessagePort;
   }
   | { t: "checkpoint-ms"; ms: number }
+  /** The command port's `checkpoint-now`: take one now (as `checkpoint_wait` would). */
+  | { t: "checkpoint-now" }
   | { t: "committed"; epoch: number; staging: ArrayBuffer }
   | { t: "loaded"; reqId: number }
   | { t: "worker-failed"; threadId: number; message: string }

@@ -12,6 +12,8 @@ import { removeImage, tempImage } from "../helpers.ts";
 
 Deno.test("commands: words and JSON give the same commands; bad ones say what is allowed", () => {
   assert.deepEqual(parseCommandWords("checkpoint-ms 5"), { t: "checkpoint-ms", ms: 5 });
+  assert.deepEqual(parseCommandWords("checkpoint-now"), { t: "checkpoint-now" });
+  assert.deepEqual(toCommand({ t: "checkpoint-now" }), { t: "checkpoint-now" });
   assert.deepEqual(parseCommandWords("  inject fs throw 7 "), {
     t: "inject",
     target: "fs",
