@@ -40,7 +40,7 @@ const SCRIPT = `
 const BUCKETS = ${JSON.stringify(PAUSE_BUCKETS_US)};
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-const us = (n) => n >= 1000 ? (n / 1000).toFixed(1) + " ms" : Math.round(n) + " µs";
+const us = (n) => n >= 1000 ? +(n / 1000).toFixed(1) + " ms" : Math.round(n) + " µs";
 let state = null;
 
 function table(head, rows) {
@@ -55,14 +55,15 @@ function drawHistogram(h) {
     const bh = Math.round((c / max) * H);
     svg += '<rect x="' + (i * bw + 2) + '" y="' + (H - bh) + '" width="' + (bw - 4) + '" height="' + bh + '" fill="#4a78c2"><title>' + c + "</title></rect>";
     const label = i < BUCKETS.length ? "≤" + us(BUCKETS[i]) : ">" + us(BUCKETS[BUCKETS.length - 1]);
-    svg += '<text x="' + (i * bw + bw / 2) + '" y="' + (H + 12) + '" font-size="9" text-anchor="middle">' + label + "</text>";
+    svg += '<text x="' + (i * bw + bw / 2) + '" y="' + (H + 12) + '" font-size="7.5" text-anchor="middle">' + label + "</text>";
     svg += '<text x="' + (i * bw + bw / 2) + '" y="' + (H + 24) + '" font-size="9" text-anchor="middle" fill="#555">' + c + "</text>";
   });
   return svg + "</svg>";
 }
 
 function drawTimeline(s) {
-  const W = 400, H = 130, span = 60000, now = Date.now(), x = (t) => W - ((now - t) / span) * W;
+  const now = Date.now(), first = Math.min(now, ...s.log.map((e) => e.atMs));
+  const W = 400, H = 130, span = Math.min(60000, Math.max(10000, now - first)), x = (t) => W - ((now - t) / span) * W;
   const tl = s.checkpoints.timeline.filter((e) => now - e.atMs < span);
   const rel = s.checkpoints.releases.filter((e) => now - e.atMs < span);
   const maxPause = Math.max(100, ...tl.map((e) => e.pauseUs));
@@ -82,7 +83,7 @@ function drawTimeline(s) {
     svg += '<rect x="' + x(e.atMs) + '" y="65" width="1.5" height="' + h + '" fill="#2e9d57"><title>epoch ' + e.epoch + " committed: " + e.bytes + " held bytes released</title></rect>";
   }
   svg += '<text x="2" y="10" font-size="9">pause (max ' + us(maxPause) + ')</text><text x="2" y="' + (H - 2) + '" font-size="9">held output released at commit (max ' + maxBytes + ' B)</text>';
-  svg += '<text x="0" y="' + (H + 12) + '" font-size="9">−60 s</text><text x="' + W + '" y="' + (H + 12) + '" font-size="9" text-anchor="end">now</text>';
+  svg += '<text x="0" y="' + (H + 12) + '" font-size="9">−' + Math.round(span / 1000) + ' s</text><text x="' + W + '" y="' + (H + 12) + '" font-size="9" text-anchor="end">now</text>';
   return svg + "</svg>";
 }
 
@@ -204,7 +205,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
     committed <b id="ckpt-committed">0</b> · asked for here <b id="ckpt-requested">0</b>,
     committed <b id="ckpt-done">0</b>
     <h3>Pause histogram</h3><div id="histogram-box"></div>
-    <h3>Timeline (last 60 s; red: machine down)</h3><div id="timeline-box"></div>
+    <h3>Timeline (up to 60 s; red: machine down)</h3><div id="timeline-box"></div>
   </section>
   <section><h2>Network output (held until commit / released)</h2><div id="net"></div></section>
   <section><h2>IPC traffic</h2><div id="ipc"><span class="muted">with --report-ms</span></div></section>
