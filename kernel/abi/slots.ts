@@ -13,7 +13,8 @@
  *
  * The root task (init) also holds the timer IRQ in {@link INIT_TIMER_IRQ_SLOT}
  * and the NIC's transmit ring, receive PMO and IRQ in {@link INIT_NIC_TX_SLOT},
- * {@link INIT_NIC_RX_SLOT} and {@link INIT_NIC_IRQ_SLOT}.
+ * {@link INIT_NIC_RX_SLOT} and {@link INIT_NIC_IRQ_SLOT}, and the system monitor in
+ * {@link INIT_MONITOR_SLOT}.
  *
  * @module
  */
@@ -41,6 +42,8 @@ export const INIT_NIC_TX_SLOT = 3;
 export const INIT_NIC_RX_SLOT = 4;
 /** Slot of the NIC's IRQ (raised when the receive ring has new frames) in the root task's cap group. */
 export const INIT_NIC_IRQ_SLOT = 5;
+/** Slot of the system monitor (kernel/objects/monitor.ts) in the root task's cap group. */
+export const INIT_MONITOR_SLOT = 6;
 /** Key of a thread's start args that holds its named capabilities (name → slot). */
 export const CAPS_ARG = "caps";
 
