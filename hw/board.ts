@@ -60,6 +60,7 @@ import { textLines } from "./text_lines.ts";
 import { programWorker, ThreadWorkers } from "./workers.ts";
 import { toCommand } from "./commands.ts";
 import { Nic } from "./nic.ts";
+import type { NetOutput } from "./nic_output.ts";
 import { nicTableBytes } from "../kernel/abi/nic_rx.ts";
 import type { MonitorEvent, SystemReport, ToBoard } from "../kernel/abi/report.ts";
 
@@ -95,7 +96,12 @@ export type MachineLine =
    * A structured event (crash, restart, dead, rollback, inject,
    * checkpoint-now, power-cut): a diagnostic, out at once like a log line.
    */
-  | ({ t: "event" } & MonitorEvent);
+  | ({ t: "event" } & MonitorEvent)
+  /**
+   * With --report-ms N and a network link: each connection's outbound bytes
+   * released to the switch and still held for a commit (hw/nic_output.ts), every N ms.
+   */
+  | { t: "net"; conns: NetOutput[] };
 
 /** Exit code of a machine stopped by a simulated power failure (as if SIGKILLed). */
 export const EXIT_POWER_FAILURE = 137;
@@ -178,6 +184,8 @@ export class Board {
   /** Statistics not yet reported (--report-checkpoints), and when the last report went out. */
   private unreported: CheckpointStats[] = [];
   private reportedAt = 0;
+  /** When the last `{t:"net"}` line went out (--report-ms). */
+  private netReportedAt = 0;
   /** The checkpoint period now: the flag's, until a `checkpoint-ms` command. */
   private checkpointMs: number;
   private bootStarted = performance.now();
@@ -206,7 +214,9 @@ export class Board {
       this.releaseIfNotCheckpointing();
       this.nic.tick();
       if (performance.now() - this.reportedAt >= REPORT_EVERY_MS) this.reportCheckpoints();
+      this.reportNet();
     }, 1);
+    if (this.config.reportMs > 0) this.nic.countOutput();
     if (this.config.commands || this.config.faultInjection) this.readCommands();
     this.nic.start();
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
@@ -541,6 +551,15 @@ export class Board {
   }
 
   /** Emits the statistics of the checkpoints committed since the last report. */
+  /** With --report-ms N: the NIC's held and released output per connection, every N ms. */
+  private reportNet(): void {
+    const now = performance.now();
+    if (this.config.reportMs === 0 || now - this.netReportedAt < this.config.reportMs) return;
+    this.netReportedAt = now;
+    const conns = this.nic.outputReport();
+    if (conns) emit({ t: "net", conns });
+  }
+
   private reportCheckpoints(): void {
     this.reportedAt = performance.now();
     if (this.unreported.length === 0) return;

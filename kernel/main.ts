@@ -18,6 +18,25 @@ function toBoard(msg: ToBoard, transfer?: Transferable[]): void {
   self.postMessage(msg, { transfer: transfer ?? [] });
 }
 
+/**
+ * The command port's `checkpoint-now` (the dashboard's button): a checkpoint
+ * cut now, and once it has committed the `checkpoint-now` event with its
+ * figures, as the monitor's `checkpoint_now` call sends.
+ */
+function checkpointNow(k: Kernel): void {
+  if (k.checkpoints.period === 0) {
+    return k.log("kernel: checkpoint-now refused: checkpoints are off (checkpoint-ms 0)");
+  }
+  k.checkpoints.waitCovering().then((epoch) => {
+    const stats = k.checkpoints.committed(epoch);
+    const figures = stats
+      ? `: pause ${stats.pauseUs.toFixed(0)} us, commit ${stats.commitUs.toFixed(0)} us, ` +
+        `${stats.dirtyPages} pages`
+      : "";
+    k.event("checkpoint-now", "command-port", `checkpoint ${epoch} taken on request${figures}`);
+  });
+}
+
 self.onmessage = (e: MessageEvent<BoardToKernel>) => {
   const msg = e.data;
   switch (msg.t) {
@@ -47,9 +66,7 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       kernel?.checkpoints.setPeriod(msg.ms);
       break;
     case "checkpoint-now":
-      kernel?.checkpoints.waitCovering().then((epoch) =>
-        toBoard({ t: "log", text: `kernel: checkpoint on request committed at epoch ${epoch}` })
-      );
+      if (kernel) checkpointNow(kernel);
       break;
     case "committed":
       kernel?.checkpoints.recycle(msg.staging);

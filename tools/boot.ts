@@ -29,10 +29,10 @@ import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
 import { SwitchProcess } from "./net_process.ts";
 import { APPS } from "../servers/init/config.ts";
 import {
-  DASHBOARD_MACHINE_FLAGS,
   DASHBOARD_PORT_DEFAULT,
   startDashboard,
   type SupervisorDashboard,
+  withDashboardFlags,
 } from "./dashboard/mod.ts";
 
 /** The supervisor's own flags; every other flag is a machine flag (hw/machine.ts). */
@@ -176,9 +176,7 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     }
   }
   const dashboardPort = parseDashboardPort(values.dashboard, values["dashboard-port"]);
-  if (dashboardPort !== undefined) {
-    for (const f of DASHBOARD_MACHINE_FLAGS) if (!machineArgs.includes(f)) machineArgs.push(f);
-  }
+  const args = dashboardPort === undefined ? machineArgs : withDashboardFlags(machineArgs);
   return {
     help: false,
     runForS,
@@ -187,7 +185,7 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     dashboardPort,
     powerButton: values["power-button"],
     imagePath: values.image,
-    machineArgs,
+    machineArgs: args,
   };
 }
 
@@ -270,6 +268,7 @@ function render(line: MachineLine, view: ConsoleView): void {
     case "halt":
       return out(`[boot] halted cleanly at checkpoint epoch ${line.epoch}`);
     case "checkpoints":
+    case "net":
       return;
     case "digest":
       return out(`[boot] state digest at epoch ${line.epoch} (${line.when}): ${line.digest}`);

@@ -140,7 +140,7 @@ Deno.test("dashboard in Chromium: shows the system, a SIGKILL and its resume, a 
     );
     assert.ok(afterCut.epoch >= resumed.epoch);
 
-    const png = await page.screenshot(1400, 1000);
+    const png = await page.screenshot(1400, 1300);
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG"); // "PNG"
     const dir = await Deno.makeTempDir({ prefix: "tardigrade-dashboard-shot-" });
     const shot = `${dir}/dashboard.png`;

@@ -16,8 +16,17 @@ import { type DashboardActions, DashboardHub, serveDashboard } from "./server.ts
 
 export { ACTION_FLAGS, DASHBOARD_PORT_DEFAULT } from "./server.ts";
 
-/** The machine flags the dashboard needs the machine to run with (added when missing). */
-export const DASHBOARD_MACHINE_FLAGS = ["--report-checkpoints"];
+/** The machine flags the dashboard needs, each with its value if it takes one (added when missing). */
+export const DASHBOARD_MACHINE_FLAGS: string[][] = [
+  ["--report-checkpoints"],
+  ["--report-ms", "500"],
+];
+
+/** `machineArgs` with every flag of {@link DASHBOARD_MACHINE_FLAGS} it lacks. */
+export function withDashboardFlags(machineArgs: string[]): string[] {
+  const missing = DASHBOARD_MACHINE_FLAGS.filter(([flag]) => !machineArgs.includes(flag));
+  return [...machineArgs, ...missing.flat()];
+}
 
 /** The dashboard of one supervisor. */
 export interface SupervisorDashboard {

@@ -29,6 +29,7 @@ section { background: #fff; border-radius: 6px; padding: .6em 1em; box-shadow: 0
 section h2 { font-size: 1em; margin: .2em 0 .5em; }
 table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .1em .4em; border-bottom: 1px solid #eee; }
 th { font-weight: 600; color: #555; } .num { text-align: right; font-variant-numeric: tabular-nums; }
+#caps { max-height: 24em; overflow: auto; }
 #log { max-height: 18em; overflow: auto; font: 12px ui-monospace, monospace; }
 .k-crash, .k-error, .k-dead { color: #d33a2c; } .k-resume, .k-restart { color: #2e7d32; }
 button { margin-right: .4em; } button:disabled { opacity: .5; }
@@ -87,10 +88,12 @@ function drawTimeline(s) {
   return svg + "</svg>";
 }
 
-function renderReport(r) {
-  if (!r) return;
-  $("components").innerHTML = table(["component", "thread", "state", "policy", "restarts"],
-    r.groups.flatMap((g) => g.threads.map((t) => [g.name, t.id, t.state, t.policy, t.restarts])));
+function renderReport(s) {
+  const r = s.report, phase = s.machine.phase;
+  const out = new Map(s.components.map((c) => [c.thread, c.releasedBytes]));
+  const stale = phase === "running" ? "" : " (before: machine " + phase + ")";
+  $("components").innerHTML = table(["component", "thread", "state", "policy", "restarts", "console bytes out"],
+    r.groups.flatMap((g) => g.threads.map((t) => [g.name, t.id, t.state + stale, t.policy, t.restarts, out.get(t.id) ?? 0])));
   $("caps").innerHTML = r.groups.map((g) => "<b>" + esc(g.name) + "</b><pre>" + esc(capTree(g)) + "</pre>").join("");
   $("ipc").innerHTML = table(["conn", "client", "server", "requests", "bytes", "pending"],
     r.ipc.connections.filter((c) => !c.closed).map((c) => [c.id, groupName(r, c.clientGroup), groupName(r, c.serverGroup), c.requests ?? "–", c.requestBytes ?? "–", c.pendingRequests ?? "–"]));
@@ -137,7 +140,7 @@ function render(s) {
   $("ckpt-done").textContent = c.requestedCommitted;
   $("histogram-box").innerHTML = drawHistogram(c.pauseHistogram);
   $("timeline-box").innerHTML = drawTimeline(s);
-  if (s.report) renderReport(s.report);
+  if (s.report) renderReport(s);
   else $("components").innerHTML = table(["component", "thread", "state", "console bytes out"],
     s.components.map((x) => [x.name, x.thread, m.phase === "running" ? "running" : m.phase, x.releasedBytes]));
   $("net").innerHTML = s.net && s.net.length ? table(["connection", "port", "held bytes", "released bytes"],
@@ -202,16 +205,16 @@ export const DASHBOARD_PAGE = `<!doctype html>
   </section>
   <section><h2>Components</h2><div id="components"></div></section>
   <section><h2>Checkpoints</h2>
-    committed <b id="ckpt-committed">0</b> · asked for here <b id="ckpt-requested">0</b>,
-    committed <b id="ckpt-done">0</b>
+    committed <b id="ckpt-committed">0</b> · asked for here <b id="ckpt-requested">0</b> ·
+    taken on request <b id="ckpt-done">0</b>
     <h3>Pause histogram</h3><div id="histogram-box"></div>
     <h3>Timeline (up to 60 s; red: machine down)</h3><div id="timeline-box"></div>
   </section>
+  <section><h2>Crashes, restarts, resumes</h2><div id="log"></div></section>
   <section><h2>Network output (held until commit / released)</h2><div id="net"></div></section>
   <section><h2>IPC traffic</h2><div id="ipc"><span class="muted">with --report-ms</span></div></section>
-  <section><h2>Capability tree</h2><div id="caps"><span class="muted">with --report-ms</span></div></section>
   <section><h2>NVM use</h2><div id="nvm"><span class="muted">with --report-ms</span></div></section>
-  <section><h2>Crashes, restarts, resumes</h2><div id="log"></div></section>
+  <section><h2>Capability tree</h2><div id="caps"><span class="muted">with --report-ms</span></div></section>
 </main>
 <script>${SCRIPT}</script>
 </body></html>

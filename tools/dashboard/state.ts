@@ -22,6 +22,8 @@
 
 import type { MachineLine } from "../../hw/board.ts";
 import type { CheckpointStats } from "../../kernel/abi/protocol.ts";
+import type { SystemReport } from "../../kernel/abi/report.ts";
+import type { NetOutput } from "../../hw/nic_output.ts";
 
 /** Log entries kept (oldest dropped first). */
 export const LOG_ENTRIES_MAX = 200;
@@ -87,7 +89,10 @@ export interface ReleaseEntry {
 export interface CheckpointsView {
   /** Committed checkpoints whose statistics arrived (--report-checkpoints). */
   committed: number;
-  /** Checkpoints asked for from the dashboard, and those the kernel said committed. */
+  /**
+   * Checkpoints asked for from the dashboard, and those taken on request
+   * that committed (the kernel's `checkpoint-now` events: the dashboard's and the shell's).
+   */
   requested: number;
   requestedCommitted: number;
   /** Count per bucket of {@link PAUSE_BUCKETS_US}, plus one for longer pauses. */
@@ -128,6 +133,16 @@ export interface DashboardState {
   allowed: ActionsAllowed;
   machine: MachineView;
   components: ComponentView[];
+  /**
+   * The newest system report (--report-ms; kernel/abi/report.ts): cap
+   * groups, threads, capabilities, IPC, memory. Kept while the machine is
+   * down (`reportAtMs` says how old it is): the page shows it as the state
+   * before the crash.
+   */
+  report: SystemReport | null;
+  reportAtMs: number | null;
+  /** Network output per connection, released and held (the newest `{t:"net"}` line). */
+  net: NetOutput[];
   checkpoints: CheckpointsView;
   outages: Outage[];
   log: LogEntry[];
@@ -156,6 +171,9 @@ export function initialState(allowed: ActionsAllowed): DashboardState {
       lastExit: null,
     },
     components: [],
+    report: null,
+    reportAtMs: null,
+    net: [],
     checkpoints: {
       committed: 0,
       requested: 0,
@@ -168,9 +186,6 @@ export function initialState(allowed: ActionsAllowed): DashboardState {
     log: [],
   };
 }
-
-/** The kernel's answer to a `checkpoint-now` command (kernel/main.ts). */
-const CHECKPOINT_ON_REQUEST = /^kernel: checkpoint on request committed at epoch (\d+)$/;
 
 /**
  * The state after `input`. Returns `s` itself when the input changes
@@ -253,17 +268,28 @@ function onLine(s: DashboardState, line: MachineLine, atMs: number): DashboardSt
       };
     case "error":
       return { ...s, log: logged(s, atMs, "error", `${line.code}: ${line.text}`) };
-    case "log": {
-      const asked = CHECKPOINT_ON_REQUEST.exec(line.text);
-      if (!asked) return s;
-      const epoch = Number(asked[1]);
+    case "report":
       return {
         ...s,
-        machine: { ...m, epoch: Math.max(m.epoch, epoch) },
-        checkpoints: { ...s.checkpoints, requestedCommitted: s.checkpoints.requestedCommitted + 1 },
-        log: logged(s, atMs, "checkpoint-now", `checkpoint on request: epoch ${epoch}`, epoch),
+        report: line.report,
+        reportAtMs: atMs,
+        machine: { ...m, epoch: Math.max(m.epoch, line.report.epoch) },
+      };
+    case "net":
+      return { ...s, net: line.conns };
+    case "event": {
+      const who = line.thread === undefined ? line.component : `${line.component}#${line.thread}`;
+      const asked = line.kind === "checkpoint-now";
+      return {
+        ...s,
+        machine: { ...m, epoch: Math.max(m.epoch, line.epoch) },
+        checkpoints: asked
+          ? { ...s.checkpoints, requestedCommitted: s.checkpoints.requestedCommitted + 1 }
+          : s.checkpoints,
+        log: logged(s, atMs, line.kind, `${who}: ${line.text}`, line.epoch),
       };
     }
+    case "log":
     case "stage":
     case "digest":
       return s;
