@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { textLines } from "../../hw/text_lines.ts";
-import { removeImage, tempImage } from "../helpers.ts";
+import { removeImage, TASK_RUN_ARGS, tempImage } from "../helpers.ts";
 import { HeadlessChromium, type PageSession } from "./headless_chromium.ts";
 
 const BOOT = new URL("../../tools/boot.ts", import.meta.url).pathname;
@@ -61,13 +61,7 @@ const SHOWN = `(() => {
 async function startSupervisor(image: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      "--allow-env",
-      "--allow-net=127.0.0.1",
+      ...TASK_RUN_ARGS,
       BOOT,
       "--image",
       image,
