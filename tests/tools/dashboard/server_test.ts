@@ -102,7 +102,8 @@ Deno.test("server: allowed actions run; a bad inject is 400; a failing one is 40
 
 Deno.test("server: /events sends the state, then each new version", async () => {
   await withServer({}, async (base, hub) => {
-    const res = await fetch(`${base}/events`);
+    // A bound, not a timing: a stream that stops sending fails the test instead of hanging it.
+    const res = await fetch(`${base}/events`, { signal: AbortSignal.timeout(30_000) });
     assert.equal(res.headers.get("content-type"), "text/event-stream");
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     const states: { version: number; machine: { pid: number | null } }[] = [];
