@@ -86,7 +86,7 @@ export type MachineLine =
   }
   | { t: "boot"; fresh: boolean; epoch: number }
   /** With --report-checkpoints: the statistics of the checkpoints committed since the last such line. */
-  | { t: "checkpoints"; stats: CheckpointStats[] }
+  | { t: "checkpoints"; stats: CommittedStats[] }
   | { t: "error"; code: string; text: string }
   | { t: "halt"; epoch: number }
   | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" }
@@ -102,6 +102,12 @@ export type MachineLine =
    * released to the switch and still held for a commit (hw/nic_output.ts), every N ms.
    */
   | { t: "net"; conns: NetOutput[] };
+
+/** A committed checkpoint's statistics: the kernel's pause figures and the board's commit. */
+export type CommittedStats = CheckpointStats & {
+  /** The board's write of the checkpoint's pages and its commit record to the image, in µs. */
+  commitUs: number;
+};
 
 /** Exit code of a machine stopped by a simulated power failure (as if SIGKILLed). */
 export const EXIT_POWER_FAILURE = 137;
@@ -182,7 +188,7 @@ export class Board {
   /** Lines of the image's openReport logged so far. */
   private imageLinesShown = 0;
   /** Statistics not yet reported (--report-checkpoints), and when the last report went out. */
-  private unreported: CheckpointStats[] = [];
+  private unreported: CommittedStats[] = [];
   private reportedAt = 0;
   /** When the last `{t:"net"}` line went out (--report-ms). */
   private netReportedAt = 0;
@@ -466,6 +472,7 @@ export class Board {
 
   /** Writes a checkpoint's pages, commits it, then releases the output it covers. */
   private commit(msg: Extract<KernelToBoard, { t: "commit" }>): void {
+    const t0 = performance.now();
     try {
       this.persist(msg);
     } catch (e) {
@@ -478,7 +485,9 @@ export class Board {
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     this.nic.release(msg.nicTxHead);
     this.nic.commitTable(msg.nicTable);
-    if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
+    if (this.config.reportCheckpoints) {
+      this.unreported.push({ ...msg.stats, commitUs: (performance.now() - t0) * 1000 });
+    }
     if (msg.stats.digest) {
       emit({ t: "digest", epoch: msg.epoch, digest: msg.stats.digest, when: "commit" });
     }

@@ -25,8 +25,9 @@ Deno.test("nic output: released by stream offset, held beyond it, ports from the
   ]);
 });
 
-Deno.test("nic output: bytes that are not whole frames count nothing", () => {
+Deno.test("nic output: bytes that are not whole frames, or not frames at all, count nothing", () => {
   const count = new NicOutputCount();
   count.sent(data(1, 0, "hello").subarray(0, 10));
+  count.sent(new Uint8Array(40).fill(0xff)); // no frame: a header of garbage
   assert.deepEqual(count.report(new Uint8Array([1, 2, 3]), []), []);
 });

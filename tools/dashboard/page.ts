@@ -67,7 +67,7 @@ function drawTimeline(s) {
   const W = 400, H = 130, span = Math.min(60000, Math.max(10000, now - first)), x = (t) => W - ((now - t) / span) * W;
   const tl = s.checkpoints.timeline.filter((e) => now - e.atMs < span);
   const rel = s.checkpoints.releases.filter((e) => now - e.atMs < span);
-  const maxPause = Math.max(100, ...tl.map((e) => e.pauseUs));
+  const maxPause = Math.max(100, ...tl.map((e) => e.pauseUs + e.commitUs));
   const maxBytes = Math.max(1, ...rel.map((e) => e.bytes));
   let svg = '<svg id="timeline" width="100%" viewBox="0 0 ' + W + " " + (H + 16) + '">';
   for (const o of s.outages) {
@@ -76,14 +76,16 @@ function drawTimeline(s) {
   }
   svg += '<line x1="0" y1="60" x2="' + W + '" y2="60" stroke="#ccc"/>';
   for (const e of tl) {
-    const h = (e.pauseUs / maxPause) * 55;
-    svg += '<rect x="' + x(e.atMs) + '" y="' + (60 - h) + '" width="1.5" height="' + h + '" fill="#4a78c2"><title>epoch ' + e.epoch + ": pause " + us(e.pauseUs) + "</title></rect>";
+    const h = (e.pauseUs / maxPause) * 55, c = (e.commitUs / maxPause) * 55;
+    const title = "<title>epoch " + e.epoch + ": pause " + us(e.pauseUs) + ", commit " + us(e.commitUs) + "</title>";
+    svg += '<rect x="' + x(e.atMs) + '" y="' + (60 - h) + '" width="1.5" height="' + h + '" fill="#4a78c2">' + title + "</rect>";
+    svg += '<rect x="' + x(e.atMs) + '" y="' + (60 - h - c) + '" width="1.5" height="' + c + '" fill="#e08a1e">' + title + "</rect>";
   }
   for (const e of rel) {
     const h = (e.bytes / maxBytes) * 55;
     svg += '<rect x="' + x(e.atMs) + '" y="65" width="1.5" height="' + h + '" fill="#2e9d57"><title>epoch ' + e.epoch + " committed: " + e.bytes + " held bytes released</title></rect>";
   }
-  svg += '<text x="2" y="10" font-size="9">pause (max ' + us(maxPause) + ')</text><text x="2" y="' + (H - 2) + '" font-size="9">held output released at commit (max ' + maxBytes + ' B)</text>';
+  svg += '<text x="2" y="10" font-size="9"><tspan fill="#4a78c2">pause</tspan> + <tspan fill="#e08a1e">commit</tspan> (max ' + us(maxPause) + ')</text><text x="2" y="' + (H - 2) + '" font-size="9">held output released at commit (max ' + maxBytes + ' B)</text>';
   svg += '<text x="0" y="' + (H + 12) + '" font-size="9">−' + Math.round(span / 1000) + ' s</text><text x="' + W + '" y="' + (H + 12) + '" font-size="9" text-anchor="end">now</text>';
   return svg + "</svg>";
 }

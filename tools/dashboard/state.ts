@@ -20,8 +20,7 @@
  * @module
  */
 
-import type { MachineLine } from "../../hw/board.ts";
-import type { CheckpointStats } from "../../kernel/abi/protocol.ts";
+import type { CommittedStats, MachineLine } from "../../hw/board.ts";
 import type { SystemReport } from "../../kernel/abi/report.ts";
 import type { NetOutput } from "../../hw/nic_output.ts";
 
@@ -74,6 +73,8 @@ export interface TimelineEntry {
   atMs: number;
   epoch: number;
   pauseUs: number;
+  /** The board's write and commit of it to the image. */
+  commitUs: number;
   dirtyPages: number;
 }
 
@@ -325,7 +326,7 @@ function onReady(
   };
 }
 
-function onCheckpoints(s: DashboardState, stats: CheckpointStats[], atMs: number): DashboardState {
+function onCheckpoints(s: DashboardState, stats: CommittedStats[], atMs: number): DashboardState {
   if (stats.length === 0) return s;
   const c = s.checkpoints;
   const pauseHistogram = [...c.pauseHistogram];
@@ -334,6 +335,7 @@ function onCheckpoints(s: DashboardState, stats: CheckpointStats[], atMs: number
     atMs,
     epoch: st.epoch,
     pauseUs: st.pauseUs,
+    commitUs: st.commitUs,
     dirtyPages: st.dirtyPages,
   }));
   const newest = Math.max(...stats.map((st) => st.epoch));

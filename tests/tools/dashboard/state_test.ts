@@ -15,8 +15,7 @@ import {
   pauseBucket,
   reduce,
 } from "../../../tools/dashboard/state.ts";
-import type { CheckpointStats } from "../../../kernel/abi/protocol.ts";
-import type { MachineLine } from "../../../hw/board.ts";
+import type { CommittedStats, MachineLine } from "../../../hw/board.ts";
 import type { SystemReport } from "../../../kernel/abi/report.ts";
 
 const ALLOWED = { checkpoint: true, inject: false, powerCut: true };
@@ -27,7 +26,7 @@ function run(inputs: DashboardInput[], from = initialState(ALLOWED)): DashboardS
 
 const line = (atMs: number, l: MachineLine): DashboardInput => ({ atMs, line: l });
 
-function stats(epoch: number, pauseUs: number): CheckpointStats {
+function stats(epoch: number, pauseUs: number): CommittedStats {
   return {
     epoch,
     freezeUs: 0,
@@ -38,6 +37,7 @@ function stats(epoch: number, pauseUs: number): CheckpointStats {
     dirtyPages: 1,
     cowPages: 0,
     objectRecords: 0,
+    commitUs: 2 * pauseUs,
   };
 }
 
@@ -55,7 +55,11 @@ Deno.test("reduce: a booted machine is running, with its pid, epoch, checkpoints
   assert.equal(s.machine.pid, 100);
   assert.equal(s.machine.epoch, 3);
   assert.equal(s.checkpoints.committed, 3);
-  assert.deepEqual(s.checkpoints.timeline.map((e) => e.epoch), [1, 2, 3]);
+  assert.deepEqual(s.checkpoints.timeline.map((e) => [e.epoch, e.pauseUs, e.commitUs]), [
+    [1, 50, 100],
+    [2, 300, 600],
+    [3, 90_000, 180_000],
+  ]);
   const h = s.checkpoints.pauseHistogram;
   assert.equal(h.length, PAUSE_BUCKETS_US.length + 1);
   assert.equal(h[pauseBucket(50)], 1);
