@@ -105,6 +105,7 @@ export const monitorSyscalls = {
   /**
    * Makes component `target` (a cap group name) commit fault `fault`
    * (CONTROL; E_DENIED without --fault-injection). Returns what was done.
+   * The caller's own component is refused (E_BAD_ARGUMENT).
    */
   fault_inject(k: KernelServices, t: LiveThread, args: unknown[]): string {
     monitorCap(k, t, args, MonitorRight.CONTROL, "fault_inject");
@@ -118,6 +119,15 @@ export const monitorSyscalls = {
       );
     }
     const seed = intArg("fault_inject", args, 3, "seed", 0, 0xffffffff, 1);
+    if (target === callerName(k, t)) {
+      // It would fail in the middle of the step that asked, and ask again after its restart.
+      throw new TardigradeError(
+        Err.E_BAD_ARGUMENT,
+        `fault_inject: "${target}" is the caller's own component; inject into it from the ` +
+          `machine's command port instead (--fault-injection, then \`inject ${target} ${fault}\`)`,
+        { argument: "target" },
+      );
+    }
     return k.inject(target, fault as FaultKind, seed);
   },
 

@@ -326,6 +326,9 @@ Deno.test("shell with --shell-control: crash fs restarts the file system and the
   const s = await Session.open(m.port);
   try {
     assert.ok((await s.ask("write /before kept")).ok);
+    const self = await s.ask("crash shell");
+    assert.equal(self.errno, "E_BAD_ARGUMENT", "the shell may not crash itself mid-step");
+    assert.match(self.message!, /own component/);
     const since = m.machine.lines.length;
     const crash = await s.ask("crash fs");
     assert.ok(crash.ok, crash.message);
