@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { exchange, type FsToolIo, toRequest } from "../../tools/fs.ts";
 import { InspectExit, runInspect } from "../../tools/inspect.ts";
+import { crc32 } from "../../hw/crc32.ts";
 import { imageLayout } from "../../hw/nvm_layout.ts";
 import { freePort } from "../../tools/echo_client.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
@@ -299,6 +300,28 @@ Deno.test("inspect: not an image, or no file, is exit 4; a bad flag is exit 2", 
   const h = await inspect(["--help"]);
   assert.equal(h.code, 0);
   for (const f of ["--json", "--depth", "--limit", "--help"]) assert.match(h.out, new RegExp(f));
+});
+
+Deno.test("inspect: an image of another format version is exit 4, E_IMAGE_VERSION", async () => {
+  const img = await copyOf("version");
+  const f = Deno.openSync(img, { read: true, write: true });
+  try {
+    for (const at of [0, 4096]) {
+      const sb = new Uint8Array(4096);
+      f.seekSync(at, Deno.SeekMode.Start);
+      f.readSync(sb);
+      const v = new DataView(sb.buffer);
+      v.setUint32(8, 3, true); // format version 3
+      v.setUint32(4092, crc32(sb.subarray(0, 4092)), true);
+      f.seekSync(at, Deno.SeekMode.Start);
+      f.writeSync(sb);
+    }
+  } finally {
+    f.close();
+  }
+  const r = await inspect([img, "--json"]);
+  assert.equal(r.code, InspectExit.UNREADABLE);
+  assert.equal(JSON.parse(r.out).error.name, "E_IMAGE_VERSION");
 });
 
 Deno.test("inspect tests: remove the shared image", async () => {

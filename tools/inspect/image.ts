@@ -20,23 +20,27 @@
  * @module
  */
 
-import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
+import { Err } from "../../kernel/abi/errors.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { crc32 } from "../../hw/crc32.ts";
 import { ImageFile } from "../../hw/nvm_file.ts";
 import {
   HEADER_TABLE_OFFSET,
-  IMAGE_FORMAT_VERSION,
   type ImageLayout,
   imageLayout,
   SLOT_DATA_CRC,
   SLOT_HEADER_BYTES,
   SLOT_HEADER_CRC_SPAN,
   slotName,
-  SUPERBLOCK_BYTES,
 } from "../../hw/nvm_layout.ts";
 import { newestCommittedSlot, slotHeaderEpoch } from "../../hw/nvm_slots.ts";
-import { decodeSuperblock, type SuperblockFields } from "../../hw/nvm_superblock.ts";
+import {
+  decodeSuperblocks,
+  newestValidSlot,
+  notAnImage,
+  noValidSuperblock,
+  type SuperblockFields,
+} from "../../hw/nvm_superblock.ts";
 
 /** One thing wrong with the image: where (a region, a page and slot, a record) and what. */
 export interface ImageProblem {
@@ -182,26 +186,12 @@ function readImage(file: ImageFile): InspectedImage {
   const fileBytes = file.size();
   const head = new Uint8Array(Math.min(fileBytes, HEADER_TABLE_OFFSET));
   file.read(0, head);
-  const decoded = [
-    decodeSuperblock(head.subarray(0, SUPERBLOCK_BYTES)),
-    decodeSuperblock(head.subarray(SUPERBLOCK_BYTES)),
-  ];
-  if (!decoded[0].hasMagic && !decoded[1].hasMagic) {
-    throw new TardigradeError(
-      Err.E_IMAGE_NOT_TARDIGRADE,
-      `${path} (${fileBytes} bytes) is not a Tardigrade image: neither superblock (at bytes 0 ` +
-        `and 4096) starts with its magic. Check the image path`,
-      { path },
-    );
-  }
-  const versioned = decoded.find((s) => s.crcOk && s.version !== IMAGE_FORMAT_VERSION);
-  if (versioned && !decoded.some((s) => s.fields)) {
-    throw new TardigradeError(
-      Err.E_IMAGE_VERSION,
-      `${path} has image format version ${versioned.version}; this build reads only ` +
-        `version ${IMAGE_FORMAT_VERSION}. Inspect it with the build that wrote it`,
-      { path, version: versioned.version },
-    );
+  const decoded = decodeSuperblocks(head);
+  if (!decoded[0].hasMagic && !decoded[1].hasMagic) throw notAnImage(path, fileBytes);
+  const chosen = newestValidSlot(decoded);
+  if (chosen < 0) {
+    const e = noValidSuperblock(path, decoded);
+    if (e.code === Err.E_IMAGE_VERSION) throw e; // another build's image: not damage
   }
   const superblocks: SuperblockReport[] = decoded.map((d, slot) => ({
     slot,
@@ -215,12 +205,6 @@ function readImage(file: ImageFile): InspectedImage {
       }
       : {}),
   }));
-  const valid = [0, 1].filter((i) => decoded[i].fields !== undefined);
-  const chosen = valid.length === 2
-    ? (decoded[1].fields!.epoch > decoded[0].fields!.epoch ? 1 : 0)
-    : valid.length === 1
-    ? valid[0]
-    : -1;
   const image = new InspectedImage(file, fileBytes, chosen, superblocks);
   superblockProblems(image);
   if (chosen < 0) return image;
