@@ -217,12 +217,14 @@ Deno.test("inspect while a machine runs on the image: exit 3, E_IMAGE_BUSY", asy
   assert.match(b.busyErr, /in use by another machine/);
 });
 
-Deno.test("inspect: a flipped byte in superblock 0 is exit 1 naming superblock 0", async () => {
+Deno.test("inspect: a flipped byte in superblock 0 is exit 1 naming it; the rest is still read", async () => {
   const img = await copyOf("sb0");
   flip(img, 100);
   const r = await inspect([img]);
   assert.equal(r.code, InspectExit.DAMAGED);
   assert.match(r.err, /superblock 0: has a bad checksum/);
+  const j = JSON.parse((await inspect([img, "--json"])).out);
+  assert.equal(j.kv.totalKeys, 4, "the other superblock's state is still reported");
 });
 
 Deno.test("inspect: both superblocks damaged is exit 1 naming both", async () => {

@@ -2,7 +2,9 @@
  * The inspector's report: every section read from one image, as one plain
  * object (what `--json` prints; render.ts draws it as text). A section that
  * meets damage records a problem naming where and stops; the sections after
- * it that need it are null.
+ * it that need it are null. Sections are read whenever the slot headers
+ * pass the live check, so a damaged superblock slot or page still leaves
+ * the rest of the report.
  *
  * Keys of {@link InspectReport} (stable; a new key may be added, none is
  * renamed or removed without raising `format`):
@@ -141,7 +143,10 @@ export function buildReport(image: InspectedImage, bounds: FsBounds): InspectRep
     fs: null,
     kv: null,
   };
-  if (problems.length === 0 && f && f.epoch > 0) sections(image, r, bounds);
+  // Damage elsewhere (a superblock slot, a page's data) leaves the rest worth showing; headers
+  // that fail the live check leave no page to trust.
+  const trusted = image.committed && !problems.some((p) => p.where === "slot headers");
+  if (trusted && f && f.epoch > 0) sections(image, r, bounds);
   r.verdict = problems.length === 0 ? "sound" : "damaged";
   return r;
 }
