@@ -125,12 +125,12 @@ function flip(path: string, offset: number): void {
   }
 }
 
-/** The slot of page 0 that holds its committed version, read from the raw header table. */
-function committedSlotOfPage0(path: string, epoch: number): number {
+/** The slot of `page` that holds its committed version, read from the raw header table. */
+function committedSlot(path: string, epoch: number, page = 0): number {
   const f = Deno.openSync(path);
   try {
     const h = new Uint8Array(32);
-    f.seekSync(8192, Deno.SeekMode.Start);
+    f.seekSync(8192 + page * 32, Deno.SeekMode.Start);
     f.readSync(h);
     const v = new DataView(h.buffer);
     const e = [v.getUint32(0, true), v.getUint32(16, true)].map((x) => (x <= epoch ? x : 0));
@@ -244,7 +244,7 @@ Deno.test("inspect: both superblocks damaged is exit 1 naming both", async () =>
 Deno.test("inspect: a flipped byte in a committed page's data is exit 1 naming page and slot", async () => {
   const b = await boot();
   const img = await copyOf("data");
-  const s = committedSlotOfPage0(img, b.haltEpoch);
+  const s = committedSlot(img, b.haltEpoch);
   const pageCount = new DataView(Deno.readFileSync(img).buffer).getUint32(12, true);
   flip(img, imageLayout(pageCount).dataOffset + s * 4096 + 10);
   const r = await inspect([img]);
@@ -252,10 +252,26 @@ Deno.test("inspect: a flipped byte in a committed page's data is exit 1 naming p
   assert.match(r.err, new RegExp(`page 0 slot ${s}: data crc wrong`));
 });
 
+Deno.test("inspect: a damaged page of the kv store's memory object names the page and the store", async () => {
+  const b = await boot();
+  const j = JSON.parse((await inspect([b.image, "--json"])).out);
+  const heap = j.memory.pmos.find((p: { id: number }) => p.id === j.kernel.kept["kv/heap"]);
+  const img = await copyOf("kvpage");
+  const s = committedSlot(img, b.haltEpoch, heap.nvmBase);
+  flip(img, imageLayout(j.committed.pageCount).dataOffset + (2 * heap.nvmBase + s) * 4096 + 5);
+  const r = JSON.parse((await inspect([img, "--json"])).out);
+  assert.equal(r.verdict, "damaged");
+  const where = `page ${heap.nvmBase} slot ${s}`;
+  assert.ok(r.problems.some((p: { where: string }) => p.where === where), where);
+  assert.ok(r.problems.some((p: { what: string }) => /reading the kv store/.test(p.what)));
+  assert.equal(r.kv, null);
+  assert.equal(r.fs.files, 3, "the other sections are still read");
+});
+
 Deno.test("inspect: a flipped byte in a committed slot header is exit 1, the live check names it", async () => {
   const b = await boot();
   const img = await copyOf("header");
-  const s = committedSlotOfPage0(img, b.haltEpoch);
+  const s = committedSlot(img, b.haltEpoch);
   flip(img, 8192 + s * 16 + 9); // its dataCrc
   const r = await inspect([img]);
   assert.equal(r.code, InspectExit.DAMAGED);

@@ -29,7 +29,7 @@ import {
   type RecordOf,
 } from "../../kernel/objects/records.ts";
 import { SlotNames } from "../../servers/runtime/names.ts";
-import { ImageDamaged, type InspectedImage } from "./image.ts";
+import { ImageDamaged, type ImageProblem, type InspectedImage } from "./image.ts";
 
 /** The committed kernel state. */
 export interface KernelView {
@@ -161,10 +161,11 @@ export interface KeptPmo {
 /**
  * Every PMO a cap group keeps by name in its slot record: the group's cap in
  * Slot.RECORD names the record PMO, whose entries name slots of the group,
- * whose caps name the PMOs. Records that fail to read are skipped (their
- * PMO's pages are checked with the rest, in the memory section).
+ * whose caps name the PMOs. A record that fails to read (a page's crc, an
+ * impossible count) is a problem in `problems`, and its group's names are
+ * left out.
  */
-export function keptPmos(k: KernelView): KeptPmo[] {
+export function keptPmos(k: KernelView, problems: ImageProblem[]): KeptPmo[] {
   const bySlot = new Map<string, CapRecord>();
   for (const c of k.ofKind(ObjKind.CAP)) bySlot.set(`${c.group}:${c.slot}`, c);
   const out: KeptPmo[] = [];
@@ -182,7 +183,13 @@ export function keptPmos(k: KernelView): KeptPmo[] {
         if (pmo?.kind === ObjKind.PMO) out.push({ group: g.name, name: name.slice(4), pmo });
       }
     } catch (e) {
-      if (!(e instanceof ImageDamaged) && !(e instanceof TardigradeError)) throw e;
+      if (e instanceof ImageDamaged) problems.push(e.problem);
+      else if (e instanceof TardigradeError) {
+        problems.push({
+          where: `slot record of cap group ${g.name} (PMO #${recPmo.id})`,
+          what: e.message,
+        });
+      } else throw e;
     }
   }
   return out;

@@ -158,7 +158,7 @@ function sections(image: InspectedImage, r: InspectReport, bounds: FsBounds): vo
   if (r.committed && typeof k.root.takenAtMs === "number") {
     r.committed.takenAt = new Date(k.root.takenAtMs).toISOString();
   }
-  const kept = keptPmos(k);
+  const kept = keptPmos(k, r.problems);
   r.capTree = capTree(k);
   r.kernel = kernelSection(k, r.capTree, kept.map((p) => [`${p.group}/${p.name}`, p.pmo.id]));
   const mem = memoryReport(image, k, kept, r.problems);
