@@ -61,6 +61,8 @@ export interface CheckpointControl {
   waitCovering(): Promise<number>;
   /** The figures of committed checkpoint `epoch` while it is among the recent ones. */
   committed(epoch: number): RecentCheckpoint | undefined;
+  /** The epoch the next capture will have (a cut from now on is that one's). */
+  readonly nextCaptureEpoch: number;
 }
 
 /** The kernel as the object modules, the dispatch and the supervisor see it. */

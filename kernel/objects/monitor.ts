@@ -9,10 +9,10 @@
  * CONTROL (the WRITE right) for `checkpoint_now`, `fault_inject` and
  * `power_cut`. `fault_inject` also needs the machine to run with
  * `--fault-injection` (E_DENIED otherwise), as the board's command port does.
- * `checkpoint_now` and `power_cut` wait for a checkpoint whose cut comes
- * after the call (as `checkpoint_wait` does: the caller parks meanwhile), so
- * a program that recorded its request before the call does not repeat it
- * after the resume.
+ * `checkpoint_now` waits for a checkpoint whose cut comes after the call (as
+ * `checkpoint_wait` does: the caller parks meanwhile). `power_cut` answers
+ * at once and cuts the power when that checkpoint has committed, so the
+ * step that asked is in it whole and is not repeated after the resume.
  *
  * @module
  */
@@ -57,15 +57,14 @@ function monitorCap(
   }
 }
 
-/** Waits for a checkpoint cut after the call; E_NOT_READY with checkpoints off. */
-async function covered(k: KernelServices, call: string): Promise<number> {
+/** E_NOT_READY with checkpoints off: nothing would commit. */
+function checkpointsOn(k: KernelServices, call: string): void {
   if (k.checkpoints.period === 0) {
     throw new TardigradeError(
       Err.E_NOT_READY,
       `${call}: checkpoints are off (checkpoint-ms 0); turn them on first`,
     );
   }
-  return await k.checkpoints.waitCovering();
 }
 
 /** Monitor system calls, by name. */
@@ -83,7 +82,8 @@ export const monitorSyscalls = {
     args: unknown[],
   ): Promise<RecentCheckpoint> {
     monitorCap(k, t, args, MonitorRight.CONTROL, "checkpoint_now");
-    const epoch = await covered(k, "checkpoint_now");
+    checkpointsOn(k, "checkpoint_now");
+    const epoch = await k.checkpoints.waitCovering();
     const stats = k.checkpoints.committed(epoch);
     if (!stats) {
       throw new TardigradeError(
@@ -105,6 +105,7 @@ export const monitorSyscalls = {
   /**
    * Makes component `target` (a cap group name) commit fault `fault`
    * (CONTROL; E_DENIED without --fault-injection). Returns what was done.
+   * The caller's own component is refused (E_BAD_ARGUMENT).
    */
   fault_inject(k: KernelServices, t: LiveThread, args: unknown[]): string {
     monitorCap(k, t, args, MonitorRight.CONTROL, "fault_inject");
@@ -118,21 +119,35 @@ export const monitorSyscalls = {
       );
     }
     const seed = intArg("fault_inject", args, 3, "seed", 0, 0xffffffff, 1);
+    if (target === callerName(k, t)) {
+      // It would fail in the middle of the step that asked, and ask again after its restart.
+      throw new TardigradeError(
+        Err.E_BAD_ARGUMENT,
+        `fault_inject: "${target}" is the caller's own component; inject into it from the ` +
+          `machine's command port instead (--fault-injection, then \`inject ${target} ${fault}\`)`,
+        { argument: "target" },
+      );
+    }
     return k.inject(target, fault as FaultKind, seed);
   },
 
   /**
-   * Cuts the power once a checkpoint cut after the call has committed
-   * (CONTROL): the board exits as a simulated power failure (137). Answers
-   * nothing a program could see.
+   * Arms a power cut (CONTROL): once the next checkpoint whose cut comes
+   * after this call has committed, the board exits as a simulated power
+   * failure (137). Answers at once with that checkpoint's epoch. Since a cut
+   * falls between steps, the caller's whole step (its record of the request,
+   * its reply) is in that checkpoint: after the resume it is not repeated.
    */
-  async power_cut(k: KernelServices, t: LiveThread, args: unknown[]): Promise<number> {
+  power_cut(k: KernelServices, t: LiveThread, args: unknown[]): number {
     monitorCap(k, t, args, MonitorRight.CONTROL, "power_cut");
-    const epoch = await covered(k, "power_cut");
+    checkpointsOn(k, "power_cut");
+    const epoch = k.checkpoints.nextCaptureEpoch;
     const name = callerName(k, t);
-    const reason = `asked by ${name} (thread ${t.rec.id}) after epoch ${epoch}`;
-    k.event("power-cut", name, `power cut ${reason}`, t.rec.id);
-    k.post({ t: "power-cut", reason });
+    k.checkpoints.waitCovering().then((committed) => {
+      const reason = `asked by ${name} (thread ${t.rec.id}), after epoch ${committed} committed`;
+      k.event("power-cut", name, `power cut ${reason}`, t.rec.id);
+      k.post({ t: "power-cut", reason });
+    });
     return epoch;
   },
 };

@@ -214,10 +214,11 @@ export class Sys {
     return this.raw("fault_inject", slot, target, fault, seed);
   }
   /**
-   * Cuts the power once a checkpoint covering the call has committed
-   * (CONTROL): the machine exits 137. Parks like {@link checkpointWait}.
+   * Arms a power cut (CONTROL): the machine exits 137 once the checkpoint
+   * that covers this call (and the step making it) has committed. Resolves
+   * at once with that checkpoint's epoch.
    */
   powerCut(slot: number): Promise<number> {
-    return this.send("power_cut", [slot], true);
+    return this.raw("power_cut", slot);
   }
 }

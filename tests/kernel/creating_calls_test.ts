@@ -67,6 +67,7 @@ function services(spawned: ThreadRecord[]): KernelServices {
     checkpoints: {
       committedEpoch: 0,
       period: 1,
+      nextCaptureEpoch: 1,
       committed: unused("checkpoints.committed"),
       counters: {
         taken: 0,
