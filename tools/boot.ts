@@ -327,6 +327,7 @@ async function main(): Promise<number> {
       },
     });
     if (dashboard && !stopping) {
+      stopping = true; // no machine left to shut down: Ctrl-C only ends the wait below
       out("[boot] the machine is off; the dashboard stays up until Ctrl-C");
       await new Promise<void>((resolve) => {
         Deno.addSignalListener("SIGINT", resolve);
