@@ -90,3 +90,32 @@ Deno.test("commands: checkpoint-ms turns checkpoints on and off in a running mac
     removeImage(image);
   }
 });
+
+Deno.test("commands: checkpoint-now takes one at once and says so; with checkpoints off it is refused", async () => {
+  const image = tempImage();
+  // A period of a minute: the checkpoint the event names can only be the one asked for
+  // (no app writes output, so group commit starts none either).
+  const m = MachineProcess.start(image, ["--fresh", "--checkpoint-ms", "60000", "--commands"]);
+  try {
+    await m.ready();
+    await m.send({ t: "checkpoint-now" });
+    const done = await m.waitFor(
+      (l): l is Extract<typeof l, { t: "event" }> => l.t === "event" && l.kind === "checkpoint-now",
+      30_000,
+    );
+    assert.equal(done.component, "command-port");
+    assert.match(done.text, /^checkpoint (\d+) taken on request: pause \d+ us, commit \d+ us/);
+    assert.ok(done.epoch >= 1, `the event names a committed epoch: ${done.epoch}`);
+    await m.send({ t: "checkpoint-ms", ms: 0 });
+    await m.send({ t: "checkpoint-now" });
+    await m.waitFor(
+      (l) =>
+        l.t === "log" && l.text === "kernel: checkpoint-now refused: checkpoints are off " +
+            "(checkpoint-ms 0)",
+      30_000,
+    );
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
+});
