@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { NicOutputCount } from "../../hw/nic_output.ts";
 import { concatBytes, encodeFrame, FrameType } from "../../kernel/abi/net_link.ts";
 import { NicEntryKind } from "../../kernel/abi/nic_rx.ts";
+import { AppMachine } from "../../tools/app_machine.ts";
+import { EchoClient } from "../../tools/echo_client.ts";
+import type { MachineLine } from "../../hw/board.ts";
 
 const data = (conn: number, off: number, text: string) =>
   encodeFrame(FrameType.DATA, conn, off, new TextEncoder().encode(text));
@@ -30,4 +33,27 @@ Deno.test("nic output: bytes that are not whole frames, or not frames at all, co
   count.sent(data(1, 0, "hello").subarray(0, 10));
   count.sent(new Uint8Array(40).fill(0xff)); // no frame: a header of garbage
   assert.deepEqual(count.report(new Uint8Array([1, 2, 3]), []), []);
+});
+
+Deno.test("nic output: a machine under --report-ms reports an echo connection's bytes, all released once answered", async () => {
+  const em = await AppMachine.start("echo", { extra: ["--report-ms", "100"] });
+  try {
+    const c = await EchoClient.connect("a", em.port);
+    await c.send("hello");
+    await c.replied(1); // "1 hello\n" reached the client: 8 bytes released
+    type Net = Extract<MachineLine, { t: "net" }>;
+    const since = em.machine.lines.length;
+    const line = await em.machine.waitFor(
+      (l): l is Net =>
+        l.t === "net" && l.conns.some((n) => n.port === em.port && n.releasedBytes >= 8),
+      30_000,
+      since,
+    );
+    const conn = line.conns.find((n) => n.port === em.port)!;
+    assert.equal(conn.releasedBytes, 8, JSON.stringify(line));
+    assert.equal(conn.heldBytes, 0);
+    await c.finish();
+  } finally {
+    await em.stop();
+  }
 });
