@@ -21,12 +21,14 @@
  *   {@link EXIT_POWER_FAILURE}.
  * - Command port (--commands or --fault-injection): reads commands from
  *   stdin, one JSON object per line (hw/commands.ts), and passes them to the
- *   kernel: `checkpoint-ms` changes the checkpoint period, `inject` a fault.
+ *   kernel: `checkpoint-ms` changes the checkpoint period, `checkpoint-now`
+ *   takes one at once, `inject` a fault.
  * - System rollback: on the kernel's request, stops every worker and the
  *   kernel and resumes from the last committed checkpoint, in this process.
  * - The monitor's lines: the system report (--report-ms) and structured
  *   events, emitted at once; a power cut the monitor asks for exits as a
- *   simulated power failure does.
+ *   simulated power failure does. Under --report-ms also the NIC's output
+ *   per connection, held and released (`{t:"net"}`, hw/nic_output.ts).
  * - NIC (--net-link): the link to the switch (hw/nic.ts).
  * - Workers: the kernel's, each thread's, init's started early and the
  *   timer chip's, all without permissions (hw/workers.ts).
