@@ -25,7 +25,8 @@
  * @module
  */
 
-import { runBenchCli } from "./cli.ts";
+import { type BenchResult, runBenchCli } from "./cli.ts";
+import type { HistogramChart } from "../plot/mod.ts";
 import { dist } from "./stats.ts";
 import { CONN_PAGES, ConnWord, DOORBELL_BYTES, DoorbellWord } from "../../kernel/abi/layout.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
@@ -202,9 +203,7 @@ function connectionPair() {
  * `rtt_p99_us`, `postmessage_rtt_median_us`, `postmessage_rtt_p99_us`,
  * `ratio`, `throughput_msgs_per_s`, `samples`) and a readable report.
  */
-export async function benchIpc(
-  opts: IpcBenchOptions,
-): Promise<{ figures: Record<string, number>; report: string }> {
+export async function benchIpc(opts: IpcBenchOptions): Promise<BenchResult> {
   const rttSamples = opts.quick ? 20_000 : 200_000;
   const pmSamples = opts.quick ? 1_000 : 5_000;
   const throughputMs = opts.quick ? 200 : 1000;
@@ -283,7 +282,7 @@ function summarise(
   result: ClientResult,
   done: ServerDone,
   foreign: number | null,
-): { figures: Record<string, number>; report: string } {
+): BenchResult {
   const rtt = dist(result.rtt);
   const pm = dist(result.pm);
   const figures: Record<string, number> = {
@@ -334,7 +333,18 @@ function summarise(
     "goals: ratio >= 20; batched throughput >= 1,000,000 msgs/s",
     `reproduce: deno task bench ipc${opts.quick ? " --quick" : ""}`,
   ];
-  return { figures, report: lines.join("\n") };
+  const histogram: HistogramChart = {
+    kind: "histogram",
+    name: "rtt_histogram",
+    title: "IPC round trip, 16-byte payload: connection rings beside postMessage",
+    xTitle: "round trip (µs, log scale)",
+    xLog: true,
+    series: [
+      { label: "connection rings", values: result.rtt },
+      { label: "postMessage", values: result.pm },
+    ],
+  };
+  return { figures, report: lines.join("\n"), plots: [histogram] };
 }
 
 if (import.meta.main) await runBenchCli(benchIpc);
