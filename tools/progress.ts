@@ -64,6 +64,7 @@ export class Progress {
   private shown = "";
   private done = 0;
   private detail?: string;
+  private timer?: ReturnType<typeof setInterval>;
 
   constructor(private readonly opts: ProgressOptions) {
     const isTerminal = opts.isTerminal ?? (() => Deno.stderr.isTerminal());
@@ -105,8 +106,21 @@ export class Progress {
     };
   }
 
+  /**
+   * Redraws every `ms` until {@link end}, so the elapsed time moves while one
+   * long step runs in a worker (the timer never keeps the process alive).
+   */
+  redrawEvery(ms: number): void {
+    if (!this.active || this.timer !== undefined) return;
+    const timer = setInterval(() => this.draw(), ms);
+    Deno.unrefTimer(timer);
+    this.timer = timer;
+  }
+
   /** Erases the line for good (call it when the run ends, also on failure). */
   end(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
     if (this.active && this.shown !== "") this.write(CLEAR_LINE);
     this.shown = "";
   }
@@ -122,7 +136,8 @@ export class Progress {
 
 function terminalColumns(): number {
   try {
-    return Deno.consoleSize().columns;
+    // A pseudo-terminal without a size (script, some CI runners) says 0.
+    return Deno.consoleSize().columns || 80;
   } catch {
     return 80;
   }

@@ -126,3 +126,20 @@ Deno.test("a trace charts each unit's measures per step, and a histogram of time
   assert.equal(unitOf("rate (commands/s)"), "commands/s");
   assert.equal(unitOf("counter lines seen"), "");
 });
+
+Deno.test("stepLog: an unindented line starts the next step, an indented one is its detail", () => {
+  const { p, written, clock } = fake({ terminal: true, total: 3 });
+  const step = p.stepLog();
+  const at = (ms: number, line: string) => {
+    clock.ms = ms;
+    step(line);
+  };
+  at(0, "redis-server, no-aof");
+  at(1000, "  warm-up");
+  at(2000, "redis-server, always");
+  assert.deepEqual(written.map((w) => w.replace("\r\x1b[2K", "")), [
+    "scenario crash  0/3  elapsed 0.0 s  seed 1234  redis-server, no-aof",
+    "scenario crash  0/3  elapsed 1.0 s  seed 1234  warm-up",
+    "scenario crash  1/3  elapsed 2.0 s  seed 1234  redis-server, always",
+  ]);
+});

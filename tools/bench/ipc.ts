@@ -25,6 +25,7 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import { type BenchResult, runBenchCli } from "./cli.ts";
 import type { HistogramChart } from "../plot/mod.ts";
 import { dist } from "./stats.ts";
@@ -50,6 +51,8 @@ import {
 export interface IpcBenchOptions {
   /** Fewer samples and a shorter throughput run (about a second in all). */
   quick: boolean;
+  /** No progress line (--json). */
+  quiet?: boolean;
 }
 
 /** Longest the whole run may take before it is declared hung. */
@@ -212,6 +215,9 @@ export async function benchIpc(opts: IpcBenchOptions): Promise<BenchResult> {
     connectionPair();
   const channel = new MessageChannel();
 
+  const bar = new Progress({ name: "bench ipc", total: 1, quiet: opts.quiet });
+  bar.update(0, `${rttSamples} round trips, ${pmSamples} postMessage, ${throughputMs} ms batched`);
+  bar.redrawEvery(1000);
   const ticksBefore = cpuTicks();
   const server = startWorker("server");
   const client = startWorker("client");
@@ -267,6 +273,7 @@ export async function benchIpc(opts: IpcBenchOptions): Promise<BenchResult> {
     }
     return summarise(opts, result, done, foreignCores(ticksBefore, cpuTicks()));
   } finally {
+    bar.end();
     limit.cancel();
     // Stop a server still spinning (after a client failure) before terminating.
     Atomics.store(new Int32Array(ctl), Ctl.MODE, Mode.STOP);

@@ -144,7 +144,8 @@ function netPlots(f: Figures): Chart[] {
       name: "echo_rtt",
       title: "TCP echo round trip",
       xTitle: "statistic",
-      yTitle: "round trip (µs)",
+      yTitle: "round trip (µs, log scale)",
+      yLog: true,
       ...figureBars(f, [["p50", "p50"], ["p99", "p99"]], NET_TARGETS, (s, g) => `rtt_${g}_us_${s}`),
     },
     {
