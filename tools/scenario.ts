@@ -33,7 +33,9 @@
  *   FS server through tests/programs/fs_diff.ts, tools/fs_diff_booted.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
- * seed and the command that replays it. The checks are in
+ * seed and the command that replays it. Each scenario's loop reports its
+ * steps to a RunTrace (tools/run_trace.ts): a progress line on the terminal,
+ * and after the run the SVG plots of what each step measured (`--plots DIR`). The checks are in
  * tools/invariants.ts; tests/persistence/ runs bounded versions.
  *
  * @module

@@ -17,6 +17,7 @@ import { type BarsChart, renderBars } from "./bars.ts";
 import { type HistogramChart, renderHistogram } from "./histogram.ts";
 import { type LineChart, renderLine } from "./line.ts";
 import type { LoadAverage } from "../load_average.ts";
+import type { FlagTable } from "../../hw/flags.ts";
 
 export type { BarsChart, HistogramChart, LineChart };
 
@@ -37,7 +38,7 @@ export const PLOTS_FLAG = {
     arg: "DIR",
     help: `write the SVG plots of the run into DIR and print each file (${PLOTS_OFF}: none)`,
   },
-} as const;
+} as const satisfies FlagTable;
 
 /** The SVG document of `chart`, `caption` lines under it; same input, same bytes. */
 export function renderChart(chart: Chart, caption: string[]): string {
