@@ -89,6 +89,13 @@ export interface AppConfig {
    * monitor.ts); a program app (a path) may call every service started.
    */
   needs: string[];
+  /** Services it calls when they run (`--apps` started them), e.g. the shell's `kv`; none when absent. */
+  wants?: string[];
+  /**
+   * True: it also serves an endpoint ("service") under its own name, which
+   * the apps after it may need or want (init starts such apps first).
+   */
+  serves?: boolean;
   /** Period of its timer notification ("timer"); none when absent. */
   timerMs?: number;
   /** Pages it may use, from its arguments, when it needs other than {@link APP_QUOTA_PAGES}. */
@@ -108,6 +115,8 @@ export const APPS: Record<string, AppConfig> = {
   kv: {
     program: "servers/apps/kv/main.ts",
     needs: ["net"],
+    // Its commands over IPC too (servers/apps/kv/protocol.ts): the shell's `kv`.
+    serves: true,
     timerMs: 100,
     // Its heap (`pages=N`, KV_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
     quotaPages: (args) =>
@@ -117,6 +126,8 @@ export const APPS: Record<string, AppConfig> = {
     program: "servers/apps/shell/main.ts",
     // "monitor": the system monitor (READ; CONTROL with --shell-control), given to the shell only.
     needs: ["net", "fs", "monitor"],
+    // The kv store's commands (`kv get|set|del`) when `--apps` runs it too.
+    wants: ["kv"],
     // Its heap (`pages=N`, SHELL_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
     quotaPages: (args) =>
       (typeof args.pages === "number" ? args.pages : SHELL_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,

@@ -143,6 +143,12 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
     await ctx.sys.irqBind(INIT_TIMER_IRQ_SLOT, notification, app.timerMs);
   }
   caps.push(...needGrants(ctx, app.needs, endpoints, badge));
+  const wanted = (app.wants ?? []).filter((w) => endpoints.has(w));
+  caps.push(...needGrants(ctx, wanted, endpoints, badge));
+  const ep = app.serves ? await ctx.sys.endpointCreate() : undefined;
+  if (ep !== undefined) {
+    caps.push([CapName.SERVICE, { slot: ep, rights: Right.RECEIVE | Right.READ }]);
+  }
   await spawn(ctx.sys, {
     name: groupName,
     program: app.program,
@@ -154,6 +160,7 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
     caps,
     args: app.args,
   });
+  if (ep !== undefined) endpoints.set(groupName, ep);
   ctx.log(`init: app ${name} started`);
 }
 
@@ -192,7 +199,10 @@ runProgram(async (ctx) => {
   let badge = 1;
   for (const svc of servicesFor(apps)) await startService(ctx, svc, endpoints, badge++);
   const optional = new Set(SERVICES.filter((s) => s.optional).map((s) => s.name));
-  for (const name of apps) {
+  // Apps that serve first, so the apps that want them find their endpoints.
+  const serves = (name: string) => APPS[name.split("?")[0]]?.serves === true;
+  const ordered = [...apps.filter(serves), ...apps.filter((a) => !serves(a))];
+  for (const name of ordered) {
     if (!optional.has(name)) await startApp(ctx, name, endpoints, badge++);
   }
 });

@@ -44,13 +44,16 @@
 import { runBenchCli } from "./cli.ts";
 import { overheadRuns } from "./checkpoint_overhead.ts";
 import { pauseRuns } from "./checkpoint_pause.ts";
-import { checkpointReport, loadAverage } from "./checkpoint_report.ts";
+import { checkpointReport } from "./checkpoint_report.ts";
+import { loadAverageText as loadAverage } from "../load_average.ts";
 import { resumeRuns } from "./checkpoint_resume.ts";
 
 /** Options of {@link benchCheckpoint}. */
 export interface CheckpointBenchOptions {
   /** Fewer points and shorter runs. */
   quick: boolean;
+  /** No progress lines (--json). */
+  quiet?: boolean;
 }
 
 /**
@@ -66,9 +69,10 @@ export async function benchCheckpoint(
   const figures: Record<string, number> = {};
   const t0 = performance.now();
   const loadBefore = loadAverage();
-  const pause = await pauseRuns(quick, figures);
-  const overhead = await overheadRuns(quick, figures);
-  const resume = await resumeRuns(quick, figures);
+  const quiet = opts.quiet === true;
+  const pause = await pauseRuns(quick, figures, quiet);
+  const overhead = await overheadRuns(quick, figures, quiet);
+  const resume = await resumeRuns(quick, figures, quiet);
   figures.bench_seconds = (performance.now() - t0) / 1000;
   const loadAfter = loadAverage();
   const report = checkpointReport({

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import { requireCommand } from "../../tests/helpers.ts";
 import { AppMachine } from "../app_machine.ts";
 import { type KvMemoryFigures, measureMemoryPerKey } from "./kv_memory.ts";
@@ -423,7 +424,10 @@ export async function benchKv(opts: BenchCliOptions) {
   await requireCommand("redis-server", "redis-server");
   await requireCommand("redis-benchmark", "redis-tools");
   const requests = opts.requests ?? (opts.quick ? 2000 : REQUESTS_DEFAULT);
-  const measured = await measureKv(requests, (s) => console.error(`bench kv: ${s}`));
+  // The steps measureKv announces: each Redis, the store, the sweep, the default list, memory.
+  const steps = REDIS_PERSISTENCE.length + 1 + SWEEP_MS.length + 2;
+  const bar = new Progress({ name: "bench kv", total: steps, quiet: opts.quiet });
+  const measured = await measureKv(requests, bar.stepLog()).finally(() => bar.end());
   const figures = kvFigures(measured);
   return { figures, report: kvReport(measured, figures) };
 }

@@ -54,6 +54,7 @@ import {
   UsageError,
 } from "./session.ts";
 import { type MonitorApi, SYSTEM_USAGE, SystemCommands } from "./system_commands.ts";
+import { KV_USAGE, type KvApi, KvCommands } from "./kv_commands.ts";
 
 /** File-system calls one step may make for one connection (a job stops there and goes on next step). */
 export const STEP_CALLS_MAX = 512;
@@ -84,6 +85,7 @@ export const USAGE: Record<string, string> = {
   put: "put PATH LENGTH (then LENGTH raw bytes)",
   get: "get PATH (answers LENGTH, then the raw bytes)",
   ...SYSTEM_USAGE,
+  kv: KV_USAGE,
 };
 
 /** What one step may still do for one connection. */
@@ -195,13 +197,25 @@ const noMonitor: MonitorApi = (() => {
   return { report: none, checkpointNow: none, inject: none, powerCut: none };
 })();
 
-/** The commands, over one file system (and the system monitor: system_commands.ts). */
+/** A shell started without a kv store: `kv` answers so. */
+const noKv: KvApi = {
+  command: () =>
+    Promise.reject(
+      new TardigradeError(Err.E_NOT_FOUND, "this shell was started without a kv store"),
+    ),
+};
+
+/** The commands, over one file system (the system monitor: system_commands.ts; the kv store: kv_commands.ts). */
 export class Shell {
   /** The system commands; without a monitor each answers that the shell has none. */
   private readonly system: SystemCommands;
 
-  constructor(readonly fs: FsApi, monitor?: MonitorApi) {
+  /** The `kv` command (kv_commands.ts). */
+  private readonly kv: KvCommands;
+
+  constructor(readonly fs: FsApi, monitor?: MonitorApi, kv?: KvApi) {
     this.system = new SystemCommands(monitor ?? noMonitor);
+    this.kv = new KvCommands(kv ?? noKv);
   }
 
   /**
@@ -469,6 +483,9 @@ export class Shell {
         return await this.startPut(s, words, out, budget);
       case "get":
         return await this.startGet(s, at(this.one(cmd, words)), out, budget);
+      case "kv":
+        budget.call();
+        return await this.kv.run(words, out);
       default:
         budget.call();
         return await this.system.run(s, cmd, words, out);

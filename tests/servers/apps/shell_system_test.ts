@@ -14,13 +14,8 @@ import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
 import type { CapReport, RecentCheckpoint, SystemReport } from "../../../kernel/abi/report.ts";
 import type { MachineLine } from "../../../hw/board.ts";
 import { EXIT_POWER_FAILURE } from "../../../hw/board.ts";
-import { Budget, Shell } from "../../../servers/apps/shell/commands.ts";
-import {
-  freshState,
-  type ParsedReply,
-  Reply,
-  ReplyReader,
-} from "../../../servers/apps/shell/session.ts";
+import { Shell } from "../../../servers/apps/shell/commands.ts";
+import type { ParsedReply } from "../../../servers/apps/shell/session.ts";
 import {
   columns,
   derivationOrder,
@@ -29,8 +24,7 @@ import {
 } from "../../../servers/apps/shell/system_commands.ts";
 import type { FsApi } from "../../../servers/fs/vfs.ts";
 import { AppMachine } from "../../../tools/app_machine.ts";
-
-const encoder = new TextEncoder();
+import { runLines, ShellSession } from "./_shell_session.ts";
 
 /** A capability of the fake report. */
 function cap(id: number, slot: number, parent = 0, parentSlot?: number): CapReport {
@@ -152,19 +146,8 @@ class FakeMonitor implements MonitorApi {
 }
 
 /** Runs `lines` through a shell over `monitor` as the app does (steps until no work is left). */
-async function run(monitor: MonitorApi, lines: string[]): Promise<ParsedReply[]> {
-  const shell = new Shell({} as FsApi, monitor);
-  const s = freshState(), out = new Reply(), reader = new ReplyReader();
-  let input = encoder.encode(lines.map((l) => l + "\n").join(""));
-  const replies: ParsedReply[] = [];
-  for (let steps = 0; steps < 100; steps++) {
-    const { consumed, more } = await shell.serve(s, input, out, new Budget());
-    input = input.subarray(consumed);
-    reader.push(out.take());
-    for (let r = reader.next("text"); r; r = reader.next("text")) replies.push(r);
-    if (!more && s.job === undefined && input.length === 0) break;
-  }
-  return replies;
+function run(monitor: MonitorApi, lines: string[]): Promise<ParsedReply[]> {
+  return runLines(new Shell({} as FsApi, monitor), lines);
 }
 
 Deno.test("system commands: aligned tables for ps, ipc, mem; help lists each with its usage", async () => {
@@ -242,51 +225,6 @@ Deno.test("system commands: with CONTROL, crash injects throw, checkpoint now an
 
 // --- over the network, on a real machine ---------------------------------------------------------
 
-/** One TCP session with the shell: `ask` sends a line and reads its reply (failing after `ms`). */
-class Session {
-  private readonly reader = new ReplyReader();
-  private readonly chunks: ReadableStreamDefaultReader<Uint8Array>;
-  private constructor(private readonly conn: Deno.TcpConn) {
-    this.chunks = conn.readable.getReader();
-  }
-
-  static async open(port: number): Promise<Session> {
-    return new Session(await Deno.connect({ hostname: "127.0.0.1", port }));
-  }
-
-  async send(line: string): Promise<void> {
-    await this.conn.write(encoder.encode(line + "\n"));
-  }
-
-  /** The next reply, within `ms`. */
-  async reply(ms = 30_000): Promise<ParsedReply> {
-    for (;;) {
-      const r = this.reader.next("text");
-      if (r) return r;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
-      });
-      const chunk = await Promise.race([this.chunks.read(), late]).finally(() =>
-        clearTimeout(timer)
-      );
-      if (chunk.done) throw new Error("the connection ended");
-      this.reader.push(chunk.value);
-    }
-  }
-
-  async ask(line: string): Promise<ParsedReply> {
-    await this.send(line);
-    return await this.reply();
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch { /* closed */ }
-  }
-}
-
 /** The `ps` row of component `name`, as its columns. */
 function psRow(ps: ParsedReply, name: string): Record<string, string> {
   const head = ps.lines[0].split(/\s+/);
@@ -298,7 +236,7 @@ function psRow(ps: ParsedReply, name: string): Record<string, string> {
 
 Deno.test("shell without --shell-control: ps answers; crash, inject, powerfail and checkpoint now are refused, naming the flag", async () => {
   const m = await AppMachine.start("shell", { label: "shell-read", extra: ["--fault-injection"] });
-  const s = await Session.open(m.port);
+  const s = await ShellSession.open(m.port);
   try {
     const ps = await s.ask("ps");
     assert.ok(ps.ok);
@@ -323,7 +261,7 @@ Deno.test("shell with --shell-control: crash fs restarts the file system and the
     label: "shell-crash",
     extra: ["--shell-control", "--fault-injection"],
   });
-  const s = await Session.open(m.port);
+  const s = await ShellSession.open(m.port);
   try {
     assert.ok((await s.ask("write /before kept")).ok);
     const self = await s.ask("crash shell");
@@ -359,7 +297,7 @@ Deno.test("shell with --shell-control: crash fs restarts the file system and the
 
 Deno.test("shell with --shell-control: powerfail exits the machine 137; the resumed machine keeps the session and does not cut again", async () => {
   const m = await AppMachine.start("shell", { label: "shell-power", extra: ["--shell-control"] });
-  const s = await Session.open(m.port);
+  const s = await ShellSession.open(m.port);
   try {
     assert.ok((await s.ask("mkdir -p /p/q")).ok);
     assert.ok((await s.ask("cd /p/q")).ok);
