@@ -30,6 +30,7 @@ import { SwitchProcess } from "./net_process.ts";
 import { APPS } from "../servers/init/config.ts";
 import {
   DASHBOARD_PORT_DEFAULT,
+  dashboardPortOf,
   startDashboard,
   type SupervisorDashboard,
   withDashboardFlags,
@@ -175,7 +176,7 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
       throw new Error(`--run-for needs a number of seconds, got ${values["run-for"]}`);
     }
   }
-  const dashboardPort = parseDashboardPort(values.dashboard, values["dashboard-port"]);
+  const dashboardPort = dashboardPortOf(values.dashboard, values["dashboard-port"]);
   const args = dashboardPort === undefined ? machineArgs : withDashboardFlags(machineArgs);
   return {
     help: false,
@@ -187,16 +188,6 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     imagePath: values.image,
     machineArgs: args,
   };
-}
-
-/** The dashboard's port from `--dashboard` and `--dashboard-port N` (0: any free one); undefined: off. */
-function parseDashboardPort(on: boolean, port: string | undefined): number | undefined {
-  if (port === undefined) return on ? DASHBOARD_PORT_DEFAULT : undefined;
-  const n = Number(port);
-  if (!Number.isInteger(n) || n < 0 || n > 0xffff) {
-    throw new Error(`--dashboard-port must be a port number in 0…65535, got ${port}`);
-  }
-  return n;
 }
 
 const out = (s: string) => console.log(s);

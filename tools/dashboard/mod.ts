@@ -14,6 +14,8 @@ import type { MachineProcess } from "../machine_process.ts";
 import { type ActionsAllowed, initialState, type SupervisorEvent } from "./state.ts";
 import { type DashboardActions, DashboardHub, serveDashboard } from "./server.ts";
 
+import { DASHBOARD_PORT_DEFAULT } from "./server.ts";
+
 export { ACTION_FLAGS, DASHBOARD_PORT_DEFAULT } from "./server.ts";
 
 /** The machine flags the dashboard needs, each with its value if it takes one (added when missing). */
@@ -26,6 +28,16 @@ export const DASHBOARD_MACHINE_FLAGS: string[][] = [
 export function withDashboardFlags(machineArgs: string[]): string[] {
   const missing = DASHBOARD_MACHINE_FLAGS.filter(([flag]) => !machineArgs.includes(flag));
   return [...machineArgs, ...missing.flat()];
+}
+
+/** The dashboard's port from `--dashboard` and `--dashboard-port N` (0: any free one); undefined: off. */
+export function dashboardPortOf(on: boolean, port: string | undefined): number | undefined {
+  if (port === undefined) return on ? DASHBOARD_PORT_DEFAULT : undefined;
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff) {
+    throw new Error(`--dashboard-port must be a port number in 0…65535, got ${port}`);
+  }
+  return n;
 }
 
 /** The dashboard of one supervisor. */
