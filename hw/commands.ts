@@ -7,20 +7,27 @@
  *   (benchmarks alternate on and off in one run, so both see the same JIT and host).
  * - `{"t":"inject","target":NAME,"fault":KIND,"seed":N}`: make a component
  *   commit a fault (docs/FAULTS.md); refused unless `--fault-injection`.
+ * - `{"t":"console-input","text":LINE}`: a keyboard line for the console
+ *   input device (kernel/console_in.ts): the program holding the device
+ *   (the shell) reads it. One line, UTF-8, at most
+ *   CONSOLE_INPUT_LINE_BYTES_MAX bytes (kernel/abi/limits.ts).
  *
  * The supervisor (tools/boot.ts) takes the same commands as words:
- * `checkpoint-ms 5`, `inject fs throw 7`.
+ * `checkpoint-ms 5`, `inject fs throw 7`; with `--console` every other line it
+ * reads is console input.
  *
  * @module
  */
 
 import { CHECKPOINT_PERIOD_MS_MAX } from "../kernel/abi/limits.ts";
 import { FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
+import { encodeConsoleLine } from "../kernel/abi/console_in.ts";
 
 /** One command on the port. */
 export type MachineCommand =
   | { t: "checkpoint-ms"; ms: number }
-  | { t: "inject"; target: string; fault: FaultKind; seed: number };
+  | { t: "inject"; target: string; fault: FaultKind; seed: number }
+  | { t: "console-input"; text: string };
 
 /** The commands as the supervisor's words, for help and error messages. */
 export const COMMAND_USAGE = `checkpoint-ms N (0…${CHECKPOINT_PERIOD_MS_MAX}, 0 = off) | ` +
@@ -62,6 +69,10 @@ export function toCommand(cmd: unknown): MachineCommand {
         fault: c.fault as FaultKind,
         seed: Number.isInteger(c.seed) ? (c.seed as number) >>> 0 : 1,
       };
+    case "console-input":
+      if (typeof c.text !== "string") throw new Error("console-input needs a text (one line)");
+      encodeConsoleLine(c.text); // throws a message naming the limit
+      return { t: "console-input", text: c.text };
     default:
       throw new Error(`unknown command; the commands are: ${COMMAND_USAGE}`);
   }

@@ -42,6 +42,7 @@ import { allocatePmoBuffers } from "./abi/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { ConsoleRegisters } from "./consoles.ts";
 import { NicDevice } from "./nic.ts";
+import { ConsoleInDevice } from "./console_in.ts";
 import { bootFresh, Dormancy, resume } from "./boot.ts";
 import { Supervisor } from "./supervisor.ts";
 import { onWorkerMessage } from "./dispatch.ts";
@@ -63,6 +64,8 @@ export class Kernel implements KernelServices, CheckpointHost {
   readonly dormancy: Dormancy;
   /** The NIC's transmit ring. */
   readonly nic: NicDevice;
+  /** The console input device (kernel/console_in.ts). */
+  readonly consoleIn: ConsoleInDevice;
   /** Watchdog and restart policies. */
   readonly supervisor: Supervisor;
   private readonly timerIrqs = new TimerIrqs();
@@ -100,6 +103,7 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.consoles = new ConsoleRegisters(config.consoleStart, (m) => this.post(m));
     this.dormancy = new Dormancy(this, this.consoles);
     this.nic = new NicDevice((m) => this.post(m));
+    this.consoleIn = new ConsoleInDevice((t) => this.log(t), () => this.onConsoleInIrq());
     this.supervisor = new Supervisor(this);
   }
 
@@ -199,6 +203,20 @@ export class Kernel implements KernelServices, CheckpointHost {
   /** The NIC raised its IRQ before the boot finished. */
   private nicIrqHeld = false;
 
+  /** A keyboard line from the board's console input (kernel/console_in.ts). */
+  onConsoleInput(text: string): void {
+    this.consoleIn.type(text);
+  }
+
+  /** The console input's IRQ line: a line is in its ring; held like the NIC's until the boot finished. */
+  private onConsoleInIrq(): void {
+    if (this.booted) fireLine(this, "console-in");
+    else this.consoleInIrqHeld = true;
+  }
+
+  /** The console input device fired before the boot finished. */
+  private consoleInIrqHeld = false;
+
   /**
    * A worker wrote output (its console, the NIC's transmit ring): with
    * checkpoints on, a checkpoint starts now if none is in flight, else as
@@ -230,6 +248,7 @@ export class Kernel implements KernelServices, CheckpointHost {
   finishBoot(): void {
     this.booted = true;
     if (this.nicIrqHeld) this.onNicIrq();
+    if (this.consoleInIrqHeld) this.onConsoleInIrq();
     this.onThreadReady();
   }
 

@@ -61,6 +61,9 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
     case "nic-irq":
       kernel?.onNicIrq();
       break;
+    case "console-input":
+      kernel?.onConsoleInput(msg.text);
+      break;
     case "shutdown":
       if (kernel) kernel.shutdown();
       else toBoard({ t: "shutdown-done" });

@@ -10,7 +10,11 @@
  * the machine flag --commands it reads commands on stdin (hw/commands.ts):
  * `checkpoint-ms N` changes the checkpoint period while the system runs;
  * with --fault-injection also `inject TARGET FAULT [SEED]`, e.g.
- * `inject fs throw` (docs/FAULTS.md).
+ * `inject fs throw` (docs/FAULTS.md). With the shell app (`--apps shell`;
+ * `--console shell|off` chooses) every other line read on stdin is a
+ * keyboard line for the shell's console session, sent to the machine's
+ * console input device once the machine is ready; on a terminal with line
+ * editing (tools/boot_terminal.ts).
  *
  * Machine flags: hw/machine.ts {@link MACHINE_FLAGS}; `--help` lists them
  * with the supervisor's own ({@link SUPERVISOR_FLAGS}), from the same
@@ -22,8 +26,8 @@
 import { parseArgs } from "node:util";
 import { EXIT_IMAGE_ERROR, EXIT_POWER_FAILURE, type MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess, opensCommandPort } from "./machine_process.ts";
-import { textLines } from "../hw/text_lines.ts";
-import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
+import { COMMAND_USAGE, parseCommandWords, toCommand } from "../hw/commands.ts";
+import { BootTerminal } from "./boot_terminal.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
 import { SwitchProcess } from "./net_process.ts";
@@ -62,6 +66,12 @@ export const SUPERVISOR_FLAGS = {
     arg: "N",
     help: "the port the shell (--apps shell) listens on (default 2323)",
   },
+  console: {
+    type: "string",
+    arg: "MODE",
+    help:
+      "where the other lines read on stdin go: shell (the shell's console session; the default with --apps shell) or off",
+  },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -80,6 +90,8 @@ interface SupervisorFlags {
   runForS?: number;
   restartOnCrash: boolean;
   net: boolean;
+  /** Lines on stdin that are not the supervisor's commands go to the shell's console. */
+  console: boolean;
   imagePath: string;
   machineArgs: string[];
 }
@@ -117,7 +129,14 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     tokens: true,
   });
   if (values.help) {
-    return { help: true, restartOnCrash: false, net: false, imagePath: "", machineArgs: [] };
+    return {
+      help: true,
+      restartOnCrash: false,
+      net: false,
+      console: false,
+      imagePath: "",
+      machineArgs: [],
+    };
   }
   const machineArgs: string[] = [];
   for (const t of tokens) {
@@ -136,6 +155,14 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     machineArgs.push(`--${t.name}`, ...(value === undefined ? [] : [value]));
   }
   parseMachineArgs(machineArgs); // the machine's own checks, before it starts
+  const shell = appsInclude(machineArgs, "shell");
+  const mode = values.console ?? (shell ? "shell" : "off");
+  if (mode !== "shell" && mode !== "off") {
+    throw new Error(`--console must be shell or off, got ${mode}`);
+  }
+  if (mode === "shell" && !shell) throw new Error("--console shell needs --apps shell");
+  // Console input goes through the machine's command port.
+  if (mode === "shell" && !opensCommandPort(machineArgs)) machineArgs.push("--commands");
   let runForS: number | undefined;
   if (values["run-for"] !== undefined) {
     runForS = Number(values["run-for"]);
@@ -148,12 +175,16 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     runForS,
     restartOnCrash: values["restart-on-crash"],
     net: values.net,
+    console: mode === "shell",
     imagePath: values.image,
     machineArgs,
   };
 }
 
-const out = (s: string) => console.log(s);
+/** Where lines are read and the machine's lines are written (a terminal with editing, once main opens it). */
+let terminal = BootTerminal.open(false, () => {});
+
+const out = (s: string) => terminal.write(s + "\n");
 
 const DIM = Deno.stderr.isTerminal() ? (s: string) => `\x1b[2m${s}\x1b[22m` : (s: string) => s;
 
@@ -164,7 +195,7 @@ const DIM = Deno.stderr.isTerminal() ? (s: string) => `\x1b[2m${s}\x1b[22m` : (s
  */
 function diagnostic(line: Extract<MachineLine, { t: "log" }>): void {
   const text = line.from ? `[log]  ${line.from}: ${line.text}` : `[log]  ${line.text}`;
-  console.error(DIM(text));
+  terminal.write(DIM(text) + "\n", true);
 }
 
 function render(line: MachineLine, view: ConsoleView): void {
@@ -189,7 +220,7 @@ function render(line: MachineLine, view: ConsoleView): void {
     case "console": {
       const text = view.accept(line);
       if (text) {
-        Deno.stdout.writeSync(new TextEncoder().encode(text.replace(/^(?=.)/gm, `${line.name}| `)));
+        terminal.write(text.replace(/^(?=.)/gm, `${line.name}| `));
       }
       return;
     }
@@ -228,7 +259,10 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   let args = flags.machineArgs;
-  if (opensCommandPort(args)) readCommands(() => machine);
+  if (opensCommandPort(args)) {
+    terminal = BootTerminal.open(Deno.stdin.isTerminal(), stop);
+    readCommands(() => machine, flags.console, () => stopping);
+  }
   const net = flags.net || appsNeedNetwork(args)
     ? await startSwitch(`${flags.imagePath}.link`)
     : undefined;
@@ -240,6 +274,7 @@ async function main(): Promise<number> {
       setMachine: (m) => machine = m,
     });
   } finally {
+    terminal.close();
     await net?.stop();
   }
 }
@@ -249,12 +284,21 @@ async function main(): Promise<number> {
  * network driver (e.g. echo): it brings the switch without `--net`.
  */
 export function appsNeedNetwork(machineArgs: string[]): boolean {
+  return appNames(machineArgs).some((name) =>
+    Object.hasOwn(APPS, name) && APPS[name].needs.includes("net")
+  );
+}
+
+/** The app names `--apps` gives in the machine flags (their queries left out). */
+function appNames(machineArgs: string[]): string[] {
   const at = machineArgs.indexOf("--apps");
-  if (at < 0) return false;
-  return machineArgs[at + 1].split(",").some((spec) => {
-    const name = spec.split("?")[0];
-    return Object.hasOwn(APPS, name) && APPS[name].needs.includes("net");
-  });
+  if (at < 0) return [];
+  return machineArgs[at + 1].split(",").map((spec) => spec.split("?")[0]);
+}
+
+/** True when `--apps` in the machine flags names app `name`. */
+export function appsInclude(machineArgs: string[], name: string): boolean {
+  return appNames(machineArgs).includes(name);
 }
 
 /** Starts the switch on `linkPath`, its lines rendered: each port once it is reachable. */
@@ -311,16 +355,59 @@ async function superviseMachine(
   }
 }
 
-/** Reads command lines (`checkpoint-ms 5`, `inject fs throw`) and passes them to the running machine. */
-async function readCommands(current: () => MachineProcess | undefined): Promise<void> {
-  out(`[boot] commands on stdin: ${COMMAND_USAGE}`);
-  for await (const line of textLines(Deno.stdin.readable)) {
+/** The supervisor's own command words (hw/commands.ts); any other line is console input. */
+const COMMAND_WORDS = new Set(["checkpoint-ms", "inject"]);
+
+/**
+ * Reads lines (`checkpoint-ms 5`, `inject fs throw`) and passes them to the
+ * running machine; with `toConsole` every other line is console input.
+ */
+async function readCommands(
+  current: () => MachineProcess | undefined,
+  toConsole: boolean,
+  stopping: () => boolean,
+): Promise<void> {
+  out(
+    toConsole
+      ? `[boot] lines on stdin go to the shell (type help); the supervisor's own: ${COMMAND_USAGE}`
+      : `[boot] commands on stdin: ${COMMAND_USAGE}`,
+  );
+  for await (const line of terminal.lines()) {
     if (line.trim() === "") continue;
     try {
-      await current()?.send(parseCommandWords(line));
+      if (toConsole && !COMMAND_WORDS.has(line.trim().split(/\s+/)[0])) {
+        await sendConsoleLine(current, toCommand({ t: "console-input", text: line }), stopping);
+      } else {
+        await current()?.send(parseCommandWords(line));
+      }
     } catch (e) {
       out(`[boot] ${(e as Error).message}`);
     }
+  }
+}
+
+/** Wait between two looks for a ready machine (one is powering on). */
+const READY_POLL_MS = 50;
+
+/**
+ * Sends a console line to the machine once it is ready (the kernel's device
+ * exists from then on); a machine that dies first gets it when it is
+ * powered on again, unless the supervisor is stopping.
+ */
+async function sendConsoleLine(
+  current: () => MachineProcess | undefined,
+  cmd: ReturnType<typeof toCommand>,
+  stopping: () => boolean,
+): Promise<void> {
+  while (!stopping()) {
+    const m = current();
+    try {
+      if (m) {
+        await m.ready();
+        return await m.send(cmd);
+      }
+    } catch { /* it died: the next one gets it */ }
+    await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
 }
 

@@ -160,7 +160,9 @@ export type BoardToKernel =
   | { t: "inject"; target: string; fault: FaultKind; seed: number }
   | { t: "shutdown" }
   /** The NIC wrote frames into the receive ring: its IRQ line. */
-  | { t: "nic-irq" };
+  | { t: "nic-irq" }
+  /** A keyboard line for the console input device (kernel/console_in.ts). */
+  | { t: "console-input"; text: string };
 
 /** Kernel → board. */
 export type KernelToBoard =

@@ -14,6 +14,8 @@ import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { Right } from "../../kernel/abi/rights.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 import {
+  INIT_CONSOLE_IN_IRQ_SLOT,
+  INIT_CONSOLE_IN_SLOT,
   INIT_NIC_IRQ_SLOT,
   INIT_NIC_RX_SLOT,
   INIT_NIC_TX_SLOT,
@@ -65,6 +67,14 @@ function nicGrants(): Array<[string, Grant]> {
     [CapName.NIC, { slot: INIT_NIC_TX_SLOT, rights: rw }],
     [CapName.NIC_RX, { slot: INIT_NIC_RX_SLOT, rights: rw }],
     [CapName.NIC_IRQ, { slot: INIT_NIC_IRQ_SLOT, rights: Right.READ }],
+  ];
+}
+
+/** The console input device's PMO and IRQ, for the app that serves the console. */
+function consoleGrants(): Array<[string, Grant]> {
+  return [
+    [CapName.CONSOLE_IN, { slot: INIT_CONSOLE_IN_SLOT, rights: Right.READ | Right.WRITE }],
+    [CapName.CONSOLE_IN_IRQ, { slot: INIT_CONSOLE_IN_IRQ_SLOT, rights: Right.READ }],
   ];
 }
 
@@ -126,6 +136,7 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
     await ctx.sys.irqBind(INIT_TIMER_IRQ_SLOT, notification, app.timerMs);
   }
   caps.push(...needGrants(app.needs, endpoints, badge));
+  if (app.console) caps.push(...consoleGrants());
   await spawn(ctx.sys, {
     name: groupName,
     program: app.program,
