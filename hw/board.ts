@@ -84,7 +84,13 @@ export type MachineLine =
   | { t: "checkpoints"; stats: CheckpointStats[] }
   | { t: "error"; code: string; text: string }
   | { t: "halt"; epoch: number }
-  | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" };
+  | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" }
+  /**
+   * The console input device holds every line numbered below `lines` in a
+   * committed state (kernel/abi/console_in.ts): at its attach and at each
+   * commit that moved it. The sender may forget those lines.
+   */
+  | { t: "console-input"; lines: number };
 
 /** Exit code of a machine stopped by a simulated power failure (as if SIGKILLed). */
 export const EXIT_POWER_FAILURE = 137;
@@ -394,6 +400,9 @@ export class Board {
       case "nic-rx":
         this.nicRx = msg.ring;
         return this.nic.attachRx(msg.ring, msg.register, msg.committedTable);
+      case "console-in-lines":
+        this.consoleInReported = undefined;
+        return this.reportConsoleInLines(msg.lines);
       case "load":
         try {
           this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
@@ -421,6 +430,16 @@ export class Board {
     }
   }
 
+  /** The console input device's LINES the board reported last (a commit that did not move it says nothing). */
+  private consoleInReported: number | undefined;
+
+  /** Reports the console input device's committed LINES when it moved. */
+  private reportConsoleInLines(lines: number | undefined): void {
+    if (lines === undefined || lines === this.consoleInReported) return;
+    this.consoleInReported = lines;
+    emit({ t: "console-input", lines });
+  }
+
   /** Writes a checkpoint's pages, commits it, then releases the output it covers. */
   private commit(msg: Extract<KernelToBoard, { t: "commit" }>): void {
     try {
@@ -435,6 +454,7 @@ export class Board {
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     this.nic.release(msg.nicTxHead);
     this.nic.commitTable(msg.nicTable);
+    this.reportConsoleInLines(msg.consoleInLines);
     if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
     if (msg.stats.digest) {
       emit({ t: "digest", epoch: msg.epoch, digest: msg.stats.digest, when: "commit" });

@@ -10,7 +10,9 @@
  * - `{"t":"console-input","text":LINE}`: a keyboard line for the console
  *   input device (kernel/console_in.ts): the program holding the device
  *   (the shell) reads it. One line, UTF-8, at most
- *   CONSOLE_INPUT_LINE_BYTES_MAX bytes (kernel/abi/limits.ts).
+ *   CONSOLE_INPUT_LINE_BYTES_MAX bytes (kernel/abi/limits.ts); `seq`, the
+ *   line's number, lets a sender send again after a crash without a line
+ *   being taken twice (tools/console_feed.ts).
  *
  * The supervisor (tools/boot.ts) takes the same commands as words:
  * `checkpoint-ms 5`, `inject fs throw 7`; with `--console` every other line it
@@ -27,7 +29,7 @@ import { encodeConsoleLine } from "../kernel/abi/console_in.ts";
 export type MachineCommand =
   | { t: "checkpoint-ms"; ms: number }
   | { t: "inject"; target: string; fault: FaultKind; seed: number }
-  | { t: "console-input"; text: string };
+  | { t: "console-input"; text: string; seq?: number };
 
 /** The commands as the supervisor's words, for help and error messages. */
 export const COMMAND_USAGE = `checkpoint-ms N (0…${CHECKPOINT_PERIOD_MS_MAX}, 0 = off) | ` +
@@ -72,7 +74,11 @@ export function toCommand(cmd: unknown): MachineCommand {
     case "console-input":
       if (typeof c.text !== "string") throw new Error("console-input needs a text (one line)");
       encodeConsoleLine(c.text); // throws a message naming the limit
-      return { t: "console-input", text: c.text };
+      return {
+        t: "console-input",
+        text: c.text,
+        ...(Number.isInteger(c.seq) && (c.seq as number) >= 0 ? { seq: c.seq as number } : {}),
+      };
     default:
       throw new Error(`unknown command; the commands are: ${COMMAND_USAGE}`);
   }

@@ -66,6 +66,8 @@ interface Cut {
   nicTxHead: number | undefined;
   /** The NIC's connection table at the cut. */
   nicTable: Uint8Array | undefined;
+  /** The console input device's LINES at the cut. */
+  consoleInLines: number | undefined;
   digest: string | undefined;
 }
 
@@ -257,6 +259,7 @@ export class CheckpointManager implements CheckpointControl {
     for (const [thread, head] of consoleHeads) this.cutConsoleHeads.set(thread, head);
     this.cutNicTxHead = nicTxHead;
     const nicTable = this.k.nic.table();
+    const consoleInLines = this.k.consoleIn.lines();
     const t3 = performance.now();
     const digest = this.k.config.digest
       ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
@@ -272,6 +275,7 @@ export class CheckpointManager implements CheckpointControl {
       consoleHeads,
       nicTxHead,
       nicTable,
+      consoleInLines,
       digest,
     };
   }
@@ -313,6 +317,7 @@ export class CheckpointManager implements CheckpointControl {
       consoleHeads: c.consoleHeads,
       nicTxHead: c.nicTxHead,
       nicTable: c.nicTable,
+      consoleInLines: c.consoleInLines,
       stats,
     }, [pages]);
     return stats;

@@ -103,7 +103,11 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.consoles = new ConsoleRegisters(config.consoleStart, (m) => this.post(m));
     this.dormancy = new Dormancy(this, this.consoles);
     this.nic = new NicDevice((m) => this.post(m));
-    this.consoleIn = new ConsoleInDevice((t) => this.log(t), () => this.onConsoleInIrq());
+    this.consoleIn = new ConsoleInDevice(
+      (t) => this.log(t),
+      () => this.onConsoleInIrq(),
+      (lines) => this.post({ t: "console-in-lines", lines }),
+    );
     this.supervisor = new Supervisor(this);
   }
 
@@ -204,8 +208,8 @@ export class Kernel implements KernelServices, CheckpointHost {
   private nicIrqHeld = false;
 
   /** A keyboard line from the board's console input (kernel/console_in.ts). */
-  onConsoleInput(text: string): void {
-    this.consoleIn.type(text);
+  onConsoleInput(text: string, seq?: number): void {
+    this.consoleIn.type(text, seq);
   }
 
   /** The console input's IRQ line: a line is in its ring; held like the NIC's until the boot finished. */

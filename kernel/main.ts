@@ -62,7 +62,7 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       kernel?.onNicIrq();
       break;
     case "console-input":
-      kernel?.onConsoleInput(msg.text);
+      kernel?.onConsoleInput(msg.text, msg.seq);
       break;
     case "shutdown":
       if (kernel) kernel.shutdown();

@@ -26,8 +26,9 @@
 import { parseArgs } from "node:util";
 import { EXIT_IMAGE_ERROR, EXIT_POWER_FAILURE, type MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess, opensCommandPort } from "./machine_process.ts";
-import { COMMAND_USAGE, parseCommandWords, toCommand } from "../hw/commands.ts";
+import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
 import { BootTerminal } from "./boot_terminal.ts";
+import { ConsoleFeed } from "./console_feed.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
 import { SwitchProcess } from "./net_process.ts";
@@ -229,6 +230,7 @@ function render(line: MachineLine, view: ConsoleView): void {
     case "halt":
       return out(`[boot] halted cleanly at checkpoint epoch ${line.epoch}`);
     case "checkpoints":
+    case "console-input":
       return;
     case "digest":
       return out(`[boot] state digest at epoch ${line.epoch} (${line.when}): ${line.digest}`);
@@ -259,9 +261,10 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   let args = flags.machineArgs;
+  const feed = flags.console ? new ConsoleFeed((t) => out(`[boot] ${t}`)) : undefined;
   if (opensCommandPort(args)) {
     terminal = BootTerminal.open(Deno.stdin.isTerminal(), stop);
-    readCommands(() => machine, flags.console, () => stopping);
+    readCommands(() => machine, feed);
   }
   const net = flags.net || appsNeedNetwork(args)
     ? await startSwitch(`${flags.imagePath}.link`)
@@ -271,7 +274,10 @@ async function main(): Promise<number> {
     return await superviseMachine(flags, args, view, {
       stop,
       stopping: () => stopping,
-      setMachine: (m) => machine = m,
+      setMachine: (m) => {
+        machine = m;
+        feed?.attach(m);
+      },
     });
   } finally {
     terminal.close();
@@ -364,50 +370,24 @@ const COMMAND_WORDS = new Set(["checkpoint-ms", "inject"]);
  */
 async function readCommands(
   current: () => MachineProcess | undefined,
-  toConsole: boolean,
-  stopping: () => boolean,
+  feed: ConsoleFeed | undefined,
 ): Promise<void> {
   out(
-    toConsole
+    feed
       ? `[boot] lines on stdin go to the shell (type help); the supervisor's own: ${COMMAND_USAGE}`
       : `[boot] commands on stdin: ${COMMAND_USAGE}`,
   );
   for await (const line of terminal.lines()) {
     if (line.trim() === "") continue;
     try {
-      if (toConsole && !COMMAND_WORDS.has(line.trim().split(/\s+/)[0])) {
-        await sendConsoleLine(current, toCommand({ t: "console-input", text: line }), stopping);
+      if (feed && !COMMAND_WORDS.has(line.trim().split(/\s+/)[0])) {
+        feed.type(line);
       } else {
         await current()?.send(parseCommandWords(line));
       }
     } catch (e) {
       out(`[boot] ${(e as Error).message}`);
     }
-  }
-}
-
-/** Wait between two looks for a ready machine (one is powering on). */
-const READY_POLL_MS = 50;
-
-/**
- * Sends a console line to the machine once it is ready (the kernel's device
- * exists from then on); a machine that dies first gets it when it is
- * powered on again, unless the supervisor is stopping.
- */
-async function sendConsoleLine(
-  current: () => MachineProcess | undefined,
-  cmd: ReturnType<typeof toCommand>,
-  stopping: () => boolean,
-): Promise<void> {
-  while (!stopping()) {
-    const m = current();
-    try {
-      if (m) {
-        await m.ready();
-        return await m.send(cmd);
-      }
-    } catch { /* it died: the next one gets it */ }
-    await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
 }
 

@@ -8,8 +8,9 @@
  * Map of the PMO ({@link CONSOLE_IN_PAGES} pages, all in the image):
  * - Page 0, the header: Int32 word {@link ConsoleInWord.HEAD}, the bytes the
  *   kernel has ever written into the ring, and {@link ConsoleInWord.TAIL},
- *   the bytes the program has consumed; both unsigned 32-bit counters that
- *   wrap (their difference is what waits).
+ *   the bytes the program has consumed, both unsigned 32-bit counters that
+ *   wrap (their difference is what waits); {@link ConsoleInWord.LINES}, the
+ *   number of the next line the device expects from the supervisor.
  * - Pages 1…, the ring ({@link CONSOLE_INPUT_RING_BYTES}): each line as its
  *   UTF-8 bytes and a newline.
  *
@@ -18,10 +19,17 @@
  * program had consumed it, all at one cut: the kernel writes a line in one
  * synchronous turn (never inside a cut), and the program moves TAIL in the
  * same step that applies the lines. After a crash the resumed program finds
- * exactly the lines its committed state had not consumed; a line the kernel
- * wrote after the last committed cut is gone with the crash, and so is every
- * effect and answer it could have had (output is released only after the
- * commit of a cut that holds it).
+ * exactly the lines its committed state had not consumed.
+ *
+ * A line the kernel wrote after the last committed cut is gone with the
+ * crash (and every effect and answer it could have had: output is released
+ * only after the commit of a cut that holds it), so the sender keeps each
+ * line until a commit covers it: lines come numbered (`seq`), LINES is what
+ * a cut holds, the board reports it at each commit that moved it and when
+ * the device is attached ({"t":"console-input","lines":N}), and after a
+ * crash the sender sends again the lines from N on
+ * (tools/console_feed.ts). A line numbered below LINES is one the device
+ * already has: dropped, so a line is never taken twice.
  *
  * @module
  */
@@ -42,6 +50,13 @@ export enum ConsoleInWord {
   HEAD = 0,
   /** Bytes the program consumed (mod 2^32). */
   TAIL = 1,
+  /** Number of the next line expected: one past the highest `seq` taken (mod 2^32). */
+  LINES = 2,
+}
+
+/** LINES of a console input PMO: lines numbered below it are in (or through) the ring. */
+export function consoleInLines(pmo: PmoBuffers): number {
+  return Atomics.load(new Int32Array(pmo.data, 0, 4), ConsoleInWord.LINES) >>> 0;
 }
 
 const NEWLINE = 0x0a;
@@ -84,9 +99,16 @@ export class ConsoleInWriter {
     this.mem = new PersistentMemory(pmo);
   }
 
-  /** Appends one line ({@link encodeConsoleLine}); false (nothing written) while the ring lacks room. */
-  write(line: Uint8Array): boolean {
-    if (waiting(this.mem) + line.length > CONSOLE_INPUT_RING_BYTES) return false;
+  /**
+   * Appends one line ({@link encodeConsoleLine}) numbered `seq` (none: the
+   * next number): "taken", "duplicate" (numbered below LINES: the device has
+   * it already, nothing written) or "full" (the ring lacks room, nothing
+   * written).
+   */
+  write(line: Uint8Array, seq?: number): "taken" | "duplicate" | "full" {
+    const lines = Atomics.load(this.mem.words, ConsoleInWord.LINES) >>> 0;
+    if (seq !== undefined && seq < lines) return "duplicate";
+    if (waiting(this.mem) + line.length > CONSOLE_INPUT_RING_BYTES) return "full";
     const head = Atomics.load(this.mem.words, ConsoleInWord.HEAD) >>> 0;
     for (let i = 0; i < line.length;) {
       const at = (head + i) % CONSOLE_INPUT_RING_BYTES;
@@ -95,7 +117,8 @@ export class ConsoleInWriter {
       i += n;
     }
     this.mem.atomicStore(ConsoleInWord.HEAD, (head + line.length) | 0);
-    return true;
+    this.mem.atomicStore(ConsoleInWord.LINES, ((seq ?? lines) + 1) | 0);
+    return "taken";
   }
 }
 
