@@ -141,9 +141,20 @@ export class ConsoleInReader {
     return out.subarray(0, last + 1);
   }
 
-  /** Frees `bytes` of the front (whole lines the program has applied, in the step it applied them). */
+  /**
+   * Frees `bytes` of the front (whole lines the program has applied, in the
+   * step it applied them); more than waits is a bug of the caller (two
+   * readers at once): E_BAD_ARGUMENT, nothing freed.
+   */
   consume(bytes: number): void {
     if (bytes === 0) return;
+    if (bytes > waiting(this.mem)) {
+      throw new TardigradeError(
+        Err.E_BAD_ARGUMENT,
+        `console input: consuming ${bytes} bytes of ${waiting(this.mem)} waiting; ` +
+          "one step at a time may read the device",
+      );
+    }
     const tail = Atomics.load(this.mem.words, ConsoleInWord.TAIL) >>> 0;
     this.mem.atomicStore(ConsoleInWord.TAIL, (tail + bytes) | 0);
   }

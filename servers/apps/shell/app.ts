@@ -222,10 +222,9 @@ export async function runShell(ctx: Context, fs: FsApi): Promise<void> {
     (fn) => net.exclusive(fn),
     () => app.starting,
   );
-  const terminalMore = await terminal?.step();
+  await terminal?.wake();
   app.starting = false;
   if (app.owed.size > 0) await net.again();
-  if (terminalMore) await terminal?.again();
   ctx.log(
     `shell: listening on port ${port} (${fresh ? "new" : "kept"} sessions, ` +
       `${app.conns.all().length} connections kept)` +

@@ -108,8 +108,13 @@ export class ConsoleSession {
     return session;
   }
 
-  /** Runs one step after the others; a wake while one waits to run is the same step. */
-  private wake(): Promise<void> {
+  /**
+   * Runs one step after every other step of the shell (the first in
+   * `main`, the others on the device's IRQ); a wake while one waits to run
+   * is the same step. Work left is signalled, so it goes on in a step of
+   * its own, never in `main`.
+   */
+  wake(): Promise<void> {
     return this.queued ??= this.exclusive(async () => {
       this.queued = undefined;
       if (await this.step()) await this.again();
@@ -117,7 +122,7 @@ export class ConsoleSession {
   }
 
   /** Signals the session's own notification: one more step follows, a step of its own. */
-  async again(): Promise<void> {
+  private async again(): Promise<void> {
     await this.ctx.sys.notificationSignal(this.notifSlot);
   }
 
@@ -132,7 +137,7 @@ export class ConsoleSession {
    * state, prints the answers. Returns true when work is left (a job, more
    * lines, a `sync` that waits for the next step, a full console).
    */
-  async step(): Promise<boolean> {
+  private async step(): Promise<boolean> {
     const s = this.loadState(), out = new Reply();
     const budget = new Budget(undefined, undefined, !this.starting());
     const input = this.reader.pending();
