@@ -18,6 +18,7 @@ import { ConsoleFeed } from "../../../tools/console_feed.ts";
 import { freePort } from "../../../tools/echo_client.ts";
 import { ConsoleView, type MachineProcess } from "../../../tools/machine_process.ts";
 import { removeImage, tempImage } from "../../helpers.ts";
+import { userBootArgs } from "../../net/user_boot.ts";
 
 const encoder = new TextEncoder();
 
@@ -159,19 +160,7 @@ Deno.test("deno task boot --apps shell with stdin piped: each line's answer on s
   const image = tempImage("console-piped");
   try {
     const boot = new Deno.Command(Deno.execPath(), {
-      args: [
-        "task",
-        "boot",
-        "--image",
-        image,
-        "--fresh",
-        "--apps",
-        "shell",
-        "--shell-port",
-        String(freePort()),
-        "--run-for",
-        "3",
-      ],
+      args: userBootArgs(image, "shell", freePort(), ["--run-for", "3"]),
       cwd: new URL("../../../", import.meta.url).pathname,
       stdin: "piped",
       stdout: "piped",
