@@ -51,6 +51,15 @@ export class ConsoleFeed {
     m.onLine((l) => {
       if (l.t === "console-input" && this.machine === m) this.onReport(m, l.lines);
     });
+    // The device reports before the machine is ready: a machine without one says nothing.
+    m.ready().then(() => {
+      if (this.machine === m && !this.live) {
+        this.note(
+          "this machine has no console input device (its image was made before it existed): " +
+            "typed lines wait; boot with --fresh to have one",
+        );
+      }
+    }, () => {});
   }
 
   /** Queues one keyboard line; throws (a message naming the limit) for a line the device refuses. */
