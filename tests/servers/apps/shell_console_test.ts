@@ -106,6 +106,21 @@ Deno.test("console session: typed lines are answered on the shell's console, the
     );
     assert.deepEqual(await overTcp(m.port, "ls /"), ["a"]);
     assert.deepEqual(await overTcp(m.port, "cat /a/f"), ["hello there"]);
+    // Round trips, one line at a time: typed, run, committed, shown (a figure, not a check).
+    // After the transcript is checked, since these lines add to it.
+    const trips: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      feed.type(`mkdir /r${i}`);
+      await screen.waitFor(`/a $ mkdir /r${i}\n`);
+      trips.push(performance.now() - t0);
+    }
+    trips.sort((a, b) => a - b);
+    console.log(
+      `console round trip (line typed → answer shown), 20 lines: median ${
+        trips[10].toFixed(1)
+      } ms, max ${trips[19].toFixed(1)} ms`,
+    );
     assert.equal(screen.anomalies, 0);
   } finally {
     await m.stop();
