@@ -88,9 +88,11 @@ export type MachineLine =
   /**
    * The console input device holds every line numbered below `lines` in a
    * committed state (kernel/abi/console_in.ts): at its attach and at each
-   * commit that moved it. The sender may forget those lines.
+   * commit that moved it. The sender may forget those lines. `attached`:
+   * the device was just attached (a boot, a resume, a system rollback): the
+   * lines sent from `lines` on are not there, the sender sends them again.
    */
-  | { t: "console-input"; lines: number };
+  | { t: "console-input"; lines: number; attached?: boolean };
 
 /** Exit code of a machine stopped by a simulated power failure (as if SIGKILLed). */
 export const EXIT_POWER_FAILURE = 137;
@@ -401,8 +403,8 @@ export class Board {
         this.nicRx = msg.ring;
         return this.nic.attachRx(msg.ring, msg.register, msg.committedTable);
       case "console-in-lines":
-        this.consoleInReported = undefined;
-        return this.reportConsoleInLines(msg.lines);
+        this.consoleInReported = msg.lines;
+        return emit({ t: "console-input", lines: msg.lines, attached: true });
       case "load":
         try {
           this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));

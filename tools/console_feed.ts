@@ -6,9 +6,10 @@
  * Each line gets a number; the feed keeps it until the machine reports
  * (`{"t":"console-input","lines":N}`, at the device's attach and at each
  * commit that moved it) that its committed state holds every line below N.
- * A machine that is powered on again reports what its image holds at once;
- * the feed then sends it the lines from N on, with their numbers, and the
- * device drops any it already has. Numbering starts at the first machine's
+ * A machine that is powered on again, or rolled back whole (a system
+ * rollback), reports what its image holds at once (`attached`); the feed
+ * then sends it the lines from N on, with their numbers, and the device
+ * drops any it already has. Numbering starts at the first machine's
  * first report (a resumed image goes on from its own count), so lines
  * typed before it wait; so do lines typed while a machine powers on.
  *
@@ -49,7 +50,9 @@ export class ConsoleFeed {
     this.machine = m;
     this.live = false;
     m.onLine((l) => {
-      if (l.t === "console-input" && this.machine === m) this.onReport(m, l.lines);
+      if (l.t === "console-input" && this.machine === m) {
+        this.onReport(m, l.lines, l.attached === true);
+      }
     });
     // The device reports before the machine is ready: a machine without one says nothing.
     m.ready().then(() => {
@@ -84,9 +87,9 @@ export class ConsoleFeed {
     return this.sending;
   }
 
-  private onReport(m: MachineProcess, lines: number): void {
+  private onReport(m: MachineProcess, lines: number, attached: boolean): void {
     while (this.unacked.length > 0 && this.unacked[0].seq < lines) this.unacked.shift();
-    if (this.live) return;
+    if (!attached) return;
     this.live = true;
     if (this.next === undefined || this.next < lines) this.next = lines;
     if (this.unacked.length > 0) {
