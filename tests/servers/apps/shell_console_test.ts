@@ -171,6 +171,35 @@ Deno.test(`console session: ${KILLS} seeded SIGKILLs while lines are typed, ever
   }
 });
 
+Deno.test("console session: a fault in the shell under system-rollback; the lines since the last commit are sent again, each run once", async () => {
+  const m = await AppMachine.start("shell", {
+    label: "console-rollback",
+    extra: ["--fault-injection", "--policy", "shell=system-rollback"],
+  });
+  const feed = new ConsoleFeed(), screen = new ShellConsole();
+  feed.attach(m.machine);
+  screen.attach(m.machine);
+  try {
+    const lines = 30;
+    for (let i = 1; i <= lines; i++) {
+      feed.type(`mkdir /r${i}`);
+      if (i === 15) await m.machine.inject("shell", "throw", 7);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await m.machine.waitFor((l) => l.t === "log" && /system rollback/.test(l.text));
+    await screen.waitFor(`/ $ mkdir /r${lines}\n`);
+    for (let i = 1; i <= lines; i++) {
+      const echoes = screen.text.split("\n").filter((l) => l === `/ $ mkdir /r${i}`).length;
+      assert.equal(echoes, 1, `mkdir /r${i} answered ${echoes} times`);
+    }
+    assert.doesNotMatch(screen.text, /error/);
+    assert.equal((await overTcp(m.port, "ls /")).length, lines);
+    assert.equal(screen.anomalies, 0);
+  } finally {
+    await m.stop();
+  }
+});
+
 Deno.test("deno task boot --apps shell with stdin piped: each line's answer on stdout", async () => {
   const image = tempImage("console-piped");
   try {
