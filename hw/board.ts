@@ -24,6 +24,9 @@
  *   kernel: `checkpoint-ms` changes the checkpoint period, `inject` a fault.
  * - System rollback: on the kernel's request, stops every worker and the
  *   kernel and resumes from the last committed checkpoint, in this process.
+ * - The monitor's lines: the system report (--report-ms) and structured
+ *   events, emitted at once; a power cut the monitor asks for exits as a
+ *   simulated power failure does.
  * - NIC (--net-link): the link to the switch (hw/nic.ts).
  * - Workers: the kernel's, each thread's, init's started early and the
  *   timer chip's, all without permissions (hw/workers.ts).
@@ -58,6 +61,7 @@ import { programWorker, ThreadWorkers } from "./workers.ts";
 import { toCommand } from "./commands.ts";
 import { Nic } from "./nic.ts";
 import { nicTableBytes } from "../kernel/abi/nic_rx.ts";
+import type { MonitorEvent, SystemReport, ToBoard } from "../kernel/abi/report.ts";
 
 /** One line of machine output. */
 export type MachineLine =
@@ -85,6 +89,13 @@ export type MachineLine =
   | { t: "error"; code: string; text: string }
   | { t: "halt"; epoch: number }
   | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" }
+  /** With --report-ms N: the system report (kernel/abi/report.ts), every N ms; a diagnostic. */
+  | { t: "report"; report: SystemReport }
+  /**
+   * A structured event (crash, restart, dead, rollback, inject,
+   * checkpoint-now, power-cut): a diagnostic, out at once like a log line.
+   */
+  | ({ t: "event" } & MonitorEvent)
   /**
    * The console input device holds every line numbered below `lines` in a
    * committed state (kernel/abi/console_in.ts): at its attach and at each
@@ -124,6 +135,10 @@ export interface BoardConfig {
   digest: boolean;
   /** Accept `inject` commands (and open the command port). */
   faultInjection: boolean;
+  /** Init gives the shell's monitor capability CONTROL (`--shell-control`). */
+  shellControl: boolean;
+  /** The kernel sends the system report every this many ms (`--report-ms`); 0: never. */
+  reportMs: number;
   /** Read commands from stdin (hw/commands.ts). */
   commands: boolean;
   /** The watchdog's budget for one run of handlers. */
@@ -228,7 +243,7 @@ export class Board {
       ms: performance.now() - t0,
     });
     emit({ t: "boot", fresh: formatted, epoch: this.image.committedEpoch });
-    this.kernel.onmessage = (e: MessageEvent<KernelToBoard>) => this.onKernel(e.data);
+    this.kernel.onmessage = (e: MessageEvent<ToBoard>) => this.onKernel(e.data);
     this.kernel.onerror = (e) => {
       e.preventDefault();
       emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${e.message}` });
@@ -255,6 +270,8 @@ export class Board {
         debugBarrier: c.debugBarrier,
         digest: c.digest,
         faultInjection: c.faultInjection,
+        shellControl: c.shellControl,
+        reportMs: c.reportMs,
         handlerBudgetMs: c.handlerBudgetMs,
         policies: c.policies,
         consoleStart: c.consoleStart,
@@ -369,7 +386,7 @@ export class Board {
     this.kernel.postMessage(msg, { transfer });
   }
 
-  private onKernel(msg: KernelToBoard): void {
+  private onKernel(msg: ToBoard): void {
     switch (msg.t) {
       case "log":
         return emit({ t: "log", text: msg.text, from: msg.from });
@@ -429,6 +446,12 @@ export class Board {
         return this.halt();
       case "output":
         return this.releaseIfNotCheckpointing();
+      case "report":
+        return emit({ t: "report", report: msg.report });
+      case "event":
+        return emit({ t: "event", ...msg.event });
+      case "power-cut":
+        return this.powerCut(msg.reason);
     }
   }
 
@@ -440,6 +463,16 @@ export class Board {
     if (lines === undefined || lines === this.consoleInReported) return;
     this.consoleInReported = lines;
     emit({ t: "console-input", lines });
+  }
+
+  /**
+   * The monitor's `power_cut`: the machine stops as a power failure stops
+   * it, nothing more written or released, exit {@link EXIT_POWER_FAILURE}
+   * (a supervisor with --restart-on-crash powers it on again, and it resumes).
+   */
+  private powerCut(reason: string): never {
+    emit({ t: "log", text: `board: power cut (${reason})` });
+    Deno.exit(EXIT_POWER_FAILURE);
   }
 
   /** Writes a checkpoint's pages, commits it, then releases the output it covers. */

@@ -3,7 +3,8 @@
  *
  * Map of this file:
  * - {@link bootFresh}: the root cap group "init" with its thread, the timer
- *   IRQ, the NIC's PMOs and IRQ (kernel/nic.ts) and its first capabilities.
+ *   IRQ, the NIC's PMOs and IRQ (kernel/nic.ts), the system monitor
+ *   (kernel/objects/monitor.ts) and its first capabilities.
  * - {@link resume}: rebuild the caches from the restored records, then start
  *   a worker per thread; a server stays dormant until it has work.
  * - {@link Dormancy}: restored servers not started yet, their doorbells (the
@@ -20,11 +21,13 @@ import { RIGHTS_ALL } from "./abi/rights.ts";
 import {
   INIT_CONSOLE_IN_IRQ_SLOT,
   INIT_CONSOLE_IN_SLOT,
+  INIT_MONITOR_SLOT,
   INIT_NIC_IRQ_SLOT,
   INIT_NIC_RX_SLOT,
   INIT_NIC_TX_SLOT,
   INIT_TIMER_IRQ_SLOT,
 } from "./abi/slots.ts";
+import { createMonitor } from "./objects/monitor.ts";
 import type { ConsoleRegisters } from "./consoles.ts";
 import { digestState } from "./digest.ts";
 import { createCapGroup } from "./objects/cap_group.ts";
@@ -59,7 +62,12 @@ export async function bootFresh(k: BootHost): Promise<void> {
     k,
     group,
     INIT_PROGRAM,
-    { apps: k.config.apps, policies: k.config.policies, fs: k.config.fs },
+    {
+      apps: k.config.apps,
+      policies: k.config.policies,
+      fs: k.config.fs,
+      shellControl: k.config.shellControl,
+    },
     "none",
     group,
   );
@@ -69,6 +77,7 @@ export async function bootFresh(k: BootHost): Promise<void> {
   k.caps.insertOriginal(group, nic.tx.id, RIGHTS_ALL, INIT_NIC_TX_SLOT);
   k.caps.insertOriginal(group, nic.rx.id, RIGHTS_ALL, INIT_NIC_RX_SLOT);
   k.caps.insertOriginal(group, createNicIrq(k).id, RIGHTS_ALL, INIT_NIC_IRQ_SLOT);
+  k.caps.insertOriginal(group, createMonitor(k).id, RIGHTS_ALL, INIT_MONITOR_SLOT);
   const consoleIn = await k.consoleIn.create(k.pmos, group);
   k.caps.insertOriginal(group, consoleIn.id, RIGHTS_ALL, INIT_CONSOLE_IN_SLOT);
   k.caps.insertOriginal(group, createConsoleInIrq(k).id, RIGHTS_ALL, INIT_CONSOLE_IN_IRQ_SLOT);

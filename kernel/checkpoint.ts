@@ -32,6 +32,7 @@ import { Err } from "./abi/errors.ts";
 import { CHECKPOINT_FAILURES_MAX, FREEZE_BACKOFF_MS_MAX, periodElapsed } from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
 import type { CheckpointInfo } from "./abi/syscall_types.ts";
+import { type RecentCheckpoint, REPORT_CHECKPOINTS_MAX } from "./abi/report.ts";
 import { consoleHead } from "./abi/console.ts";
 import { ControlWord } from "./abi/layout.ts";
 import { type CheckpointRoot, KERNEL_PMO_PAGES } from "./abi/image_root.ts";
@@ -101,6 +102,10 @@ export class CheckpointManager implements CheckpointControl {
   };
   /** The most recent pause statistics (bounded ring). */
   readonly recent: CheckpointStats[] = [];
+  /** The newest committed checkpoints with their commit time (the system report's). */
+  readonly recentCommitted: RecentCheckpoint[] = [];
+  /** The statistics of the capture in flight and when it went to the board. */
+  private handedOver: { stats: CheckpointStats; at: number } | undefined;
   /** Wall-clock time (Unix ms) the newest checkpoint of this boot committed; 0 before the first. */
   private lastCommitUnixMs = 0;
   private readonly pages: PageCapture;
@@ -301,6 +306,7 @@ export class CheckpointManager implements CheckpointControl {
     if (this.recent.length > RECENT_STATS_MAX) this.recent.shift();
     this.counters.taken++;
     this.inFlight = epoch;
+    this.handedOver = { stats, at: performance.now() };
     const root: CheckpointRoot = {
       epoch,
       kernelPages: KERNEL_PMO_PAGES,
@@ -367,6 +373,12 @@ export class CheckpointManager implements CheckpointControl {
     this.inFlight = 0;
     this.counters.committed++;
     this.lastCommitUnixMs = Date.now();
+    if (this.handedOver?.stats.epoch === epoch) {
+      const commitUs = (performance.now() - this.handedOver.at) * 1000;
+      this.recentCommitted.push({ ...this.handedOver.stats, commitUs });
+      if (this.recentCommitted.length > REPORT_CHECKPOINTS_MAX) this.recentCommitted.shift();
+      this.handedOver = undefined;
+    }
     const waiters = this.waiters.splice(0);
     for (const w of waiters) w();
     this.resolveCovered(epoch);
@@ -383,6 +395,11 @@ export class CheckpointManager implements CheckpointControl {
       lastCommitUnixMs: this.lastCommitUnixMs,
       lastPauseUs: this.recent.at(-1)?.pauseUs ?? 0,
     };
+  }
+
+  /** The figures of committed checkpoint `epoch` while it is among the recent ones. */
+  committed(epoch: number): RecentCheckpoint | undefined {
+    return this.recentCommitted.find((c) => c.epoch === epoch);
   }
 
   /**

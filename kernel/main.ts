@@ -8,12 +8,13 @@
 
 /// <reference lib="deno.worker" />
 
-import type { BoardToKernel, KernelToBoard } from "./abi/protocol.ts";
+import type { BoardToKernel } from "./abi/protocol.ts";
+import type { ToBoard } from "./abi/report.ts";
 import { Kernel } from "./kernel.ts";
 
 let kernel: Kernel | undefined;
 
-function toBoard(msg: KernelToBoard, transfer?: Transferable[]): void {
+function toBoard(msg: ToBoard, transfer?: Transferable[]): void {
   self.postMessage(msg, { transfer: transfer ?? [] });
 }
 

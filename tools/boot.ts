@@ -199,6 +199,30 @@ function diagnostic(line: Extract<MachineLine, { t: "log" }>): void {
   terminal.write(DIM(text) + "\n", true);
 }
 
+/**
+ * A structured event, readably: `[event] crash fs#38: thread 38 failed: …
+ * (epoch 12)`; a diagnostic too (stderr), but never dim: it is what a
+ * viewer watches for.
+ */
+export function eventText(line: Extract<MachineLine, { t: "event" }>): string {
+  const who = line.thread !== undefined ? `${line.component}#${line.thread}` : line.component;
+  return `[event] ${line.kind.padEnd(14)} ${who}: ${line.text} (epoch ${line.epoch})`;
+}
+
+/** A system report, as one summary line (the whole report is the JSON line itself). */
+export function reportText(line: Extract<MachineLine, { t: "report" }>): string {
+  const r = line.report;
+  const threads = r.groups.flatMap((g) => g.threads);
+  const notRunning = threads.filter((t) => t.state !== "running");
+  const states = notRunning.length === 0
+    ? "all running"
+    : notRunning.map((t) => `${t.name}#${t.id} ${t.state}`).join(", ");
+  const used = r.memory.nvmPages - r.memory.nvmFreePages;
+  return `[report] up ${(r.uptimeMs / 1000).toFixed(1)} s, epoch ${r.epoch}, ` +
+    `${r.groups.length} cap groups, ${threads.length} threads (${states}), ` +
+    `NVM ${used} of ${r.memory.nvmPages} pages used`;
+}
+
 function render(line: MachineLine, view: ConsoleView): void {
   switch (line.t) {
     case "stage":
@@ -234,6 +258,10 @@ function render(line: MachineLine, view: ConsoleView): void {
       return;
     case "digest":
       return out(`[boot] state digest at epoch ${line.epoch} (${line.when}): ${line.digest}`);
+    case "event":
+      return console.error(eventText(line));
+    case "report":
+      return console.error(DIM(reportText(line)));
   }
 }
 

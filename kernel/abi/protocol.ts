@@ -37,6 +37,10 @@ export type SyscallOp =
   | "system_info"
   | "checkpoint_info"
   | "checkpoint_wait"
+  | "system_report"
+  | "checkpoint_now"
+  | "fault_inject"
+  | "power_cut"
   | "ready";
 
 /** The root task's program: started at every boot and resume (the board starts its worker early). */
@@ -164,7 +168,7 @@ export type BoardToKernel =
   /** A keyboard line for the console input device (kernel/console_in.ts). */
   | { t: "console-input"; text: string; seq?: number };
 
-/** Kernel → board. */
+/** Kernel → board (and kernel/abi/report.ts MonitorToBoard: the report, events, the power cut). */
 export type KernelToBoard =
   /** With checkpoints off: a worker wrote output; the board releases it now. */
   | { t: "output" }
@@ -258,6 +262,10 @@ export interface KernelConfig {
   digest: boolean;
   /** Accept fault-injection commands (tests and `scenario faults` only). */
   faultInjection: boolean;
+  /** Init gives the shell a monitor capability with CONTROL, not READ only (`--shell-control`). */
+  shellControl: boolean;
+  /** Send the system report to the board every this many ms (`--report-ms`); 0: never. */
+  reportMs: number;
   /** Longest one run of handlers may take before the watchdog stops the worker. */
   handlerBudgetMs: number;
   /** Restart policy per component name, overriding init's configuration. */

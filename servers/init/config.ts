@@ -84,7 +84,10 @@ export const SERVICES: ServiceConfig[] = [
 /** An app init can start by name. */
 export interface AppConfig {
   program: string;
-  /** Services it may call; a program app (a path) may call every service started. */
+  /**
+   * Services it may call (and `monitor`: the system monitor, kernel/objects/
+   * monitor.ts); a program app (a path) may call every service started.
+   */
   needs: string[];
   /** Period of its timer notification ("timer"); none when absent. */
   timerMs?: number;
@@ -114,7 +117,8 @@ export const APPS: Record<string, AppConfig> = {
   },
   shell: {
     program: "servers/apps/shell/main.ts",
-    needs: ["net", "fs"],
+    // "monitor": the system monitor (READ; CONTROL with --shell-control), given to the shell only.
+    needs: ["net", "fs", "monitor"],
     console: true,
     // Its heap (`pages=N`, SHELL_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
     quotaPages: (args) =>

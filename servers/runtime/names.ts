@@ -72,6 +72,8 @@ export const CapName = {
   CONSOLE_IN_IRQ: "console-in-irq",
   /** The network driver (a program's CALL capability to it). */
   NET: "net",
+  /** The system monitor (kernel/objects/monitor.ts): the shell's, READ or READ and CONTROL. */
+  MONITOR: "monitor",
 } as const;
 
 const encoder = new TextEncoder();

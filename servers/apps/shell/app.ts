@@ -44,6 +44,7 @@ import { type ConnApp, connsToServe, serveAtStart } from "../kv/accept.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "../kv/conns.ts";
 import { PersistentHeap } from "../../pmem/heap.ts";
 import { Budget, Shell } from "./commands.ts";
+import { monitorOf } from "./system_commands.ts";
 import { decodeState, encodeState, Reply, type ShellState } from "./session.ts";
 import { ConsoleSession } from "./console_session.ts";
 
@@ -209,7 +210,7 @@ export async function runShell(ctx: Context, fs: FsApi): Promise<void> {
   const port = typeof ctx.args.port === "number" ? ctx.args.port : SHELL_PORT_DEFAULT;
   const pages = typeof ctx.args.pages === "number" ? ctx.args.pages : SHELL_HEAP_PAGES_DEFAULT;
   const { heap, fresh } = openHeap(await lastingPmo(ctx, "heap", pages));
-  const app = new ShellApp(new ConnTable(heap), new Shell(fs), port);
+  const app = new ShellApp(new ConnTable(heap), new Shell(fs, monitorOf(ctx)), port);
   const net = await Sockets.openBatch(ctx, (events, net) => drain(net, app, events));
   await net.listen(port);
   // Connections waiting for a close, ring room or a job get no new event after a resume.
