@@ -291,7 +291,7 @@ async function main(): Promise<number> {
   let args = flags.machineArgs;
   const feed = flags.console ? new ConsoleFeed((t) => out(`[boot] ${t}`)) : undefined;
   if (opensCommandPort(args)) {
-    terminal = BootTerminal.open(Deno.stdin.isTerminal(), stop);
+    terminal = BootTerminal.open(Deno.stdin.isTerminal() && Deno.stdout.isTerminal(), stop);
     readCommands(() => machine, feed);
   }
   const net = flags.net || appsNeedNetwork(args)

@@ -2,7 +2,7 @@
  * The supervisor's terminal (tools/boot.ts): where the lines it reads come
  * from and where the machine's lines go, so that both share one screen.
  *
- * When stdin is a terminal ({@link BootTerminal.open} with `edit`), lines
+ * When stdin and stdout are a terminal ({@link BootTerminal.open} with `edit`), lines
  * are read with line editing (node:readline: a `> ` prompt, the arrow keys,
  * history); a line printed while the user types is written above the
  * prompt, which is drawn again with what was typed so far. Ctrl-C shuts
