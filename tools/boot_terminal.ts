@@ -24,7 +24,12 @@ export const PROMPT = "> ";
 
 /** Lines in, machine lines out (see the module doc). */
 export class BootTerminal {
-  private constructor(private readonly editor: readline.Interface | undefined) {}
+  /** False once the editor closed (Ctrl-D, or {@link close}): lines are written plain from then on. */
+  private editing: boolean;
+
+  private constructor(private readonly editor: readline.Interface | undefined) {
+    this.editing = editor !== undefined;
+  }
 
   /**
    * `edit`: read with line editing (stdin is a terminal); `onEnd` runs on
@@ -39,9 +44,13 @@ export class BootTerminal {
       terminal: true,
       historySize: 1000,
     });
+    const terminal = new BootTerminal(editor);
     editor.on("SIGINT", onEnd);
-    editor.on("close", onEnd);
-    return new BootTerminal(editor);
+    editor.on("close", () => {
+      terminal.editing = false;
+      onEnd();
+    });
+    return terminal;
   }
 
   /** The lines typed or piped, without their newlines, until the input ends. */
@@ -53,14 +62,14 @@ export class BootTerminal {
     this.editor.prompt();
     for await (const line of this.editor) {
       yield line;
-      this.editor.prompt();
+      if (this.editing) this.editor.prompt();
     }
   }
 
   /** Writes `text` to stdout (or stderr with `toStderr`), above the prompt when editing. */
   write(text: string, toStderr = false): void {
     const stream = toStderr ? Deno.stderr : Deno.stdout;
-    if (!this.editor) {
+    if (!this.editor || !this.editing) {
       stream.writeSync(encoder.encode(text));
       return;
     }
@@ -72,6 +81,7 @@ export class BootTerminal {
 
   /** Stops reading (the supervisor is exiting); the terminal is left as it was. */
   close(): void {
+    this.editing = false;
     this.editor?.removeAllListeners("close");
     this.editor?.close();
   }
