@@ -103,7 +103,15 @@ export type MachineLine =
    * With --report-ms N and a network link: each connection's outbound bytes
    * released to the switch and still held for a commit (hw/nic_output.ts), every N ms.
    */
-  | { t: "net"; conns: NetOutput[] };
+  | { t: "net"; conns: NetOutput[] }
+  /**
+   * The console input device holds every line numbered below `lines` in a
+   * committed state (kernel/abi/console_in.ts): at its attach and at each
+   * commit that moved it. The sender may forget those lines. `attached`:
+   * the device was just attached (a boot, a resume, a system rollback): the
+   * lines sent from `lines` on are not there, the sender sends them again.
+   */
+  | { t: "console-input"; lines: number; attached?: boolean };
 
 /** A committed checkpoint's statistics: the kernel's pause figures and the board's commit. */
 export type CommittedStats = CheckpointStats & {
@@ -429,6 +437,9 @@ export class Board {
       case "nic-rx":
         this.nicRx = msg.ring;
         return this.nic.attachRx(msg.ring, msg.register, msg.committedTable);
+      case "console-in-lines":
+        this.consoleInReported = msg.lines;
+        return emit({ t: "console-input", lines: msg.lines, attached: true });
       case "load":
         try {
           this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
@@ -462,6 +473,16 @@ export class Board {
     }
   }
 
+  /** The console input device's LINES the board reported last (a commit that did not move it says nothing). */
+  private consoleInReported: number | undefined;
+
+  /** Reports the console input device's committed LINES when it moved. */
+  private reportConsoleInLines(lines: number | undefined): void {
+    if (lines === undefined || lines === this.consoleInReported) return;
+    this.consoleInReported = lines;
+    emit({ t: "console-input", lines });
+  }
+
   /**
    * The monitor's `power_cut`: the machine stops as a power failure stops
    * it, nothing more written or released, exit {@link EXIT_POWER_FAILURE}
@@ -487,6 +508,7 @@ export class Board {
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     this.nic.release(msg.nicTxHead);
     this.nic.commitTable(msg.nicTable);
+    this.reportConsoleInLines(msg.consoleInLines);
     if (this.config.reportCheckpoints) {
       this.unreported.push({ ...msg.stats, commitUs: (performance.now() - t0) * 1000 });
     }

@@ -19,6 +19,8 @@ import { KERNEL_RECORDS_RESERVED, RECORDS_MAX } from "./abi/limits.ts";
 import { INIT_PROGRAM } from "./abi/protocol.ts";
 import { RIGHTS_ALL } from "./abi/rights.ts";
 import {
+  INIT_CONSOLE_IN_IRQ_SLOT,
+  INIT_CONSOLE_IN_SLOT,
   INIT_MONITOR_SLOT,
   INIT_NIC_IRQ_SLOT,
   INIT_NIC_RX_SLOT,
@@ -30,12 +32,13 @@ import type { ConsoleRegisters } from "./consoles.ts";
 import { digestState } from "./digest.ts";
 import { createCapGroup } from "./objects/cap_group.ts";
 import { requestsWaiting, servesEndpoint } from "./objects/endpoint.ts";
-import { createNicIrq, createTimerIrq } from "./objects/irq.ts";
+import { createConsoleInIrq, createNicIrq, createTimerIrq } from "./objects/irq.ts";
 import { signalPending } from "./objects/notification.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { createThread } from "./objects/thread.ts";
 import type { KernelServices } from "./services.ts";
 import type { NicDevice } from "./nic.ts";
+import type { ConsoleInDevice } from "./console_in.ts";
 
 /** What boot and resume need besides the kernel services. */
 export interface BootHost extends KernelServices {
@@ -44,6 +47,8 @@ export interface BootHost extends KernelServices {
   readonly dormancy: Dormancy;
   /** The NIC's transmit ring: made at a fresh boot, handed to the board again at resume. */
   readonly nic: NicDevice;
+  /** The console input device: made at a fresh boot, attached again at resume. */
+  readonly consoleIn: ConsoleInDevice;
 }
 
 /** Fresh boot: the root cap group "init" with its thread and first capabilities. */
@@ -73,6 +78,9 @@ export async function bootFresh(k: BootHost): Promise<void> {
   k.caps.insertOriginal(group, nic.rx.id, RIGHTS_ALL, INIT_NIC_RX_SLOT);
   k.caps.insertOriginal(group, createNicIrq(k).id, RIGHTS_ALL, INIT_NIC_IRQ_SLOT);
   k.caps.insertOriginal(group, createMonitor(k).id, RIGHTS_ALL, INIT_MONITOR_SLOT);
+  const consoleIn = await k.consoleIn.create(k.pmos, group);
+  k.caps.insertOriginal(group, consoleIn.id, RIGHTS_ALL, INIT_CONSOLE_IN_SLOT);
+  k.caps.insertOriginal(group, createConsoleInIrq(k).id, RIGHTS_ALL, INIT_CONSOLE_IN_IRQ_SLOT);
   return k.spawn(thread, false);
 }
 
@@ -82,6 +90,7 @@ export async function resume(k: BootHost): Promise<void> {
   const pmos = [...k.table.ofKind(ObjKind.PMO)];
   for (const pmo of pmos) k.pmos.adopt(pmo);
   await k.nic.resume(k.table, k.pmos);
+  await k.consoleIn.resume(k.table, k.pmos);
   if (k.config.digest) {
     const all = await Promise.all(
       pmos.map(async (p) => [p.id, await k.pmos.ensureLoaded(p.id)] as [number, PmoBuffers]),

@@ -67,6 +67,8 @@ interface Cut {
   nicTxHead: number | undefined;
   /** The NIC's connection table at the cut. */
   nicTable: Uint8Array | undefined;
+  /** The console input device's LINES at the cut. */
+  consoleInLines: number | undefined;
   digest: string | undefined;
 }
 
@@ -262,6 +264,7 @@ export class CheckpointManager implements CheckpointControl {
     for (const [thread, head] of consoleHeads) this.cutConsoleHeads.set(thread, head);
     this.cutNicTxHead = nicTxHead;
     const nicTable = this.k.nic.table();
+    const consoleInLines = this.k.consoleIn.lines();
     const t3 = performance.now();
     const digest = this.k.config.digest
       ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
@@ -277,6 +280,7 @@ export class CheckpointManager implements CheckpointControl {
       consoleHeads,
       nicTxHead,
       nicTable,
+      consoleInLines,
       digest,
     };
   }
@@ -319,6 +323,7 @@ export class CheckpointManager implements CheckpointControl {
       consoleHeads: c.consoleHeads,
       nicTxHead: c.nicTxHead,
       nicTable: c.nicTable,
+      consoleInLines: c.consoleInLines,
       stats,
     }, [pages]);
     return stats;

@@ -44,6 +44,7 @@ import { allocatePmoBuffers } from "./abi/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { ConsoleRegisters } from "./consoles.ts";
 import { NicDevice } from "./nic.ts";
+import { ConsoleInDevice } from "./console_in.ts";
 import { bootFresh, Dormancy, resume } from "./boot.ts";
 import { Supervisor } from "./supervisor.ts";
 import { onWorkerMessage } from "./dispatch.ts";
@@ -67,6 +68,8 @@ export class Kernel implements KernelServices, CheckpointHost {
   readonly dormancy: Dormancy;
   /** The NIC's transmit ring. */
   readonly nic: NicDevice;
+  /** The console input device (kernel/console_in.ts). */
+  readonly consoleIn: ConsoleInDevice;
   /** Watchdog and restart policies. */
   readonly supervisor: Supervisor;
   private readonly timerIrqs = new TimerIrqs();
@@ -108,6 +111,11 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.consoles = new ConsoleRegisters(config.consoleStart, (m) => this.post(m));
     this.dormancy = new Dormancy(this, this.consoles);
     this.nic = new NicDevice((m) => this.post(m));
+    this.consoleIn = new ConsoleInDevice(
+      (t) => this.log(t),
+      () => this.onConsoleInIrq(),
+      (lines) => this.post({ t: "console-in-lines", lines }),
+    );
     this.supervisor = new Supervisor(this);
   }
 
@@ -227,6 +235,20 @@ export class Kernel implements KernelServices, CheckpointHost {
   /** The NIC raised its IRQ before the boot finished. */
   private nicIrqHeld = false;
 
+  /** A keyboard line from the board's console input (kernel/console_in.ts). */
+  onConsoleInput(text: string, seq?: number): void {
+    this.consoleIn.type(text, seq);
+  }
+
+  /** The console input's IRQ line: a line is in its ring; held like the NIC's until the boot finished. */
+  private onConsoleInIrq(): void {
+    if (this.booted) fireLine(this, "console-in");
+    else this.consoleInIrqHeld = true;
+  }
+
+  /** The console input device fired before the boot finished. */
+  private consoleInIrqHeld = false;
+
   /**
    * A worker wrote output (its console, the NIC's transmit ring): with
    * checkpoints on, a checkpoint starts now if none is in flight, else as
@@ -267,6 +289,7 @@ export class Kernel implements KernelServices, CheckpointHost {
   finishBoot(): void {
     this.booted = true;
     if (this.nicIrqHeld) this.onNicIrq();
+    if (this.consoleInIrqHeld) this.onConsoleInIrq();
     this.onThreadReady();
   }
 

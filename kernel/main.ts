@@ -84,6 +84,9 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
     case "nic-irq":
       kernel?.onNicIrq();
       break;
+    case "console-input":
+      kernel?.onConsoleInput(msg.text, msg.seq);
+      break;
     case "shutdown":
       if (kernel) kernel.shutdown();
       else toBoard({ t: "shutdown-done" });

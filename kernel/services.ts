@@ -148,6 +148,8 @@ export interface CheckpointHost {
   readonly threads: ReadonlyMap<number, FrozenThread>;
   /** The NIC's transmit ring (kernel/nic.ts): its HEAD is recorded at the cut. */
   readonly nic: { head(): number | undefined; table(): Uint8Array | undefined };
+  /** The console input device (kernel/console_in.ts): its LINES is recorded at the cut. */
+  readonly consoleIn: { lines(): number | undefined };
   /** True when every live thread has reached its first safe point. */
   allReady(): boolean;
   post(msg: KernelToBoard, transfer?: Transferable[]): void;

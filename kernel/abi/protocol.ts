@@ -166,7 +166,9 @@ export type BoardToKernel =
   | { t: "inject"; target: string; fault: FaultKind; seed: number }
   | { t: "shutdown" }
   /** The NIC wrote frames into the receive ring: its IRQ line. */
-  | { t: "nic-irq" };
+  | { t: "nic-irq" }
+  /** A keyboard line for the console input device (kernel/console_in.ts). */
+  | { t: "console-input"; text: string; seq?: number };
 
 /** Kernel → board (and kernel/abi/report.ts MonitorToBoard: the report, events, the power cut). */
 export type KernelToBoard =
@@ -217,12 +219,16 @@ export type KernelToBoard =
     nicTxHead?: number;
     /** The NIC's connection table at the cut: the board sends its ACKs and LISTENs at the commit. */
     nicTable?: Uint8Array;
+    /** The console input device's LINES at the cut: the board reports it at the commit. */
+    consoleInLines?: number;
     stats: CheckpointStats;
   }
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }
   | { t: "terminate"; threadId: number }
   | { t: "system-rollback"; reason: string }
   | { t: "shutdown-done" }
+  /** The console input device is attached; its LINES (committed) for the board to report. */
+  | { t: "console-in-lines"; lines: number }
   /** The kernel cannot go on (e.g. E_CHECKPOINT_FAILED): the board reports it and halts. */
   | { t: "panic"; code: string; text: string };
 

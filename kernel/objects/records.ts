@@ -100,7 +100,15 @@ export interface PmoRecord extends RecordBase {
   kind: ObjKind.PMO;
   pages: number;
   nvmBase: number;
-  role: "data" | "ring" | "console" | "notification" | "kernel" | "nic" | "nic-rx";
+  role:
+    | "data"
+    | "ring"
+    | "console"
+    | "notification"
+    | "kernel"
+    | "nic"
+    | "nic-rx"
+    | "console-in";
   owner: number;
 }
 
@@ -110,10 +118,10 @@ export interface VmSpaceRecord extends RecordBase {
   group: number;
 }
 
-/** An interrupt line, bound to a notification: the timer's (with a period) or the NIC's. */
+/** An interrupt line, bound to a notification: the timer's (with a period), the NIC's or the console input's. */
 export interface IrqRecord extends RecordBase {
   kind: ObjKind.IRQ;
-  line: "timer" | "nic";
+  line: "timer" | "nic" | "console-in";
   periodMs: number;
   notification: number;
 }

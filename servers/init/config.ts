@@ -98,6 +98,8 @@ export interface AppConfig {
   serves?: boolean;
   /** Period of its timer notification ("timer"); none when absent. */
   timerMs?: number;
+  /** Gets the console input device's PMO and IRQ as "console-in", "console-in-irq" (one app at most). */
+  console?: boolean;
   /** Pages it may use, from its arguments, when it needs other than {@link APP_QUOTA_PAGES}. */
   quotaPages?: (args: Record<string, unknown>) => number;
 }
@@ -128,6 +130,7 @@ export const APPS: Record<string, AppConfig> = {
     needs: ["net", "fs", "monitor"],
     // The kv store's commands (`kv get|set|del`) when `--apps` runs it too.
     wants: ["kv"],
+    console: true,
     // Its heap (`pages=N`, SHELL_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
     quotaPages: (args) =>
       (typeof args.pages === "number" ? args.pages : SHELL_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,

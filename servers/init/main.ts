@@ -15,6 +15,8 @@ import { Right } from "../../kernel/abi/rights.ts";
 import { MonitorRight } from "../../kernel/abi/report.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 import {
+  INIT_CONSOLE_IN_IRQ_SLOT,
+  INIT_CONSOLE_IN_SLOT,
   INIT_MONITOR_SLOT,
   INIT_NIC_IRQ_SLOT,
   INIT_NIC_RX_SLOT,
@@ -85,6 +87,14 @@ function nicGrants(): Array<[string, Grant]> {
   ];
 }
 
+/** The console input device's PMO and IRQ, for the app that serves the console. */
+function consoleGrants(): Array<[string, Grant]> {
+  return [
+    [CapName.CONSOLE_IN, { slot: INIT_CONSOLE_IN_SLOT, rights: Right.READ | Right.WRITE }],
+    [CapName.CONSOLE_IN_IRQ, { slot: INIT_CONSOLE_IN_IRQ_SLOT, rights: Right.READ }],
+  ];
+}
+
 /** Starts one server and checks it answers STATUS and ECHO. */
 async function startService(
   ctx: Context,
@@ -149,6 +159,7 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
   if (ep !== undefined) {
     caps.push([CapName.SERVICE, { slot: ep, rights: Right.RECEIVE | Right.READ }]);
   }
+  if (app.console) caps.push(...consoleGrants());
   await spawn(ctx.sys, {
     name: groupName,
     program: app.program,

@@ -38,6 +38,21 @@ Deno.test("commands: words and JSON give the same commands; bad ones say what is
   assert.throws(() => toCommand({ t: "checkpoint-ms", ms: "5" }), /integer/);
 });
 
+Deno.test("commands: console-input carries one line of bounded length and its number", () => {
+  assert.deepEqual(toCommand({ t: "console-input", text: "ls /", seq: 4 }), {
+    t: "console-input",
+    text: "ls /",
+    seq: 4,
+  });
+  assert.deepEqual(toCommand({ t: "console-input", text: "pwd", seq: -1 }), {
+    t: "console-input",
+    text: "pwd",
+  });
+  assert.throws(() => toCommand({ t: "console-input" }), /needs a text/);
+  assert.throws(() => toCommand({ t: "console-input", text: "a\nb" }), /one line/);
+  assert.throws(() => toCommand({ t: "console-input", text: "x".repeat(1025) }), /at most 1024/);
+});
+
 Deno.test("timer: a period is due on the tick that ends it, even a little early", () => {
   assert.ok(periodElapsed(10.98, 10, TIMER_TICK_MS), "a tick 0.98 ms after the last one");
   assert.ok(!periodElapsed(10.4, 10, TIMER_TICK_MS), "half a tick is not a period");

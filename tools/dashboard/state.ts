@@ -293,6 +293,7 @@ function onLine(s: DashboardState, line: MachineLine, atMs: number): DashboardSt
     case "log":
     case "stage":
     case "digest":
+    case "console-input":
       return s;
   }
 }

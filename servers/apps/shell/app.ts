@@ -1,6 +1,8 @@
 /**
  * The shell app's serving loop ({@link runShell}): a line-oriented shell
- * over TCP, one session per connection, with the file commands
+ * over TCP, one session per connection, and one more on the boot
+ * terminal when init granted the console input device
+ * (console_session.ts), with the file commands
  * (commands.ts) over an FsApi (main.ts gives it the file system's client
  * library). The protocol and its framing: session.ts. Args: `port`
  * (default {@link SHELL_PORT_DEFAULT}), `pages` (its heap).
@@ -45,6 +47,7 @@ import { Budget, Shell } from "./commands.ts";
 import { monitorOf } from "./system_commands.ts";
 import { kvOf } from "./kv_commands.ts";
 import { decodeState, encodeState, Reply, type ShellState } from "./session.ts";
+import { ConsoleSession } from "./console_session.ts";
 
 export { SHELL_PORT_DEFAULT };
 
@@ -213,10 +216,20 @@ export async function runShell(ctx: Context, fs: FsApi): Promise<void> {
   await net.listen(port);
   // Connections waiting for a close, ring room or a job get no new event after a resume.
   await serveAtStart(net, app, (conns) => serve(net, app, conns));
+  // The console session: its steps run one at a time with the sockets' (one heap, one shell).
+  const terminal = await ConsoleSession.open(
+    ctx,
+    heap,
+    app.shell,
+    (fn) => net.exclusive(fn),
+    () => app.starting,
+  );
+  await terminal?.wake();
   app.starting = false;
   if (app.owed.size > 0) await net.again();
   ctx.log(
     `shell: listening on port ${port} (${fresh ? "new" : "kept"} sessions, ` +
-      `${app.conns.all().length} connections kept)`,
+      `${app.conns.all().length} connections kept)` +
+      (terminal ? "; serving the console" : ""),
   );
 }
