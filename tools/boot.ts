@@ -119,6 +119,8 @@ interface SupervisorFlags {
   powerButton: boolean;
   /** Lines on stdin that are not the supervisor's commands go to the shell's console. */
   console: boolean;
+  /** Print a summary of each report line (the user asked for --report-ms; not when only the dashboard did). */
+  showReports: boolean;
   imagePath: string;
   machineArgs: string[];
 }
@@ -162,6 +164,7 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
       net: false,
       powerButton: false,
       console: false,
+      showReports: false,
       imagePath: "",
       machineArgs: [],
     };
@@ -208,6 +211,7 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     dashboardPort,
     powerButton: values["power-button"],
     console: mode === "shell",
+    showReports: machineArgs.includes("--report-ms"),
     imagePath: values.image,
     machineArgs: args,
   };
@@ -254,7 +258,7 @@ export function reportText(line: Extract<MachineLine, { t: "report" }>): string 
     `NVM ${used} of ${r.memory.nvmPages} pages used`;
 }
 
-function render(line: MachineLine, view: ConsoleView): void {
+function render(line: MachineLine, view: ConsoleView, showReports: boolean): void {
   switch (line.t) {
     case "stage":
       return out(`[boot] ${line.name.padEnd(40, " ")} ${line.ms.toFixed(1).padStart(8)} ms`);
@@ -293,7 +297,8 @@ function render(line: MachineLine, view: ConsoleView): void {
     case "event":
       return console.error(eventText(line));
     case "report":
-      return console.error(DIM(reportText(line)));
+      if (showReports) console.error(DIM(reportText(line)));
+      return;
   }
 }
 
@@ -426,7 +431,7 @@ async function superviseMachine(
     const machine = MachineProcess.start(flags.imagePath, args, { quietStderr: false });
     setMachine(machine);
     out(`[boot] machine process ${machine.child.pid} (kill -9 it to crash the machine)`);
-    machine.onLine((l) => render(l, view));
+    machine.onLine((l) => render(l, view, flags.showReports));
     machine.onLine((l) => {
       if (l.t === "ready" && flags.runForS !== undefined) setTimeout(stop, flags.runForS * 1000);
     });

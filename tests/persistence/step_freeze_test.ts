@@ -21,7 +21,9 @@ Deno.test("a step that connects and calls during a freeze ends, and checkpoints 
     const report = await consoleLine(m, "connstep done ");
     const [, taken, skipped] = report.match(/^taken (\d+) skippedFreeze (\d+)$/)!.map(Number);
     assert.ok(taken > 0, report);
-    assert.ok(skipped < taken, `freezes that timed out outnumber checkpoints: ${report}`);
+    // The bug this guards against took 16 and timed out 78 in 40 steps; a loaded host that fits
+    // only a couple of freezes into the 40 steps may time out as many as it takes, not more.
+    assert.ok(skipped <= taken, `freezes that timed out outnumber checkpoints: ${report}`);
     assert.equal((await m.shutdown()).code, 0);
   } finally {
     await m.kill();
