@@ -61,6 +61,8 @@ interface Cut {
   objectRecords: number;
   spent: Record<string, number>;
   captures: Capture[];
+  /** Chunks of page states the scan read. */
+  scannedChunks: number;
   consoleHeads: Array<[number, number]>;
   /** The NIC transmit ring's HEAD at the cut. */
   nicTxHead: number | undefined;
@@ -269,6 +271,7 @@ export class CheckpointManager implements CheckpointControl {
       objectRecords,
       spent,
       captures,
+      scannedChunks: this.pages.scannedChunks,
       consoleHeads,
       nicTxHead,
       nicTable,
@@ -290,6 +293,7 @@ export class CheckpointManager implements CheckpointControl {
       pauseUs: (t4 - c.t0) * 1000,
       dirtyPages: c.captures.length,
       cowPages,
+      scannedChunks: c.scannedChunks,
       objectRecords: c.objectRecords,
       digest: c.digest,
     };

@@ -278,6 +278,8 @@ export interface CheckpointStats {
   pauseUs: number;
   dirtyPages: number;
   cowPages: number;
+  /** Chunks of pages whose states the scan read (the others the dirty summary let it skip). */
+  scannedChunks: number;
   objectRecords: number;
   /** Digest of the captured state, with --digest only. */
   digest?: string;

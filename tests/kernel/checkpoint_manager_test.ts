@@ -13,7 +13,6 @@ import {
   CONTROL_BLOCK_BYTES,
   ControlWord,
   FreezeLine,
-  PageState,
   type PmoBuffers,
   RunState,
 } from "../../kernel/abi/layout.ts";
@@ -67,7 +66,11 @@ function standIn(method: CopyMethod, debugBarrier = false, groupCommit = true) {
   let nicHead: number | undefined = undefined;
   const transmit = (head: number) => nicHead = head;
   let state = new Uint8Array(pmo.pageState);
-  const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
+  /** Rewrites the first byte of each page through the barrier (page state, then dirty summary). */
+  const dirty = (...pages: number[]) => {
+    const mem = new PersistentMemory(pmo);
+    for (const p of pages) mem.setU8(p * PAGE_BYTES, mem.bytes[p * PAGE_BYTES]);
+  };
   /** The PMO is destroyed and another made with its id (ids are recycled): `next` is its buffers. */
   const recycle = (next: PmoBuffers) => {
     pmo = next;
