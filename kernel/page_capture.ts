@@ -105,6 +105,8 @@ export class PageCapture {
   private readonly shadows = new WeakMap<SharedArrayBuffer, Uint8Array>();
   /** Chunks whose page states the last {@link capture} read (a statistic, and the tests' probe). */
   scannedChunks = 0;
+  /** PMOs whose summary the last {@link capture} read past the PMO flag. */
+  scannedPmos = 0;
 
   /**
    * @param config the copy method, and whether the debug barrier is on
@@ -128,6 +130,7 @@ export class PageCapture {
   ): Capture[] {
     const captures: Capture[] = [];
     this.scannedChunks = 0;
+    this.scannedPmos = 0;
     this.scanPmo(kernelPmo, 0, captures);
     for (const [rec, bufs] of loaded) this.scanPmo(bufs, rec.nvmBase, captures);
     // Stop-and-copy pages are copied inside the pause, CoW pages after it.
@@ -155,6 +158,7 @@ export class PageCapture {
       if (scan.anyHot) this.coolAll(scan);
       return;
     }
+    this.scannedPmos++;
     const { summary, summaryQuads, chunks, hotChunks } = scan;
     let anyHot = false;
     for (let w = 0; w < summaryQuads.length; w++) {

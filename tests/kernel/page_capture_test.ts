@@ -47,6 +47,7 @@ function machine(method: CopyMethod = "stop-and-copy", debugBarrier = false) {
       firstBytes: captures.map((_, i) => bytes[i * PAGE_BYTES]),
       cow: captures.map((c) => c.cow),
       scanned: pages.scannedChunks,
+      scannedPmos: pages.scannedPmos,
     };
   };
   return {
@@ -70,7 +71,9 @@ Deno.test("page scan: a page dirtied far from any other is captured, and only it
   assert.equal(m.big.data.byteLength, BIG_PAGES * PAGE_BYTES);
   assert.equal(c.scanned, 1, "one chunk read of the 41 + 1 + 1 mapped");
   assert.equal(new Uint8Array(m.big.pageState)[far], PageState.CLEAN);
-  assert.deepEqual(m.checkpoint().nvmPages, [], "captured once: the next cut finds nothing");
+  const next = m.checkpoint();
+  assert.deepEqual(next.nvmPages, [], "captured once: the next cut finds nothing");
+  assert.deepEqual([next.scanned, next.scannedPmos], [0, 0], "the scan cleared the summary");
 });
 
 Deno.test("page scan: the first and last page of every chunk, and the short last chunk's last page, are captured", () => {
@@ -104,11 +107,15 @@ Deno.test("page scan: a PMO nothing wrote is skipped without reading a chunk; th
   const m = machine();
   const first = m.checkpoint();
   assert.equal(first.nvmPages.length, 0, "fresh buffers are clean and their summary too");
-  assert.equal(first.scanned, 0, "nothing read at all");
+  assert.deepEqual([first.scanned, first.scannedPmos], [0, 0], "nothing read at all");
   m.smallMem.setU32(0, 1);
   const c = m.checkpoint();
   assert.deepEqual(c.nvmPages, [9000]);
-  assert.equal(c.scanned, 1, "the big PMO and the kernel's were skipped whole");
+  assert.deepEqual(
+    [c.scanned, c.scannedPmos],
+    [1, 1],
+    "the big PMO and the kernel's were skipped whole",
+  );
 });
 
 Deno.test("page scan: a PMO made dirty whole (new or rolled back) is captured whole; one restored is clean", () => {
