@@ -74,6 +74,10 @@ Deno.test("page scan: a page dirtied far from any other is captured, and only it
   const next = m.checkpoint();
   assert.deepEqual(next.nvmPages, [], "captured once: the next cut finds nothing");
   assert.deepEqual([next.scanned, next.scannedPmos], [0, 0], "the scan cleared the summary");
+  m.bigMem.setU8(2 * PAGE_BYTES, 1); // another chunk of the same PMO
+  const other = m.checkpoint();
+  assert.deepEqual(other.nvmPages, [1002]);
+  assert.equal(other.scanned, 1, "the far page's chunk flag was cleared by the cut that read it");
 });
 
 Deno.test("page scan: the first and last page of every chunk, and the short last chunk's last page, are captured", () => {
