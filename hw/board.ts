@@ -403,6 +403,9 @@ export class Board {
         return this.toKernel({ t: "loaded", reqId: msg.reqId });
       case "commit":
         return this.commit(msg);
+      case "unchanged":
+        if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
+        return;
       case "panic":
         emit({ t: "error", code: msg.code, text: msg.text });
         return Deno.exit(70);

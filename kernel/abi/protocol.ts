@@ -213,6 +213,12 @@ export type KernelToBoard =
     nicTable?: Uint8Array;
     stats: CheckpointStats;
   }
+  /**
+   * A checkpoint whose cut found nothing new since the committed epoch (no
+   * page, the same output heads): nothing to write or commit; its
+   * statistics, for --report-checkpoints.
+   */
+  | { t: "unchanged"; stats: CheckpointStats }
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }
   | { t: "terminate"; threadId: number }
   | { t: "system-rollback"; reason: string }
@@ -283,4 +289,10 @@ export interface CheckpointStats {
   objectRecords: number;
   /** Digest of the captured state, with --digest only. */
   digest?: string;
+  /**
+   * True when the cut found nothing new since committed epoch `epoch` (no
+   * page captured, the same console and NIC heads and table): it was not
+   * written or committed, the committed epoch already holds its state.
+   */
+  unchanged?: boolean;
 }
