@@ -21,9 +21,14 @@
  *   {@link EXIT_POWER_FAILURE}.
  * - Command port (--commands or --fault-injection): reads commands from
  *   stdin, one JSON object per line (hw/commands.ts), and passes them to the
- *   kernel: `checkpoint-ms` changes the checkpoint period, `inject` a fault.
+ *   kernel: `checkpoint-ms` changes the checkpoint period, `checkpoint-now`
+ *   takes one at once, `inject` a fault.
  * - System rollback: on the kernel's request, stops every worker and the
  *   kernel and resumes from the last committed checkpoint, in this process.
+ * - The monitor's lines: the system report (--report-ms) and structured
+ *   events, emitted at once; a power cut the monitor asks for exits as a
+ *   simulated power failure does. Under --report-ms also the NIC's output
+ *   per connection, held and released (`{t:"net"}`, hw/nic_output.ts).
  * - NIC (--net-link): the link to the switch (hw/nic.ts).
  * - Workers: the kernel's, each thread's, init's started early and the
  *   timer chip's, all without permissions (hw/workers.ts).
@@ -57,7 +62,9 @@ import { textLines } from "./text_lines.ts";
 import { programWorker, ThreadWorkers } from "./workers.ts";
 import { toCommand } from "./commands.ts";
 import { Nic } from "./nic.ts";
+import type { NetOutput } from "./nic_output.ts";
 import { nicTableBytes } from "../kernel/abi/nic_rx.ts";
+import type { MonitorEvent, SystemReport, ToBoard } from "../kernel/abi/report.ts";
 
 /** One line of machine output. */
 export type MachineLine =
@@ -81,10 +88,36 @@ export type MachineLine =
   }
   | { t: "boot"; fresh: boolean; epoch: number }
   /** With --report-checkpoints: the statistics of the checkpoints committed since the last such line. */
-  | { t: "checkpoints"; stats: CheckpointStats[] }
+  | { t: "checkpoints"; stats: CommittedStats[] }
   | { t: "error"; code: string; text: string }
   | { t: "halt"; epoch: number }
-  | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" };
+  | { t: "digest"; epoch: number; digest: string; when: "commit" | "resume" }
+  /** With --report-ms N: the system report (kernel/abi/report.ts), every N ms; a diagnostic. */
+  | { t: "report"; report: SystemReport }
+  /**
+   * A structured event (crash, restart, dead, rollback, inject,
+   * checkpoint-now, power-cut): a diagnostic, out at once like a log line.
+   */
+  | ({ t: "event" } & MonitorEvent)
+  /**
+   * With --report-ms N and a network link: each connection's outbound bytes
+   * released to the switch and still held for a commit (hw/nic_output.ts), every N ms.
+   */
+  | { t: "net"; conns: NetOutput[] }
+  /**
+   * The console input device holds every line numbered below `lines` in a
+   * committed state (kernel/abi/console_in.ts): at its attach and at each
+   * commit that moved it. The sender may forget those lines. `attached`:
+   * the device was just attached (a boot, a resume, a system rollback): the
+   * lines sent from `lines` on are not there, the sender sends them again.
+   */
+  | { t: "console-input"; lines: number; attached?: boolean };
+
+/** A committed checkpoint's statistics: the kernel's pause figures and the board's commit. */
+export type CommittedStats = CheckpointStats & {
+  /** The board's write of the checkpoint's pages and its commit record to the image, in µs. */
+  commitUs: number;
+};
 
 /** Exit code of a machine stopped by a simulated power failure (as if SIGKILLed). */
 export const EXIT_POWER_FAILURE = 137;
@@ -116,6 +149,10 @@ export interface BoardConfig {
   digest: boolean;
   /** Accept `inject` commands (and open the command port). */
   faultInjection: boolean;
+  /** Init gives the shell's monitor capability CONTROL (`--shell-control`). */
+  shellControl: boolean;
+  /** The kernel sends the system report every this many ms (`--report-ms`); 0: never. */
+  reportMs: number;
   /** Read commands from stdin (hw/commands.ts). */
   commands: boolean;
   /** The watchdog's budget for one run of handlers. */
@@ -161,8 +198,10 @@ export class Board {
   /** Lines of the image's openReport logged so far. */
   private imageLinesShown = 0;
   /** Statistics not yet reported (--report-checkpoints), and when the last report went out. */
-  private unreported: CheckpointStats[] = [];
+  private unreported: CommittedStats[] = [];
   private reportedAt = 0;
+  /** When the last `{t:"net"}` line went out (--report-ms). */
+  private netReportedAt = 0;
   /** The checkpoint period now: the flag's, until a `checkpoint-ms` command. */
   private checkpointMs: number;
   private bootStarted = performance.now();
@@ -191,7 +230,9 @@ export class Board {
       this.releaseIfNotCheckpointing();
       this.nic.tick();
       if (performance.now() - this.reportedAt >= REPORT_EVERY_MS) this.reportCheckpoints();
+      this.reportNet();
     }, 1);
+    if (this.config.reportMs > 0) this.nic.countOutput();
     if (this.config.commands || this.config.faultInjection) this.readCommands();
     this.nic.start();
     await new Promise<void>((resolve) => this.shutdownResolve = resolve);
@@ -220,7 +261,7 @@ export class Board {
       ms: performance.now() - t0,
     });
     emit({ t: "boot", fresh: formatted, epoch: this.image.committedEpoch });
-    this.kernel.onmessage = (e: MessageEvent<KernelToBoard>) => this.onKernel(e.data);
+    this.kernel.onmessage = (e: MessageEvent<ToBoard>) => this.onKernel(e.data);
     this.kernel.onerror = (e) => {
       e.preventDefault();
       emit({ t: "error", code: "E_INTERNAL", text: `kernel panic: ${e.message}` });
@@ -247,6 +288,8 @@ export class Board {
         debugBarrier: c.debugBarrier,
         digest: c.digest,
         faultInjection: c.faultInjection,
+        shellControl: c.shellControl,
+        reportMs: c.reportMs,
         handlerBudgetMs: c.handlerBudgetMs,
         policies: c.policies,
         consoleStart: c.consoleStart,
@@ -361,7 +404,7 @@ export class Board {
     this.kernel.postMessage(msg, { transfer });
   }
 
-  private onKernel(msg: KernelToBoard): void {
+  private onKernel(msg: ToBoard): void {
     switch (msg.t) {
       case "log":
         return emit({ t: "log", text: msg.text, from: msg.from });
@@ -394,6 +437,9 @@ export class Board {
       case "nic-rx":
         this.nicRx = msg.ring;
         return this.nic.attachRx(msg.ring, msg.register, msg.committedTable);
+      case "console-in-lines":
+        this.consoleInReported = msg.lines;
+        return emit({ t: "console-input", lines: msg.lines, attached: true });
       case "load":
         try {
           this.image.readPages(msg.nvmBase, msg.pages, new Uint8Array(msg.data));
@@ -403,8 +449,8 @@ export class Board {
         return this.toKernel({ t: "loaded", reqId: msg.reqId });
       case "commit":
         return this.commit(msg);
-      case "unchanged":
-        if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
+      case "unchanged": // nothing written: no commit time
+        if (this.config.reportCheckpoints) this.unreported.push({ ...msg.stats, commitUs: 0 });
         return;
       case "panic":
         emit({ t: "error", code: msg.code, text: msg.text });
@@ -421,11 +467,38 @@ export class Board {
         return this.halt();
       case "output":
         return this.releaseIfNotCheckpointing();
+      case "report":
+        return emit({ t: "report", report: msg.report });
+      case "event":
+        return emit({ t: "event", ...msg.event });
+      case "power-cut":
+        return this.powerCut(msg.reason);
     }
+  }
+
+  /** The console input device's LINES the board reported last (a commit that did not move it says nothing). */
+  private consoleInReported: number | undefined;
+
+  /** Reports the console input device's committed LINES when it moved. */
+  private reportConsoleInLines(lines: number | undefined): void {
+    if (lines === undefined || lines === this.consoleInReported) return;
+    this.consoleInReported = lines;
+    emit({ t: "console-input", lines });
+  }
+
+  /**
+   * The monitor's `power_cut`: the machine stops as a power failure stops
+   * it, nothing more written or released, exit {@link EXIT_POWER_FAILURE}
+   * (a supervisor with --restart-on-crash powers it on again, and it resumes).
+   */
+  private powerCut(reason: string): never {
+    emit({ t: "log", text: `board: power cut (${reason})` });
+    Deno.exit(EXIT_POWER_FAILURE);
   }
 
   /** Writes a checkpoint's pages, commits it, then releases the output it covers. */
   private commit(msg: Extract<KernelToBoard, { t: "commit" }>): void {
+    const t0 = performance.now();
     try {
       this.persist(msg);
     } catch (e) {
@@ -438,7 +511,10 @@ export class Board {
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     this.nic.release(msg.nicTxHead);
     this.nic.commitTable(msg.nicTable);
-    if (this.config.reportCheckpoints) this.unreported.push(msg.stats);
+    this.reportConsoleInLines(msg.consoleInLines);
+    if (this.config.reportCheckpoints) {
+      this.unreported.push({ ...msg.stats, commitUs: (performance.now() - t0) * 1000 });
+    }
     if (msg.stats.digest) {
       emit({ t: "digest", epoch: msg.epoch, digest: msg.stats.digest, when: "commit" });
     }
@@ -511,6 +587,15 @@ export class Board {
   }
 
   /** Emits the statistics of the checkpoints committed since the last report. */
+  /** With --report-ms N: the NIC's held and released output per connection, every N ms. */
+  private reportNet(): void {
+    const now = performance.now();
+    if (this.config.reportMs === 0 || now - this.netReportedAt < this.config.reportMs) return;
+    this.netReportedAt = now;
+    const conns = this.nic.outputReport();
+    if (conns) emit({ t: "net", conns });
+  }
+
   private reportCheckpoints(): void {
     this.reportedAt = performance.now();
     if (this.unreported.length === 0) return;

@@ -5,25 +5,38 @@
  *
  * - `{"t":"checkpoint-ms","ms":N}`: checkpoint every N ms from now on, 0 = off
  *   (benchmarks alternate on and off in one run, so both see the same JIT and host).
+ * - `{"t":"checkpoint-now"}`: take a checkpoint now (the dashboard's button);
+ *   the kernel logs the epoch once it has committed.
  * - `{"t":"inject","target":NAME,"fault":KIND,"seed":N}`: make a component
  *   commit a fault (docs/FAULTS.md); refused unless `--fault-injection`.
+ * - `{"t":"console-input","text":LINE}`: a keyboard line for the console
+ *   input device (kernel/console_in.ts): the program holding the device
+ *   (the shell) reads it. One line, UTF-8, at most
+ *   CONSOLE_INPUT_LINE_BYTES_MAX bytes (kernel/abi/limits.ts); `seq`, the
+ *   line's number, lets a sender send again after a crash without a line
+ *   being taken twice (tools/console_feed.ts).
  *
  * The supervisor (tools/boot.ts) takes the same commands as words:
- * `checkpoint-ms 5`, `inject fs throw 7`.
+ * `checkpoint-ms 5`, `inject fs throw 7`; with `--console` every other line it
+ * reads is console input.
  *
  * @module
  */
 
 import { CHECKPOINT_PERIOD_MS_MAX } from "../kernel/abi/limits.ts";
 import { FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
+import { encodeConsoleLine } from "../kernel/abi/console_in.ts";
 
 /** One command on the port. */
 export type MachineCommand =
   | { t: "checkpoint-ms"; ms: number }
-  | { t: "inject"; target: string; fault: FaultKind; seed: number };
+  | { t: "checkpoint-now" }
+  | { t: "inject"; target: string; fault: FaultKind; seed: number }
+  | { t: "console-input"; text: string; seq?: number };
 
 /** The commands as the supervisor's words, for help and error messages. */
 export const COMMAND_USAGE = `checkpoint-ms N (0…${CHECKPOINT_PERIOD_MS_MAX}, 0 = off) | ` +
+  `checkpoint-now | ` +
   `inject TARGET FAULT [SEED] (with --fault-injection; FAULT one of ${FAULT_KINDS.join(", ")})`;
 
 /** Parses a checkpoint period given as text (the flag, the supervisor's words). */
@@ -50,6 +63,8 @@ export function toCommand(cmd: unknown): MachineCommand {
   switch (c.t) {
     case "checkpoint-ms":
       return { t: "checkpoint-ms", ms: checkCheckpointMs(c.ms, "checkpoint-ms") };
+    case "checkpoint-now":
+      return { t: "checkpoint-now" };
     case "inject":
       if (typeof c.target !== "string" || !FAULT_KINDS.includes(c.fault as FaultKind)) {
         throw new Error(
@@ -62,6 +77,14 @@ export function toCommand(cmd: unknown): MachineCommand {
         fault: c.fault as FaultKind,
         seed: Number.isInteger(c.seed) ? (c.seed as number) >>> 0 : 1,
       };
+    case "console-input":
+      if (typeof c.text !== "string") throw new Error("console-input needs a text (one line)");
+      encodeConsoleLine(c.text); // throws a message naming the limit
+      return {
+        t: "console-input",
+        text: c.text,
+        ...(Number.isInteger(c.seq) && (c.seq as number) >= 0 ? { seq: c.seq as number } : {}),
+      };
     default:
       throw new Error(`unknown command; the commands are: ${COMMAND_USAGE}`);
   }
@@ -73,6 +96,8 @@ export function parseCommandWords(line: string): MachineCommand {
   switch (verb) {
     case "checkpoint-ms":
       return { t: verb, ms: parseCheckpointMs(rest[0] ?? "", verb) };
+    case "checkpoint-now":
+      return { t: verb };
     case "inject":
       return toCommand({
         t: verb,

@@ -130,6 +130,18 @@ export const MACHINE_FLAGS = {
     default: false,
     help: "read commands on stdin (`checkpoint-ms N`)",
   },
+  "shell-control": {
+    type: "boolean",
+    default: false,
+    help:
+      "give the shell the monitor's CONTROL right at a fresh boot: its checkpoint, crash, inject and powerfail",
+  },
+  "report-ms": {
+    type: "string",
+    default: "0",
+    arg: "N",
+    help: "print the system report (a `report` line) every N ms, 10…3600000; 0: never",
+  },
   "handler-budget-ms": {
     type: "string",
     default: String(HANDLER_BUDGET_MS),
@@ -197,6 +209,8 @@ export function parseMachineArgs(argv: string[]): BoardConfig {
     powerFail: values["power-fail"] ? parsePowerFail(values["power-fail"]) : undefined,
     faultInjection: values["fault-injection"]!,
     commands: values.commands!,
+    shellControl: values["shell-control"]!,
+    reportMs: parseReportMs(values["report-ms"]!),
     handlerBudgetMs: parseHandlerBudget(values["handler-budget-ms"]!),
     policies: parsePolicies(values.policy!),
     consoleStart: parseConsoleStart(values["console-start"]!),
@@ -224,6 +238,17 @@ function parseHandlerBudget(text: string): number {
   const ms = Number(text);
   if (!Number.isInteger(ms) || ms < 50 || ms > 600_000) {
     throw new Error(`--handler-budget-ms must be an integer in 50…600000, got ${text}`);
+  }
+  return ms;
+}
+
+/** Shortest --report-ms: a report a tick would load the kernel's core. */
+const REPORT_MS_MIN = 10;
+
+function parseReportMs(text: string): number {
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || (ms !== 0 && (ms < REPORT_MS_MIN || ms > 3_600_000))) {
+    throw new Error(`--report-ms must be 0 or an integer in ${REPORT_MS_MIN}…3600000, got ${text}`);
   }
   return ms;
 }

@@ -44,12 +44,14 @@ import {
 } from "../kernel/abi/net_link.ts";
 import { decodeNicTable, type NicEntry, NicEntryKind, NicRxWriter } from "../kernel/abi/nic_rx.ts";
 import {
+  consoleHead,
   consoleReleased,
   readConsole,
   resendFrom,
   setConsoleReleased,
 } from "../kernel/abi/console.ts";
 import type { PmoBuffers } from "../kernel/abi/layout.ts";
+import { type NetOutput, NicOutputCount } from "./nic_output.ts";
 
 /** How long the NIC waits before it tries a switch that was not there again. */
 const RECONNECT_MS = 100;
@@ -80,6 +82,8 @@ export class Nic {
   private ackSent = new Map<number, number>();
   /** Frames from the switch waiting for room in the receive ring. */
   private rxQueue: LinkFrame[] = [];
+  /** Held and released output per connection, once {@link Nic.countOutput} asked for it. */
+  private output: NicOutputCount | undefined;
 
   /**
    * @param path the switch's link socket; none: frames are dropped as they are released
@@ -169,6 +173,24 @@ export class Nic {
     } catch { /* closed */ }
   }
 
+  /** Counts output per connection from now on (--report-ms: the `{t:"net"}` line). */
+  countOutput(): void {
+    this.output ??= new NicOutputCount();
+  }
+
+  /**
+   * Per connection, the output released to the switch and still held in
+   * the transmit ring; undefined unless counting and the ring is attached.
+   */
+  outputReport(): NetOutput[] | undefined {
+    if (!this.output || !this.tx) return undefined;
+    const { ring, register } = this.tx;
+    const from = consoleReleased(register);
+    const head = consoleHead(ring);
+    const held = head > from ? readConsole(ring, from, head) : new Uint8Array(0);
+    return this.output.report(held, this.committedTable);
+  }
+
   /** Frames up to `head` are committed: they go to the switch. */
   release(head: number | undefined): void {
     if (head === undefined || head <= this.txCommitted) return;
@@ -191,6 +213,7 @@ export class Nic {
         this.resend = false;
         if (bytes.length === 0) break;
         await writeAll(link, bytes);
+        this.output?.sent(bytes);
         if (this.tx === tx) setConsoleReleased(tx.register, to);
       }
     } catch (e) {

@@ -4,7 +4,8 @@
  * power failure, an I/O error or a failed read-back leaves it in.
  *
  * - {@link ImageFile.open}: opens and locks (flock) the file; E_IMAGE_BUSY
- *   if another open image holds the lock.
+ *   if another open image holds the lock. {@link ImageFile.openReadOnly}:
+ *   the same with a shared lock, for readers that never write (the inspector).
  * - read / write: exactly the buffer, at an offset; a read past the end is
  *   E_IMAGE_TRUNCATED.
  * - {@link ImageFile.kill} / close: once dead, every call throws
@@ -26,6 +27,16 @@ export function ioError(path: string, what: string, e: Error): TardigradeError {
     `${what} on ${path} failed: ${os}: ${e.message}. The checkpoint was not committed and the ` +
       `image still holds the previous one; free space or fix the disk, then boot again to resume`,
     { path, os },
+  );
+}
+
+/** E_IMAGE_BUSY for `path`, whose lock another open image holds. */
+function busyError(path: string): TardigradeError {
+  return new TardigradeError(
+    Err.E_IMAGE_BUSY,
+    `${path} is in use by another machine, which holds its lock. Stop that machine first ` +
+      `(Ctrl-C in its supervisor), or boot this one with another --image`,
+    { path },
   );
 }
 
@@ -56,12 +67,19 @@ export class ImageFile {
     const file = Deno.openSync(path, { read: true, write: true, create: opts.create });
     if (file.tryLockSync(true)) return new ImageFile(path, file, opts.fsync);
     file.close();
-    throw new TardigradeError(
-      Err.E_IMAGE_BUSY,
-      `${path} is in use by another machine, which holds its lock. Stop that machine first ` +
-        `(Ctrl-C in its supervisor), or boot this one with another --image`,
-      { path },
-    );
+    throw busyError(path);
+  }
+
+  /**
+   * Opens `path` for reading only and takes its shared lock: E_IMAGE_BUSY
+   * while a machine holds the exclusive one (and a machine cannot open it
+   * while this is open). A write through it fails: the OS refuses it.
+   */
+  static openReadOnly(path: string): ImageFile {
+    const file = Deno.openSync(path, { read: true });
+    if (file.tryLockSync(false)) return new ImageFile(path, file, false);
+    file.close();
+    throw busyError(path);
   }
 
   /** The file's size in bytes. */

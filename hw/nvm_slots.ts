@@ -15,6 +15,9 @@
  * - Choice: a page reads from its slot with the highest committed epoch
  *   ({@link SlotTable.committedSlot}); the next checkpoint writes the other
  *   one ({@link SlotTable.targetSlot}).
+ * - {@link slotHeaderEpoch} and {@link newestCommittedSlot}: the header
+ *   check and the choice as pure functions, which the read-only inspector
+ *   (tools/inspect/image.ts) applies to a header table it read itself.
  *
  * @module
  */
@@ -191,8 +194,8 @@ export class SlotTable {
       const w = i * (SLOT_HEADER_BYTES >> 2);
       if ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) === 0) continue; // never written
       const off = i * SLOT_HEADER_BYTES;
-      if (headerCrcOf(headers, i) !== this.#crcOfSlot(i)) continue; // torn, or another slot's
-      const epoch = readEpoch(this.#view, off);
+      const epoch = slotHeaderEpoch(headers, this.#view, i);
+      if (epoch < 0) continue; // torn, or another slot's
       if (epoch <= this.#epoch && epoch > 0) {
         this.#slotEpoch[i] = epoch;
         continue;
@@ -256,12 +259,34 @@ export class SlotTable {
 
   /** As {@link committedSlot}, for a page whose chunk is loaded. */
   #newestSlot(page: number): number {
-    const c = this.#epoch;
-    const e0 = this.#slotEpoch[2 * page];
-    const e1 = this.#slotEpoch[2 * page + 1];
-    const ok0 = e0 > 0 && e0 <= c;
-    const ok1 = e1 > 0 && e1 <= c;
-    if (ok0 && ok1) return e1 > e0 ? 1 : 0;
-    return ok0 ? 0 : ok1 ? 1 : -1;
+    return newestCommittedSlot(
+      this.#slotEpoch[2 * page],
+      this.#slotEpoch[2 * page + 1],
+      this.#epoch,
+    );
   }
+}
+
+/**
+ * The epoch in slot `idx`'s header (in `headers`, the header table, with
+ * `view` over it), or -1 when its headerCrc fails (a torn header, a damaged
+ * one, or one written at another slot's place). A header of all zeros (a
+ * slot never written) fails too: callers tell those apart first.
+ */
+export function slotHeaderEpoch(headers: Uint8Array, view: DataView, idx: number): number {
+  const stored = view.getUint32(idx * SLOT_HEADER_BYTES + SLOT_HEADER_CRC_SPAN, true);
+  if (headerCrcOf(headers, idx) !== stored) return -1;
+  return readEpoch(view, idx * SLOT_HEADER_BYTES);
+}
+
+/**
+ * Which slot of a page a reader takes, given the epochs its two valid
+ * headers name (0: none) and the committed epoch: the one with the highest
+ * epoch not above `committed`; -1 when neither is committed.
+ */
+export function newestCommittedSlot(e0: number, e1: number, committed: number): number {
+  const ok0 = e0 > 0 && e0 <= committed;
+  const ok1 = e1 > 0 && e1 <= committed;
+  if (ok0 && ok1) return e1 > e0 ? 1 : 0;
+  return ok0 ? 0 : ok1 ? 1 : -1;
 }

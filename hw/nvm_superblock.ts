@@ -6,7 +6,9 @@
  * - {@link encodeSuperblock}: the 4096 bytes of a committed state, crc included.
  * - {@link decodeSuperblock}: one slot's fields, or why it is not valid.
  * - {@link chooseSuperblock}: the valid slot with the highest epoch, or the
- *   error that says why the file cannot be opened.
+ *   error that says why the file cannot be opened; its parts
+ *   ({@link decodeSuperblocks}, {@link newestValidSlot}, {@link notAnImage},
+ *   {@link noValidSuperblock}) serve the read-only inspector too.
  *
  * @module
  */
@@ -130,18 +132,8 @@ export function chooseSuperblock(
   size: number,
   head: Uint8Array,
 ): { fields: SuperblockFields; report: string[] } {
-  const slots = [
-    decodeSuperblock(head.subarray(0, SUPERBLOCK_BYTES)),
-    decodeSuperblock(head.subarray(SUPERBLOCK_BYTES)),
-  ];
-  if (!slots[0].hasMagic && !slots[1].hasMagic) {
-    throw new TardigradeError(
-      Err.E_IMAGE_NOT_TARDIGRADE,
-      `${path} (${size} bytes) is not a Tardigrade image: neither superblock (at bytes 0 and ` +
-        `4096) starts with "${MAGIC}". Check the image path, or ${FRESH_HINT}`,
-      { path, size },
-    );
-  }
+  const slots = decodeSuperblocks(head);
+  if (!slots[0].hasMagic && !slots[1].hasMagic) throw notAnImage(path, size);
   if (size < HEADER_TABLE_OFFSET) {
     throw new TardigradeError(
       Err.E_IMAGE_TRUNCATED,
@@ -150,9 +142,8 @@ export function chooseSuperblock(
       { path, size },
     );
   }
-  const valid = [0, 1].filter((i) => slots[i].fields !== undefined);
-  if (valid.length === 0) throw noValidSuperblock(path, slots);
-  const best = valid.length === 2 && slots[1].fields!.epoch > slots[0].fields!.epoch ? 1 : valid[0];
+  const best = newestValidSlot(slots);
+  if (best < 0) throw noValidSuperblock(path, slots);
   const fields = slots[best].fields!;
   const report: string[] = [];
   const other = 1 - best;
@@ -165,8 +156,33 @@ export function chooseSuperblock(
   return { fields, report };
 }
 
+/** Both superblock slots decoded from the file's first bytes `head` (shorter if the file is). */
+export function decodeSuperblocks(head: Uint8Array): SuperblockSlot[] {
+  return [
+    decodeSuperblock(head.subarray(0, SUPERBLOCK_BYTES)),
+    decodeSuperblock(head.subarray(SUPERBLOCK_BYTES)),
+  ];
+}
+
+/** The valid slot with the highest epoch (slot 0 on a tie), or -1 when neither is valid. */
+export function newestValidSlot(slots: SuperblockSlot[]): number {
+  const [a, b] = [slots[0].fields, slots[1].fields];
+  if (a && b) return b.epoch > a.epoch ? 1 : 0;
+  return a ? 0 : b ? 1 : -1;
+}
+
+/** E_IMAGE_NOT_TARDIGRADE for the file at `path` of `size` bytes: no superblock has the magic. */
+export function notAnImage(path: string, size: number): TardigradeError {
+  return new TardigradeError(
+    Err.E_IMAGE_NOT_TARDIGRADE,
+    `${path} (${size} bytes) is not a Tardigrade image: neither superblock (at bytes 0 and ` +
+      `4096) starts with "${MAGIC}". Check the image path, or ${FRESH_HINT}`,
+    { path, size },
+  );
+}
+
 /** E_IMAGE_VERSION if a checksummed slot names another format version, else E_IMAGE_CORRUPT. */
-function noValidSuperblock(path: string, slots: SuperblockSlot[]): TardigradeError {
+export function noValidSuperblock(path: string, slots: SuperblockSlot[]): TardigradeError {
   const why = `superblock 0 ${slots[0].problem}, superblock 1 ${slots[1].problem}`;
   // Only a checksummed superblock is trusted to name a format version.
   const versioned = slots.find((s) => s.crcOk && s.version !== IMAGE_FORMAT_VERSION);

@@ -3,7 +3,8 @@
  *
  * Map of this file:
  * - {@link bootFresh}: the root cap group "init" with its thread, the timer
- *   IRQ, the NIC's PMOs and IRQ (kernel/nic.ts) and its first capabilities.
+ *   IRQ, the NIC's PMOs and IRQ (kernel/nic.ts), the system monitor
+ *   (kernel/objects/monitor.ts) and its first capabilities.
  * - {@link resume}: rebuild the caches from the restored records, then start
  *   a worker per thread; a server stays dormant until it has work.
  * - {@link Dormancy}: restored servers not started yet, their doorbells (the
@@ -18,21 +19,26 @@ import { KERNEL_RECORDS_RESERVED, RECORDS_MAX } from "./abi/limits.ts";
 import { INIT_PROGRAM } from "./abi/protocol.ts";
 import { RIGHTS_ALL } from "./abi/rights.ts";
 import {
+  INIT_CONSOLE_IN_IRQ_SLOT,
+  INIT_CONSOLE_IN_SLOT,
+  INIT_MONITOR_SLOT,
   INIT_NIC_IRQ_SLOT,
   INIT_NIC_RX_SLOT,
   INIT_NIC_TX_SLOT,
   INIT_TIMER_IRQ_SLOT,
 } from "./abi/slots.ts";
+import { createMonitor } from "./objects/monitor.ts";
 import type { ConsoleRegisters } from "./consoles.ts";
 import { digestState } from "./digest.ts";
 import { createCapGroup } from "./objects/cap_group.ts";
 import { requestsWaiting, servesEndpoint } from "./objects/endpoint.ts";
-import { createNicIrq, createTimerIrq } from "./objects/irq.ts";
+import { createConsoleInIrq, createNicIrq, createTimerIrq } from "./objects/irq.ts";
 import { signalPending } from "./objects/notification.ts";
 import { ObjKind, type ThreadRecord } from "./objects/records.ts";
 import { createThread } from "./objects/thread.ts";
 import type { KernelServices } from "./services.ts";
 import type { NicDevice } from "./nic.ts";
+import type { ConsoleInDevice } from "./console_in.ts";
 
 /** What boot and resume need besides the kernel services. */
 export interface BootHost extends KernelServices {
@@ -41,6 +47,8 @@ export interface BootHost extends KernelServices {
   readonly dormancy: Dormancy;
   /** The NIC's transmit ring: made at a fresh boot, handed to the board again at resume. */
   readonly nic: NicDevice;
+  /** The console input device: made at a fresh boot, attached again at resume. */
+  readonly consoleIn: ConsoleInDevice;
 }
 
 /** Fresh boot: the root cap group "init" with its thread and first capabilities. */
@@ -54,7 +62,12 @@ export async function bootFresh(k: BootHost): Promise<void> {
     k,
     group,
     INIT_PROGRAM,
-    { apps: k.config.apps, policies: k.config.policies, fs: k.config.fs },
+    {
+      apps: k.config.apps,
+      policies: k.config.policies,
+      fs: k.config.fs,
+      shellControl: k.config.shellControl,
+    },
     "none",
     group,
   );
@@ -64,6 +77,10 @@ export async function bootFresh(k: BootHost): Promise<void> {
   k.caps.insertOriginal(group, nic.tx.id, RIGHTS_ALL, INIT_NIC_TX_SLOT);
   k.caps.insertOriginal(group, nic.rx.id, RIGHTS_ALL, INIT_NIC_RX_SLOT);
   k.caps.insertOriginal(group, createNicIrq(k).id, RIGHTS_ALL, INIT_NIC_IRQ_SLOT);
+  k.caps.insertOriginal(group, createMonitor(k).id, RIGHTS_ALL, INIT_MONITOR_SLOT);
+  const consoleIn = await k.consoleIn.create(k.pmos, group);
+  k.caps.insertOriginal(group, consoleIn.id, RIGHTS_ALL, INIT_CONSOLE_IN_SLOT);
+  k.caps.insertOriginal(group, createConsoleInIrq(k).id, RIGHTS_ALL, INIT_CONSOLE_IN_IRQ_SLOT);
   return k.spawn(thread, false);
 }
 
@@ -73,6 +90,7 @@ export async function resume(k: BootHost): Promise<void> {
   const pmos = [...k.table.ofKind(ObjKind.PMO)];
   for (const pmo of pmos) k.pmos.adopt(pmo);
   await k.nic.resume(k.table, k.pmos);
+  await k.consoleIn.resume(k.table, k.pmos);
   if (k.config.digest) {
     const all = await Promise.all(
       pmos.map(async (p) => [p.id, await k.pmos.ensureLoaded(p.id)] as [number, PmoBuffers]),

@@ -32,6 +32,7 @@ import { Err } from "./abi/errors.ts";
 import { CHECKPOINT_FAILURES_MAX, FREEZE_BACKOFF_MS_MAX, periodElapsed } from "./abi/limits.ts";
 import type { CheckpointStats } from "./abi/protocol.ts";
 import type { CheckpointInfo } from "./abi/syscall_types.ts";
+import { type RecentCheckpoint, REPORT_CHECKPOINTS_MAX } from "./abi/report.ts";
 import { consoleHead } from "./abi/console.ts";
 import { ControlWord } from "./abi/layout.ts";
 import { type CheckpointRoot, KERNEL_PMO_PAGES } from "./abi/image_root.ts";
@@ -68,6 +69,8 @@ interface Cut {
   nicTxHead: number | undefined;
   /** The NIC's connection table at the cut. */
   nicTable: Uint8Array | undefined;
+  /** The console input device's LINES at the cut. */
+  consoleInLines: number | undefined;
   digest: string | undefined;
   /** Nothing new since the committed epoch: no page, the same heads and table (see `cut`). */
   unchanged: boolean;
@@ -104,6 +107,10 @@ export class CheckpointManager implements CheckpointControl {
   };
   /** The most recent pause statistics (bounded ring). */
   readonly recent: CheckpointStats[] = [];
+  /** The newest committed checkpoints with their commit time (the system report's). */
+  readonly recentCommitted: RecentCheckpoint[] = [];
+  /** The statistics of the capture in flight and when it went to the board. */
+  private handedOver: { stats: CheckpointStats; at: number } | undefined;
   /** Wall-clock time (Unix ms) the newest checkpoint of this boot committed; 0 before the first. */
   private lastCommitUnixMs = 0;
   private readonly pages: PageCapture;
@@ -116,6 +123,8 @@ export class CheckpointManager implements CheckpointControl {
   private cutNicTxHead: number | undefined;
   /** The NIC's connection table at the last cut. */
   private cutNicTable: Uint8Array | undefined;
+  /** The console input device's LINES at the last cut. */
+  private cutConsoleInLines: number | undefined;
   /**
    * True when the last cut is the committed epoch's state: it committed, or
    * it was unchanged itself. False from a cut until its commit, after a
@@ -261,9 +270,9 @@ export class CheckpointManager implements CheckpointControl {
    * Inside the pause: changed records into the kernel PMO, the page scan,
    * console heads. The cut is `unchanged` when the last cut is committed and
    * this one finds nothing since: no page dirty (the kernel PMO included,
-   * which holds every object record), and the same console and NIC heads and
-   * NIC table (these live in pages too; compared anyway, so nothing the
-   * commit would carry can differ).
+   * which holds every object record), and the same console and NIC heads,
+   * NIC table and console input LINES (these live in pages too; compared
+   * anyway, so nothing the commit would carry can differ).
    */
   private cut(t0: number): Cut {
     const t1 = performance.now();
@@ -274,12 +283,15 @@ export class CheckpointManager implements CheckpointControl {
     const consoleHeads = this.consoleHeads();
     const nicTxHead = this.k.nic.head();
     const nicTable = this.k.nic.table();
+    const consoleInLines = this.k.consoleIn.lines();
     const unchanged = this.cutCommitted && captures.length === 0 &&
-      this.sameAsLastCut(consoleHeads, nicTxHead, nicTable);
+      this.sameAsLastCut(consoleHeads, nicTxHead, nicTable) &&
+      consoleInLines === this.cutConsoleInLines;
     this.cutConsoleHeads.clear();
     for (const [thread, head] of consoleHeads) this.cutConsoleHeads.set(thread, head);
     this.cutNicTxHead = nicTxHead;
     this.cutNicTable = nicTable;
+    this.cutConsoleInLines = consoleInLines;
     this.cutCommitted = unchanged;
     const t3 = performance.now();
     const digest = this.k.config.digest
@@ -297,6 +309,7 @@ export class CheckpointManager implements CheckpointControl {
       consoleHeads,
       nicTxHead,
       nicTable,
+      consoleInLines,
       digest,
       unchanged,
     };
@@ -355,6 +368,7 @@ export class CheckpointManager implements CheckpointControl {
       return stats;
     }
     this.inFlight = epoch;
+    this.handedOver = { stats, at: performance.now() };
     const root: CheckpointRoot = {
       epoch,
       kernelPages: KERNEL_PMO_PAGES,
@@ -371,6 +385,7 @@ export class CheckpointManager implements CheckpointControl {
       consoleHeads: c.consoleHeads,
       nicTxHead: c.nicTxHead,
       nicTable: c.nicTable,
+      consoleInLines: c.consoleInLines,
       stats,
     }, [pages]);
     return stats;
@@ -422,6 +437,12 @@ export class CheckpointManager implements CheckpointControl {
     this.counters.committed++;
     this.cutCommitted = true;
     this.lastCommitUnixMs = Date.now();
+    if (this.handedOver?.stats.epoch === epoch) {
+      const commitUs = (performance.now() - this.handedOver.at) * 1000;
+      this.recentCommitted.push({ ...this.handedOver.stats, commitUs });
+      if (this.recentCommitted.length > REPORT_CHECKPOINTS_MAX) this.recentCommitted.shift();
+      this.handedOver = undefined;
+    }
     const waiters = this.waiters.splice(0);
     for (const w of waiters) w();
     this.resolveCovered(epoch);
@@ -438,6 +459,11 @@ export class CheckpointManager implements CheckpointControl {
       lastCommitUnixMs: this.lastCommitUnixMs,
       lastPauseUs: this.recent.at(-1)?.pauseUs ?? 0,
     };
+  }
+
+  /** The figures of committed checkpoint `epoch` while it is among the recent ones. */
+  committed(epoch: number): RecentCheckpoint | undefined {
+    return this.recentCommitted.find((c) => c.epoch === epoch);
   }
 
   /**

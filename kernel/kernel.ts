@@ -13,7 +13,9 @@
  *   object kind's behaviour to kernel/objects/.
  * - threads: `spawn` starts a thread's worker; `postEvent` reaches it.
  * - timer: `onTick` runs the watchdog, wakes rung dormant threads, fires
- *   timer IRQs and starts checkpoints.
+ *   timer IRQs, starts checkpoints and (--report-ms) sends the report.
+ * - the monitor's side: `event` (structured events to the board),
+ *   `report` (kernel/report.ts), `inject`.
  * - readiness, page loads from the image, and shutdown.
  *
  * @module
@@ -42,10 +44,13 @@ import { allocatePmoBuffers } from "./abi/pmem.ts";
 import { CheckpointManager } from "./checkpoint.ts";
 import { ConsoleRegisters } from "./consoles.ts";
 import { NicDevice } from "./nic.ts";
+import { ConsoleInDevice } from "./console_in.ts";
 import { bootFresh, Dormancy, resume } from "./boot.ts";
 import { Supervisor } from "./supervisor.ts";
 import { onWorkerMessage } from "./dispatch.ts";
 import type { CheckpointHost, KernelServices } from "./services.ts";
+import type { EventKind, SystemReport, ToBoard } from "./abi/report.ts";
+import { buildReport } from "./report.ts";
 
 /** The whole kernel state. One instance per kernel worker. */
 export class Kernel implements KernelServices, CheckpointHost {
@@ -63,6 +68,8 @@ export class Kernel implements KernelServices, CheckpointHost {
   readonly dormancy: Dormancy;
   /** The NIC's transmit ring. */
   readonly nic: NicDevice;
+  /** The console input device (kernel/console_in.ts). */
+  readonly consoleIn: ConsoleInDevice;
   /** Watchdog and restart policies. */
   readonly supervisor: Supervisor;
   private readonly timerIrqs = new TimerIrqs();
@@ -73,6 +80,10 @@ export class Kernel implements KernelServices, CheckpointHost {
   resumed = false;
   /** True once boot or resume has started every thread (see `finishBoot`): no checkpoint before. */
   booted = false;
+  /** performance.now() when this kernel started (the report's uptime counts from it). */
+  readonly startedAt = performance.now();
+  /** When the last report went to the board (--report-ms). */
+  private reportedAt = 0;
 
   /**
    * @param restored on resume: the kernel PMO's data as the board read it
@@ -80,7 +91,7 @@ export class Kernel implements KernelServices, CheckpointHost {
    */
   constructor(
     readonly config: KernelConfig,
-    private readonly toBoard: (msg: KernelToBoard, transfer?: Transferable[]) => void,
+    private readonly toBoard: (msg: ToBoard, transfer?: Transferable[]) => void,
     restored: { data: SharedArrayBuffer; pagesUsed: number } | undefined,
     epoch: number,
   ) {
@@ -100,6 +111,11 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.consoles = new ConsoleRegisters(config.consoleStart, (m) => this.post(m));
     this.dormancy = new Dormancy(this, this.consoles);
     this.nic = new NicDevice((m) => this.post(m));
+    this.consoleIn = new ConsoleInDevice(
+      (t) => this.log(t),
+      () => this.onConsoleInIrq(),
+      (lines) => this.post({ t: "console-in-lines", lines }),
+    );
     this.supervisor = new Supervisor(this);
   }
 
@@ -117,7 +133,7 @@ export class Kernel implements KernelServices, CheckpointHost {
   }
 
   /** Sends any message to the board. */
-  post(msg: KernelToBoard, transfer?: Transferable[]): void {
+  post(msg: ToBoard, transfer?: Transferable[]): void {
     this.toBoard(msg, transfer);
   }
 
@@ -183,7 +199,27 @@ export class Kernel implements KernelServices, CheckpointHost {
 
   /** The board's fault-injection port: make the component named `target` commit `fault`. */
   onInject(target: string, fault: FaultKind, seed: number): void {
-    this.supervisor.onInject(target, fault, seed);
+    try {
+      this.supervisor.onInject(target, fault, seed);
+    } catch (e) {
+      this.log(`fault: ${(e as Error).message}`);
+    }
+  }
+
+  /** {@inheritDoc KernelServices.inject} */
+  inject(target: string, fault: FaultKind, seed: number): string {
+    return this.supervisor.onInject(target, fault, seed);
+  }
+
+  /** {@inheritDoc KernelServices.event} */
+  event(kind: EventKind, component: string, text: string, thread?: number): void {
+    const epoch = this.checkpoints.committedEpoch;
+    this.post({ t: "event", event: { kind, component, thread, text, epoch } });
+  }
+
+  /** {@inheritDoc KernelServices.report} */
+  report(): SystemReport {
+    return buildReport(this);
   }
 
   /**
@@ -198,6 +234,20 @@ export class Kernel implements KernelServices, CheckpointHost {
 
   /** The NIC raised its IRQ before the boot finished. */
   private nicIrqHeld = false;
+
+  /** A keyboard line from the board's console input (kernel/console_in.ts). */
+  onConsoleInput(text: string, seq?: number): void {
+    this.consoleIn.type(text, seq);
+  }
+
+  /** The console input's IRQ line: a line is in its ring; held like the NIC's until the boot finished. */
+  private onConsoleInIrq(): void {
+    if (this.booted) fireLine(this, "console-in");
+    else this.consoleInIrqHeld = true;
+  }
+
+  /** The console input device fired before the boot finished. */
+  private consoleInIrqHeld = false;
 
   /**
    * A worker wrote output (its console, the NIC's transmit ring): with
@@ -218,6 +268,15 @@ export class Kernel implements KernelServices, CheckpointHost {
     this.dormancy.wakeRung();
     this.timerIrqs.fire(this, nowMs);
     if (!this.supervisor.stopped) this.checkpoints.onTick(nowMs);
+    this.maybeReport(nowMs);
+  }
+
+  /** With --report-ms N: the system report to the board every N ms. */
+  private maybeReport(nowMs: number): void {
+    const every = this.config.reportMs;
+    if (every === 0 || this.supervisor.stopped || nowMs - this.reportedAt < every) return;
+    this.reportedAt = nowMs;
+    this.post({ t: "report", report: this.report() });
   }
 
   /**
@@ -230,6 +289,7 @@ export class Kernel implements KernelServices, CheckpointHost {
   finishBoot(): void {
     this.booted = true;
     if (this.nicIrqHeld) this.onNicIrq();
+    if (this.consoleInIrqHeld) this.onConsoleInIrq();
     this.onThreadReady();
   }
 

@@ -8,13 +8,33 @@
 
 /// <reference lib="deno.worker" />
 
-import type { BoardToKernel, KernelToBoard } from "./abi/protocol.ts";
+import type { BoardToKernel } from "./abi/protocol.ts";
+import type { ToBoard } from "./abi/report.ts";
 import { Kernel } from "./kernel.ts";
 
 let kernel: Kernel | undefined;
 
-function toBoard(msg: KernelToBoard, transfer?: Transferable[]): void {
+function toBoard(msg: ToBoard, transfer?: Transferable[]): void {
   self.postMessage(msg, { transfer: transfer ?? [] });
+}
+
+/**
+ * The command port's `checkpoint-now` (the dashboard's button): a checkpoint
+ * cut now, and once it has committed the `checkpoint-now` event with its
+ * figures, as the monitor's `checkpoint_now` call sends.
+ */
+function checkpointNow(k: Kernel): void {
+  if (k.checkpoints.period === 0) {
+    return k.log("kernel: checkpoint-now refused: checkpoints are off (checkpoint-ms 0)");
+  }
+  k.checkpoints.waitCovering().then((epoch) => {
+    const stats = k.checkpoints.committed(epoch);
+    const figures = stats
+      ? `: pause ${stats.pauseUs.toFixed(0)} us, commit ${stats.commitUs.toFixed(0)} us, ` +
+        `${stats.dirtyPages} pages`
+      : "";
+    k.event("checkpoint-now", "command-port", `checkpoint ${epoch} taken on request${figures}`);
+  });
 }
 
 self.onmessage = (e: MessageEvent<BoardToKernel>) => {
@@ -45,6 +65,9 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
     case "checkpoint-ms":
       kernel?.checkpoints.setPeriod(msg.ms);
       break;
+    case "checkpoint-now":
+      if (kernel) checkpointNow(kernel);
+      break;
     case "committed":
       kernel?.checkpoints.recycle(msg.staging);
       kernel?.checkpoints.onCommitted(msg.epoch);
@@ -60,6 +83,9 @@ self.onmessage = (e: MessageEvent<BoardToKernel>) => {
       break;
     case "nic-irq":
       kernel?.onNicIrq();
+      break;
+    case "console-input":
+      kernel?.onConsoleInput(msg.text, msg.seq);
       break;
     case "shutdown":
       if (kernel) kernel.shutdown();

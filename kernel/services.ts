@@ -23,6 +23,8 @@ import type { PmoBuffers } from "./abi/layout.ts";
 import type { KernelConfig, KernelEvent, KernelToBoard } from "./abi/protocol.ts";
 import type { PersistentMemory } from "./abi/pmem.ts";
 import type { CheckpointInfo } from "./abi/syscall_types.ts";
+import type { EventKind, RecentCheckpoint, SystemReport, ToBoard } from "./abi/report.ts";
+import type { FaultKind } from "./abi/protocol.ts";
 import type { CapSpaces } from "./cspace.ts";
 import type { PmoManager } from "./memory.ts";
 import type { ObjectTable } from "./object_table.ts";
@@ -46,6 +48,8 @@ export interface CheckpointCounters {
 export interface CheckpointControl {
   /** The newest committed epoch. */
   readonly committedEpoch: number;
+  /** The checkpoint period in ms now; 0: checkpoints off. */
+  readonly period: number;
   readonly counters: Readonly<CheckpointCounters>;
   /** The figures `checkpoint_info` reports. */
   info(): CheckpointInfo;
@@ -57,6 +61,10 @@ export interface CheckpointControl {
   idle(): Promise<void>;
   /** Resolves with the epoch once a checkpoint cut after this call has committed (`checkpoint_wait`). */
   waitCovering(): Promise<number>;
+  /** The figures of committed checkpoint `epoch` while it is among the recent ones. */
+  committed(epoch: number): RecentCheckpoint | undefined;
+  /** The epoch the next capture will have (a cut from now on is that one's). */
+  readonly nextCaptureEpoch: number;
 }
 
 /** The kernel as the object modules, the dispatch and the supervisor see it. */
@@ -95,11 +103,20 @@ export interface KernelServices {
   /** A thread reached its first safe point (or stopped for good): the system may be ready. */
   onThreadReady(): void;
   /** Sends any message to the board. */
-  post(msg: KernelToBoard, transfer?: Transferable[]): void;
+  post(msg: ToBoard, transfer?: Transferable[]): void;
   /** Sends a log line to the board. */
   log(text: string): void;
   /** The kernel cannot go on: the board prints `code` and `text` and halts the machine. */
   panic(code: Err, text: string): void;
+  /** A structured event to the board (machine line `{t:"event"}`), with the committed epoch. */
+  event(kind: EventKind, component: string, text: string, thread?: number): void;
+  /** The system report now (kernel/report.ts). */
+  report(): SystemReport;
+  /**
+   * Makes component `target` commit `fault`; returns what was done. E_DENIED
+   * without --fault-injection, E_NOT_FOUND when no ready component has the name.
+   */
+  inject(target: string, fault: FaultKind, seed: number): string;
 }
 
 /** What the freeze and the capture need of a live thread. */
@@ -133,6 +150,8 @@ export interface CheckpointHost {
   readonly threads: ReadonlyMap<number, FrozenThread>;
   /** The NIC's transmit ring (kernel/nic.ts): its HEAD is recorded at the cut. */
   readonly nic: { head(): number | undefined; table(): Uint8Array | undefined };
+  /** The console input device (kernel/console_in.ts): its LINES is recorded at the cut. */
+  readonly consoleIn: { lines(): number | undefined };
   /** True when every live thread has reached its first safe point. */
   allReady(): boolean;
   post(msg: KernelToBoard, transfer?: Transferable[]): void;

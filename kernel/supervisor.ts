@@ -8,8 +8,13 @@
  *   peers, then its restart policy: `fresh`, `rollback` (its memory back to
  *   the last commit first), `system-rollback` (the board resumes the whole
  *   system), `none`; RESTART_FAILURES_MAX failures in a row leave it dead.
- * - {@link Supervisor.onInject}: the board's fault-injection port.
+ * - {@link Supervisor.onInject}: the board's fault-injection port and the
+ *   monitor's `fault_inject`.
  * - {@link Supervisor.stop}: the kernel stops for good (shutdown).
+ *
+ * Each act is a log line and a structured event (kernel/abi/report.ts
+ * MonitorEvent: crash, restart, dead, rollback, inject); the counts of
+ * failures and restarts since this boot are kept for the system report.
  *
  * @module
  */
@@ -22,6 +27,7 @@ import {
   START_BUDGET_FACTOR,
   START_BUDGET_MS_MIN,
 } from "./abi/limits.ts";
+import { Err, TardigradeError } from "./abi/errors.ts";
 import { type FaultKind, INIT_PROGRAM } from "./abi/protocol.ts";
 import { watchdogElapsed, watchdogStamp } from "./abi/watchdog.ts";
 import { closeConnectionsOf } from "./objects/endpoint.ts";
@@ -33,8 +39,20 @@ import { type LiveThread, sendToWorker } from "./threads.ts";
 export class Supervisor {
   /** True once the kernel stops for good: shutdown, or a system rollback. */
   stopped = false;
+  /** Failures of each thread since this boot (the system report's figures). */
+  readonly failures = new Map<number, number>();
+  /** Restarts of each thread since this boot. */
+  readonly restarts = new Map<number, number>();
+  /** Threads that failed and are being started again (their memory may be rolling back). */
+  readonly restarting = new Set<number>();
 
   constructor(private readonly k: KernelServices) {}
+
+  /** The cap group name of thread record `rec` ("?" when it is gone). */
+  private nameOf(rec: { group: number }): string {
+    const g = this.k.table.get(rec.group);
+    return g?.kind === ObjKind.CAP_GROUP ? g.name : "?";
+  }
 
   /** Stops a worker for good: its port is closed and the board terminates it. */
   terminate(live: LiveThread): void {
@@ -69,29 +87,42 @@ export class Supervisor {
     if (live.dead || this.stopped) return;
     this.terminate(live);
     const id = live.rec.id;
+    const name = this.nameOf(live.rec);
+    this.failures.set(id, (this.failures.get(id) ?? 0) + 1);
     k.log(`kernel: thread ${id} (${live.rec.program}) failed: ${why}`);
+    k.event("crash", name, `thread ${id} (${live.rec.program}) failed: ${why}`, id);
     const rec = k.table.get(id) as ThreadRecord | undefined;
     const stable = live.ready && performance.now() - live.readyAt >= RESTART_STABLE_MS;
     const inARow = stable ? 1 : (rec?.restarts ?? 0) + 1;
     const restarting = rec !== undefined && rec.policy !== "none" &&
       rec.policy !== "system-rollback" && inARow <= RESTART_FAILURES_MAX;
     closeConnectionsOf(k, id, `peer thread ${id} died`, restarting);
-    if (!rec || rec.policy === "none") return k.onThreadReady();
+    if (!rec || rec.policy === "none") {
+      k.event("dead", name, `thread ${id} stays stopped (policy none)`, id);
+      return k.onThreadReady();
+    }
     if (inARow > RESTART_FAILURES_MAX) {
-      k.log(
-        `kernel: thread ${id} failed ${RESTART_FAILURES_MAX} times in a row, each within ` +
-          `${RESTART_STABLE_MS} ms of starting; it stays stopped`,
-      );
+      const text = `thread ${id} failed ${RESTART_FAILURES_MAX} times in a row, each within ` +
+        `${RESTART_STABLE_MS} ms of starting; it stays stopped`;
+      k.log(`kernel: ${text}`);
+      k.event("dead", name, text, id);
       return k.onThreadReady();
     }
     k.table.update(rec, { restarts: inARow });
-    if (rec.policy === "system-rollback") return this.systemRollback(`thread ${id} failed`);
-    k.log(`kernel: restarting thread ${id} (policy ${rec.policy}, failure ${inARow} in a row)`);
+    if (rec.policy === "system-rollback") {
+      return this.systemRollback(`thread ${id} failed`, name, id);
+    }
+    const text = `restarting thread ${id} (policy ${rec.policy}, failure ${inARow} in a row)`;
+    k.log(`kernel: ${text}`);
+    k.event("restart", name, text, id);
+    this.restarts.set(id, (this.restarts.get(id) ?? 0) + 1);
+    this.restarting.add(id);
+    const started = () => this.restarting.delete(id);
     if (rec.policy === "fresh") {
-      k.spawn(rec, true);
+      k.spawn(rec, true).finally(started);
       return;
     }
-    this.rollBackMemory(rec.group).then(() => k.spawn(rec, true));
+    this.rollBackMemory(rec.group, name, id).then(() => k.spawn(rec, true)).finally(started);
   }
 
   /**
@@ -102,7 +133,7 @@ export class Supervisor {
    * now would capture the memory as the failure left it); one in flight was
    * captured while the thread was at a safe point, so it may finish first.
    */
-  private async rollBackMemory(group: number): Promise<void> {
+  private async rollBackMemory(group: number, name: string, thread: number): Promise<void> {
     const k = this.k;
     const t0 = performance.now();
     k.checkpoints.hold();
@@ -114,35 +145,51 @@ export class Supervisor {
       );
       let changed = 0;
       for (const pmo of pmos) changed += await k.pmos.rollBack(pmo, epoch);
-      k.log(
-        `kernel: rolled ${pmos.length} memory objects of cap group ${group} back to epoch ` +
-          `${epoch} (${changed} pages changed) in ${(performance.now() - t0).toFixed(1)} ms`,
-      );
+      const text = `rolled ${pmos.length} memory objects of cap group ${group} back to epoch ` +
+        `${epoch} (${changed} pages changed) in ${(performance.now() - t0).toFixed(1)} ms`;
+      k.log(`kernel: ${text}`);
+      k.event("rollback", name, text, thread);
     } finally {
       k.checkpoints.release();
     }
   }
 
   /** Stops the kernel and asks the board to resume the whole system from the last commit. */
-  private systemRollback(reason: string): void {
+  private systemRollback(reason: string, name: string, thread: number): void {
     this.stopped = true;
-    this.k.log(`kernel: system rollback to epoch ${this.k.checkpoints.committedEpoch} (${reason})`);
+    const text = `system rollback to epoch ${this.k.checkpoints.committedEpoch} (${reason})`;
+    this.k.log(`kernel: ${text}`);
+    this.k.event("rollback", name, text, thread);
     this.k.post({ t: "system-rollback", reason });
   }
 
-  /** The board's fault-injection port: make the component named `target` commit `fault`. */
-  onInject(target: string, fault: FaultKind, seed: number): void {
+  /**
+   * Makes the component named `target` commit `fault` (the board's
+   * fault-injection port, the monitor's `fault_inject`). Returns what it
+   * did; throws E_DENIED when the machine runs without --fault-injection,
+   * E_NOT_FOUND when no ready component has that name.
+   */
+  onInject(target: string, fault: FaultKind, seed: number): string {
     const k = this.k;
     if (!k.config.faultInjection) {
-      return k.log("kernel: fault injection is off; start the machine with --fault-injection");
+      throw new TardigradeError(
+        Err.E_DENIED,
+        "fault injection is off; start the machine with --fault-injection",
+      );
     }
-    const live = [...k.threads.values()].find((t) => {
-      const group = k.table.get(t.rec.group);
-      return !t.dead && t.ready && group?.kind === ObjKind.CAP_GROUP && group.name === target;
-    });
-    if (!live) return k.log(`fault: no running component named "${target}"`);
-    k.log(`fault: injecting ${fault} into ${target} (thread ${live.rec.id})`);
+    const live = [...k.threads.values()].find((t) =>
+      !t.dead && t.ready && this.nameOf(t.rec) === target
+    );
+    if (!live) {
+      throw new TardigradeError(Err.E_NOT_FOUND, `no running component named "${target}"`, {
+        target,
+      });
+    }
+    const text = `injecting ${fault} into ${target} (thread ${live.rec.id})`;
+    k.log(`fault: ${text}`);
+    k.event("inject", target, text, live.rec.id);
     sendToWorker(live, { t: "inject", fault, seed });
+    return text;
   }
 
   /** Stops any worker whose current run of handlers is past the handler budget (endless loops). */

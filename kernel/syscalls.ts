@@ -17,6 +17,7 @@ import { irqSyscalls } from "./objects/irq.ts";
 import { notificationSyscalls } from "./objects/notification.ts";
 import { pmoSyscalls } from "./objects/pmo.ts";
 import { threadSyscalls } from "./objects/thread.ts";
+import { monitorSyscalls } from "./objects/monitor.ts";
 import { ObjKind } from "./objects/records.ts";
 
 /** A system-call handler. */
@@ -68,6 +69,7 @@ export const SYSCALLS: Record<SyscallOp, SyscallHandler> = Object.setPrototypeOf
     ...endpointSyscalls,
     ...notificationSyscalls,
     ...irqSyscalls,
+    ...monitorSyscalls,
     ...systemSyscalls,
   } satisfies Record<SyscallOp, SyscallHandler>,
   null,

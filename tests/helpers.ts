@@ -13,6 +13,20 @@ import type { MachineProcess } from "../tools/machine_process.ts";
  */
 export { removeImage, tempImage } from "../tools/temp_image.ts";
 
+/**
+ * `deno run` and the permissions `deno task boot|bench|scenario` give a
+ * tool (deno.json): a test runs a tool as a user's task runs it.
+ */
+export const TASK_RUN_ARGS = [
+  "run",
+  "--unstable-worker-options",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-env",
+  "--allow-net=127.0.0.1",
+];
+
 /** Resolves with the rest of the first console line starting with `prefix`. */
 export async function consoleLine(
   m: MachineProcess,

@@ -10,7 +10,11 @@
  * the machine flag --commands it reads commands on stdin (hw/commands.ts):
  * `checkpoint-ms N` changes the checkpoint period while the system runs;
  * with --fault-injection also `inject TARGET FAULT [SEED]`, e.g.
- * `inject fs throw` (docs/FAULTS.md).
+ * `inject fs throw` (docs/FAULTS.md). With the shell app (`--apps shell`;
+ * `--console shell|off` chooses) every other line read on stdin is a
+ * keyboard line for the shell's console session, sent to the machine's
+ * console input device once the machine is ready; on a terminal with line
+ * editing (tools/boot_terminal.ts).
  *
  * Machine flags: hw/machine.ts {@link MACHINE_FLAGS}; `--help` lists them
  * with the supervisor's own ({@link SUPERVISOR_FLAGS}), from the same
@@ -22,12 +26,20 @@
 import { parseArgs } from "node:util";
 import { EXIT_IMAGE_ERROR, EXIT_POWER_FAILURE, type MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess, opensCommandPort } from "./machine_process.ts";
-import { textLines } from "../hw/text_lines.ts";
 import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
+import { BootTerminal } from "./boot_terminal.ts";
+import { ConsoleFeed } from "./console_feed.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
 import { MACHINE_FLAGS, parseMachineArgs } from "../hw/machine.ts";
 import { SwitchProcess } from "./net_process.ts";
 import { APPS } from "../servers/init/config.ts";
+import {
+  DASHBOARD_PORT_DEFAULT,
+  dashboardPortOf,
+  startDashboard,
+  type SupervisorDashboard,
+  withDashboardFlags,
+} from "./dashboard/mod.ts";
 
 /** The supervisor's own flags; every other flag is a machine flag (hw/machine.ts). */
 export const SUPERVISOR_FLAGS = {
@@ -62,6 +74,28 @@ export const SUPERVISOR_FLAGS = {
     arg: "N",
     help: "the port the shell (--apps shell) listens on (default 2323)",
   },
+  dashboard: {
+    type: "boolean",
+    default: false,
+    help:
+      `serve the live dashboard on http://127.0.0.1:${DASHBOARD_PORT_DEFAULT} (it outlives machine crashes)`,
+  },
+  "dashboard-port": {
+    type: "string",
+    arg: "N",
+    help: "serve the dashboard on this port instead (implies --dashboard)",
+  },
+  "power-button": {
+    type: "boolean",
+    default: false,
+    help: "let the dashboard cut the power (SIGKILL the machine; --restart-on-crash resumes it)",
+  },
+  console: {
+    type: "string",
+    arg: "MODE",
+    help:
+      "where the other lines read on stdin go: shell (the shell's console session; the default with --apps shell) or off",
+  },
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -80,6 +114,11 @@ interface SupervisorFlags {
   runForS?: number;
   restartOnCrash: boolean;
   net: boolean;
+  /** The dashboard's port, when it is on. */
+  dashboardPort?: number;
+  powerButton: boolean;
+  /** Lines on stdin that are not the supervisor's commands go to the shell's console. */
+  console: boolean;
   imagePath: string;
   machineArgs: string[];
 }
@@ -117,7 +156,15 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     tokens: true,
   });
   if (values.help) {
-    return { help: true, restartOnCrash: false, net: false, imagePath: "", machineArgs: [] };
+    return {
+      help: true,
+      restartOnCrash: false,
+      net: false,
+      powerButton: false,
+      console: false,
+      imagePath: "",
+      machineArgs: [],
+    };
   }
   const machineArgs: string[] = [];
   for (const t of tokens) {
@@ -136,6 +183,14 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
     machineArgs.push(`--${t.name}`, ...(value === undefined ? [] : [value]));
   }
   parseMachineArgs(machineArgs); // the machine's own checks, before it starts
+  const shell = appsInclude(machineArgs, "shell");
+  const mode = values.console ?? (shell ? "shell" : "off");
+  if (mode !== "shell" && mode !== "off") {
+    throw new Error(`--console must be shell or off, got ${mode}`);
+  }
+  if (mode === "shell" && !shell) throw new Error("--console shell needs --apps shell");
+  // Console input goes through the machine's command port.
+  if (mode === "shell" && !opensCommandPort(machineArgs)) machineArgs.push("--commands");
   let runForS: number | undefined;
   if (values["run-for"] !== undefined) {
     runForS = Number(values["run-for"]);
@@ -143,17 +198,25 @@ function parseSupervisorArgs(argv: string[]): SupervisorFlags {
       throw new Error(`--run-for needs a number of seconds, got ${values["run-for"]}`);
     }
   }
+  const dashboardPort = dashboardPortOf(values.dashboard, values["dashboard-port"]);
+  const args = dashboardPort === undefined ? machineArgs : withDashboardFlags(machineArgs);
   return {
     help: false,
     runForS,
     restartOnCrash: values["restart-on-crash"],
     net: values.net,
+    dashboardPort,
+    powerButton: values["power-button"],
+    console: mode === "shell",
     imagePath: values.image,
-    machineArgs,
+    machineArgs: args,
   };
 }
 
-const out = (s: string) => console.log(s);
+/** Where lines are read and the machine's lines are written (a terminal with editing, once main opens it). */
+let terminal = BootTerminal.open(false, () => {});
+
+const out = (s: string) => terminal.write(s + "\n");
 
 const DIM = Deno.stderr.isTerminal() ? (s: string) => `\x1b[2m${s}\x1b[22m` : (s: string) => s;
 
@@ -164,7 +227,31 @@ const DIM = Deno.stderr.isTerminal() ? (s: string) => `\x1b[2m${s}\x1b[22m` : (s
  */
 function diagnostic(line: Extract<MachineLine, { t: "log" }>): void {
   const text = line.from ? `[log]  ${line.from}: ${line.text}` : `[log]  ${line.text}`;
-  console.error(DIM(text));
+  terminal.write(DIM(text) + "\n", true);
+}
+
+/**
+ * A structured event, readably: `[event] crash fs#38: thread 38 failed: …
+ * (epoch 12)`; a diagnostic too (stderr), but never dim: it is what a
+ * viewer watches for.
+ */
+export function eventText(line: Extract<MachineLine, { t: "event" }>): string {
+  const who = line.thread !== undefined ? `${line.component}#${line.thread}` : line.component;
+  return `[event] ${line.kind.padEnd(14)} ${who}: ${line.text} (epoch ${line.epoch})`;
+}
+
+/** A system report, as one summary line (the whole report is the JSON line itself). */
+export function reportText(line: Extract<MachineLine, { t: "report" }>): string {
+  const r = line.report;
+  const threads = r.groups.flatMap((g) => g.threads);
+  const notRunning = threads.filter((t) => t.state !== "running");
+  const states = notRunning.length === 0
+    ? "all running"
+    : notRunning.map((t) => `${t.name}#${t.id} ${t.state}`).join(", ");
+  const used = r.memory.nvmPages - r.memory.nvmFreePages;
+  return `[report] up ${(r.uptimeMs / 1000).toFixed(1)} s, epoch ${r.epoch}, ` +
+    `${r.groups.length} cap groups, ${threads.length} threads (${states}), ` +
+    `NVM ${used} of ${r.memory.nvmPages} pages used`;
 }
 
 function render(line: MachineLine, view: ConsoleView): void {
@@ -189,7 +276,7 @@ function render(line: MachineLine, view: ConsoleView): void {
     case "console": {
       const text = view.accept(line);
       if (text) {
-        Deno.stdout.writeSync(new TextEncoder().encode(text.replace(/^(?=.)/gm, `${line.name}| `)));
+        terminal.write(text.replace(/^(?=.)/gm, `${line.name}| `));
       }
       return;
     }
@@ -198,9 +285,15 @@ function render(line: MachineLine, view: ConsoleView): void {
     case "halt":
       return out(`[boot] halted cleanly at checkpoint epoch ${line.epoch}`);
     case "checkpoints":
+    case "net":
+    case "console-input":
       return;
     case "digest":
       return out(`[boot] state digest at epoch ${line.epoch} (${line.when}): ${line.digest}`);
+    case "event":
+      return console.error(eventText(line));
+    case "report":
+      return console.error(DIM(reportText(line)));
   }
 }
 
@@ -228,18 +321,53 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   let args = flags.machineArgs;
-  if (opensCommandPort(args)) readCommands(() => machine);
+  const feed = flags.console ? new ConsoleFeed((t) => out(`[boot] ${t}`)) : undefined;
+  if (opensCommandPort(args)) {
+    terminal = BootTerminal.open(Deno.stdin.isTerminal() && Deno.stdout.isTerminal(), stop);
+    readCommands(() => machine, feed);
+  }
   const net = flags.net || appsNeedNetwork(args)
     ? await startSwitch(`${flags.imagePath}.link`)
     : undefined;
   if (net) args = [...args, "--net-link", net.linkPath];
+  let dashboard: SupervisorDashboard | undefined;
   try {
-    return await superviseMachine(flags, args, view, {
+    if (flags.dashboardPort !== undefined) {
+      dashboard = await startDashboard(flags.dashboardPort, {
+        checkpoint: opensCommandPort(args),
+        inject: args.includes("--fault-injection"),
+        powerCut: flags.powerButton,
+      }, () => machine);
+      out(`[boot] dashboard on http://127.0.0.1:${dashboard.port}/`);
+    }
+    const status = await superviseMachine(flags, args, view, {
       stop,
       stopping: () => stopping,
-      setMachine: (m) => machine = m,
+      setMachine: (m) => {
+        machine = m;
+        dashboard?.watch(m);
+        feed?.attach(m);
+      },
     });
+    if (dashboard && !stopping) {
+      stopping = true; // no machine left to shut down: Ctrl-C only ends the wait below
+      out("[boot] the machine is off; the dashboard stays up until Ctrl-C");
+      await new Promise<void>((resolve) => {
+        Deno.addSignalListener("SIGINT", resolve);
+        Deno.addSignalListener("SIGTERM", resolve);
+      });
+    }
+    return status;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    console.error(
+      `error E_BAD_ARGUMENT: the dashboard's port ${flags.dashboardPort} is in use: ` +
+        "pick another with --dashboard-port N",
+    );
+    return 2;
   } finally {
+    await dashboard?.close();
+    terminal.close();
     await net?.stop();
   }
 }
@@ -249,12 +377,21 @@ async function main(): Promise<number> {
  * network driver (e.g. echo): it brings the switch without `--net`.
  */
 export function appsNeedNetwork(machineArgs: string[]): boolean {
+  return appNames(machineArgs).some((name) =>
+    Object.hasOwn(APPS, name) && APPS[name].needs.includes("net")
+  );
+}
+
+/** The app names `--apps` gives in the machine flags (their queries left out). */
+function appNames(machineArgs: string[]): string[] {
   const at = machineArgs.indexOf("--apps");
-  if (at < 0) return false;
-  return machineArgs[at + 1].split(",").some((spec) => {
-    const name = spec.split("?")[0];
-    return Object.hasOwn(APPS, name) && APPS[name].needs.includes("net");
-  });
+  if (at < 0) return [];
+  return machineArgs[at + 1].split(",").map((spec) => spec.split("?")[0]);
+}
+
+/** True when `--apps` in the machine flags names app `name`. */
+export function appsInclude(machineArgs: string[], name: string): boolean {
+  return appNames(machineArgs).includes(name);
 }
 
 /** Starts the switch on `linkPath`, its lines rendered: each port once it is reachable. */
@@ -311,13 +448,30 @@ async function superviseMachine(
   }
 }
 
-/** Reads command lines (`checkpoint-ms 5`, `inject fs throw`) and passes them to the running machine. */
-async function readCommands(current: () => MachineProcess | undefined): Promise<void> {
-  out(`[boot] commands on stdin: ${COMMAND_USAGE}`);
-  for await (const line of textLines(Deno.stdin.readable)) {
+/** The supervisor's own command words (hw/commands.ts); any other line is console input. */
+const COMMAND_WORDS = new Set(["checkpoint-ms", "checkpoint-now", "inject"]);
+
+/**
+ * Reads lines (`checkpoint-ms 5`, `inject fs throw`) and passes them to the
+ * running machine; with `toConsole` every other line is console input.
+ */
+async function readCommands(
+  current: () => MachineProcess | undefined,
+  feed: ConsoleFeed | undefined,
+): Promise<void> {
+  out(
+    feed
+      ? `[boot] lines on stdin go to the shell (type help); the supervisor's own: ${COMMAND_USAGE}`
+      : `[boot] commands on stdin: ${COMMAND_USAGE}`,
+  );
+  for await (const line of terminal.lines()) {
     if (line.trim() === "") continue;
     try {
-      await current()?.send(parseCommandWords(line));
+      if (feed && !COMMAND_WORDS.has(line.trim().split(/\s+/)[0])) {
+        feed.type(line);
+      } else {
+        await current()?.send(parseCommandWords(line));
+      }
     } catch (e) {
       out(`[boot] ${(e as Error).message}`);
     }

@@ -18,6 +18,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import { bootLine, InvariantChecker, type ScenarioResult, startObserved } from "./invariants.ts";
 import { Prng } from "../kernel/abi/prng.ts";
 import { removeImage, tempImage } from "./temp_image.ts";
@@ -92,7 +93,13 @@ export class FsLoadObserver {
 export async function crashScenario(
   seed: number,
   iterations: number,
-  opts: { image?: string; log?: (s: string) => void; copyMethod?: string; load?: "fs" } = {},
+  opts: {
+    image?: string;
+    log?: (s: string) => void;
+    onStep?: OnStep;
+    copyMethod?: string;
+    load?: "fs";
+  } = {},
 ): Promise<ScenarioResult> {
   const log = opts.log ?? (() => {});
   const rng = new Prng(seed);
@@ -115,10 +122,13 @@ export async function crashScenario(
     await new Promise((r) => setTimeout(r, delayMs));
     await m.kill();
     crashes++;
+    const killedAt = performance.now();
     // With the apps: a kill before the first commit leaves nothing to resume, so it boots fresh.
     const treesBefore = fs?.treesPrinted ?? 0;
     m = start([...apps, ...common]);
     const boot = await m.waitFor(bootLine);
+    const bootMs = performance.now() - killedAt;
+    let readyMs = NaN;
     if (boot.fresh) fs?.reset();
     // Booting fresh is right only while nothing was ever committed (a kill before the first commit).
     if (boot.fresh && checker.committedEpoch > 0) {
@@ -129,6 +139,7 @@ export async function crashScenario(
     checker.checkResumeEpoch(boot.epoch);
     if (!duringResume || rng.int(0, 1) === 0) {
       await m.ready();
+      readyMs = performance.now() - killedAt;
       resumes++;
       // The fs load prints the tree it found at its start; it is checked before the next kill.
       if (fs) await m.waitFor(() => fs.treesPrinted > treesBefore, 60_000);
@@ -143,6 +154,11 @@ export async function crashScenario(
         (fs ? `; fs operations seen ${fs.opsPrinted}, trees ${fs.treesPrinted}` : "") +
         `; violations ${checker.violations.length}`,
     );
+    opts.onStep?.(i, {
+      "kill to boot line (ms)": bootMs,
+      "kill to ready (ms)": readyMs,
+      "counter lines seen": counted,
+    });
     if (checker.violations.length > 0) break;
   }
   if (checker.violations.length === 0) {

@@ -21,6 +21,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import type { MachineLine } from "../hw/board.ts";
 import { CRASH_FAULTS, FAULT_KINDS, type FaultKind } from "../kernel/abi/protocol.ts";
 import { ConsoleView, MachineProcess } from "./machine_process.ts";
@@ -130,6 +131,7 @@ export async function faultsScenario(
   iterations: number,
   opts: {
     log?: (s: string) => void;
+    onStep?: OnStep;
     policy?: string;
     verifyEvery?: number;
     /** Print the machine's log lines too (kernel, faults, servers). */
@@ -171,7 +173,9 @@ export async function faultsScenario(
       const faultSeed = rng.nextU32();
       await sleep(rng.int(0, 40));
       await stable(m, obs, TARGETS[target]);
+      const injectAt = performance.now();
       const outcome = await injectOne(m, obs, target, fault, faultSeed);
+      const outcomeMs = performance.now() - injectAt;
       count(result, `iteration ${i}: ${fault} in ${target}`, fault, target, outcome);
       if (i % verifyEvery === 0 || i === iterations) {
         m = await shutdownAndResume(m, start, obs, result);
@@ -182,6 +186,7 @@ export async function faultsScenario(
             `ledger at ${obs.ledgerAcked}, counter at ${obs.counterSeen}, violations ${result.violations.length}`,
         );
       }
+      opts.onStep?.(i, { "inject to outcome (ms)": outcomeMs }, `${fault} in ${target}`);
       if (!outcome.kernelAlive || result.violations.length > 0) break;
     }
   } catch (e) {

@@ -38,6 +38,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import { type FsApi, FsError, type FsStat, OpenFlag } from "../servers/fs/vfs.ts";
 import { HostFsApi } from "./fs_host.ts";
 import { openLocalFs } from "./fs_local.ts";
@@ -349,6 +350,8 @@ export interface RunOptions {
   log?: (s: string) => void;
   labels?: [string, string];
   replayFlags?: string;
+  /** After each seeded sequence: operations done, the sequence's rate. */
+  onStep?: OnStep;
 }
 
 function record(run: DiffRun, m: Mismatch | undefined, origin: Origin, o: RunOptions): boolean {
@@ -422,6 +425,7 @@ export async function runSeededMany(
   const run: DiffRun = { sequences: 0, operations: 0, mismatches: [] };
   for (let s = seed; run.operations < ops; s = (s + 1) >>> 0) {
     const n = Math.min(length, ops - run.operations);
+    const startedAt = performance.now();
     const one = await runSeeded(pair, s, n, {
       ...o,
       maxMismatches: 1,
@@ -430,6 +434,9 @@ export async function runSeededMany(
     run.sequences++;
     run.operations += n;
     run.mismatches.push(...one.mismatches);
+    o.onStep?.(run.operations, {
+      "rate (operations/s)": (n / (performance.now() - startedAt)) * 1000,
+    });
     if (run.mismatches.length >= (o.maxMismatches ?? 1)) break;
   }
   return run;

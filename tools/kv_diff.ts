@@ -23,6 +23,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import { type Arg, type Reply, RespConn, showArgv, showReply } from "./resp_client.ts";
 import {
   BATCH_MAX,
@@ -92,6 +93,8 @@ export interface DiffOptions {
   /** The replay command's flags besides --seed and --commands. */
   replayFlags?: string;
   log?: (s: string) => void;
+  /** After each step: commands sent so far; every 1000, the rate since the last 1000. */
+  onStep?: OnStep;
 }
 
 /** The sides' replies to one command compared under `mode`: undefined when they agree, else why not. */
@@ -470,6 +473,7 @@ export async function runDiff(o: DiffOptions): Promise<DiffResult> {
   try {
     await s.both("FLUSHALL");
     let stop = false;
+    let mark = { index: 0, at: performance.now() };
     while (s.index < o.commands && !stop) {
       const step = gen.next();
       try {
@@ -480,6 +484,12 @@ export async function runDiff(o: DiffOptions): Promise<DiffResult> {
         s.mismatch(s.index - 1, [last], undefined, undefined, (e as Error).message);
         stop = true;
       }
+      if (s.index - mark.index >= 1000) {
+        const now = performance.now();
+        const rate = ((s.index - mark.index) / (now - mark.at)) * 1000;
+        o.onStep?.(s.index, { "rate (commands/s)": rate });
+        mark = { index: s.index, at: now };
+      } else o.onStep?.(s.index);
     }
     if (!stop) await compareState(s);
   } finally {

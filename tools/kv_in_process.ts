@@ -11,24 +11,14 @@ import { allocatePmoBuffers, PersistentMemory } from "../kernel/abi/pmem.ts";
 import { Commands } from "../servers/apps/kv/commands/mod.ts";
 import type { Keyspace } from "../servers/apps/kv/keyspace.ts";
 import { OutputWriter } from "../servers/apps/kv/resp.ts";
-import type { Host, Session } from "../servers/apps/kv/session.ts";
+import { type Host, newSession as newKvSession, type Session } from "../servers/apps/kv/session.ts";
 import { openStore } from "../servers/apps/kv/store/mod.ts";
 
 const encoder = new TextEncoder();
 
 /** A session as the app keeps one for a new connection. */
 export function newSession(id: number): Session {
-  return {
-    id,
-    db: 0,
-    name: "",
-    libName: "",
-    libVersion: "",
-    createdAt: Date.now(),
-    closing: false,
-    addr: "127.0.0.1:1",
-    lastCommand: "",
-  };
+  return newKvSession(id, "127.0.0.1:1");
 }
 
 /** A store of `pages` pages in process, one session, and a reply buffer. */

@@ -27,6 +27,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import { Prng } from "../kernel/abi/prng.ts";
 import { AppMachine } from "./app_machine.ts";
 import { KvClient, type Reply } from "./kv_client.ts";
@@ -188,7 +189,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function kvScenario(
   seed: number,
   kills: number,
-  opts: { clients?: number; cliClients?: number; log?: (s: string) => void } = {},
+  opts: {
+    clients?: number;
+    cliClients?: number;
+    log?: (s: string) => void;
+    onStep?: OnStep;
+  } = {},
 ): Promise<KvScenarioResult> {
   const log = opts.log ?? (() => {});
   const rng = new Prng(seed);
@@ -244,13 +250,19 @@ export async function kvScenario(
       await sleep(delayMs);
       await m.crash();
       r.kills++;
+      const resumeAt = performance.now();
       await m.resume();
+      const resumeMs = performance.now() - resumeAt;
       r.resumes++;
       const progress = [
         ...raws.map((c) => `${c.name} ${c.acked}`),
         ...clis.map((c) => `${c.name} ${c.acked}`),
       ];
       log(`kill ${i}/${kills} after ${delayMs} ms; resumed; acknowledged: ${progress.join(", ")}`);
+      opts.onStep?.(i, {
+        "resume (ms)": resumeMs,
+        "commands acknowledged": [...raws, ...clis].reduce((n, c) => n + c.acked, 0),
+      });
       if (
         r.violations.length > 0 || raws.some((c) => c.client.broken) || clis.some((c) => c.ended)
       ) break;

@@ -22,6 +22,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import type { MachineLine } from "../hw/board.ts";
 import { MachineProcess } from "./machine_process.ts";
 import { Prng } from "../kernel/abi/prng.ts";
@@ -86,7 +87,7 @@ const bootLine = (l: MachineLine): l is Extract<MachineLine, { t: "boot" }> => l
 export async function nestedScenario(
   seed: number,
   iterations: number,
-  opts: { log?: (s: string) => void } = {},
+  opts: { log?: (s: string) => void; onStep?: OnStep } = {},
 ): Promise<ScenarioResult & Progress> {
   const log = opts.log ?? (() => {});
   const rng = new Prng(seed);
@@ -111,6 +112,8 @@ export async function nestedScenario(
     await new Promise((r) => setTimeout(r, delayMs));
     await m.kill();
     crashes++;
+    const killedAt = performance.now();
+    let readyMs = NaN;
     // With the apps: a kill before the first commit leaves nothing to resume, so it boots fresh.
     m = start(["--apps", NESTED_APPS]);
     const boot = await m.waitFor(bootLine);
@@ -120,6 +123,7 @@ export async function nestedScenario(
     checker.checkResumeEpoch(boot.epoch);
     if (!duringResume || rng.int(0, 1) === 0) {
       await m.ready();
+      readyMs = performance.now() - killedAt;
       resumes++;
     }
     progress = checkNestedOutput(checker.view.text, names, checker.violations);
@@ -128,6 +132,10 @@ export async function nestedScenario(
         `after ${delayMs} ms; resumed at epoch ${boot.epoch}; acked ${progress.acked}, ` +
         `files ${progress.files}; violations ${checker.violations.length}`,
     );
+    opts.onStep?.(i, {
+      "kill to ready (ms)": readyMs,
+      "nested requests acknowledged": progress.acked,
+    });
     if (checker.violations.length > 0) break;
   }
   await m.ready();

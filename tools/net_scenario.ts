@@ -20,6 +20,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import { Prng } from "../kernel/abi/prng.ts";
 import { EchoClient } from "./echo_client.ts";
 import { AppMachine } from "./app_machine.ts";
@@ -54,7 +55,7 @@ function payload(rng: Prng, len: number): string {
 export async function netScenario(
   seed: number,
   kills: number,
-  opts: { clients?: number; log?: (s: string) => void } = {},
+  opts: { clients?: number; log?: (s: string) => void; onStep?: OnStep } = {},
 ): Promise<NetScenarioResult> {
   const log = opts.log ?? (() => {});
   const rng = new Prng(seed);
@@ -119,10 +120,16 @@ export async function netScenario(
       await late.send(`late${i}:${payload(rng, 10)}`);
       steady.push(late);
       tasks.push(steadyLoop(late, new Prng(seed * 31 + 2000 + i)));
+      const resumeAt = performance.now();
       await em.resume();
+      const resumeMs = performance.now() - resumeAt;
       r.resumes++;
       const progress = steady.map((c) => `${c.name} ${c.replies}`).join(", ");
       log(`kill ${i}/${kills} after ${delayMs} ms; resumed; replies: ${progress}`);
+      opts.onStep?.(i, {
+        "resume (ms)": resumeMs,
+        "replies to steady clients": steady.reduce((n, c) => n + c.replies, 0),
+      });
       if (steady.some((c) => c.violations.length > 0 || c.broken)) break;
     }
 

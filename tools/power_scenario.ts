@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { OnStep } from "./run_trace.ts";
 import type { MachineLine } from "../hw/board.ts";
 import { EXIT_POWER_FAILURE } from "../hw/board.ts";
 import { type PersistStep, WRITE_FAULTS } from "../hw/nvm_image.ts";
@@ -162,7 +163,7 @@ async function resumeAfter(
 export async function powerScenario(
   seed: number,
   points: PowerPoint[],
-  opts: { log?: (s: string) => void } = {},
+  opts: { log?: (s: string) => void; onStep?: OnStep } = {},
 ): Promise<ScenarioResult> {
   const log = opts.log ?? (() => {});
   const rng = new Prng(seed);
@@ -181,7 +182,9 @@ export async function powerScenario(
     crashes++;
     outcomes[o.how] = (outcomes[o.how] ?? 0) + 1;
     checkStop(name, p.step, o, checker.violations);
+    const resumeAt = performance.now();
     const { boot, digest } = await resumeAfter(image, name, p.step, o, checker);
+    const resumeMs = performance.now() - resumeAt;
     resumes++;
     const which = boot.epoch === o.epoch ? "new" : "previous";
     const how = o.how === "absorbed"
@@ -193,6 +196,7 @@ export async function powerScenario(
         `${o.errorCode ? `, ${o.errorCode}` : ""}); resumed at epoch ${boot.epoch} (${which} ` +
         `checkpoint), digest ${digest}; violations ${checker.violations.length - before}`,
     );
+    opts.onStep?.(i + 1, { "resume and check (ms)": resumeMs }, name);
   }
   removeImage(image);
   return {

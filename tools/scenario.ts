@@ -33,7 +33,9 @@
  *   FS server through tests/programs/fs_diff.ts, tools/fs_diff_booted.ts).
  *
  * Every choice comes from one seed (kernel/abi/prng.ts); a failure prints the
- * seed and the command that replays it. The checks are in
+ * seed and the command that replays it. Each scenario's loop reports its
+ * steps to a RunTrace (tools/run_trace.ts): a progress line on the terminal,
+ * and after the run the SVG plots of what each step measured (`--plots DIR`). The checks are in
  * tools/invariants.ts; tests/persistence/ runs bounded versions.
  *
  * @module
@@ -53,6 +55,12 @@ import { FS_AGAINST, type FsAgainst, fsDiffAgainst } from "./fs_diff.ts";
 import { diffBooted } from "./fs_diff_booted.ts";
 import { requireCommand } from "../tests/helpers.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
+import { PLOTS_FLAG, runCaption, writeCharts } from "./plot/mod.ts";
+import { loadAverage } from "./load_average.ts";
+import { type OnStep, RunTrace } from "./run_trace.ts";
+
+/** Starts the trace of a run: its progress line and the measures of its plots. */
+export type Track = (total: number, stepName: string, xTitle?: string) => RunTrace;
 
 /** One scenario of `deno task scenario NAME`: its flags and how it runs. */
 export interface ScenarioEntry {
@@ -60,17 +68,23 @@ export interface ScenarioEntry {
   summary: string;
   /** Its own flags, besides {@link COMMON_FLAGS}. */
   flags: FlagTable;
-  /** Runs it and prints its summary; returns the exit code. */
-  run(values: Record<string, string | boolean | undefined>, seed: number): Promise<number>;
+  /**
+   * Runs it and prints its summary; returns the exit code. Its loop reports
+   * each step to a trace from `track` (progress, plots), ended before the summary.
+   */
+  run(
+    values: Record<string, string | boolean | undefined>,
+    seed: number,
+    track: Track,
+  ): Promise<number>;
 }
 
 /** Flags every scenario takes. */
 export const COMMON_FLAGS = {
   seed: { type: "string", arg: "S", help: "seed of every choice (default: a fresh one, printed)" },
+  ...PLOTS_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagTable;
-
-const log = (s: string) => console.log(s);
 
 /** Every scenario, by name: a new scenario is one entry here. */
 export const SCENARIOS: Record<string, ScenarioEntry> = {
@@ -91,17 +105,18 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
           "of the operations the console showed",
       },
     },
-    async run(values, seed) {
+    async run(values, seed, track) {
       const iterations = Number(values.iterations);
       if (values.load !== undefined && values.load !== "fs") {
         console.error(`scenario crash: --load is fs, not "${values.load}"`);
         return 2;
       }
+      const trace = track(iterations, "kill");
       const r = await crashScenario(seed, iterations, {
-        log,
+        ...traced(trace),
         copyMethod: String(values["copy-method"]),
         load: values.load === "fs" ? "fs" : undefined,
-      });
+      }).finally(() => trace.end());
       return report(r, `--iterations ${iterations}${values.load ? ` --load ${values.load}` : ""}`);
     },
   },
@@ -116,8 +131,10 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
         help: "data and header writes of the checkpoint to fault, each",
       },
     },
-    async run(values, seed) {
-      const r = await powerScenario(seed, powerPoints(Number(values.pages)), { log });
+    async run(values, seed, track) {
+      const points = powerPoints(Number(values.pages));
+      const trace = track(points.length, "fault");
+      const r = await powerScenario(seed, points, traced(trace)).finally(() => trace.end());
       if (r.outcomes) {
         const how = Object.entries(r.outcomes).map(([k, n]) => `${k} ${n}`).join(", ");
         console.log(`power: ${r.iterations} faults injected; machine stopped by: ${how}`);
@@ -130,9 +147,10 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
     flags: {
       iterations: { type: "string", default: "50", arg: "N", help: "number of SIGKILLs" },
     },
-    async run(values, seed) {
+    async run(values, seed, track) {
       const iterations = Number(values.iterations);
-      const r = await nestedScenario(seed, iterations, { log });
+      const trace = track(iterations, "kill");
+      const r = await nestedScenario(seed, iterations, traced(trace)).finally(() => trace.end());
       console.log(`nested requests acknowledged ${r.acked}, file steps ${r.files}`);
       return report(r, `--iterations ${iterations}`);
     },
@@ -144,9 +162,13 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
       iterations: { type: "string", default: "20", arg: "N", help: "number of SIGKILLs" },
       clients: { type: "string", default: "4", arg: "N", help: "steady client connections" },
     },
-    async run(values, seed) {
+    async run(values, seed, track) {
       const iterations = Number(values.iterations);
-      const r = await netScenario(seed, iterations, { log, clients: Number(values.clients) });
+      const trace = track(iterations, "kill");
+      const r = await netScenario(seed, iterations, {
+        ...traced(trace),
+        clients: Number(values.clients),
+      }).finally(() => trace.end());
       console.log(
         `summary: scenario net, seed ${seed}: kills ${r.kills}, resumes ${r.resumes}, ` +
           `connections ${r.connections}, lines ${r.lines}, replies ${r.replies}, ` +
@@ -175,14 +197,15 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
       },
       "cli-clients": { type: "string", default: "2", arg: "N", help: "redis-cli clients" },
     },
-    async run(values, seed) {
+    async run(values, seed, track) {
       await requireCommand("redis-cli", "redis-tools");
       const kills = Number(values.kills);
+      const trace = track(kills, "kill");
       const r = await kvScenario(seed, kills, {
-        log,
+        ...traced(trace),
         clients: Number(values.clients),
         cliClients: Number(values["cli-clients"]),
-      });
+      }).finally(() => trace.end());
       console.log(
         `summary: scenario kv, seed ${seed}: kills ${r.kills}, resumes ${r.resumes}, ` +
           `commands acknowledged ${r.acknowledged}, lost ${r.lost}, ` +
@@ -265,9 +288,18 @@ export const SCENARIOS: Record<string, ScenarioEntry> = {
   },
 };
 
+/** The options a traced scenario loop takes: its log lines and its steps go through `trace`. */
+function traced(trace: RunTrace): {
+  log: (s: string) => void;
+  onStep: OnStep;
+} {
+  return { log: trace.log, onStep: (i, v, d) => trace.step(i, v, d) };
+}
+
 async function runKvDiff(
   values: Record<string, string | boolean | undefined>,
   seed: number,
+  track: Track,
 ): Promise<number> {
   const against = String(values.against);
   if (against !== "store" && against !== "redis") {
@@ -275,12 +307,13 @@ async function runKvDiff(
     return 2;
   }
   const commands = Number(values.commands);
+  const trace = track(commands, "1000 commands", "commands sent");
   const r = await diffAgainst(against as Against, {
     seed,
     commands,
     maxMismatches: Number(values["max-mismatches"]),
-    log,
-  });
+    ...traced(trace),
+  }).finally(() => trace.end());
   console.log(
     `summary: scenario kvdiff, seed ${seed}, against ${against}: commands ${r.commands}, ` +
       `batches ${r.batches}, pipelined ${r.pipelined}, split batches ${r.splitBatches}, ` +
@@ -298,22 +331,25 @@ async function runKvDiff(
 async function runFsDiff(
   values: Record<string, string | boolean | undefined>,
   seed: number,
+  track: Track,
 ): Promise<number> {
   const against = String(values.against) as FsAgainst;
   if (!FS_AGAINST.includes(against)) {
     console.error(`scenario fsdiff: --against is ${FS_AGAINST.join(" or ")}, not "${against}"`);
     return 2;
   }
-  const r = against === "booted"
-    ? await diffBooted({ seed, ops: Number(values.ops), log })
-    : await fsDiffAgainst(against, {
-      seed,
-      ops: Number(values.ops),
-      length: Number(values.length),
-      exhaustive: values.exhaustive === true,
-      maxMismatches: Number(values["max-mismatches"]),
-      log,
-    });
+  const trace = track(Number(values.ops), "sequence", "operations done");
+  const r =
+    await (against === "booted"
+      ? diffBooted({ seed, ops: Number(values.ops), log: trace.log })
+      : fsDiffAgainst(against, {
+        seed,
+        ops: Number(values.ops),
+        length: Number(values.length),
+        exhaustive: values.exhaustive === true,
+        maxMismatches: Number(values["max-mismatches"]),
+        ...traced(trace),
+      })).finally(() => trace.end());
   console.log(
     `summary: scenario fsdiff, seed ${seed}, against ${against}: sequences ${r.sequences}, ` +
       `operations ${r.operations}, mismatches ${r.mismatches.length}`,
@@ -324,15 +360,17 @@ async function runFsDiff(
 async function runFaults(
   values: Record<string, string | boolean | undefined>,
   seed: number,
+  track: Track,
 ): Promise<number> {
   const iterations = Number(values.iterations);
   const policy = values.policy as string | undefined;
+  const trace = track(iterations, "fault");
   const r = await faultsScenario(seed, iterations, {
-    log,
+    ...traced(trace),
     policy,
     verifyEvery: Number(values["verify-every"]),
     trace: values.trace === true,
-  });
+  }).finally(() => trace.end());
   const kinds = Object.entries(r.byKind).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
   const targets = Object.entries(r.byTarget).map(([k, c]) => `${k} ${c.contained}/${c.injected}`);
   console.log(`contained by fault: ${kinds.join(", ")}`);
@@ -421,7 +459,24 @@ export async function main(args: string[]): Promise<number> {
   }
   const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : freshSeed();
   console.log(`scenario ${name}, seed ${seed}`);
-  return await entry.run(values, seed);
+  const load = loadAverage();
+  const traces: RunTrace[] = [];
+  const track: Track = (total, stepName, xTitle) => {
+    const t = new RunTrace({ name: `scenario ${name}`, total, seed }, stepName, xTitle);
+    traces.push(t);
+    return t;
+  };
+  const code = await entry.run(values, seed, track);
+  const charts = traces.flatMap((t) => t.charts(`scenario ${name}, seed ${seed}`));
+  const command = ["deno task scenario", ...args, ...(values.seed ? [] : [`--seed ${seed}`])];
+  const paths = await writeCharts(
+    String(values.plots),
+    `scenario_${name}`,
+    charts,
+    runCaption(command.join(" "), load),
+  );
+  for (const p of paths) console.log(`plot: ${p}`);
+  return code;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -97,11 +97,15 @@ export class ConsoleWriter {
     this.mem = new PersistentMemory(ring);
   }
 
+  /** Bytes a write may take now: the ring less the text not yet released. */
+  room(): number {
+    return CONSOLE_RING_BYTES - (consoleHead(this.ring) - consoleReleased(this.register));
+  }
+
   /** Appends `text`; returns false (and counts it dropped) if unreleased text fills the ring. */
   write(text: string): boolean {
     const bytes = encoder.encode(text);
-    const head = consoleHead(this.ring);
-    if (head - consoleReleased(this.register) + bytes.length > CONSOLE_RING_BYTES) {
+    if (bytes.length > this.room()) {
       this.dropped += bytes.length;
       return false;
     }

@@ -68,10 +68,12 @@ export enum Err {
   E_CHECKPOINT_FAILED = 26,
   /** A file-system call failed: the message starts with its POSIX name (servers/fs/vfs.ts FsError). */
   E_FS = 27,
+  /** The machine runs without the flag that allows this (the message names the flag). */
+  E_DENIED = 28,
 }
 
 /** Number of error codes, for tables indexed by code. */
-export const ERR_COUNT = 28;
+export const ERR_COUNT = 29;
 
 /** The name of a code, e.g. `errName(4) === "E_NO_RIGHTS"`. */
 export function errName(code: number): string {

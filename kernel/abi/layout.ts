@@ -166,10 +166,14 @@ export const DOORBELL_BYTES = DoorbellWord.COUNT * 4;
 export enum ConnWord {
   /** Requests written by the client (monotonic count). */
   REQ_HEAD = 0,
+  /** Payload bytes of every request written so far (modulo 2^32; the system report's). */
+  REQ_BYTES = 1,
   /** Requests consumed by the server. */
   REQ_TAIL = 16,
   /** Responses written by the server. */
   RESP_HEAD = 32,
+  /** Payload bytes of every response written so far (modulo 2^32). */
+  RESP_BYTES = 33,
   /** Responses consumed by the client. */
   RESP_TAIL = 48,
   /** Set to 1 by the kernel when the connection is closed (peer died or revoked). */

@@ -100,6 +100,13 @@ export const SILENT_BUDGET_MS_MIN = 1000;
 
 /** Bytes of console output a thread may have outstanding (not yet released). */
 export const CONSOLE_RING_BYTES = 64 * 1024;
+/**
+ * Longest keyboard line the console input device takes, in UTF-8 bytes
+ * (its newline not counted); a longer one is refused whole (E_LIMIT).
+ */
+export const CONSOLE_INPUT_LINE_BYTES_MAX = 1024;
+/** Bytes of the console input device's ring: typed lines the program has not consumed yet. */
+export const CONSOLE_INPUT_RING_BYTES = 16 * 1024;
 
 /** Default NVM image size. */
 export const IMAGE_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -123,6 +130,12 @@ assert((RING_SLOTS & (RING_SLOTS - 1)) === 0, "limits", "RING_SLOTS must be a po
 assert(RING_SLOT_BYTES % 16 === 0, "limits", "RING_SLOT_BYTES must be 16-byte aligned");
 assert(HUGE_FRAME_BYTES % PAGE_BYTES === 0, "limits", "huge frame must be whole pages");
 assert(CONSOLE_RING_BYTES % PAGE_BYTES === 0, "limits", "console ring must be whole pages");
+assert(
+  CONSOLE_INPUT_RING_BYTES % PAGE_BYTES === 0 &&
+    CONSOLE_INPUT_RING_BYTES > 4 * (CONSOLE_INPUT_LINE_BYTES_MAX + 1),
+  "limits",
+  "the console input ring must be whole pages and hold a few of the longest lines",
+);
 assert(
   (RECORDS_MAX * RECORD_BYTES) % PAGE_BYTES === 0,
   "limits",

@@ -37,6 +37,10 @@ export type SyscallOp =
   | "system_info"
   | "checkpoint_info"
   | "checkpoint_wait"
+  | "system_report"
+  | "checkpoint_now"
+  | "fault_inject"
+  | "power_cut"
   | "ready";
 
 /** The root task's program: started at every boot and resume (the board starts its worker early). */
@@ -154,15 +158,19 @@ export type BoardToKernel =
     timerPort: MessagePort;
   }
   | { t: "checkpoint-ms"; ms: number }
+  /** The command port's `checkpoint-now`: take one now (as `checkpoint_wait` would). */
+  | { t: "checkpoint-now" }
   | { t: "committed"; epoch: number; staging: ArrayBuffer }
   | { t: "loaded"; reqId: number }
   | { t: "worker-failed"; threadId: number; message: string }
   | { t: "inject"; target: string; fault: FaultKind; seed: number }
   | { t: "shutdown" }
   /** The NIC wrote frames into the receive ring: its IRQ line. */
-  | { t: "nic-irq" };
+  | { t: "nic-irq" }
+  /** A keyboard line for the console input device (kernel/console_in.ts). */
+  | { t: "console-input"; text: string; seq?: number };
 
-/** Kernel → board. */
+/** Kernel → board (and kernel/abi/report.ts MonitorToBoard: the report, events, the power cut). */
 export type KernelToBoard =
   /** With checkpoints off: a worker wrote output; the board releases it now. */
   | { t: "output" }
@@ -211,6 +219,8 @@ export type KernelToBoard =
     nicTxHead?: number;
     /** The NIC's connection table at the cut: the board sends its ACKs and LISTENs at the commit. */
     nicTable?: Uint8Array;
+    /** The console input device's LINES at the cut: the board reports it at the commit. */
+    consoleInLines?: number;
     stats: CheckpointStats;
   }
   /**
@@ -223,6 +233,8 @@ export type KernelToBoard =
   | { t: "terminate"; threadId: number }
   | { t: "system-rollback"; reason: string }
   | { t: "shutdown-done" }
+  /** The console input device is attached; its LINES (committed) for the board to report. */
+  | { t: "console-in-lines"; lines: number }
   /** The kernel cannot go on (e.g. E_CHECKPOINT_FAILED): the board reports it and halts. */
   | { t: "panic"; code: string; text: string };
 
@@ -258,6 +270,10 @@ export interface KernelConfig {
   digest: boolean;
   /** Accept fault-injection commands (tests and `scenario faults` only). */
   faultInjection: boolean;
+  /** Init gives the shell a monitor capability with CONTROL, not READ only (`--shell-control`). */
+  shellControl: boolean;
+  /** Send the system report to the board every this many ms (`--report-ms`); 0: never. */
+  reportMs: number;
   /** Longest one run of handlers may take before the watchdog stops the worker. */
   handlerBudgetMs: number;
   /** Restart policy per component name, overriding init's configuration. */
@@ -285,7 +301,7 @@ export interface CheckpointStats {
   dirtyPages: number;
   cowPages: number;
   /** Chunks of pages whose states the scan read (the others the dirty summary let it skip). */
-  scannedChunks: number;
+  scannedChunks?: number;
   objectRecords: number;
   /** Digest of the captured state, with --digest only. */
   digest?: string;

@@ -13,7 +13,9 @@
  *
  * The root task (init) also holds the timer IRQ in {@link INIT_TIMER_IRQ_SLOT}
  * and the NIC's transmit ring, receive PMO and IRQ in {@link INIT_NIC_TX_SLOT},
- * {@link INIT_NIC_RX_SLOT} and {@link INIT_NIC_IRQ_SLOT}.
+ * {@link INIT_NIC_RX_SLOT} and {@link INIT_NIC_IRQ_SLOT}, the system monitor in
+ * {@link INIT_MONITOR_SLOT}, and the console input device's PMO and IRQ in
+ * {@link INIT_CONSOLE_IN_SLOT} and {@link INIT_CONSOLE_IN_IRQ_SLOT}.
  *
  * @module
  */
@@ -41,6 +43,12 @@ export const INIT_NIC_TX_SLOT = 3;
 export const INIT_NIC_RX_SLOT = 4;
 /** Slot of the NIC's IRQ (raised when the receive ring has new frames) in the root task's cap group. */
 export const INIT_NIC_IRQ_SLOT = 5;
+/** Slot of the system monitor (kernel/objects/monitor.ts) in the root task's cap group. */
+export const INIT_MONITOR_SLOT = 6;
+/** Slot of the console input device's PMO (kernel/abi/console_in.ts) in the root task's cap group. */
+export const INIT_CONSOLE_IN_SLOT = 7;
+/** Slot of the console input device's IRQ (raised when a typed line is in its ring) in the root task's cap group. */
+export const INIT_CONSOLE_IN_IRQ_SLOT = 8;
 /** Key of a thread's start args that holds its named capabilities (name → slot). */
 export const CAPS_ARG = "caps";
 

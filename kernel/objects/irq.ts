@@ -32,6 +32,11 @@ export function createNicIrq(k: KernelServices): IrqRecord {
   return k.table.create(ObjKind.IRQ, { line: "nic", periodMs: 0, notification: 0 });
 }
 
+/** Creates the console input device's IRQ object (line "console-in", kernel/console_in.ts), charged to nobody. */
+export function createConsoleInIrq(k: KernelServices): IrqRecord {
+  return k.table.create(ObjKind.IRQ, { line: "console-in", periodMs: 0, notification: 0 });
+}
+
 /** A device line fired: signals the notification bound to each IRQ object of `line`. */
 export function fireLine(k: KernelServices, line: IrqRecord["line"]): void {
   for (const irq of k.table.ofKind(ObjKind.IRQ)) {
@@ -67,7 +72,7 @@ export const irqSyscalls = {
       Right.SEND,
       "irq_bind",
     );
-    if (irq.line === "nic") {
+    if (irq.line !== "timer") {
       k.table.update(irq, { notification: n.id });
       return null;
     }

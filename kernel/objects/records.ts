@@ -25,10 +25,12 @@ export enum ObjKind {
   CAP = 9,
   /** A PMO mapped into a VM space. */
   MAPPING = 10,
+  /** The system monitor: READ reads the system report, WRITE (CONTROL) acts on the machine. */
+  MONITOR = 11,
 }
 
 /** Number of kinds plus one (kinds start at 1). */
-export const OBJ_KIND_COUNT = 11;
+export const OBJ_KIND_COUNT = 12;
 
 /** Fields every record has. */
 interface RecordBase {
@@ -98,7 +100,15 @@ export interface PmoRecord extends RecordBase {
   kind: ObjKind.PMO;
   pages: number;
   nvmBase: number;
-  role: "data" | "ring" | "console" | "notification" | "kernel" | "nic" | "nic-rx";
+  role:
+    | "data"
+    | "ring"
+    | "console"
+    | "notification"
+    | "kernel"
+    | "nic"
+    | "nic-rx"
+    | "console-in";
   owner: number;
 }
 
@@ -108,10 +118,10 @@ export interface VmSpaceRecord extends RecordBase {
   group: number;
 }
 
-/** An interrupt line, bound to a notification: the timer's (with a period) or the NIC's. */
+/** An interrupt line, bound to a notification: the timer's (with a period), the NIC's or the console input's. */
 export interface IrqRecord extends RecordBase {
   kind: ObjKind.IRQ;
-  line: "timer" | "nic";
+  line: "timer" | "nic" | "console-in";
   periodMs: number;
   notification: number;
 }
@@ -136,6 +146,15 @@ export interface MappingRecord extends RecordBase {
   writable: boolean;
 }
 
+/**
+ * The system monitor (kernel/objects/monitor.ts): one, made at a fresh boot
+ * in init's slot INIT_MONITOR_SLOT. It has no state of its own: the
+ * capability's rights are what matter (kernel/abi/report.ts MonitorRight).
+ */
+export interface MonitorRecord extends RecordBase {
+  kind: ObjKind.MONITOR;
+}
+
 /** Any kernel object record. */
 export type KernelRecord =
   | CapGroupRecord
@@ -147,7 +166,8 @@ export type KernelRecord =
   | VmSpaceRecord
   | IrqRecord
   | CapRecord
-  | MappingRecord;
+  | MappingRecord
+  | MonitorRecord;
 
 /** The record type of a kind. */
 export type RecordOf<K extends ObjKind> = Extract<KernelRecord, { kind: K }>;

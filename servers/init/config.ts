@@ -84,10 +84,22 @@ export const SERVICES: ServiceConfig[] = [
 /** An app init can start by name. */
 export interface AppConfig {
   program: string;
-  /** Services it may call; a program app (a path) may call every service started. */
+  /**
+   * Services it may call (and `monitor`: the system monitor, kernel/objects/
+   * monitor.ts); a program app (a path) may call every service started.
+   */
   needs: string[];
+  /** Services it calls when they run (`--apps` started them), e.g. the shell's `kv`; none when absent. */
+  wants?: string[];
+  /**
+   * True: it also serves an endpoint ("service") under its own name, which
+   * the apps after it may need or want (init starts such apps first).
+   */
+  serves?: boolean;
   /** Period of its timer notification ("timer"); none when absent. */
   timerMs?: number;
+  /** Gets the console input device's PMO and IRQ as "console-in", "console-in-irq" (one app at most). */
+  console?: boolean;
   /** Pages it may use, from its arguments, when it needs other than {@link APP_QUOTA_PAGES}. */
   quotaPages?: (args: Record<string, unknown>) => number;
 }
@@ -105,6 +117,8 @@ export const APPS: Record<string, AppConfig> = {
   kv: {
     program: "servers/apps/kv/main.ts",
     needs: ["net"],
+    // Its commands over IPC too (servers/apps/kv/protocol.ts): the shell's `kv`.
+    serves: true,
     timerMs: 100,
     // Its heap (`pages=N`, KV_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
     quotaPages: (args) =>
@@ -112,7 +126,11 @@ export const APPS: Record<string, AppConfig> = {
   },
   shell: {
     program: "servers/apps/shell/main.ts",
-    needs: ["net", "fs"],
+    // "monitor": the system monitor (READ; CONTROL with --shell-control), given to the shell only.
+    needs: ["net", "fs", "monitor"],
+    // The kv store's commands (`kv get|set|del`) when `--apps` runs it too.
+    wants: ["kv"],
+    console: true,
     // Its heap (`pages=N`, SHELL_HEAP_PAGES_DEFAULT when absent) and its program's own pages.
     quotaPages: (args) =>
       (typeof args.pages === "number" ? args.pages : SHELL_HEAP_PAGES_DEFAULT) + KV_PROGRAM_PAGES,

@@ -12,8 +12,12 @@
 
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { Right } from "../../kernel/abi/rights.ts";
+import { MonitorRight } from "../../kernel/abi/report.ts";
 import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
 import {
+  INIT_CONSOLE_IN_IRQ_SLOT,
+  INIT_CONSOLE_IN_SLOT,
+  INIT_MONITOR_SLOT,
   INIT_NIC_IRQ_SLOT,
   INIT_NIC_RX_SLOT,
   INIT_NIC_TX_SLOT,
@@ -38,9 +42,24 @@ import { type Grant, spawn } from "./spawn.ts";
 /** Init's slots of the endpoints of the servers started so far, by name. */
 type Endpoints = Map<string, number>;
 
-/** A badged CALL capability to each needed service, named after it. */
-function needGrants(needs: string[], endpoints: Endpoints, badge: number): Array<[string, Grant]> {
+/**
+ * The system monitor, for a `monitor` need: READ, and CONTROL when the
+ * machine was formatted with --shell-control (init's `shellControl` argument).
+ */
+function monitorGrant(ctx: Context): [string, Grant] {
+  const rights = MonitorRight.READ | (ctx.args.shellControl === true ? MonitorRight.CONTROL : 0);
+  return [CapName.MONITOR, { slot: INIT_MONITOR_SLOT, rights }];
+}
+
+/** A badged CALL capability to each needed service, named after it (the monitor for `monitor`). */
+function needGrants(
+  ctx: Context,
+  needs: string[],
+  endpoints: Endpoints,
+  badge: number,
+): Array<[string, Grant]> {
   return needs.map((need) => {
+    if (need === CapName.MONITOR) return monitorGrant(ctx);
     const slot = endpoints.get(need);
     if (slot === undefined) {
       throw new TardigradeError(
@@ -68,6 +87,14 @@ function nicGrants(): Array<[string, Grant]> {
   ];
 }
 
+/** The console input device's PMO and IRQ, for the app that serves the console. */
+function consoleGrants(): Array<[string, Grant]> {
+  return [
+    [CapName.CONSOLE_IN, { slot: INIT_CONSOLE_IN_SLOT, rights: Right.READ | Right.WRITE }],
+    [CapName.CONSOLE_IN_IRQ, { slot: INIT_CONSOLE_IN_IRQ_SLOT, rights: Right.READ }],
+  ];
+}
+
 /** Starts one server and checks it answers STATUS and ECHO. */
 async function startService(
   ctx: Context,
@@ -86,7 +113,7 @@ async function startService(
     policy: policyOf(ctx, svc.name, svc.policy),
     caps: [
       [CapName.SERVICE, { slot: ep, rights: Right.RECEIVE | Right.READ }],
-      ...needGrants(svc.needs, endpoints, badge),
+      ...needGrants(ctx, svc.needs, endpoints, badge),
       ...(svc.nic ? nicGrants() : []),
     ],
     args,
@@ -125,7 +152,14 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
     caps.push([CapName.TIMER, { slot: notification, rights: Right.RECEIVE | Right.READ }]);
     await ctx.sys.irqBind(INIT_TIMER_IRQ_SLOT, notification, app.timerMs);
   }
-  caps.push(...needGrants(app.needs, endpoints, badge));
+  caps.push(...needGrants(ctx, app.needs, endpoints, badge));
+  const wanted = (app.wants ?? []).filter((w) => endpoints.has(w));
+  caps.push(...needGrants(ctx, wanted, endpoints, badge));
+  const ep = app.serves ? await ctx.sys.endpointCreate() : undefined;
+  if (ep !== undefined) {
+    caps.push([CapName.SERVICE, { slot: ep, rights: Right.RECEIVE | Right.READ }]);
+  }
+  if (app.console) caps.push(...consoleGrants());
   await spawn(ctx.sys, {
     name: groupName,
     program: app.program,
@@ -137,6 +171,7 @@ async function startApp(ctx: Context, name: string, endpoints: Endpoints, badge:
     caps,
     args: app.args,
   });
+  if (ep !== undefined) endpoints.set(groupName, ep);
   ctx.log(`init: app ${name} started`);
 }
 
@@ -175,7 +210,10 @@ runProgram(async (ctx) => {
   let badge = 1;
   for (const svc of servicesFor(apps)) await startService(ctx, svc, endpoints, badge++);
   const optional = new Set(SERVICES.filter((s) => s.optional).map((s) => s.name));
-  for (const name of apps) {
+  // Apps that serve first, so the apps that want them find their endpoints.
+  const serves = (name: string) => APPS[name.split("?")[0]]?.serves === true;
+  const ordered = [...apps.filter(serves), ...apps.filter((a) => !serves(a))];
+  for (const name of ordered) {
     if (!optional.has(name)) await startApp(ctx, name, endpoints, badge++);
   }
 });

@@ -608,9 +608,11 @@ export class Sockets {
     this.requireTx("FIN");
     const sent = this.state.getF64(this.rec(i) + RecordField.SENT);
     if (!this.tx!.write(encodeFrame(FrameType.FIN, conn, sent))) {
+      // WRITABLE comes once the ring has room: a closing owner has no other event to wait for.
+      this.setFlags(i, this.flags(i) | SocketFlag.WANTS_WRITE);
       throw new TardigradeError(
         Err.E_WOULD_BLOCK,
-        `net: no transmit ring room for the FIN of ${conn}; try again after the next checkpoint`,
+        `net: no transmit ring room for the FIN of ${conn}; close again on WRITABLE`,
       );
     }
     this.setFlags(i, (this.flags(i) | SocketFlag.WRITE_SHUT) & ~SocketFlag.WANTS_WRITE);

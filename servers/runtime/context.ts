@@ -29,6 +29,8 @@ export interface Context {
   readonly waiter: Waiter;
   /** Console output, released when the checkpoint covering it commits. Adds a newline. */
   print(text: string): void;
+  /** Bytes `print` may take now (the console ring less its text not yet released); more is dropped. */
+  consoleRoom(): number;
   /**
    * A diagnostic line to the machine log. It leaves at once, not held for a
    * commit like `print`, so it may describe state a crash undoes: the

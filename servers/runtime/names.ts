@@ -66,8 +66,14 @@ export const CapName = {
   NIC_RX: "nic-rx",
   /** The NIC's IRQ (the network driver binds a notification to it). */
   NIC_IRQ: "nic-irq",
+  /** The console input device's PMO (typed lines; kernel/abi/console_in.ts): the shell's. */
+  CONSOLE_IN: "console-in",
+  /** The console input device's IRQ (the shell binds a notification to it). */
+  CONSOLE_IN_IRQ: "console-in-irq",
   /** The network driver (a program's CALL capability to it). */
   NET: "net",
+  /** The system monitor (kernel/objects/monitor.ts): the shell's, READ or READ and CONTROL. */
+  MONITOR: "monitor",
 } as const;
 
 const encoder = new TextEncoder();

@@ -252,7 +252,7 @@ export class Sockets {
     }
   }
 
-  /** Ends `conn`'s outbound stream; false when the ring has no room yet (try again later). */
+  /** Ends `conn`'s outbound stream; false when the ring has no room yet (try again on WRITABLE). */
   async shutdown(conn: number): Promise<boolean> {
     try {
       await this.client.shutdown(conn);
@@ -263,7 +263,7 @@ export class Sockets {
     }
   }
 
-  /** Closes `conn`; false when the ring has no room for its FIN yet (try again later). */
+  /** Closes `conn`; false when the ring has no room for its FIN yet (try again on WRITABLE). */
   async close(conn: number): Promise<boolean> {
     try {
       await this.client.close(conn);

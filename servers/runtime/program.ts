@@ -232,6 +232,7 @@ class Runtime implements Waiter {
       cap: (name) => names.cap(name),
       waiter: this,
       print: (text) => void this.console.write(text + "\n"),
+      consoleRoom: () => this.console.room(),
       log: (text) => s.port.postMessage({ t: "log", text }),
       serve: async (slot, handler) => {
         this.handlers.set(slot, handler);

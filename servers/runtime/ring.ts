@@ -46,6 +46,8 @@ export class Ring {
     private readonly base: number,
     private readonly headWord: number,
     private readonly tailWord: number,
+    /** The word counting payload bytes written (beside HEAD, so on a page already dirty). */
+    private readonly bytesWord: number,
   ) {}
 
   /** Messages waiting to be read. */
@@ -86,6 +88,7 @@ export class Ring {
     words[w + (SlotField.TAG >> 2)] = tag;
     words[w + (SlotField.STATUS >> 2)] = status;
     if (payload.length > 0) mem.bytes.set(payload, at + MESSAGE_HEADER_BYTES);
+    mem.atomicStore(this.bytesWord, (words[this.bytesWord] + payload.length) | 0);
     mem.atomicStore(this.headWord, (head + 1) | 0);
     return true;
   }
@@ -153,7 +156,19 @@ export class Ring {
 /** The two rings of a connection buffer. */
 export function connectionRings(mem: PersistentMemory): { requests: Ring; responses: Ring } {
   return {
-    requests: new Ring(mem, CONN_REQ_RING_OFFSET, ConnWord.REQ_HEAD, ConnWord.REQ_TAIL),
-    responses: new Ring(mem, CONN_RESP_RING_OFFSET, ConnWord.RESP_HEAD, ConnWord.RESP_TAIL),
+    requests: new Ring(
+      mem,
+      CONN_REQ_RING_OFFSET,
+      ConnWord.REQ_HEAD,
+      ConnWord.REQ_TAIL,
+      ConnWord.REQ_BYTES,
+    ),
+    responses: new Ring(
+      mem,
+      CONN_RESP_RING_OFFSET,
+      ConnWord.RESP_HEAD,
+      ConnWord.RESP_TAIL,
+      ConnWord.RESP_BYTES,
+    ),
   };
 }

@@ -20,7 +20,8 @@ import type {
   MappedPmo,
   SystemInfo,
 } from "../../kernel/abi/syscall_types.ts";
-import type { RestartPolicy } from "../../kernel/abi/protocol.ts";
+import type { FaultKind, RestartPolicy } from "../../kernel/abi/protocol.ts";
+import type { RecentCheckpoint, SystemReport } from "../../kernel/abi/report.ts";
 
 /** The system calls of one worker. */
 export class Sys {
@@ -196,5 +197,28 @@ export class Sys {
    */
   checkpointWait(): Promise<number> {
     return this.send("checkpoint_wait", [], true);
+  }
+  /** The system report (READ on the monitor capability in `slot`). */
+  systemReport(slot: number): Promise<SystemReport> {
+    return this.raw("system_report", slot);
+  }
+  /**
+   * Takes a checkpoint now and resolves once it committed, with its figures
+   * (CONTROL). Parks like {@link checkpointWait}: call it from a step of its own.
+   */
+  checkpointNow(slot: number): Promise<RecentCheckpoint> {
+    return this.send("checkpoint_now", [slot], true);
+  }
+  /** Makes component `target` commit `fault` (CONTROL; the machine runs with --fault-injection). */
+  faultInject(slot: number, target: string, fault: FaultKind, seed = 1): Promise<string> {
+    return this.raw("fault_inject", slot, target, fault, seed);
+  }
+  /**
+   * Arms a power cut (CONTROL): the machine exits 137 once the checkpoint
+   * that covers this call (and the step making it) has committed. Resolves
+   * at once with that checkpoint's epoch.
+   */
+  powerCut(slot: number): Promise<number> {
+    return this.raw("power_cut", slot);
   }
 }

@@ -12,6 +12,8 @@ import { removeImage, tempImage } from "../helpers.ts";
 
 Deno.test("commands: words and JSON give the same commands; bad ones say what is allowed", () => {
   assert.deepEqual(parseCommandWords("checkpoint-ms 5"), { t: "checkpoint-ms", ms: 5 });
+  assert.deepEqual(parseCommandWords("checkpoint-now"), { t: "checkpoint-now" });
+  assert.deepEqual(toCommand({ t: "checkpoint-now" }), { t: "checkpoint-now" });
   assert.deepEqual(parseCommandWords("  inject fs throw 7 "), {
     t: "inject",
     target: "fs",
@@ -34,6 +36,21 @@ Deno.test("commands: words and JSON give the same commands; bad ones say what is
   assert.throws(() => parseCommandWords("reboot"), /unknown command "reboot".*checkpoint-ms N/);
   assert.throws(() => toCommand(null), /unknown command/);
   assert.throws(() => toCommand({ t: "checkpoint-ms", ms: "5" }), /integer/);
+});
+
+Deno.test("commands: console-input carries one line of bounded length and its number", () => {
+  assert.deepEqual(toCommand({ t: "console-input", text: "ls /", seq: 4 }), {
+    t: "console-input",
+    text: "ls /",
+    seq: 4,
+  });
+  assert.deepEqual(toCommand({ t: "console-input", text: "pwd", seq: -1 }), {
+    t: "console-input",
+    text: "pwd",
+  });
+  assert.throws(() => toCommand({ t: "console-input" }), /needs a text/);
+  assert.throws(() => toCommand({ t: "console-input", text: "a\nb" }), /one line/);
+  assert.throws(() => toCommand({ t: "console-input", text: "x".repeat(1025) }), /at most 1024/);
 });
 
 Deno.test("timer: a period is due on the tick that ends it, even a little early", () => {
@@ -83,6 +100,35 @@ Deno.test("commands: checkpoint-ms turns checkpoints on and off in a running mac
     );
     const status = await m.shutdown();
     assert.equal(status.code, 0);
+  } finally {
+    await m.kill();
+    removeImage(image);
+  }
+});
+
+Deno.test("commands: checkpoint-now takes one at once and says so; with checkpoints off it is refused", async () => {
+  const image = tempImage();
+  // A period of a minute: the checkpoint the event names can only be the one asked for
+  // (no app writes output, so group commit starts none either).
+  const m = MachineProcess.start(image, ["--fresh", "--checkpoint-ms", "60000", "--commands"]);
+  try {
+    await m.ready();
+    await m.send({ t: "checkpoint-now" });
+    const done = await m.waitFor(
+      (l): l is Extract<typeof l, { t: "event" }> => l.t === "event" && l.kind === "checkpoint-now",
+      30_000,
+    );
+    assert.equal(done.component, "command-port");
+    assert.match(done.text, /^checkpoint (\d+) taken on request: pause \d+ us, commit \d+ us/);
+    assert.ok(done.epoch >= 1, `the event names a committed epoch: ${done.epoch}`);
+    await m.send({ t: "checkpoint-ms", ms: 0 });
+    await m.send({ t: "checkpoint-now" });
+    await m.waitFor(
+      (l) =>
+        l.t === "log" && l.text === "kernel: checkpoint-now refused: checkpoints are off " +
+            "(checkpoint-ms 0)",
+      30_000,
+    );
   } finally {
     await m.kill();
     removeImage(image);

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Err, TardigradeError } from "../../kernel/abi/errors.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
 import { crc32 } from "../../hw/crc32.ts";
+import { ImageFile } from "../../hw/nvm_file.ts";
+import { newestCommittedSlot, slotHeaderEpoch } from "../../hw/nvm_slots.ts";
 import {
   imageLayout,
   NvmImage,
@@ -711,5 +713,42 @@ Deno.test("a crashed checkpoint's slot in a part of the image never read stays d
     } finally {
       last.close();
     }
+  });
+});
+
+Deno.test("a read-only open takes a shared lock: busy while a machine holds it, and holds it off", () => {
+  withTemp((path) => {
+    const img = NvmImage.format(path, 4 * PAGE_BYTES);
+    throwsCode(() => ImageFile.openReadOnly(path), Err.E_IMAGE_BUSY, "in use");
+    img.close();
+    const reader = ImageFile.openReadOnly(path);
+    const second = ImageFile.openReadOnly(path); // readers share
+    throwsCode(() => NvmImage.open(path), Err.E_IMAGE_BUSY, "in use");
+    assert.throws(() => reader.write(0, new Uint8Array(1)), "the read-only file refuses a write");
+    reader.close();
+    second.close();
+    NvmImage.open(path).close();
+  });
+});
+
+Deno.test("slotHeaderEpoch and newestCommittedSlot: the header check and choice SlotTable applies", () => {
+  withTemp((path) => {
+    const model = new Map<number, Uint8Array>();
+    const img = NvmImage.format(path, 4 * PAGE_BYTES);
+    checkpoint(img, model, 1, [0]);
+    checkpoint(img, model, 2, [0]);
+    img.close();
+    const headers = Deno.readFileSync(path).slice(8192, 8192 + 64);
+    const view = new DataView(headers.buffer);
+    assert.equal(slotHeaderEpoch(headers, view, 0), 1);
+    assert.equal(slotHeaderEpoch(headers, view, 1), 2);
+    assert.equal(slotHeaderEpoch(headers, view, 2), -1, "a never-written header fails its crc");
+    headers[8] ^= 1; // slot 0's dataCrc
+    assert.equal(slotHeaderEpoch(headers, view, 0), -1, "a damaged header fails its crc");
+    assert.equal(newestCommittedSlot(1, 2, 2), 1);
+    assert.equal(newestCommittedSlot(1, 2, 1), 0, "an epoch past the committed one is not read");
+    assert.equal(newestCommittedSlot(3, 2, 3), 0);
+    assert.equal(newestCommittedSlot(0, 0, 3), -1);
+    assert.equal(newestCommittedSlot(4, 5, 3), -1);
   });
 });

@@ -61,6 +61,7 @@ function standIn(method: CopyMethod, debugBarrier = false, groupCommit = true) {
     panic: (code: number, text: string) => panics.push(`${code} ${text}`),
     allReady: () => true,
     nic: { head: () => nicHead, table: () => undefined },
+    consoleIn: { lines: () => undefined },
   } satisfies CheckpointHost;
   /** The NIC transmit ring's HEAD the stand-in reports (the driver "wrote" up to it). */
   let nicHead: number | undefined = undefined;

@@ -41,6 +41,8 @@ const CONFIG: KernelConfig = {
   debugBarrier: false,
   digest: false,
   faultInjection: false,
+  shellControl: false,
+  reportMs: 0,
   handlerBudgetMs: 2000,
   policies: {},
   consoleStart: 0,
@@ -64,6 +66,9 @@ function services(spawned: ThreadRecord[]): KernelServices {
     threads: new Map(),
     checkpoints: {
       committedEpoch: 0,
+      period: 1,
+      nextCaptureEpoch: 1,
+      committed: unused("checkpoints.committed"),
       counters: {
         taken: 0,
         committed: 0,
@@ -91,6 +96,9 @@ function services(spawned: ThreadRecord[]): KernelServices {
     post: () => {},
     log: () => {},
     panic: unused("panic"),
+    event: () => {},
+    report: unused("report"),
+    inject: unused("inject"),
   };
 }
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { MachineProcess } from "../../tools/machine_process.ts";
-import { consoleLine, removeImage, tempImage } from "../helpers.ts";
+import { consoleLine, removeImage, TASK_RUN_ARGS, tempImage } from "../helpers.ts";
 
 Deno.test("kernel: rights, revoke, badges and bad input give named errors; the system keeps serving", async () => {
   const image = tempImage();
@@ -99,12 +99,7 @@ Deno.test("boot: deno task boot --run-for boots to ready, shuts down cleanly and
   try {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "--unstable-worker-options",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run",
-        "--allow-env",
+        ...TASK_RUN_ARGS,
         new URL("../../tools/boot.ts", import.meta.url).pathname,
         "--image",
         image,

@@ -17,6 +17,22 @@ function pidOf(line: string): number {
   return Number(/machine process (\d+)/.exec(line)![1]);
 }
 
+/** `deno task boot --image IMAGE --fresh --apps APP --APP-port PORT EXTRA…`, as a user types it. */
+export function userBootArgs(image: string, app: string, port: number, extra: string[] = []) {
+  return [
+    "task",
+    "boot",
+    "--image",
+    image,
+    "--fresh",
+    "--apps",
+    app,
+    `--${app}-port`,
+    String(port),
+    ...extra,
+  ];
+}
+
 /** A supervisor serving one network app on a free port, with a restart on crash. */
 export class UserBoot {
   private constructor(
@@ -33,18 +49,7 @@ export class UserBoot {
     const image = tempImage(`${app}-boot`);
     const port = freePort();
     const boot = new Deno.Command(Deno.execPath(), {
-      args: [
-        "task",
-        "boot",
-        "--image",
-        image,
-        "--fresh",
-        "--apps",
-        app,
-        `--${app}-port`,
-        String(port),
-        "--restart-on-crash",
-      ],
+      args: userBootArgs(image, app, port, ["--restart-on-crash"]),
       cwd: new URL("../../", import.meta.url).pathname,
       stdout: "piped",
       stderr: "null",

@@ -11,6 +11,7 @@ import { MACHINE_FLAGS } from "../../hw/machine.ts";
 import { SUPERVISOR_FLAGS } from "../../tools/boot.ts";
 import { BENCH_FLAGS } from "../../tools/bench/cli.ts";
 import { COMMON_FLAGS, SCENARIOS } from "../../tools/scenario.ts";
+import { INSPECT_FLAGS } from "../../tools/inspect.ts";
 
 const TOOLS = new URL("../../tools/", import.meta.url).pathname;
 
@@ -46,6 +47,15 @@ Deno.test("boot: an unknown flag is refused with the usage before any machine st
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Unknown option '--no-such-flag'/);
   assert.match(r.stderr, /^usage: deno task boot/m);
+});
+
+Deno.test("inspect --help: exits 0 and lists every flag; an unknown flag is exit 2", async () => {
+  const r = await run("inspect.ts", ["--help"]);
+  assert.equal(r.code, 0, r.stderr);
+  assertListed(r.stdout, flagNames(INSPECT_FLAGS), "inspect --help");
+  const bad = await run("inspect.ts", ["--no-such-flag"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^usage: deno task inspect/m);
 });
 
 Deno.test("scenario --help: exits 0 and lists every scenario and every flag", async () => {

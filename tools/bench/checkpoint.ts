@@ -46,7 +46,8 @@
 import { runBenchCli } from "./cli.ts";
 import { overheadRuns } from "./checkpoint_overhead.ts";
 import { pauseRuns } from "./checkpoint_pause.ts";
-import { checkpointReport, loadAverage } from "./checkpoint_report.ts";
+import { checkpointReport } from "./checkpoint_report.ts";
+import { loadAverageText as loadAverage } from "../load_average.ts";
 import { resumeRuns } from "./checkpoint_resume.ts";
 import { pageScanRuns } from "./page_scan.ts";
 
@@ -54,6 +55,8 @@ import { pageScanRuns } from "./page_scan.ts";
 export interface CheckpointBenchOptions {
   /** Fewer points and shorter runs. */
   quick: boolean;
+  /** No progress lines (--json). */
+  quiet?: boolean;
 }
 
 /**
@@ -69,9 +72,10 @@ export async function benchCheckpoint(
   const figures: Record<string, number> = {};
   const t0 = performance.now();
   const loadBefore = loadAverage();
-  const pause = await pauseRuns(quick, figures);
-  const overhead = await overheadRuns(quick, figures);
-  const resume = await resumeRuns(quick, figures);
+  const quiet = opts.quiet === true;
+  const pause = await pauseRuns(quick, figures, quiet);
+  const overhead = await overheadRuns(quick, figures, quiet);
+  const resume = await resumeRuns(quick, figures, quiet);
   const pageScan = pageScanRuns(quick, figures);
   figures.bench_seconds = (performance.now() - t0) / 1000;
   const loadAfter = loadAverage();

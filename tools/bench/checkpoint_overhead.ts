@@ -11,9 +11,10 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import type { CopyMethod } from "../../kernel/abi/protocol.ts";
 import type { MachineProcess } from "../machine_process.ts";
-import { type LoadRun, log, runLoad, sleep, wallNow } from "./checkpoint_load.ts";
+import { type LoadRun, runLoad, sleep, wallNow } from "./checkpoint_load.ts";
 import { methodKey } from "./checkpoint_pause.ts";
 import { median } from "./stats.ts";
 
@@ -172,12 +173,22 @@ export interface OverheadResults {
 export async function overheadRuns(
   quick: boolean,
   figures: Record<string, number>,
+  quiet = false,
 ): Promise<OverheadResults> {
   const pairs = quick ? 4 : 12;
+  const periods = quick ? [1, 10] : [1, 5, 10, 50];
+  const methods = quick ? ["hybrid"] as CopyMethod[] : METHODS;
+  const regions = quick ? [] : REGIONS;
+  const bar = new Progress({
+    name: "bench checkpoint: overhead",
+    total: periods.length * methods.length + regions.length,
+    quiet,
+  });
+  const step = bar.stepLog();
   const tputRows: OverheadResults["tputRows"] = [];
-  for (const ms of quick ? [1, 10] : [1, 5, 10, 50]) {
-    for (const method of quick ? ["hybrid"] as CopyMethod[] : METHODS) {
-      log(`overhead: checkpoint-ms=${ms} ${method} region=${REGION}, ${pairs} off/on pairs`);
+  for (const ms of periods) {
+    for (const method of methods) {
+      step(`checkpoint-ms=${ms} ${method} region=${REGION}, ${pairs} off/on pairs`);
       const r = await pairedOverhead({ periodMs: ms, method, region: REGION, pairs });
       tputRows.push({ ms, method, ...r });
       figures[`overhead_pct_${ms}ms_${methodKey(method)}`] = r.overheadPct;
@@ -187,11 +198,12 @@ export async function overheadRuns(
     }
   }
   const regionRows: OverheadResults["regionRows"] = [];
-  for (const region of quick ? [] : REGIONS) {
-    log(`overhead: checkpoint-ms=1 hybrid region=${region}, ${pairs} off/on pairs`);
+  for (const region of regions) {
+    step(`checkpoint-ms=1 hybrid region=${region}, ${pairs} off/on pairs`);
     const r = await pairedOverhead({ periodMs: 1, method: "hybrid", region, pairs });
     regionRows.push({ region, ...r });
     figures[`overhead_pct_1ms_hybrid_region_${region}`] = r.overheadPct;
   }
+  bar.end();
   return { pairs, tputRows, regionRows };
 }

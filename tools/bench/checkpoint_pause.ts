@@ -10,8 +10,9 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import type { CheckpointStats, CopyMethod } from "../../kernel/abi/protocol.ts";
-import { log, runLoad } from "./checkpoint_load.ts";
+import { runLoad } from "./checkpoint_load.ts";
 import { type Dist, dist, median } from "./stats.ts";
 
 /** The parts of one set of pauses. */
@@ -67,8 +68,9 @@ async function pauseRun(
   app: Record<string, number>,
   method: CopyMethod,
   pauseMs: number,
+  step: (line: string) => void,
 ): Promise<PauseSummary | string> {
-  log(`pause: pages=${app.pages} objects=${app.objects}${app.touch ? " touch=1" : ""} ${method}`);
+  step(`pages=${app.pages} objects=${app.objects}${app.touch ? " touch=1" : ""} ${method}`);
   try {
     const r = await runLoad({ app, checkpointMs: 1, method, durationMs: pauseMs });
     return summarisePauses(r.stats);
@@ -86,11 +88,21 @@ async function pauseRun(
 export async function pauseRuns(
   quick: boolean,
   figures: Record<string, number>,
+  quiet = false,
 ): Promise<PauseResults> {
   const pauseMs = quick ? 500 : 1500;
+  const pagesSweep = quick ? [1, 64, 1024] : [1, 4, 16, 64, 256, 1024];
+  const objectsSweep = quick ? [10, 1000] : [10, 100, 1000, 10000];
+  const methods: CopyMethod[] = ["stop-and-copy", "cow"];
+  const bar = new Progress({
+    name: "bench checkpoint: pause",
+    total: pagesSweep.length + methods.length + objectsSweep.length,
+    quiet,
+  });
+  const step = bar.stepLog();
   const byPages: PauseRow<number>[] = [];
-  for (const pages of quick ? [1, 64, 1024] : [1, 4, 16, 64, 256, 1024]) {
-    const s = await pauseRun({ pages, objects: 1000, touch: 0 }, "hybrid", pauseMs);
+  for (const pages of pagesSweep) {
+    const s = await pauseRun({ pages, objects: 1000, touch: 0 }, "hybrid", pauseMs, step);
     byPages.push([pages, s]);
     if (typeof s === "string") continue;
     figures[`pause_median_us_pages_${pages}`] = s.pause.median;
@@ -105,8 +117,8 @@ export async function pauseRuns(
     }
   }
   const byMethod: PauseRow<string>[] = [];
-  for (const method of ["stop-and-copy", "cow"] as CopyMethod[]) {
-    const s = await pauseRun({ pages: 64, objects: 1000, touch: 0 }, method, pauseMs);
+  for (const method of methods) {
+    const s = await pauseRun({ pages: 64, objects: 1000, touch: 0 }, method, pauseMs, step);
     byMethod.push([method, s]);
     if (typeof s === "string") continue;
     figures[`pause_median_us_${methodKey(method)}`] = s.pause.median;
@@ -115,12 +127,13 @@ export async function pauseRuns(
   const hybrid64 = byPages.find(([p]) => p === 64)?.[1];
   if (hybrid64) byMethod.push(["hybrid", hybrid64]);
   const byObjects: PauseRow<number>[] = [];
-  for (const objects of quick ? [10, 1000] : [10, 100, 1000, 10000]) {
-    const s = await pauseRun({ pages: 64, objects, touch: 1 }, "hybrid", pauseMs);
+  for (const objects of objectsSweep) {
+    const s = await pauseRun({ pages: 64, objects, touch: 1 }, "hybrid", pauseMs, step);
     byObjects.push([objects, s]);
     if (typeof s === "string") continue;
     figures[`pause_median_us_objects_${objects}`] = s.pause.median;
     figures[`pause_p99_us_objects_${objects}`] = s.pause.p99;
   }
+  bar.end();
   return { pauseMs, byPages, byObjects, byMethod };
 }

@@ -2,7 +2,6 @@
  * The readable report of the checkpoint benchmark (tools/bench/checkpoint.ts):
  * the run's conditions, one table per section, and the goals.
  *
- * - {@link loadAverage}: the machine's load, printed before and after.
  * - {@link checkpointReport}: the whole text, from the sections' rows and
  *   the figures.
  *
@@ -29,21 +28,6 @@ export interface CheckpointResults {
   /** /proc/loadavg before and after the run. */
   loadBefore: string;
   loadAfter: string;
-}
-
-/** /proc/loadavg's first three fields (through `cat`, as Deno reads /proc only with --allow-all). */
-export function loadAverage(): string {
-  try {
-    const out = new Deno.Command("cat", {
-      args: ["/proc/loadavg"],
-      stdout: "piped",
-      stderr: "null",
-    })
-      .outputSync();
-    return new TextDecoder().decode(out.stdout).split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "unknown";
-  }
 }
 
 const f1 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(1));

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import { MachineProcess } from "../machine_process.ts";
 import { imageDir, removeImage, tempImage } from "../temp_image.ts";
 import { failure, log, sleep, stop } from "./checkpoint_load.ts";
@@ -148,10 +149,14 @@ export async function measureResume(imageMb: number, resumes: number): Promise<R
 export async function resumeRuns(
   quick: boolean,
   figures: Record<string, number>,
+  quiet = false,
 ): Promise<ResumeRow[]> {
   const resumeRows: ResumeRow[] = [];
-  for (const mb of quick ? [16, 64] : [16, 64, 256, 1024]) {
-    log(`resume: image ${mb} MiB`);
+  const sizes = quick ? [16, 64] : [16, 64, 256, 1024];
+  const bar = new Progress({ name: "bench checkpoint: resume", total: sizes.length, quiet });
+  const step = bar.stepLog();
+  for (const mb of sizes) {
+    step(`image ${mb} MiB`);
     const row = await measureResume(mb, quick ? 1 : 5);
     resumeRows.push(row);
     if (row.error === undefined) {
@@ -162,6 +167,7 @@ export async function resumeRuns(
       figures[`worker_floor_ms_${mb}mb`] = row.floorMs!;
     }
   }
+  bar.end();
   const okResume = resumeRows.filter((r) => r.error === undefined);
   if (okResume.length) {
     const diffs = okResume.map((r) => r.resumeReadyMs! - r.floorMs!);

@@ -2,7 +2,7 @@
  * The command line of the benchmarks: the flags of `deno task bench`
  * ({@link BENCH_FLAGS}, read by tools/bench/mod.ts), and the same flags for a
  * bench module run on its own: `deno run … tools/bench/NAME.ts [--quick]
- * [--json]`. (mod.ts imports this module, never the other way round: a bench
+ * [--json] [--plots DIR]`. (mod.ts imports this module, never the other way round: a bench
  * module that mod.ts loads must not import the module that is loading it.)
  *
  * @module
@@ -10,6 +10,9 @@
 
 import { parseArgs } from "node:util";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../../hw/flags.ts";
+import { type Chart, PLOTS_FLAG } from "../plot/mod.ts";
+import { loadAverage } from "../load_average.ts";
+import { writeBenchPlots } from "./plots.ts";
 
 /** The flags of `deno task bench` and of every bench module run on its own. */
 export const BENCH_FLAGS = {
@@ -24,6 +27,7 @@ export const BENCH_FLAGS = {
     arg: "N",
     help: "bench kv: requests per redis-benchmark test (default 5000; -c 1 runs take N/50)",
   },
+  ...PLOTS_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagTable;
 
@@ -31,12 +35,16 @@ export const BENCH_FLAGS = {
 export interface BenchResult {
   figures: Record<string, number>;
   report: string;
+  /** Charts of samples the figures leave out (the figures' own charts: tools/bench/plots.ts). */
+  plots?: Chart[];
 }
 
-/** What every bench function is given: --quick, and --requests when set (bench kv). */
+/** What every bench function is given: --quick, --requests when set (bench kv), --json as quiet. */
 export interface BenchCliOptions {
   quick: boolean;
   requests?: number;
+  /** No progress line (--json). */
+  quiet?: boolean;
 }
 
 /** The --requests value, checked: a positive integer, or undefined when the flag is absent. */
@@ -60,9 +68,19 @@ export async function runBenchCli(
     );
     return;
   }
-  const { figures, report } = await bench({
+  const load = loadAverage();
+  const result = await bench({
     quick: values.quick!,
     requests: requestsOption(values.requests),
+    quiet: values.json,
   });
-  console.log(values.json ? JSON.stringify(figures) : report);
+  console.log(values.json ? JSON.stringify(result.figures) : result.report);
+  const name = new URL(Deno.mainModule).pathname.split("/").pop()!.replace(/\.ts$/, "");
+  const command = `deno run … tools/bench/${name}.ts ${Deno.args.join(" ")}`.trim();
+  printPlots(await writeBenchPlots(name, result, values.plots!, command, load), values.json!);
+}
+
+/** Prints each plot file written: on stdout after the report, on stderr with --json. */
+export function printPlots(paths: string[], json: boolean): void {
+  for (const p of paths) (json ? console.error : console.log)(`plot: ${p}`);
 }

@@ -37,6 +37,7 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import { type BenchCliOptions, type BenchResult, runBenchCli } from "./cli.ts";
 import {
   type Durability,
@@ -65,8 +66,11 @@ import { removeImage, tempImage } from "../temp_image.ts";
 import type { CheckpointStats } from "../../kernel/abi/protocol.ts";
 import { dist } from "./stats.ts";
 
-/** Progress on stderr. */
-const log = (s: string) => console.error(`bench fs: ${s}`);
+/**
+ * What the measuring functions are doing: the detail of the progress line
+ * while {@link measureFs} runs (tools/progress.ts), nothing otherwise.
+ */
+let log: (s: string) => void = () => {};
 
 /** A figure prefix: which side, and which durability of the suite it took. */
 export interface Variant {
@@ -315,20 +319,29 @@ export async function measureTardigrade(
   }
 }
 
+/** The sides {@link measureFs} runs: host, Tardigrade, Tardigrade with checkpoints off, local, flat. */
+const FS_SIDES = 5;
+
 /** Runs every side; a side that fails is a problem, not the end of the run. */
-export async function measureFs(quick: boolean): Promise<FsMeasured> {
+export async function measureFs(quick: boolean, quiet = false): Promise<FsMeasured> {
   const sizes = quick ? SIZES_QUICK : SIZES_FULL;
   const m: FsMeasured = { sizes, suites: {}, problems: {} };
+  const bar = new Progress({ name: "bench fs", total: FS_SIDES, quiet });
+  let done = 0;
   const attempt = async (
     what: Variant["side"] | "flat",
     run: () => Promise<void>,
   ): Promise<void> => {
+    log = (s) => bar.update(done, s);
     log(`${what}...`);
     try {
       await run();
     } catch (e) {
       m.problems[what] = e instanceof Error ? e.message : String(e);
-      log(`${what}: ${m.problems[what]}`);
+      bar.log(`bench fs: ${what}: ${m.problems[what]}`, console.error);
+    } finally {
+      done++;
+      log = () => {};
     }
   };
   await attempt("host", async () => void (m.suites.host = await measureHost(sizes)));
@@ -352,6 +365,7 @@ export async function measureFs(quick: boolean): Promise<FsMeasured> {
     "flat",
     async () => void (m.flat = await measureFlat(quick ? FLAT_QUICK : FLAT_FULL)),
   );
+  bar.end();
   return m;
 }
 
@@ -535,7 +549,7 @@ export function fsReport(m: FsMeasured, f: Record<string, number>): string {
 
 /** Runs the file-system benchmark. */
 export async function benchFs(opts: BenchCliOptions): Promise<BenchResult> {
-  const measured = await measureFs(opts.quick);
+  const measured = await measureFs(opts.quick, opts.quiet);
   const figures = fsFigures(measured);
   return { figures, report: fsReport(measured, figures) };
 }

@@ -25,7 +25,9 @@
  * @module
  */
 
-import { runBenchCli } from "./cli.ts";
+import { Progress } from "../progress.ts";
+import { type BenchResult, runBenchCli } from "./cli.ts";
+import type { HistogramChart } from "../plot/mod.ts";
 import { dist } from "./stats.ts";
 import { CONN_PAGES, ConnWord, DOORBELL_BYTES, DoorbellWord } from "../../kernel/abi/layout.ts";
 import type { ConnectionHandle } from "../../kernel/abi/protocol.ts";
@@ -49,6 +51,8 @@ import {
 export interface IpcBenchOptions {
   /** Fewer samples and a shorter throughput run (about a second in all). */
   quick: boolean;
+  /** No progress line (--json). */
+  quiet?: boolean;
 }
 
 /** Longest the whole run may take before it is declared hung. */
@@ -202,9 +206,7 @@ function connectionPair() {
  * `rtt_p99_us`, `postmessage_rtt_median_us`, `postmessage_rtt_p99_us`,
  * `ratio`, `throughput_msgs_per_s`, `samples`) and a readable report.
  */
-export async function benchIpc(
-  opts: IpcBenchOptions,
-): Promise<{ figures: Record<string, number>; report: string }> {
+export async function benchIpc(opts: IpcBenchOptions): Promise<BenchResult> {
   const rttSamples = opts.quick ? 20_000 : 200_000;
   const pmSamples = opts.quick ? 1_000 : 5_000;
   const throughputMs = opts.quick ? 200 : 1000;
@@ -213,6 +215,9 @@ export async function benchIpc(
     connectionPair();
   const channel = new MessageChannel();
 
+  const bar = new Progress({ name: "bench ipc", total: 1, quiet: opts.quiet });
+  bar.update(0, `${rttSamples} round trips, ${pmSamples} postMessage, ${throughputMs} ms batched`);
+  bar.redrawEvery(1000);
   const ticksBefore = cpuTicks();
   const server = startWorker("server");
   const client = startWorker("client");
@@ -268,6 +273,7 @@ export async function benchIpc(
     }
     return summarise(opts, result, done, foreignCores(ticksBefore, cpuTicks()));
   } finally {
+    bar.end();
     limit.cancel();
     // Stop a server still spinning (after a client failure) before terminating.
     Atomics.store(new Int32Array(ctl), Ctl.MODE, Mode.STOP);
@@ -283,7 +289,7 @@ function summarise(
   result: ClientResult,
   done: ServerDone,
   foreign: number | null,
-): { figures: Record<string, number>; report: string } {
+): BenchResult {
   const rtt = dist(result.rtt);
   const pm = dist(result.pm);
   const figures: Record<string, number> = {
@@ -334,7 +340,18 @@ function summarise(
     "goals: ratio >= 20; batched throughput >= 1,000,000 msgs/s",
     `reproduce: deno task bench ipc${opts.quick ? " --quick" : ""}`,
   ];
-  return { figures, report: lines.join("\n") };
+  const histogram: HistogramChart = {
+    kind: "histogram",
+    name: "rtt_histogram",
+    title: "IPC round trip, 16-byte payload: connection rings beside postMessage",
+    xTitle: "round trip (µs, log scale)",
+    xLog: true,
+    series: [
+      { label: "connection rings", values: result.rtt },
+      { label: "postMessage", values: result.pm },
+    ],
+  };
+  return { figures, report: lines.join("\n"), plots: [histogram] };
 }
 
 if (import.meta.main) await runBenchCli(benchIpc);

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import { requireCommand } from "../../tests/helpers.ts";
 import { AppMachine } from "../app_machine.ts";
 import { type KvMemoryFigures, measureMemoryPerKey } from "./kv_memory.ts";
@@ -79,8 +80,8 @@ const WARM_UP_REQUESTS = 2_000;
 const SINGLE_CLIENT_DIVISOR = 20;
 /** The default list's tests take this fraction (twenty tests, LRANGE_600 among them). */
 const DEFAULT_LIST_DIVISOR = 10;
-/** Connections of the default-list run (see {@link runDefaultList}). */
-const DEFAULT_LIST_CLIENTS = 25;
+/** Connections of the default-list run: redis-benchmark's own default. */
+const DEFAULT_LIST_CLIENTS = 50;
 /** A run may take this long at least before it is killed as hung... */
 const RUN_TIMEOUT_MS_MIN = 30_000;
 /** ...plus this much per request (a floor of 500 requests/s). */
@@ -240,11 +241,8 @@ export async function measureKv(
 
 /**
  * redis-benchmark's default list in one invocation, at DEFAULT_LIST_CLIENTS:
- * its tests follow each other at once, and at -c 50 the next test's clients
- * connect while the last tests' still hold entries of Tardigrade's
- * 128-entry NIC table (LRANGE's clients close with long replies still going
- * out): in a run of 1,000 requests per test 23 connections of LRANGE_600
- * were refused and redis-benchmark stopped.
+ * its tests follow each other at once, so the next test's clients connect
+ * while the last test's are still closing.
  */
 function runDefaultList(port: number, requests: number): Promise<BenchmarkResult> {
   const n = Math.max(10, Math.ceil(requests / DEFAULT_LIST_DIVISOR));
@@ -426,7 +424,10 @@ export async function benchKv(opts: BenchCliOptions) {
   await requireCommand("redis-server", "redis-server");
   await requireCommand("redis-benchmark", "redis-tools");
   const requests = opts.requests ?? (opts.quick ? 2000 : REQUESTS_DEFAULT);
-  const measured = await measureKv(requests, (s) => console.error(`bench kv: ${s}`));
+  // The steps measureKv announces: each Redis, the store, the sweep, the default list, memory.
+  const steps = REDIS_PERSISTENCE.length + 1 + SWEEP_MS.length + 2;
+  const bar = new Progress({ name: "bench kv", total: steps, quiet: opts.quiet });
+  const measured = await measureKv(requests, bar.stepLog()).finally(() => bar.end());
   const figures = kvFigures(measured);
   return { figures, report: kvReport(measured, figures) };
 }

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import { runBenchCli } from "./cli.ts";
 import { type Dist, dist } from "./stats.ts";
 import { PAGE_BYTES } from "../../kernel/abi/limits.ts";
@@ -30,6 +31,8 @@ import type { FrameJob, FrameResult } from "./memory_worker.ts";
 export interface MemoryBenchOptions {
   /** Smaller counts and shorter runs (a few seconds in all). */
   quick: boolean;
+  /** No progress line (--json). */
+  quiet?: boolean;
 }
 
 const OBJECT_BYTES = 32;
@@ -167,7 +170,10 @@ async function throughput(
   return opsPerS;
 }
 
-async function frameFigures(quick: boolean): Promise<Record<string, number>> {
+async function frameFigures(
+  quick: boolean,
+  step: (line: string) => void,
+): Promise<Record<string, number>> {
   const durationMs = quick ? 150 : 1000;
   const warmupMs = quick ? 50 : 200;
   const workers = [startWorker(), startWorker()];
@@ -178,6 +184,7 @@ async function frameFigures(quick: boolean): Promise<Record<string, number>> {
       const pages = unit === "4k" ? 1 << 20 : 256 * 512;
       const batch = unit === "4k" ? 64 : 4;
       for (const count of [1, 2]) {
+        step(`frames of ${unit}, ${count} worker(s), LLFree then naive`);
         const bytes = LLFree.metadataBytes(pages);
         const buffers = allocatePmoBuffers(1, Math.ceil(bytes / PAGE_BYTES));
         const a = LLFree.format(new PersistentMemory(buffers), pages);
@@ -305,9 +312,13 @@ export async function benchMemory(
   opts: MemoryBenchOptions,
 ): Promise<{ figures: Record<string, number>; report: string }> {
   const n = opts.quick ? 200_000 : 2_000_000;
+  // Objects (one step, in this thread), then 4 KiB and 2 MiB frames in 1 and 2 workers.
+  const bar = new Progress({ name: "bench memory", total: 5, quiet: opts.quiet });
+  const step = bar.stepLog();
+  step(`${n} objects, three heaps`);
   const figures: Record<string, number> = {
     ...objectFigures(n),
-    ...(await frameFigures(opts.quick)),
+    ...(await frameFigures(opts.quick, step).finally(() => bar.end())),
   };
   const rows = reportRows(n);
   const lines = [

@@ -1,9 +1,11 @@
 /**
- * `deno task bench NAME [--json] [--quick]`: runs one benchmark.
+ * `deno task bench NAME [--json] [--quick] [--plots DIR]`: runs one benchmark.
  *
  * With `--json`, stdout holds exactly one JSON object (the figures) and
- * nothing else; progress goes to stderr. Without it, stdout gets the
- * benchmark's readable report. An unknown NAME lists the names and exits 2.
+ * nothing else; progress and the plot files written go to stderr. Without
+ * it, stdout gets the benchmark's readable report, then `plot: PATH` for
+ * each SVG written (tools/bench/plots.ts; `--plots off`: none). An unknown
+ * NAME lists the names and exits 2.
  *
  * To add a benchmark: write `tools/bench/NAME.ts` exporting a function of
  * type {@link BenchFn} and add a loader to {@link BENCHES}.
@@ -13,7 +15,9 @@
 
 import { parseArgs } from "node:util";
 import { flagHelp } from "../../hw/flags.ts";
-import { BENCH_FLAGS, requestsOption } from "./cli.ts";
+import { BENCH_FLAGS, type BenchResult, printPlots, requestsOption } from "./cli.ts";
+import { writeBenchPlots } from "./plots.ts";
+import { loadAverage } from "../load_average.ts";
 
 /** Options every benchmark takes. */
 export interface BenchOptions {
@@ -21,12 +25,12 @@ export interface BenchOptions {
   quick: boolean;
   /** `--requests N` (bench kv: requests per redis-benchmark test). */
   requests?: number;
+  /** No progress line on the terminal (--json). */
+  quiet?: boolean;
 }
 
-/** A benchmark: figures (flat numbers, for --json) and a readable report. */
-export type BenchFn = (
-  opts: BenchOptions,
-) => Promise<{ figures: Record<string, number>; report: string }>;
+/** A benchmark: figures (flat numbers, for --json), a readable report, charts of its samples. */
+export type BenchFn = (opts: BenchOptions) => Promise<BenchResult>;
 
 /** Every benchmark, by name; loaded on demand, so a missing module fails only when run. */
 export const BENCHES: Record<string, () => Promise<BenchFn>> = {
@@ -100,9 +104,12 @@ export async function main(args: string[]): Promise<number> {
   }
   console.error(`bench: running ${name}${quick ? " (quick)" : ""}...`);
   const t0 = performance.now();
-  const { figures, report } = await bench({ quick, requests });
+  const loadBefore = loadAverage();
+  const result = await bench({ quick, requests, quiet: values.json });
   console.error(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(values.json ? JSON.stringify(figures) : report);
+  console.log(values.json ? JSON.stringify(result.figures) : result.report);
+  const command = ["deno task bench", ...args].join(" ");
+  printPlots(await writeBenchPlots(name, result, values.plots!, command, loadBefore), values.json!);
   return 0;
 }
 

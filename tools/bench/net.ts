@@ -19,6 +19,7 @@
  * @module
  */
 
+import { Progress } from "../progress.ts";
 import { runBenchCli } from "./cli.ts";
 import { writeAll } from "../../kernel/abi/net_link.ts";
 import { dist } from "./stats.ts";
@@ -92,10 +93,11 @@ function plainEcho(): { port: number; close: () => void } {
 }
 
 /** Runs the network benchmark. */
-export async function benchNet(opts: { quick: boolean }) {
+export async function benchNet(opts: { quick: boolean; quiet?: boolean }) {
   const pings = opts.quick ? 200 : 2000;
   const streamBytes = opts.quick ? 1_000_000 : 8_000_000;
-  const progress = (s: string) => console.error(`bench net: ${s}`);
+  const bar = new Progress({ name: "bench net", total: 3, quiet: opts.quiet });
+  const progress = bar.stepLog();
   progress("plain Deno echo");
   const plainServer = plainEcho();
   const plain = await measure(plainServer.port, pings, streamBytes);
@@ -113,6 +115,7 @@ export async function benchNet(opts: { quick: boolean }) {
       await server.stop();
     }
   }
+  bar.end();
   const figures: Record<string, number> = {};
   for (const [name, t] of Object.entries(targets)) {
     figures[`rtt_p50_us_${name}`] = t.rtt.median;

@@ -21,6 +21,9 @@
  * output leaves only after the checkpoint that made it commits, so the
  * world sees all of a step or none of it. No log, no fsync.
  *
+ * Programs in the machine run the same commands over IPC (protocol.ts:
+ * one command a request, in database 0; the shell's `kv`).
+ *
  * Clients, as Redis treats them, with the differences said:
  * - a protocol error is answered `-ERR Protocol error: …`, then the
  *   connection is closed; QUIT answers +OK and closes; the client's EOF
@@ -49,21 +52,22 @@
  */
 
 import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
-import { PAGE_BYTES } from "../../../kernel/abi/limits.ts";
+import { MESSAGE_PAYLOAD_BYTES_MAX, PAGE_BYTES } from "../../../kernel/abi/limits.ts";
 import type { NetEvent } from "../../net/protocol.ts";
 import { KV_HEAP_PAGES_DEFAULT, KV_PORT_DEFAULT } from "../../init/config.ts";
 import { CapName } from "../../runtime/names.ts";
 import { type Gathered, Sockets } from "../../runtime/net.ts";
 import { type Context, runProgram } from "../../runtime/program.ts";
-import { lastingPmo } from "../../runtime/service.ts";
+import { lastingPmo, serveService } from "../../runtime/service.ts";
 import { type ConnApp, connsToServe, serveAtStart } from "./accept.ts";
 import { AppRecord } from "./app_record.ts";
 import { Commands } from "./commands/mod.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "./conns.ts";
 import type { Keyspace } from "./keyspace.ts";
 import { OutputWriter, parseCommand } from "./resp.ts";
-import type { Host, PersistenceFigures, Session } from "./session.ts";
+import { type Host, newSession, type PersistenceFigures, type Session } from "./session.ts";
 import { openStore } from "./store/mod.ts";
+import { decodeCommand, KvLabel } from "./protocol.ts";
 
 /** Unsent reply bytes past which nothing more is received from a connection. */
 export const OUTPUT_STALL_BYTES = 1024 * 1024;
@@ -154,6 +158,27 @@ class Store implements Host, ConnApp {
 
   /** Per connection, the input bytes the last parse said it needs before it can go on (volatile). */
   private readonly need = new Map<number, number>();
+
+  /**
+   * Runs one command for a program in the machine (protocol.ts COMMAND): in
+   * database 0, by a session that lasts for the call. Returns its reply;
+   * E_MESSAGE_TOO_LARGE when that is longer than one message (the command
+   * has run).
+   */
+  runForProgram(argv: Uint8Array[]): Uint8Array {
+    if (argv.length === 0) {
+      throw new TardigradeError(Err.E_BAD_MESSAGE, "kv COMMAND: no command name; send argv");
+    }
+    const out = new OutputWriter(256);
+    this.commands.execute(newSession(0, "ipc"), argv, out);
+    if (out.length > MESSAGE_PAYLOAD_BYTES_MAX) {
+      throw new TardigradeError(
+        Err.E_MESSAGE_TOO_LARGE,
+        `kv COMMAND: the reply has ${out.length} bytes, more than one message; ask over TCP (redis-cli)`,
+      );
+    }
+    return out.bytes().slice();
+  }
 
   /** True when `conn`'s input may hold a command not run yet (its output not over the stall). */
   wouldRun(conn: Conn): boolean {
@@ -347,6 +372,12 @@ runProgram(async (ctx) => {
   const { heap, keyspace, fresh } = openStore(await lastingPmo(ctx, "heap", pages));
   const store = new Store(keyspace, new ConnTable(heap), new AppRecord(heap, Date.now()), port);
   await store.refreshFigures(ctx);
+  await serveService(ctx, "kv", (req) => {
+    if (req.label !== KvLabel.COMMAND) {
+      throw new TardigradeError(Err.E_NOT_SUPPORTED, `kv: no operation with label ${req.label}`);
+    }
+    return store.runForProgram(decodeCommand(req.payload));
+  });
   const net = await Sockets.openBatch(ctx, (events, net) => drain(net, store, events));
   await ctx.onNotification(ctx.cap(CapName.TIMER), async () => {
     keyspace.now = Date.now();

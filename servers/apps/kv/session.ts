@@ -29,6 +29,21 @@ export interface Session {
   lastCommand: string;
 }
 
+/** A session as a new connection starts it: database 0, no names; `addr` as CLIENT LIST shows it. */
+export function newSession(id: number, addr: string): Session {
+  return {
+    id,
+    db: 0,
+    name: "",
+    libName: "",
+    libVersion: "",
+    createdAt: Date.now(),
+    closing: false,
+    addr,
+    lastCommand: "",
+  };
+}
+
 /** Checkpoint figures INFO persistence reports (from the kernel's statistics). */
 export interface PersistenceFigures {
   checkpointPeriodMs: number;

@@ -1,6 +1,8 @@
 /**
  * The shell app's serving loop ({@link runShell}): a line-oriented shell
- * over TCP, one session per connection, with the file commands
+ * over TCP, one session per connection, and one more on the boot
+ * terminal when init granted the console input device
+ * (console_session.ts), with the file commands
  * (commands.ts) over an FsApi (main.ts gives it the file system's client
  * library). The protocol and its framing: session.ts. Args: `port`
  * (default {@link SHELL_PORT_DEFAULT}), `pages` (its heap).
@@ -42,7 +44,10 @@ import { type ConnApp, connsToServe, serveAtStart } from "../kv/accept.ts";
 import { type Conn, ConnTable, FLAG_CLOSING } from "../kv/conns.ts";
 import { PersistentHeap } from "../../pmem/heap.ts";
 import { Budget, Shell } from "./commands.ts";
+import { monitorOf } from "./system_commands.ts";
+import { kvOf } from "./kv_commands.ts";
 import { decodeState, encodeState, Reply, type ShellState } from "./session.ts";
+import { ConsoleSession } from "./console_session.ts";
 
 export { SHELL_PORT_DEFAULT };
 
@@ -206,15 +211,25 @@ export async function runShell(ctx: Context, fs: FsApi): Promise<void> {
   const port = typeof ctx.args.port === "number" ? ctx.args.port : SHELL_PORT_DEFAULT;
   const pages = typeof ctx.args.pages === "number" ? ctx.args.pages : SHELL_HEAP_PAGES_DEFAULT;
   const { heap, fresh } = openHeap(await lastingPmo(ctx, "heap", pages));
-  const app = new ShellApp(new ConnTable(heap), new Shell(fs), port);
+  const app = new ShellApp(new ConnTable(heap), new Shell(fs, monitorOf(ctx), kvOf(ctx)), port);
   const net = await Sockets.openBatch(ctx, (events, net) => drain(net, app, events));
   await net.listen(port);
   // Connections waiting for a close, ring room or a job get no new event after a resume.
   await serveAtStart(net, app, (conns) => serve(net, app, conns));
+  // The console session: its steps run one at a time with the sockets' (one heap, one shell).
+  const terminal = await ConsoleSession.open(
+    ctx,
+    heap,
+    app.shell,
+    (fn) => net.exclusive(fn),
+    () => app.starting,
+  );
+  await terminal?.wake();
   app.starting = false;
   if (app.owed.size > 0) await net.again();
   ctx.log(
     `shell: listening on port ${port} (${fresh ? "new" : "kept"} sessions, ` +
-      `${app.conns.all().length} connections kept)`,
+      `${app.conns.all().length} connections kept)` +
+      (terminal ? "; serving the console" : ""),
   );
 }

@@ -8,6 +8,8 @@
  * - {@link Shell.run}: one request line; a command too long for one step
  *   (put, get, rm -r, ls, tree) leaves a {@link Job} in the state;
  * - {@link Shell.resume}: the next bounded piece of that job;
+ * - the system commands (`ps`, `caps`, … : system_commands.ts) are
+ *   dispatched there, after the file commands;
  * - path, mode and time formatting, the leaves.
  *
  * Bounded steps: a {@link Budget} counts the file-system calls a step may
@@ -29,6 +31,7 @@
  * @module
  */
 
+import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
 import {
   FILE_BYTES_MAX,
   FS_BLOCK_BYTES,
@@ -50,6 +53,8 @@ import {
   splitWords,
   UsageError,
 } from "./session.ts";
+import { type MonitorApi, SYSTEM_USAGE, SystemCommands } from "./system_commands.ts";
+import { KV_USAGE, type KvApi, KvCommands } from "./kv_commands.ts";
 
 /** File-system calls one step may make for one connection (a job stops there and goes on next step). */
 export const STEP_CALLS_MAX = 512;
@@ -60,7 +65,7 @@ export const CAT_BYTES_MAX = 1024 * 1024;
 /** Mode of files `write` and `put` create, and of directories `mkdir` makes. */
 const FILE_MODE = 0o644, DIR_MODE = 0o755;
 
-/** Every command's one-line usage, in the order `help` lists them. */
+/** Every command's one-line usage, in the order `help` lists them (the system ones last). */
 export const USAGE: Record<string, string> = {
   help: "help",
   pwd: "pwd",
@@ -79,6 +84,8 @@ export const USAGE: Record<string, string> = {
   sync: "sync",
   put: "put PATH LENGTH (then LENGTH raw bytes)",
   get: "get PATH (answers LENGTH, then the raw bytes)",
+  ...SYSTEM_USAGE,
+  kv: KV_USAGE,
 };
 
 /** What one step may still do for one connection. */
@@ -181,9 +188,35 @@ function minute(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 }
 
-/** The commands, over one file system. */
+/** A shell started without a monitor: every system command answers so. */
+const noMonitor: MonitorApi = (() => {
+  const none = () =>
+    Promise.reject(
+      new TardigradeError(Err.E_NOT_FOUND, "this shell was started without a system monitor"),
+    );
+  return { report: none, checkpointNow: none, inject: none, powerCut: none };
+})();
+
+/** A shell started without a kv store: `kv` answers so. */
+const noKv: KvApi = {
+  command: () =>
+    Promise.reject(
+      new TardigradeError(Err.E_NOT_FOUND, "this shell was started without a kv store"),
+    ),
+};
+
+/** The commands, over one file system (the system monitor: system_commands.ts; the kv store: kv_commands.ts). */
 export class Shell {
-  constructor(readonly fs: FsApi) {}
+  /** The system commands; without a monitor each answers that the shell has none. */
+  private readonly system: SystemCommands;
+
+  /** The `kv` command (kv_commands.ts). */
+  private readonly kv: KvCommands;
+
+  constructor(readonly fs: FsApi, monitor?: MonitorApi, kv?: KvApi) {
+    this.system = new SystemCommands(monitor ?? noMonitor);
+    this.kv = new KvCommands(kv ?? noKv);
+  }
 
   /**
    * Serves a connection's unparsed `input` for session `s` within
@@ -202,8 +235,8 @@ export class Shell {
     let from = 0, ran = false;
     while (!budget.spent && room()) {
       if (s.job !== undefined) {
-        // A sync waits first thing in a step of its own (see the module doc).
-        if (s.job.k === "sync" && (ran || !budget.wait)) break;
+        // A sync (or `checkpoint now`) waits first thing in a step of its own (see the module doc).
+        if ((s.job.k === "sync" || s.job.k === "checkpoint") && (ran || !budget.wait)) break;
         ran = true;
         const rest = input.subarray(from);
         if (s.job.k === "put" && rest.length === 0) break; // its payload has not come yet
@@ -293,6 +326,11 @@ export class Shell {
           budget.call();
           await this.fs.sync();
           this.finish(s, out);
+          return 0;
+        case "checkpoint":
+          budget.call();
+          delete s.job;
+          await this.system.checkpointJob(out);
           return 0;
       }
     } catch (e) {
@@ -445,6 +483,12 @@ export class Shell {
         return await this.startPut(s, words, out, budget);
       case "get":
         return await this.startGet(s, at(this.one(cmd, words)), out, budget);
+      case "kv":
+        budget.call();
+        return await this.kv.run(words, out);
+      default:
+        budget.call();
+        return await this.system.run(s, cmd, words, out);
     }
   }
 

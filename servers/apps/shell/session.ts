@@ -262,6 +262,8 @@ export type Job =
   | { k: "get"; path: string; length: number; at: number; error?: string }
   /** `sync`: waits for the checkpoint covering what came before it, first thing in a step. */
   | { k: "sync" }
+  /** `checkpoint now`: takes one and waits for its commit, first thing in a step (as `sync`). */
+  | { k: "checkpoint" }
   /** `rm -r`: what is left of `path` goes, a bounded number of names per step. */
   | { k: "rm"; path: string }
   /** `ls` or `tree`: the directories being listed, innermost last. */

@@ -82,6 +82,7 @@ function machine() {
     table,
     state,
     rx,
+    txBufs,
     logs,
     /** The board writes `frames`, raises the IRQ; the driver applies and consumes them. */
     deliver(...frames: Uint8Array[]) {
@@ -385,4 +386,39 @@ Deno.test("sockets: SEND_MANY takes what the window allows and marks the socket 
   assert.deepEqual(m.sockets.poll(OWNER), [
     { handle: 0x5001, kind: HandleKind.CONNECTION, events: SocketEvent.WRITABLE },
   ]);
+});
+
+Deno.test("sockets: a CLOSE that finds no ring room for its FIN wakes its owner on WRITABLE to close again", () => {
+  // The break this catches: a closing owner waits for no other event, so without the wake its
+  // connection (and its table entry) stayed open for good once the ring was full at its close.
+  const m = acceptedAll(0x5001, 0x5002);
+  const chunk = new Uint8Array(1000);
+  // Fill the ring with 0x5002's bytes (the board sends nothing: no commit yet).
+  for (;;) {
+    try {
+      m.sockets.send(OWNER, 0x5002, chunk);
+    } catch (e) {
+      assert.equal((e as TardigradeError).code, Err.E_WOULD_BLOCK);
+      break;
+    }
+  }
+  m.sockets.takeSignals();
+  m.sockets.poll(OWNER);
+  assert.equal(
+    code(() => m.sockets.close(OWNER, 0x5001)),
+    Err.E_WOULD_BLOCK,
+    "no room for the FIN",
+  );
+  m.release();
+  m.deliver(encodeFrame(FrameType.ACK, 0x5002, 1000)); // any frame in: the driver looks again
+  assert.deepEqual(m.sockets.takeSignals(), [NOTIFICATION_SLOT]);
+  const events = m.sockets.poll(OWNER);
+  assert.ok(
+    events.some((e) => e.handle === 0x5001 && (e.events & SocketEvent.WRITABLE) !== 0),
+    `the closing connection is woken: ${JSON.stringify(events)}`,
+  );
+  const head = consoleHead(m.txBufs);
+  m.sockets.close(OWNER, 0x5001);
+  const after = new FrameReader().push(readConsole(m.txBufs, head, consoleHead(m.txBufs)));
+  assert.deepEqual(after.map((f) => [f.type, f.conn]), [[FrameType.FIN, 0x5001]], "its FIN");
 });

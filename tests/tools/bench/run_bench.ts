@@ -5,6 +5,8 @@
  * @module
  */
 
+import { TASK_RUN_ARGS } from "../../helpers.ts";
+
 /** A finished bench run: whether it exited 0, its stdout (the JSON) and stderr (its report). */
 export interface BenchRun {
   success: boolean;
@@ -16,13 +18,7 @@ export interface BenchRun {
 export async function runBench(name: string, args: string[]): Promise<BenchRun> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      "--allow-env",
-      "--allow-net=127.0.0.1",
+      ...TASK_RUN_ARGS,
       new URL("../../../tools/bench/mod.ts", import.meta.url).pathname,
       name,
       ...args,
