@@ -449,6 +449,9 @@ export class Board {
         return this.toKernel({ t: "loaded", reqId: msg.reqId });
       case "commit":
         return this.commit(msg);
+      case "unchanged": // nothing written: no commit time
+        if (this.config.reportCheckpoints) this.unreported.push({ ...msg.stats, commitUs: 0 });
+        return;
       case "panic":
         emit({ t: "error", code: msg.code, text: msg.text });
         return Deno.exit(70);

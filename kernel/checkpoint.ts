@@ -62,6 +62,8 @@ interface Cut {
   objectRecords: number;
   spent: Record<string, number>;
   captures: Capture[];
+  /** Chunks of page states the scan read. */
+  scannedChunks: number;
   consoleHeads: Array<[number, number]>;
   /** The NIC transmit ring's HEAD at the cut. */
   nicTxHead: number | undefined;
@@ -70,6 +72,8 @@ interface Cut {
   /** The console input device's LINES at the cut. */
   consoleInLines: number | undefined;
   digest: string | undefined;
+  /** Nothing new since the committed epoch: no page, the same heads and table (see `cut`). */
+  unchanged: boolean;
 }
 
 /** Periods a checkpoint of the period alone waits at most for no step to be in flight. */
@@ -97,6 +101,7 @@ export class CheckpointManager implements CheckpointControl {
     committed: 0,
     skippedBusy: 0,
     skippedFreeze: 0,
+    unchanged: 0,
     failed: 0,
     barrierViolations: 0,
   };
@@ -116,6 +121,16 @@ export class CheckpointManager implements CheckpointControl {
   private readonly cutConsoleHeads = new Map<number, number>();
   /** The NIC transmit ring's HEAD at the last cut. */
   private cutNicTxHead: number | undefined;
+  /** The NIC's connection table at the last cut. */
+  private cutNicTable: Uint8Array | undefined;
+  /** The console input device's LINES at the last cut. */
+  private cutConsoleInLines: number | undefined;
+  /**
+   * True when the last cut is the committed epoch's state: it committed, or
+   * it was unchanged itself. False from a cut until its commit, after a
+   * failure, and at boot (the first cut always commits).
+   */
+  private cutCommitted = false;
 
   /** @param epoch the newest committed epoch (0 on a fresh image) */
   constructor(private readonly k: CheckpointHost, epoch: number) {
@@ -251,7 +266,14 @@ export class CheckpointManager implements CheckpointControl {
       now.every((t, i) => t === live[i]);
   }
 
-  /** Inside the pause: changed records into the kernel PMO, the page scan, console heads. */
+  /**
+   * Inside the pause: changed records into the kernel PMO, the page scan,
+   * console heads. The cut is `unchanged` when the last cut is committed and
+   * this one finds nothing since: no page dirty (the kernel PMO included,
+   * which holds every object record), and the same console and NIC heads,
+   * NIC table and console input LINES (these live in pages too; compared
+   * anyway, so nothing the commit would carry can differ).
+   */
   private cut(t0: number): Cut {
     const t1 = performance.now();
     const objectRecords = this.k.table.dirtyCount;
@@ -260,11 +282,17 @@ export class CheckpointManager implements CheckpointControl {
     const captures = this.pages.capture(this.k.kernelPmo, this.k.pmos.loaded());
     const consoleHeads = this.consoleHeads();
     const nicTxHead = this.k.nic.head();
+    const nicTable = this.k.nic.table();
+    const consoleInLines = this.k.consoleIn.lines();
+    const unchanged = this.cutCommitted && captures.length === 0 &&
+      this.sameAsLastCut(consoleHeads, nicTxHead, nicTable) &&
+      consoleInLines === this.cutConsoleInLines;
     this.cutConsoleHeads.clear();
     for (const [thread, head] of consoleHeads) this.cutConsoleHeads.set(thread, head);
     this.cutNicTxHead = nicTxHead;
-    const nicTable = this.k.nic.table();
-    const consoleInLines = this.k.consoleIn.lines();
+    this.cutNicTable = nicTable;
+    this.cutConsoleInLines = consoleInLines;
+    this.cutCommitted = unchanged;
     const t3 = performance.now();
     const digest = this.k.config.digest
       ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
@@ -277,17 +305,42 @@ export class CheckpointManager implements CheckpointControl {
       objectRecords,
       spent,
       captures,
+      scannedChunks: this.pages.scannedChunks,
       consoleHeads,
       nicTxHead,
       nicTable,
       consoleInLines,
       digest,
+      unchanged,
     };
   }
 
-  /** After the thaw: the CoW copies, the statistics, and the capture to the board. */
+  /** True when the heads and the table equal the last cut's. */
+  private sameAsLastCut(
+    consoleHeads: Array<[number, number]>,
+    nicTxHead: number | undefined,
+    nicTable: Uint8Array | undefined,
+  ): boolean {
+    if (nicTxHead !== this.cutNicTxHead) return false;
+    if (consoleHeads.length !== this.cutConsoleHeads.size) return false;
+    for (const [thread, head] of consoleHeads) {
+      if (this.cutConsoleHeads.get(thread) !== head) return false;
+    }
+    const last = this.cutNicTable;
+    if (nicTable === undefined || last === undefined) return nicTable === last;
+    return nicTable.length === last.length && nicTable.every((b, i) => b === last[i]);
+  }
+
+  /**
+   * After the thaw: the CoW copies, the statistics, and the capture to the
+   * board. An unchanged cut goes no further than its statistics: the
+   * committed epoch holds its state, so it is not written or committed; the
+   * output it covers (none new) is already released, and the
+   * `checkpoint_wait` callers it covers are answered with the committed
+   * epoch at once.
+   */
   private handOver(c: Cut): CheckpointStats {
-    const epoch = this.committedEpoch + 1;
+    const epoch = c.unchanged ? this.committedEpoch : this.committedEpoch + 1;
     const t4 = performance.now();
     const { pages, nvmPages, cowPages } = this.pages.copyOut(c.captures);
     const stats: CheckpointStats = {
@@ -299,12 +352,21 @@ export class CheckpointManager implements CheckpointControl {
       pauseUs: (t4 - c.t0) * 1000,
       dirtyPages: c.captures.length,
       cowPages,
+      scannedChunks: c.scannedChunks,
       objectRecords: c.objectRecords,
       digest: c.digest,
     };
     this.recent.push(stats);
     if (this.recent.length > RECENT_STATS_MAX) this.recent.shift();
     this.counters.taken++;
+    if (c.unchanged) {
+      stats.unchanged = true;
+      this.counters.unchanged++;
+      this.pages.recycle(pages);
+      this.k.post({ t: "unchanged", stats });
+      this.resolveCovered(epoch + 1, epoch);
+      return stats;
+    }
     this.inFlight = epoch;
     this.handedOver = { stats, at: performance.now() };
     const root: CheckpointRoot = {
@@ -335,6 +397,7 @@ export class CheckpointManager implements CheckpointControl {
    * again; CHECKPOINT_FAILURES_MAX failures in a row halt the machine.
    */
   private captureFailed(e: unknown): void {
+    this.cutCommitted = false;
     this.counters.failed++;
     this.failedCaptures++;
     const why = e instanceof Error ? e.message : String(e);
@@ -372,6 +435,7 @@ export class CheckpointManager implements CheckpointControl {
     this.committedEpoch = epoch;
     this.inFlight = 0;
     this.counters.committed++;
+    this.cutCommitted = true;
     this.lastCommitUnixMs = Date.now();
     if (this.handedOver?.stats.epoch === epoch) {
       const commitUs = (performance.now() - this.handedOver.at) * 1000;
@@ -426,11 +490,15 @@ export class CheckpointManager implements CheckpointControl {
     return this.coverWaiters.length > 0 && this.inFlight === 0;
   }
 
-  /** Answers the `checkpoint_wait` callers that `epoch` covers; the rest wait for the next. */
-  private resolveCovered(epoch: number): void {
+  /**
+   * Answers the `checkpoint_wait` callers that the cut of `epoch` covers
+   * with `committed` (the epoch itself, or the committed one an unchanged
+   * cut equals); the rest wait for the next.
+   */
+  private resolveCovered(epoch: number, committed = epoch): void {
     const later: typeof this.coverWaiters = [];
     for (const w of this.coverWaiters) {
-      if (w.epoch <= epoch) w.resolve(epoch);
+      if (w.epoch <= epoch) w.resolve(committed);
       else later.push(w);
     }
     this.coverWaiters = later;

@@ -14,9 +14,9 @@
  */
 
 import { Err, TardigradeError } from "./abi/errors.ts";
-import { PageState, type PmoBuffers } from "./abi/layout.ts";
+import type { PmoBuffers } from "./abi/layout.ts";
 import { PAGE_BYTES, PMO_PAGES_MAX } from "./abi/limits.ts";
-import { allocatePmoBuffers } from "./abi/pmem.ts";
+import { allocatePmoBuffers, markAllDirty } from "./abi/pmem.ts";
 import type { ObjectTable } from "./object_table.ts";
 import { ObjKind, type PmoRecord } from "./objects/records.ts";
 
@@ -139,7 +139,7 @@ export class PmoManager {
     const rec = this.table.create(ObjKind.PMO, { pages, nvmBase, role, owner }, owner);
     const bufs = allocatePmoBuffers(rec.id, pages);
     // A fresh PMO is all zeros; mark it dirty so the first checkpoint overwrites stale NVM slots.
-    new Uint8Array(bufs.pageState).fill(PageState.DIRTY);
+    markAllDirty(bufs);
     this.buffers.set(rec.id, bufs);
     this.ready.add(rec.id);
     this.born.set(rec.id, this.nextEpoch());
@@ -230,7 +230,7 @@ export class PmoManager {
       if (page.some((b, i) => b !== old[i])) changed++;
     }
     live.set(saved);
-    new Uint8Array(bufs.pageState).fill(PageState.DIRTY);
+    markAllDirty(bufs);
     return changed;
   }
 

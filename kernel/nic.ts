@@ -22,7 +22,7 @@
 
 import { consoleHead, newConsoleRegister, resendFrom } from "./abi/console.ts";
 import type { PmoBuffers } from "./abi/layout.ts";
-import { newNicRxRegister, NIC_RX_PAGES, nicTableBytes } from "./abi/nic_rx.ts";
+import { newNicRxRegister, NIC_RX_PAGES, NIC_TABLE_BYTES, nicTableBytes } from "./abi/nic_rx.ts";
 import type { KernelToBoard } from "./abi/protocol.ts";
 import { CONSOLE_PAGES } from "./objects/thread.ts";
 import { ObjKind, type PmoRecord } from "./objects/records.ts";
@@ -40,6 +40,9 @@ interface NicRing {
 export class NicDevice {
   private tx: NicRing | undefined;
   private rx: NicRing | undefined;
+  /** The two buffers {@link table} copies into, in turn. */
+  private tableCopies: Uint8Array[] = [];
+  private tableTurn = 0;
 
   constructor(private readonly post: (msg: KernelToBoard) => void) {}
 
@@ -75,6 +78,7 @@ export class NicDevice {
 
   private attachRx(pmoId: number, ring: PmoBuffers, resumed: boolean): void {
     this.rx = { pmoId, ring, register: newNicRxRegister() };
+    this.tableCopies = [new Uint8Array(NIC_TABLE_BYTES), new Uint8Array(NIC_TABLE_BYTES)];
     const committedTable = resumed ? nicTableBytes(ring) : undefined;
     this.post({ t: "nic-rx", ring, register: this.rx.register, committedTable });
   }
@@ -96,8 +100,15 @@ export class NicDevice {
     return this.tx ? consoleHead(this.tx.ring) : undefined;
   }
 
-  /** A copy of the connection table now (at the freeze), if there is a receive PMO. */
+  /**
+   * A copy of the connection table now (at the freeze), if there is a
+   * receive PMO. The copies alternate between two buffers made once (no
+   * allocation in the pause), so a copy holds until the next-but-one call:
+   * the checkpoint posts it (a structured clone) within its own cut.
+   */
   table(): Uint8Array | undefined {
-    return this.rx ? nicTableBytes(this.rx.ring) : undefined;
+    if (!this.rx) return undefined;
+    this.tableTurn ^= 1;
+    return nicTableBytes(this.rx.ring, this.tableCopies[this.tableTurn]);
   }
 }

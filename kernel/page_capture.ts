@@ -2,22 +2,31 @@
  * The page scan and copy of a checkpoint (TreeSLS's hybrid page copy).
  *
  * Map of this file:
- * - {@link PageCapture.capture}, inside the pause: scans the page-state
- *   bytes of the kernel memory object and every loaded PMO, four at a time
- *   (CLEAN is 0), and per dirty page either copies it now into the staging
- *   buffer (stop-and-copy; hybrid's hot pages) or marks it COW_PENDING
- *   (copy-on-write; hybrid's cold pages).
+ * - {@link PageCapture.capture}, inside the pause: reads the dirty summary
+ *   of the kernel memory object and every loaded PMO, skips a PMO nothing
+ *   dirtied and the chunks of pages nothing dirtied, scans the page-state
+ *   bytes of the others four at a time (CLEAN is 0), and per dirty page
+ *   either copies it now into the staging buffer (stop-and-copy; hybrid's
+ *   hot pages) or marks it COW_PENDING (copy-on-write; hybrid's cold pages).
  * - {@link PageCapture.copyOut}, after the thaw: copies the CoW pages,
  *   racing writers safely (a compare-and-swap claims each page), and hands
  *   the staging buffer over.
  * - {@link PageCapture.recycle}: staging buffers the board gave back.
  * - the debug barrier: a CLEAN page whose bytes changed since the last
- *   checkpoint skipped the write barrier.
+ *   checkpoint skipped the write barrier, and so did a DIRTY page whose
+ *   chunk the summary does not show.
  *
  * @module
  */
 
-import { PageState, type PmoBuffers } from "./abi/layout.ts";
+import {
+  DIRTY_CHUNK_PAGES,
+  DIRTY_CHUNK_SHIFT,
+  dirtyChunks,
+  PageState,
+  type PmoBuffers,
+  SummaryByte,
+} from "./abi/layout.ts";
 import { PAGE_BYTES } from "./abi/limits.ts";
 import type { KernelConfig } from "./abi/protocol.ts";
 
@@ -43,17 +52,38 @@ interface PageScan {
   /** 1 where the page was dirty at the previous checkpoint (hybrid copy's "hot"). */
   hot: Uint8Array;
   hotQuads: Uint32Array;
+  /** The dirty summary the barrier sets (kernel/abi/layout.ts `SummaryByte`). */
+  summary: Uint8Array;
+  /** The summary's chunk bytes four at a time. */
+  summaryQuads: Uint32Array;
+  /** Chunks of this PMO. */
+  chunks: number;
+  /** 1 where a page of the chunk may have its hot bit set: a chunk skipped clears them. */
+  hotChunks: Uint8Array;
+  /** Some entry of `hotChunks` is 1: a PMO skipped whole clears them. */
+  anyHot: boolean;
 }
 
-function newPageScan(pageState: SharedArrayBuffer): PageScan {
-  const state = new Uint8Array(pageState);
+function newPageScan(bufs: PmoBuffers): PageScan {
+  const state = new Uint8Array(bufs.pageState);
   // Rounded up to whole words, so `hotQuads` covers every page.
   const hot = new Uint8Array((state.length + 3) & ~3);
+  const summary = new Uint8Array(bufs.dirtySummary);
+  const chunks = dirtyChunks(state.length);
   return {
     state,
-    quads: new Uint32Array(pageState, 0, state.length >> 2),
+    quads: new Uint32Array(bufs.pageState, 0, state.length >> 2),
     hot,
     hotQuads: new Uint32Array(hot.buffer, 0, hot.length >> 2),
+    summary,
+    summaryQuads: new Uint32Array(
+      bufs.dirtySummary,
+      SummaryByte.CHUNKS,
+      (summary.length - SummaryByte.CHUNKS) >> 2,
+    ),
+    chunks,
+    hotChunks: new Uint8Array(chunks),
+    anyHot: false,
   };
 }
 
@@ -73,6 +103,10 @@ export class PageCapture {
    * copy goes with its buffer.
    */
   private readonly shadows = new WeakMap<SharedArrayBuffer, Uint8Array>();
+  /** Chunks whose page states the last {@link capture} read (a statistic, and the tests' probe). */
+  scannedChunks = 0;
+  /** PMOs whose summary the last {@link capture} read past the PMO flag. */
+  scannedPmos = 0;
 
   /**
    * @param config the copy method, and whether the debug barrier is on
@@ -85,16 +119,18 @@ export class PageCapture {
 
   /**
    * Inside the pause: scans the kernel PMO (at NVM page 0) and every loaded
-   * PMO (at its `nvmBase`) for dirty pages; copies or marks them. Page
-   * states are read four at a time (CLEAN is 0), so the clean majority of
-   * pages costs a quarter of a byte-by-byte scan. Returns what it captured,
-   * for `copyOut` after the thaw.
+   * PMO (at its `nvmBase`) for dirty pages; copies or marks them. Only the
+   * chunks the dirty summary shows are read; their page states four at a
+   * time (CLEAN is 0). Returns what it captured, for `copyOut` after the
+   * thaw.
    */
   capture(
     kernelPmo: PmoBuffers,
     loaded: Iterable<readonly [{ readonly nvmBase: number }, PmoBuffers]>,
   ): Capture[] {
     const captures: Capture[] = [];
+    this.scannedChunks = 0;
+    this.scannedPmos = 0;
     this.scanPmo(kernelPmo, 0, captures);
     for (const [rec, bufs] of loaded) this.scanPmo(bufs, rec.nvmBase, captures);
     // Stop-and-copy pages are copied inside the pause, CoW pages after it.
@@ -105,20 +141,80 @@ export class PageCapture {
     return captures;
   }
 
+  /**
+   * One PMO: skipped whole when its summary flag is clear, else chunk by
+   * chunk. Each flag is cleared BEFORE the states it covers are read (the
+   * barrier sets it AFTER the state: kernel/abi/pmem.ts `noteDirty`), so a
+   * page dirtied while this runs is seen now or by the next cut. The world
+   * is frozen here; writers race only `copyOut`, which leaves the summary
+   * alone. A skipped chunk's pages are CLEAN (or COW_PENDING from a capture
+   * not yet copied), so their hot bits go, as a scan would clear them.
+   */
   private scanPmo(bufs: PmoBuffers, nvmBase: number, captures: Capture[]): void {
     let scan = this.scans.get(bufs.pageState);
-    if (!scan) this.scans.set(bufs.pageState, scan = newPageScan(bufs.pageState));
-    if (this.config.debugBarrier) this.checkBarrier(bufs, scan.state);
+    if (!scan) this.scans.set(bufs.pageState, scan = newPageScan(bufs));
+    if (this.config.debugBarrier) this.checkBarrier(bufs, scan);
+    if (Atomics.exchange(scan.summary, SummaryByte.PMO, 0) === 0) {
+      if (scan.anyHot) this.coolAll(scan);
+      return;
+    }
+    this.scannedPmos++;
+    const { summary, summaryQuads, chunks, hotChunks } = scan;
+    let anyHot = false;
+    for (let w = 0; w < summaryQuads.length; w++) {
+      const clean = summaryQuads[w] === 0;
+      for (let c = w << 2; c < (w << 2) + 4 && c < chunks; c++) {
+        if (clean || Atomics.exchange(summary, SummaryByte.CHUNKS + c, 0) === 0) {
+          if (hotChunks[c] !== 0) this.coolChunk(scan, c);
+          continue;
+        }
+        this.scannedChunks++;
+        this.scanChunk(scan, bufs, nvmBase, c, captures);
+        if (hotChunks[c] !== 0) anyHot = true;
+      }
+    }
+    scan.anyHot = anyHot;
+  }
+
+  /** Scans the page states of chunk `c`, four at a time; sets its hot-chunk flag from its pages. */
+  private scanChunk(
+    scan: PageScan,
+    bufs: PmoBuffers,
+    nvmBase: number,
+    c: number,
+    captures: Capture[],
+  ): void {
     const { quads, hotQuads } = scan;
-    for (let q = 0; q < quads.length; q++) {
+    const from = c << DIRTY_CHUNK_SHIFT;
+    const to = Math.min(from + DIRTY_CHUNK_PAGES, scan.state.length);
+    const qTo = Math.min(to >> 2, quads.length);
+    let hot = 0;
+    for (let q = from >> 2; q < qTo; q++) {
       if (quads[q] === 0) {
         if (hotQuads[q] !== 0) hotQuads[q] = 0;
         continue;
       }
       this.capturePageRange(scan, bufs, nvmBase, q << 2, (q << 2) + 4, captures);
+      hot |= hotQuads[q];
     }
-    const tail = quads.length << 2;
-    this.capturePageRange(scan, bufs, nvmBase, tail, scan.state.length, captures);
+    if (to === scan.state.length) { // the last chunk: the pages past the whole words
+      this.capturePageRange(scan, bufs, nvmBase, quads.length << 2, to, captures);
+      if (quads.length < hotQuads.length) hot |= hotQuads[quads.length];
+    }
+    scan.hotChunks[c] = hot === 0 ? 0 : 1;
+  }
+
+  /** Clears the hot bits of chunk `c` (skipped: none of its pages was dirtied). */
+  private coolChunk(scan: PageScan, c: number): void {
+    const from = c << DIRTY_CHUNK_SHIFT;
+    scan.hot.fill(0, from, from + DIRTY_CHUNK_PAGES);
+    scan.hotChunks[c] = 0;
+  }
+
+  /** Clears every hot bit of a PMO skipped whole. */
+  private coolAll(scan: PageScan): void {
+    for (let c = 0; c < scan.chunks; c++) if (scan.hotChunks[c] !== 0) this.coolChunk(scan, c);
+    scan.anyHot = false;
   }
 
   /** Captures the dirty pages in [from, to) of one PMO and updates their hot bits. */
@@ -198,19 +294,30 @@ export class PageCapture {
     return { pages, nvmPages, cowPages };
   }
 
-  /** Debug mode: a CLEAN page whose bytes changed since the last checkpoint skipped the barrier. */
-  private checkBarrier(bufs: PmoBuffers, state: Uint8Array): void {
+  /**
+   * Debug mode, before the scan clears the summary: a CLEAN page whose bytes
+   * changed since the last checkpoint skipped the barrier; a DIRTY page whose
+   * chunk (or PMO) the summary does not show was made dirty around it (the
+   * scan would skip it). Reads every page, whatever the summary says.
+   */
+  private checkBarrier(bufs: PmoBuffers, scan: PageScan): void {
+    const { state, summary } = scan;
     const now = new Uint8Array(bufs.data);
     const shadow = this.shadows.get(bufs.data);
-    if (shadow) {
-      for (let page = 0; page < state.length; page++) {
-        if (state[page] !== PageState.CLEAN) continue;
-        const a = page * PAGE_BYTES;
-        for (let i = a; i < a + PAGE_BYTES; i++) {
-          if (now[i] !== shadow[i]) {
-            this.onBarrierViolation(bufs.id, page);
-            break;
-          }
+    const pmoFlag = summary[SummaryByte.PMO];
+    for (let page = 0; page < state.length; page++) {
+      if (state[page] === PageState.DIRTY) {
+        const shown = pmoFlag !== 0 &&
+          summary[SummaryByte.CHUNKS + (page >> DIRTY_CHUNK_SHIFT)] !== 0;
+        if (!shown) this.onBarrierViolation(bufs.id, page);
+        continue;
+      }
+      if (!shadow || state[page] !== PageState.CLEAN) continue;
+      const a = page * PAGE_BYTES;
+      for (let i = a; i < a + PAGE_BYTES; i++) {
+        if (now[i] !== shadow[i]) {
+          this.onBarrierViolation(bufs.id, page);
+          break;
         }
       }
     }

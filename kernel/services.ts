@@ -37,6 +37,8 @@ export interface CheckpointCounters {
   committed: number;
   skippedBusy: number;
   skippedFreeze: number;
+  /** Checkpoints whose cut found nothing new: neither written nor committed (counted in `taken`). */
+  unchanged: number;
   /** Captures that threw between freeze and thaw (E_CHECKPOINT_FAILED). */
   failed: number;
   barrierViolations: number;

@@ -2,8 +2,10 @@
  * SharedArrayBuffer layouts shared by the kernel, the board and the runtime,
  * each declared once with its word offsets.
  *
- * - PMO: a data buffer (`pages * PAGE_BYTES`) and a page-state buffer (one
- *   byte a page, {@link PageState}); the write barrier sets the state byte.
+ * - PMO: a data buffer (`pages * PAGE_BYTES`), a page-state buffer (one
+ *   byte a page, {@link PageState}) and a dirty summary (one flag per PMO,
+ *   one per chunk of {@link DIRTY_CHUNK_PAGES} pages, {@link SummaryByte});
+ *   the write barrier sets the state byte, then the summary.
  * - Control block: private to one worker and the kernel; freeze line and
  *   run state (the safe-point protocol, docs/ARCHITECTURE.md "Freeze").
  * - Doorbell: one wake word per thread; a holder may only wake it.
@@ -26,6 +28,38 @@ export interface PmoBuffers {
   pageState: SharedArrayBuffer;
   /** Same size as `data`: where a writer saves a COW_PENDING page before changing it. */
   backup: SharedArrayBuffer;
+  /**
+   * The dirty summary ({@link dirtySummaryBytes} bytes): byte
+   * {@link SummaryByte.PMO} is 1 when some page was dirtied since the last
+   * cut, and byte `SummaryByte.CHUNKS + c` is 1 when a page of chunk `c`
+   * (pages `c * DIRTY_CHUNK_PAGES` onwards) was. Set by the barrier's slow
+   * path after the page state, cleared by the page scan inside the pause
+   * before it reads the states, so the scan skips clean chunks unread.
+   */
+  dirtySummary: SharedArrayBuffer;
+}
+
+/** Pages per chunk of the dirty summary (a power of two). */
+export const DIRTY_CHUNK_PAGES = 64;
+/** log2 of {@link DIRTY_CHUNK_PAGES}: a page's chunk is `page >> DIRTY_CHUNK_SHIFT`. */
+export const DIRTY_CHUNK_SHIFT = 6;
+
+/** Byte offsets in a PMO's dirty summary. */
+export enum SummaryByte {
+  /** 1 when any page of the PMO was dirtied since the last cut. */
+  PMO = 0,
+  /** The first chunk's byte (word-aligned, so the scan reads four chunks at a time). */
+  CHUNKS = 4,
+}
+
+/** Chunks of the dirty summary of a PMO of `pages` pages. */
+export function dirtyChunks(pages: number): number {
+  return (pages + DIRTY_CHUNK_PAGES - 1) >> DIRTY_CHUNK_SHIFT;
+}
+
+/** Bytes of the dirty summary of a PMO of `pages` pages (whole words). */
+export function dirtySummaryBytes(pages: number): number {
+  return SummaryByte.CHUNKS + ((dirtyChunks(pages) + 3) & ~3);
 }
 
 /** State byte of one page, written by the barrier and the checkpoint manager. */
@@ -191,5 +225,10 @@ export enum ConsoleRegister {
   COUNT = 16,
 }
 
+assert(
+  1 << DIRTY_CHUNK_SHIFT === DIRTY_CHUNK_PAGES,
+  "layout",
+  "dirty chunk shift must match its pages",
+);
 assert(CONN_BYTES % PAGE_BYTES === 0, "layout", "connection buffer must be whole pages");
 assert(ConnWord.NEXT_TAG * 4 < PAGE_BYTES, "layout", "connection header must fit a page");

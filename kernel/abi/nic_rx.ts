@@ -89,9 +89,18 @@ function decodeEntry(v: DataView, at: number): NicEntry {
   };
 }
 
-/** The table's bytes now: the kernel's copy at the freeze (the committed table once that commits). */
-export function nicTableBytes(rx: PmoBuffers): Uint8Array {
-  return new Uint8Array(rx.data, 0, NIC_TABLE_BYTES).slice();
+/**
+ * The table's bytes now: the kernel's copy at the freeze (the committed
+ * table once that commits), into `into` when given (the pause reuses its
+ * buffers: allocating one there can wait hundreds of µs for the
+ * collector's sweeper on a busy host), else a new array.
+ */
+export function nicTableBytes(
+  rx: PmoBuffers,
+  into: Uint8Array = new Uint8Array(NIC_TABLE_BYTES),
+): Uint8Array {
+  into.set(new Uint8Array(rx.data, 0, NIC_TABLE_BYTES));
+  return into;
 }
 
 /** The used entries of a table copy ({@link nicTableBytes}), in table order. */

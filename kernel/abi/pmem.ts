@@ -4,7 +4,11 @@
  * There is no MMU in this model, so every write to a memory object goes
  * through {@link PersistentMemory}: it marks the written pages DIRTY in the
  * PMO's page-state buffer, which the checkpoint manager reads during the
- * pause. A page in state COW_PENDING (captured by a copy-on-write checkpoint
+ * pause. The slow path, which a page takes once between two cuts (CLEAN or
+ * COW_PENDING to DIRTY), then sets the page's chunk and the PMO in the dirty
+ * summary (`PmoBuffers.dirtySummary`), so the pause reads the states of the
+ * dirtied chunks only; the fast path (the page is DIRTY already) does not
+ * touch it. A page in state COW_PENDING (captured by a copy-on-write checkpoint
  * but not yet copied) is first saved to the backup buffer, so the checkpoint
  * sees the contents it captured. Reads need no barrier. Every typed store
  * goes through one barrier (`barrier`), which looks at the pages of its first
@@ -19,7 +23,13 @@
 
 import { Err, TardigradeError } from "./errors.ts";
 import { PAGE_BYTES } from "./limits.ts";
-import { PageState, type PmoBuffers } from "./layout.ts";
+import {
+  DIRTY_CHUNK_SHIFT,
+  dirtySummaryBytes,
+  PageState,
+  type PmoBuffers,
+  SummaryByte,
+} from "./layout.ts";
 
 const PAGE_SHIFT = 12;
 
@@ -45,6 +55,7 @@ export class PersistentMemory {
   private readonly view: DataView;
   private readonly state: Uint8Array;
   private readonly backup: Uint8Array;
+  private readonly summary: Uint8Array;
 
   /**
    * @param buffers the PMO's buffers, as `pmo_map` returned them
@@ -57,6 +68,7 @@ export class PersistentMemory {
     this.view = new DataView(buffers.data);
     this.state = new Uint8Array(buffers.pageState);
     this.backup = new Uint8Array(buffers.backup);
+    this.summary = new Uint8Array(buffers.dirtySummary);
     this.byteLength = buffers.data.byteLength;
   }
 
@@ -101,22 +113,46 @@ export class PersistentMemory {
     ) this.markDirty(offset, length);
   }
 
-  /** Slow path: a clean page becomes dirty; a COW_PENDING page is saved first. */
+  /**
+   * Slow path: a clean page becomes dirty; a COW_PENDING page is saved first.
+   * Either way the summary is set after the state (see {@link noteDirty}).
+   */
   private markSlow(page: number): void {
     for (;;) {
       const s = Atomics.load(this.state, page); // atomic: a plain load may be hoisted out of this loop
       if (s === PageState.DIRTY) return;
       if (s === PageState.CLEAN) {
         Atomics.store(this.state, page, PageState.DIRTY);
+        this.noteDirty(page);
         return;
       }
       if (s === PageState.COW_PENDING && this.claimForCopy(page)) {
         const from = page * PAGE_BYTES;
         this.backup.set(this.bytes.subarray(from, from + PAGE_BYTES), from);
         Atomics.store(this.state, page, PageState.DIRTY);
+        this.noteDirty(page);
         return;
       }
       // COW_COPYING: the checkpoint manager is copying it right now; it ends in a few µs.
+    }
+  }
+
+  /**
+   * Sets `page`'s chunk, then the PMO, in the dirty summary, AFTER its state
+   * became DIRTY. The page scan clears a flag BEFORE it reads what the flag
+   * covers (kernel/page_capture.ts), and every access is sequentially
+   * consistent (Atomics), so a dirtied page is never missed: if this store
+   * comes after the scan's clear, the flag stays set for the next cut; if
+   * before, the state store came earlier still and the scan reads DIRTY.
+   * (Inside the pause the world is frozen and no writer runs anyway; the
+   * order is what keeps a store racing a scan, or a copy-out, correct.)
+   * Loads first, so a set flag costs no write to a shared cache line.
+   */
+  private noteDirty(page: number): void {
+    const chunk = SummaryByte.CHUNKS + (page >> DIRTY_CHUNK_SHIFT);
+    if (Atomics.load(this.summary, chunk) === 0) Atomics.store(this.summary, chunk, 1);
+    if (Atomics.load(this.summary, SummaryByte.PMO) === 0) {
+      Atomics.store(this.summary, SummaryByte.PMO, 1);
     }
   }
 
@@ -225,5 +261,17 @@ export function allocatePmoBuffers(
     data,
     pageState: new SharedArrayBuffer(pages),
     backup: new SharedArrayBuffer(pages * PAGE_BYTES),
+    dirtySummary: new SharedArrayBuffer(dirtySummaryBytes(pages)),
   };
+}
+
+/**
+ * Marks every page of `bufs` DIRTY, and every chunk and the PMO in its
+ * dirty summary (a new PMO, a rolled-back one): the only way, besides the
+ * barrier, to make a page dirty, since a DIRTY page under a clear summary
+ * would be skipped by the scan.
+ */
+export function markAllDirty(bufs: PmoBuffers): void {
+  new Uint8Array(bufs.pageState).fill(PageState.DIRTY);
+  new Uint8Array(bufs.dirtySummary).fill(1);
 }

@@ -223,6 +223,12 @@ export type KernelToBoard =
     consoleInLines?: number;
     stats: CheckpointStats;
   }
+  /**
+   * A checkpoint whose cut found nothing new since the committed epoch (no
+   * page, the same output heads): nothing to write or commit; its
+   * statistics, for --report-checkpoints.
+   */
+  | { t: "unchanged"; stats: CheckpointStats }
   | { t: "spawn"; threadId: number; program: string; name: string; start: StartMessage }
   | { t: "terminate"; threadId: number }
   | { t: "system-rollback"; reason: string }
@@ -294,7 +300,15 @@ export interface CheckpointStats {
   pauseUs: number;
   dirtyPages: number;
   cowPages: number;
+  /** Chunks of pages whose states the scan read (the others the dirty summary let it skip). */
+  scannedChunks?: number;
   objectRecords: number;
   /** Digest of the captured state, with --digest only. */
   digest?: string;
+  /**
+   * True when the cut found nothing new since committed epoch `epoch` (no
+   * page captured, the same console and NIC heads and table): it was not
+   * written or committed, the committed epoch already holds its state.
+   */
+  unchanged?: boolean;
 }

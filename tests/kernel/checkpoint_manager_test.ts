@@ -13,7 +13,6 @@ import {
   CONTROL_BLOCK_BYTES,
   ControlWord,
   FreezeLine,
-  PageState,
   type PmoBuffers,
   RunState,
 } from "../../kernel/abi/layout.ts";
@@ -68,7 +67,11 @@ function standIn(method: CopyMethod, debugBarrier = false, groupCommit = true) {
   let nicHead: number | undefined = undefined;
   const transmit = (head: number) => nicHead = head;
   let state = new Uint8Array(pmo.pageState);
-  const dirty = (...pages: number[]) => pages.forEach((p) => (state[p] = PageState.DIRTY));
+  /** Rewrites the first byte of each page through the barrier (page state, then dirty summary). */
+  const dirty = (...pages: number[]) => {
+    const mem = new PersistentMemory(pmo);
+    for (const p of pages) mem.setU8(p * PAGE_BYTES, mem.bytes[p * PAGE_BYTES]);
+  };
   /** The PMO is destroyed and another made with its id (ids are recycled): `next` is its buffers. */
   const recycle = (next: PmoBuffers) => {
     pmo = next;
@@ -239,7 +242,8 @@ Deno.test("checkpoint manager: with group commit off, output waits for the perio
 });
 
 Deno.test("checkpoint manager: with group commit, the period's checkpoint waits while a step is in flight, 8 periods at most", async () => {
-  const { manager, posted, control } = standIn("hybrid");
+  const { manager, posted, control, dirty } = standIn("hybrid");
+  dirty(1); // something to commit (a cut that finds nothing new is not committed)
   Atomics.store(control, ControlWord.IN_STEP, 1);
   manager.onTick(1);
   manager.onTick(2);
@@ -250,6 +254,7 @@ Deno.test("checkpoint manager: with group commit, the period's checkpoint waits 
   await settled();
   assert.equal(posted.length, 1, "taken at the first tick between steps");
   manager.onCommitted(6);
+  dirty(2);
   Atomics.store(control, ControlWord.IN_STEP, 1);
   for (let ms = 4; ms < 11; ms++) manager.onTick(ms);
   await settled();
@@ -274,6 +279,7 @@ Deno.test("checkpoint manager: checkpoint_wait is answered by the commit of a ch
   assert.equal((await manager.take())?.epoch, 6, "epoch 6 is cut before the call");
   let answered: number | undefined;
   manager.waitCovering().then((epoch) => answered = epoch);
+  dirty(2); // a write after the call: the covering checkpoint has something to commit
   manager.onCommitted(6);
   await settled();
   assert.equal(answered, undefined, "epoch 6 was cut before the call: it does not cover it");
@@ -285,6 +291,7 @@ Deno.test("checkpoint manager: checkpoint_wait is answered by the commit of a ch
   manager.onCommitted(7);
   await settled();
   assert.equal(answered, 7, "answered by the commit of epoch 7");
+  dirty(3);
   manager.waitCovering().then((epoch) => answered = epoch);
   await settled();
   assert.equal(posted.length, 3, "with nothing in flight, a call starts its checkpoint at once");
@@ -299,4 +306,61 @@ Deno.test("checkpoint manager: with checkpoints off, checkpoint_wait answers at 
   manager.setPeriod(0);
   assert.equal(await manager.waitCovering(), 5);
   assert.equal(posted.length, 0);
+});
+
+Deno.test("checkpoint manager: a cut that finds nothing new is not written or committed; checkpoint_wait gets the committed epoch", async () => {
+  const { manager, posted, dirty, kernel } = standIn("hybrid", false, false);
+  const boardSaw: string[] = [];
+  const post = kernel.post;
+  kernel.post = (m) => {
+    boardSaw.push(m.t);
+    post(m);
+  };
+  dirty(1);
+  assert.equal((await manager.take())?.epoch, 6);
+  manager.onCommitted(6);
+  const same = (await manager.take())!;
+  assert.deepEqual([same.epoch, same.unchanged, same.dirtyPages], [6, true, 0]);
+  assert.deepEqual(posted.map((c) => c.epoch), [6], "no commit for the unchanged cut");
+  assert.deepEqual(boardSaw, ["commit", "unchanged"], "only its statistics go to the board");
+  assert.equal(manager.counters.unchanged, 1);
+  assert.equal(manager.committedEpoch, 6);
+  let answered: number | undefined;
+  manager.waitCovering().then((epoch) => answered = epoch);
+  await settled();
+  assert.equal(answered, 6, "the cut it started equals epoch 6: answered with it, at once");
+  assert.deepEqual(posted.map((c) => c.epoch), [6]);
+  dirty(2);
+  assert.equal((await manager.take())?.epoch, 7, "the next change takes the next epoch");
+  assert.deepEqual(posted.map((c) => [c.epoch, [...c.nvmPages]]), [[6, [5001]], [7, [5002]]]);
+});
+
+Deno.test("checkpoint manager: output after an unchanged cut goes in the next commit, with its heads", async () => {
+  const { manager, posted, transmit } = standIn("hybrid");
+  transmit(100);
+  manager.onOutput();
+  await settled();
+  manager.onCommitted(6);
+  assert.equal((await manager.take())?.unchanged, true, "nothing since epoch 6");
+  transmit(200); // a head that moved counts even with no page dirty
+  manager.onOutput();
+  await settled();
+  assert.deepEqual(posted.map((c) => [c.epoch, c.nicTxHead]), [[6, 100], [7, 200]]);
+});
+
+Deno.test("checkpoint manager: a cut is unchanged only against a committed one (not after a failed cut)", async () => {
+  const { manager, posted, kernel, dirty } = standIn("hybrid");
+  dirty(1);
+  assert.equal((await manager.take())?.epoch, 6);
+  manager.onCommitted(6);
+  const table = kernel.nic.table;
+  kernel.nic.table = () => {
+    throw new Error("NIC table unreadable");
+  };
+  dirty(2);
+  assert.equal(await manager.take(), null, "the cut failed after its page scan");
+  kernel.nic.table = table;
+  const next = (await manager.take())!;
+  assert.equal(next.unchanged, undefined, "no page dirty now, but the last cut never committed");
+  assert.deepEqual(posted.map((c) => c.epoch), [6, 7]);
 });

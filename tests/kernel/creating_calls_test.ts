@@ -74,6 +74,7 @@ function services(spawned: ThreadRecord[]): KernelServices {
         committed: 0,
         skippedBusy: 0,
         skippedFreeze: 0,
+        unchanged: 0,
         failed: 0,
         barrierViolations: 0,
       },

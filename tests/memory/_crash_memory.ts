@@ -91,5 +91,6 @@ export function snapshot(buffers: PmoBuffers, id = buffers.id): PmoBuffers {
     data,
     pageState: new SharedArrayBuffer(buffers.pageState.byteLength),
     backup: new SharedArrayBuffer(buffers.backup.byteLength),
+    dirtySummary: new SharedArrayBuffer(buffers.dirtySummary.byteLength),
   };
 }

@@ -207,7 +207,11 @@ async function ops(ctx: Context, fs: FsClient) {
   await bulk(fs, r, figures);
   const other = await connections(ctx, fs, r);
   await badInput(fs, other, r);
+  // A write after `before` that sync must make durable: a commit must come between the two
+  // (a sync whose cut finds nothing new since the last commit is answered without one).
+  const probe = await lastingPmo(ctx, "sync-probe", 1);
   const before = (await ctx.sys.checkpointInfo()).committed;
+  probe.setU32(0, probe.getU32(0) + 1);
   await fs.sync();
   const after = (await ctx.sys.checkpointInfo()).committed;
   r.syncAfterCommit = { ok: after > before };

@@ -104,6 +104,7 @@ interface ConnInternals {
 interface PmemInternals {
   state: Uint8Array;
   backup: Uint8Array;
+  summary: Uint8Array;
 }
 
 /** Posts any message on the kernel channel; with `reply`, registers an id for the answer. */
@@ -297,9 +298,11 @@ function inventory(roots: unknown[]): { all: Set<SharedArrayBuffer>; pmoOf: Map<
     if (v instanceof ArrayBuffer || v instanceof MessagePort) continue;
     if (v instanceof PersistentMemory) {
       const p = v as unknown as PmemInternals;
-      owned(v.id, v.bytes, p.state, p.backup);
+      owned(v.id, v.bytes, p.state, p.backup, p.summary);
     }
-    if (isPmoBuffers(v)) { for (const b of [v.data, v.pageState, v.backup]) pmoOf.set(b, v.id); }
+    if (isPmoBuffers(v)) {
+      for (const b of [v.data, v.pageState, v.backup, v.dirtySummary]) pmoOf.set(b, v.id);
+    }
     if (v instanceof Map) { for (const [k, x] of v) stack.push(k, x); }
     if (v instanceof Set) { for (const x of v) stack.push(x); }
     for (const key of Object.getOwnPropertyNames(v)) {
@@ -313,7 +316,8 @@ function inventory(roots: unknown[]): { all: Set<SharedArrayBuffer>; pmoOf: Map<
 function isPmoBuffers(v: object): v is PmoBuffers {
   const b = v as Partial<PmoBuffers>;
   return typeof b.id === "number" && b.data instanceof SharedArrayBuffer &&
-    b.pageState instanceof SharedArrayBuffer && b.backup instanceof SharedArrayBuffer;
+    b.pageState instanceof SharedArrayBuffer && b.backup instanceof SharedArrayBuffer &&
+    b.dirtySummary instanceof SharedArrayBuffer;
 }
 
 /** True when `bytes` contains `needle`. */

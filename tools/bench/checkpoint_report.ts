@@ -13,6 +13,7 @@ import type { OverheadResults, OverheadRun } from "./checkpoint_overhead.ts";
 import { REGION } from "./checkpoint_overhead.ts";
 import type { PauseResults, PauseRow } from "./checkpoint_pause.ts";
 import type { ResumeRow } from "./checkpoint_resume.ts";
+import { DIRTY_PER_CAPTURE, type PageScanResult } from "./page_scan.ts";
 import type { Dist } from "./stats.ts";
 
 /** Everything one run of the benchmark measured. */
@@ -22,6 +23,8 @@ export interface CheckpointResults {
   pause: PauseResults;
   overhead: OverheadResults;
   resume: ResumeRow[];
+  /** (f) the page scan in process, by memory mapped. */
+  pageScan: PageScanResult[];
   /** /proc/loadavg before and after the run. */
   loadBefore: string;
   loadAfter: string;
@@ -176,6 +179,29 @@ function resumeTable(rows: ResumeRow[], quick: boolean): string[] {
   return out;
 }
 
+/** Table (f). */
+function pageScanTable(rows: PageScanResult[]): string[] {
+  const w = [10, 16, 22, 10];
+  const out = [
+    `(f) page scan in process vs memory mapped (${DIRTY_PER_CAPTURE} pages written per capture, ` +
+    "hybrid; µs median / p99)",
+    pad(["mapped", "capture", "capture + copy-out", "captures"], w),
+  ];
+  for (const r of rows) {
+    out.push(pad([
+      `${r.mappedMb} MiB`,
+      `${f1(r.capture.median)} / ${f1(r.capture.p99)}`,
+      `${f1(r.captureAndCopyOut.median)} / ${f1(r.captureAndCopyOut.p99)}`,
+      String(r.captures),
+    ], w));
+  }
+  out.push(
+    "  PageCapture.capture (in the pause: the scan and the stop-and-copy) over the kernel memory " +
+      "object and 64 MiB PMOs, no machine: tools/bench/page_scan.ts",
+  );
+  return out;
+}
+
 /** The goals, each with its figure and whether it is met. */
 function goals(figures: Record<string, number>, o: OverheadResults): string[] {
   const g = (v: number | undefined, goal: number, unit: string, le = true) =>
@@ -208,7 +234,7 @@ function goals(figures: Record<string, number>, o: OverheadResults): string[] {
   return out;
 }
 
-/** The readable report of one run: conditions, tables (a) to (e), goals, the command to reproduce. */
+/** The readable report of one run: conditions, tables (a) to (f), goals, the command to reproduce. */
 export function checkpointReport(r: CheckpointResults): string {
   const { quick, figures } = r;
   const out = [
@@ -225,6 +251,8 @@ export function checkpointReport(r: CheckpointResults): string {
     ...overheadTables(r.overhead),
     "",
     ...resumeTable(r.resume, quick),
+    "",
+    ...pageScanTable(r.pageScan),
     "",
     ...goals(figures, r.overhead),
     `reproduce: deno task bench checkpoint${quick ? " --quick" : ""}`,

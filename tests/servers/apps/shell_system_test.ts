@@ -125,6 +125,7 @@ class FakeMonitor implements MonitorApi {
       pauseUs: 120,
       dirtyPages: 3,
       cowPages: 1,
+      scannedChunks: 1,
       objectRecords: 2,
       commitUs: 900,
     });

@@ -21,6 +21,7 @@ const stat = (pauseUs: number, freezeUs: number, pageCopyUs: number): Checkpoint
   pauseUs,
   dirtyPages: 3,
   cowPages: 0,
+  scannedChunks: 1,
   objectRecords: 4,
 });
 

@@ -140,6 +140,7 @@ Deno.test("summariseCheckpoints: checkpoints a second over the run, pause median
     pauseUs,
     dirtyPages,
     cowPages: 0,
+    scannedChunks: 1,
     objectRecords: 0,
   });
   const s = summariseCheckpoints([stat(30, 2), stat(10, 0), stat(20, 4), stat(900, 10)], 8);
