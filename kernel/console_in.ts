@@ -10,8 +10,9 @@
  * the program bound. Lines come numbered by the sender; the device's LINES
  * (kernel/abi/console_in.ts) is recorded at each cut and reported by the
  * board at the commit, and reported at once when the device is attached
- * (a fresh boot, a resume: what the image holds is committed). Lines that come before the PMO is attached (the boot
- * is under way) wait here, at most {@link EARLY_LINES_MAX}; a line the ring
+ * (a fresh boot, a resume: what the image holds is committed). Unnumbered lines that come before
+ * the PMO is attached (the boot is under way) wait here, at most {@link EARLY_LINES_MAX}; numbered
+ * ones are dropped at the attach, since the sender sends them again after its report; a line the ring
  * has no room for (the program consumes nothing) is refused with a
  * diagnostic. An image made before the device existed has none: its lines
  * are refused the same way.
@@ -76,7 +77,11 @@ export class ConsoleInDevice {
     this.report(consoleInLines(pmo));
     const early = this.early;
     this.early = [];
-    for (const { text, seq } of early) this.type(text, seq);
+    // A numbered line that came early (a system rollback: the sender kept typing while the system
+    // came back) is dropped: the sender answers the report just made by sending every line from
+    // LINES on, in order. Taken now, it would leave a gap below it, and the lines the sender then
+    // sends again into that gap would be duplicates, lost.
+    for (const { text, seq } of early) if (seq === undefined) this.type(text);
   }
 
   /** LINES now (at the cut), if there is a device. */
