@@ -586,7 +586,6 @@ export class Board {
     }, 10_000);
   }
 
-  /** Emits the statistics of the checkpoints committed since the last report. */
   /** With --report-ms N: the NIC's held and released output per connection, every N ms. */
   private reportNet(): void {
     const now = performance.now();
@@ -596,6 +595,7 @@ export class Board {
     if (conns) emit({ t: "net", conns });
   }
 
+  /** Emits the statistics of the cuts since the last report (unchanged ones with `commitUs` 0). */
   private reportCheckpoints(): void {
     this.reportedAt = performance.now();
     if (this.unreported.length === 0) return;

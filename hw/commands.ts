@@ -34,6 +34,13 @@ export type MachineCommand =
   | { t: "inject"; target: string; fault: FaultKind; seed: number }
   | { t: "console-input"; text: string; seq?: number };
 
+/** The verbs of the supervisor's words ({@link parseCommandWords}); any other line is console input. */
+export const COMMAND_WORDS: ReadonlySet<string> = new Set([
+  "checkpoint-ms",
+  "checkpoint-now",
+  "inject",
+]);
+
 /** The commands as the supervisor's words, for help and error messages. */
 export const COMMAND_USAGE = `checkpoint-ms N (0…${CHECKPOINT_PERIOD_MS_MAX}, 0 = off) | ` +
   `checkpoint-now | ` +

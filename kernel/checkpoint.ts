@@ -84,6 +84,8 @@ export class CheckpointManager implements CheckpointControl {
   /** The newest committed epoch. */
   committedEpoch: number;
   private inFlight = 0;
+  /** The next cut commits even if nothing changed: someone asked for a checkpoint now. */
+  private forceCommit = false;
   private lastTakenMs = 0;
   /** While above 0 no checkpoint starts (a component's memory is being rolled back). */
   private holds = 0;
@@ -145,6 +147,8 @@ export class CheckpointManager implements CheckpointControl {
   /** Changes the period at run time (the board's `checkpoint-ms` command); 0 turns checkpoints off. */
   setPeriod(ms: number): void {
     this.periodMs = ms;
+    // Nothing will commit now: those waiting are answered as a call made now would be.
+    if (ms === 0) this.resolveCovered(Number.POSITIVE_INFINITY, this.committedEpoch);
     this.k.log(ms === 0 ? "kernel: checkpoints off" : `kernel: checkpoints every ${ms} ms`);
   }
 
@@ -284,7 +288,8 @@ export class CheckpointManager implements CheckpointControl {
     const nicTxHead = this.k.nic.head();
     const nicTable = this.k.nic.table();
     const consoleInLines = this.k.consoleIn.lines();
-    const unchanged = this.cutCommitted && captures.length === 0 &&
+    // An explicit request (checkpoint_now, checkpoint-now) commits a checkpoint of its own.
+    const unchanged = !this.forceCommit && this.cutCommitted && captures.length === 0 &&
       this.sameAsLastCut(consoleHeads, nicTxHead, nicTable) &&
       consoleInLines === this.cutConsoleInLines;
     this.cutConsoleHeads.clear();
@@ -293,6 +298,7 @@ export class CheckpointManager implements CheckpointControl {
     this.cutNicTable = nicTable;
     this.cutConsoleInLines = consoleInLines;
     this.cutCommitted = unchanged;
+    this.forceCommit = false;
     const t3 = performance.now();
     const digest = this.k.config.digest
       ? digestState(this.k.kernelPmo, [...this.k.pmos.loaded()].map(([r, b]) => [r.id, b]))
@@ -472,10 +478,14 @@ export class CheckpointManager implements CheckpointControl {
    * now on is the next capture's ({@link nextCaptureEpoch}: a freeze in
    * progress has not cut yet), so that epoch covers the call; it starts as
    * soon as it can, like output waiting for a commit. With checkpoints off
-   * nothing will commit: it resolves at once with the last committed epoch.
+   * nothing will commit: it resolves at once with the last committed epoch
+   * (and so do the callers still waiting when they are turned off).
+   * `force`: that checkpoint commits even if nothing changed since the last
+   * (an explicit request, whose answer names a checkpoint of its own).
    */
-  waitCovering(): Promise<number> {
+  waitCovering(force = false): Promise<number> {
     if (this.periodMs === 0) return Promise.resolve(this.committedEpoch);
+    if (force) this.forceCommit = true;
     const epoch = this.nextCaptureEpoch;
     const p = new Promise<number>((resolve) => this.coverWaiters.push({ epoch, resolve }));
     if (this.failedFreezes === 0 && this.canStart()) {

@@ -27,7 +27,7 @@ function checkpointNow(k: Kernel): void {
   if (k.checkpoints.period === 0) {
     return k.log("kernel: checkpoint-now refused: checkpoints are off (checkpoint-ms 0)");
   }
-  k.checkpoints.waitCovering().then((epoch) => {
+  k.checkpoints.waitCovering(true).then((epoch) => {
     const stats = k.checkpoints.committed(epoch);
     const figures = stats
       ? `: pause ${stats.pauseUs.toFixed(0)} us, commit ${stats.commitUs.toFixed(0)} us, ` +

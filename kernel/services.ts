@@ -60,7 +60,7 @@ export interface CheckpointControl {
   /** Resolves when no commit is in flight. */
   idle(): Promise<void>;
   /** Resolves with the epoch once a checkpoint cut after this call has committed (`checkpoint_wait`). */
-  waitCovering(): Promise<number>;
+  waitCovering(force?: boolean): Promise<number>;
   /** The figures of committed checkpoint `epoch` while it is among the recent ones. */
   committed(epoch: number): RecentCheckpoint | undefined;
   /** The epoch the next capture will have (a cut from now on is that one's). */

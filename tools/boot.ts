@@ -26,7 +26,7 @@
 import { parseArgs } from "node:util";
 import { EXIT_IMAGE_ERROR, EXIT_POWER_FAILURE, type MachineLine } from "../hw/board.ts";
 import { ConsoleView, MachineProcess, opensCommandPort } from "./machine_process.ts";
-import { COMMAND_USAGE, parseCommandWords } from "../hw/commands.ts";
+import { COMMAND_USAGE, COMMAND_WORDS, parseCommandWords } from "../hw/commands.ts";
 import { BootTerminal } from "./boot_terminal.ts";
 import { ConsoleFeed } from "./console_feed.ts";
 import { flagHelp, type FlagTable, HELP_FLAG } from "../hw/flags.ts";
@@ -295,9 +295,9 @@ function render(line: MachineLine, view: ConsoleView, showReports: boolean): voi
     case "digest":
       return out(`[boot] state digest at epoch ${line.epoch} (${line.when}): ${line.digest}`);
     case "event":
-      return console.error(eventText(line));
+      return terminal.write(eventText(line) + "\n", true);
     case "report":
-      if (showReports) console.error(DIM(reportText(line)));
+      if (showReports) terminal.write(DIM(reportText(line)) + "\n", true);
       return;
   }
 }
@@ -405,11 +405,11 @@ async function startSwitch(linkPath: string): Promise<SwitchProcess> {
   sw.onLine((l) => {
     if (l.t === "listening") out(`[net]  listening on 127.0.0.1:${l.port}`);
     else if (l.t === "violation") out(`[net]  violation: ${l.text}`);
-    else if (l.t === "log") console.error(DIM(`[log]  ${l.text}`));
+    else if (l.t === "log") terminal.write(DIM(`[log]  ${l.text}`) + "\n", true);
     else if (l.t === "closed") {
-      console.error(DIM(`[log]  switch: closed connection ${l.conn}: ${l.why}`));
+      terminal.write(DIM(`[log]  switch: closed connection ${l.conn}: ${l.why}`) + "\n", true);
     } else if (l.t === "machine") {
-      console.error(DIM(`[log]  switch: machine ${l.up ? "up" : "down"}`));
+      terminal.write(DIM(`[log]  switch: machine ${l.up ? "up" : "down"}`) + "\n", true);
     }
   });
   return sw;
@@ -452,9 +452,6 @@ async function superviseMachine(
     args = args.filter((a) => a !== "--fresh");
   }
 }
-
-/** The supervisor's own command words (hw/commands.ts); any other line is console input. */
-const COMMAND_WORDS = new Set(["checkpoint-ms", "checkpoint-now", "inject"]);
 
 /**
  * Reads lines (`checkpoint-ms 5`, `inject fs throw`) and passes them to the

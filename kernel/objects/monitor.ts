@@ -83,7 +83,7 @@ export const monitorSyscalls = {
   ): Promise<RecentCheckpoint> {
     monitorCap(k, t, args, MonitorRight.CONTROL, "checkpoint_now");
     checkpointsOn(k, "checkpoint_now");
-    const epoch = await k.checkpoints.waitCovering();
+    const epoch = await k.checkpoints.waitCovering(true);
     const stats = k.checkpoints.committed(epoch);
     if (!stats) {
       throw new TardigradeError(
@@ -143,7 +143,7 @@ export const monitorSyscalls = {
     checkpointsOn(k, "power_cut");
     const epoch = k.checkpoints.nextCaptureEpoch;
     const name = callerName(k, t);
-    k.checkpoints.waitCovering().then((committed) => {
+    k.checkpoints.waitCovering(true).then((committed) => {
       const reason = `asked by ${name} (thread ${t.rec.id}), after epoch ${committed} committed`;
       k.event("power-cut", name, `power cut ${reason}`, t.rec.id);
       k.post({ t: "power-cut", reason });

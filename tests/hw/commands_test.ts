@@ -5,7 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { parseCheckpointMs, parseCommandWords, toCommand } from "../../hw/commands.ts";
+import {
+  COMMAND_WORDS,
+  parseCheckpointMs,
+  parseCommandWords,
+  toCommand,
+} from "../../hw/commands.ts";
 import { periodElapsed, TIMER_TICK_MS } from "../../kernel/abi/limits.ts";
 import { MachineProcess } from "../../tools/machine_process.ts";
 import { removeImage, tempImage } from "../helpers.ts";
@@ -133,4 +138,18 @@ Deno.test("commands: checkpoint-now takes one at once and says so; with checkpoi
     await m.kill();
     removeImage(image);
   }
+});
+
+Deno.test("commands: every supervisor verb is one parseCommandWords knows, so none goes to the shell", () => {
+  // The break this catches: a verb added to the parser but not to COMMAND_WORDS, or the reverse.
+  for (const verb of COMMAND_WORDS) {
+    let message = "";
+    try {
+      parseCommandWords(`${verb} 5 x 1`);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.doesNotMatch(message, /unknown command/, verb);
+  }
+  assert.throws(() => parseCommandWords("ls /"), /unknown command/);
 });

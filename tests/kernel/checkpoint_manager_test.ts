@@ -364,3 +364,32 @@ Deno.test("checkpoint manager: a cut is unchanged only against a committed one (
   assert.equal(next.unchanged, undefined, "no page dirty now, but the last cut never committed");
   assert.deepEqual(posted.map((c) => c.epoch), [6, 7]);
 });
+
+Deno.test("checkpoint manager: an explicit request commits a checkpoint of its own even when nothing changed", async () => {
+  // The break this catches: checkpoint_now on an idle machine answered with the figures of an
+  // older checkpoint as if it had just been taken.
+  const { manager, posted, dirty } = standIn("hybrid", false, false);
+  dirty(1);
+  assert.equal((await manager.take())?.epoch, 6);
+  manager.onCommitted(6);
+  let answered: number | undefined;
+  manager.waitCovering(true).then((epoch) => answered = epoch);
+  await settled();
+  assert.deepEqual(posted.map((c) => c.epoch), [6, 7], "a commit for the request");
+  manager.onCommitted(7);
+  await settled();
+  assert.equal(answered, 7);
+});
+
+Deno.test("checkpoint manager: turning checkpoints off answers the checkpoint_wait callers still waiting", async () => {
+  // The break this catches: a caller waiting when checkpoint-ms 0 came parked until they came back.
+  const { manager, dirty } = standIn("hybrid", false, false);
+  dirty(1);
+  assert.equal((await manager.take())?.epoch, 6);
+  let answered: number | undefined;
+  manager.waitCovering().then((epoch) => answered = epoch);
+  await settled();
+  manager.setPeriod(0);
+  await settled();
+  assert.equal(answered, 5, "the last committed epoch, as a call made now would get");
+});

@@ -158,7 +158,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadRun> {
         }
       }
     } else if (l.t === "checkpoints" && ready && measuring) {
-      for (const s of l.stats) if (++committed > WARMUP_CHECKPOINTS) stats.push(s);
+      // Cuts that found nothing new wrote and committed nothing: not checkpoints of this load.
+      for (const s of l.stats) if (!s.unchanged && ++committed > WARMUP_CHECKPOINTS) stats.push(s);
     }
   });
   try {

@@ -12,9 +12,12 @@
 
 import type { MachineProcess } from "../machine_process.ts";
 import { type ActionsAllowed, initialState, type SupervisorEvent } from "./state.ts";
-import { type DashboardActions, DashboardHub, serveDashboard } from "./server.ts";
-
-import { DASHBOARD_PORT_DEFAULT } from "./server.ts";
+import {
+  DASHBOARD_PORT_DEFAULT,
+  type DashboardActions,
+  DashboardHub,
+  serveDashboard,
+} from "./server.ts";
 
 export { ACTION_FLAGS, DASHBOARD_PORT_DEFAULT } from "./server.ts";
 

@@ -332,20 +332,23 @@ function onCheckpoints(s: DashboardState, stats: CommittedStats[], atMs: number)
   const c = s.checkpoints;
   const pauseHistogram = [...c.pauseHistogram];
   for (const st of stats) pauseHistogram[pauseBucket(st.pauseUs)]++;
-  const entries = stats.map((st) => ({
+  // A cut that found nothing new paused but wrote and committed nothing (kernel/checkpoint.ts).
+  const commits = stats.filter((st) => !st.unchanged);
+  if (commits.length === 0) return { ...s, checkpoints: { ...c, pauseHistogram } };
+  const entries = commits.map((st) => ({
     atMs,
     epoch: st.epoch,
     pauseUs: st.pauseUs,
     commitUs: st.commitUs,
     dirtyPages: st.dirtyPages,
   }));
-  const newest = Math.max(...stats.map((st) => st.epoch));
+  const newest = Math.max(...commits.map((st) => st.epoch));
   return {
     ...s,
     machine: { ...s.machine, epoch: Math.max(s.machine.epoch, newest) },
     checkpoints: {
       ...c,
-      committed: c.committed + stats.length,
+      committed: c.committed + commits.length,
       pauseHistogram,
       timeline: bounded([...c.timeline, ...entries], TIMELINE_ENTRIES_MAX),
     },

@@ -17,6 +17,7 @@
 
 import { Err, TardigradeError } from "../../../kernel/abi/errors.ts";
 import { KvClient } from "../kv/protocol.ts";
+import { parseReply, type Reply as RespReply } from "../kv/resp_reply.ts";
 import { lastingConnection } from "../../runtime/service.ts";
 import type { Context } from "../../runtime/program.ts";
 import { type Reply, UsageError } from "./session.ts";
@@ -80,7 +81,6 @@ export class KvCommands {
 }
 
 const decoder = new TextDecoder();
-const CR = 13, LF = 10;
 
 /**
  * A RESP2 reply as redis-cli prints it: lines, or the error's text. A
@@ -88,53 +88,32 @@ const CR = 13, LF = 10;
  * the store).
  */
 export function formatResp(reply: Uint8Array): { lines: string[]; error?: string } {
-  if (reply[0] === 0x2d) { // "-": the command's error
-    return { lines: [], error: decoder.decode(reply.subarray(1)).replace(/\r\n$/, "") };
-  }
+  let parsed: RespReply | undefined;
+  try {
+    parsed = parseReply(reply, 0)?.reply;
+  } catch { /* shown raw below */ }
+  if (parsed === undefined) return { lines: [decoder.decode(reply)] };
+  if (parsed.t === "-") return { lines: [], error: parsed.text };
   const lines: string[] = [];
-  let at = 0;
-  const line = () => {
-    let end = at;
-    while (end + 1 < reply.length && !(reply[end] === CR && reply[end + 1] === LF)) end++;
-    if (end + 1 >= reply.length) throw new RangeError("cut short");
-    const l = decoder.decode(reply.subarray(at, end));
-    at = end + 2;
-    return l;
-  };
-  const value = (lead: string, item: string): void => {
-    const l = line(), body = l.slice(1), push = (s: string) => void lines.push(lead + item + s);
-    switch (l[0]) {
+  const show = (r: RespReply, lead: string, item: string): void => {
+    const push = (text: string) => void lines.push(lead + item + text);
+    switch (r.t) {
       case "+":
-        return push(body);
+        return push(r.text);
       case "-":
-        return push(`(error) ${body}`);
+        return push(`(error) ${r.text}`);
       case ":":
-        return push(`(integer) ${body}`);
-      case "$": {
-        const n = Number(body);
-        if (n < 0) return push("(nil)");
-        if (at + n + 2 > reply.length) throw new RangeError("cut short");
-        const s = decoder.decode(reply.subarray(at, at + n));
-        at += n + 2;
-        return push(JSON.stringify(s));
-      }
-      case "*": {
-        const n = Number(body);
-        if (n < 0) return push("(nil)");
-        if (n === 0) return push("(empty array)");
-        for (let i = 0; i < n; i++) {
-          value(i === 0 ? lead + item : lead + " ".repeat(item.length), `${i + 1}) `);
-        }
-        return;
-      }
-      default:
-        throw new RangeError(`type ${l[0]}`);
+        return push(`(integer) ${r.text}`);
+      case "$":
+        return push(r.bulk === null ? "(nil)" : JSON.stringify(decoder.decode(r.bulk)));
+      case "*":
+        if (r.items === null) return push("(nil)");
+        if (r.items.length === 0) return push("(empty array)");
+        r.items.forEach((x, i) =>
+          show(x, i === 0 ? lead + item : lead + " ".repeat(item.length), `${i + 1}) `)
+        );
     }
   };
-  try {
-    value("", "");
-  } catch {
-    return { lines: [decoder.decode(reply)] };
-  }
+  show(parsed, "", "");
   return { lines };
 }

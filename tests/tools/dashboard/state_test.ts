@@ -186,3 +186,13 @@ Deno.test("reduce: never changes the state it is given", () => {
   ], s);
   assert.deepEqual(s, copy);
 });
+
+Deno.test("reduce: a cut that found nothing new counts as a pause, not as a commit on the timeline", () => {
+  // The break this catches: idle machines skip most cuts, and counting them as commits pushed the
+  // real commits off the timeline as repeats of one epoch.
+  const unchanged = { ...stats(3, 150), commitUs: 0, unchanged: true };
+  const s = run([...BOOTED, line(6, { t: "checkpoints", stats: [unchanged, unchanged] })]);
+  assert.equal(s.checkpoints.committed, 3, "the three real commits only");
+  assert.deepEqual(s.checkpoints.timeline.map((e) => e.epoch), [1, 2, 3]);
+  assert.equal(s.checkpoints.pauseHistogram[pauseBucket(150)], 2, "their pauses are counted");
+});
