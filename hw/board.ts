@@ -506,7 +506,7 @@ export class Board {
       emit({ t: "log", text: `board: power failure during epoch ${msg.epoch}: ${e.message}` });
       Deno.exit(EXIT_POWER_FAILURE);
     }
-    this.toKernel({ t: "committed", epoch: msg.epoch, staging: msg.pages }, [msg.pages]);
+    this.toKernel({ t: "committed", epoch: msg.epoch, staging: msg.pages });
     this.showImageReport();
     for (const [thread, head] of msg.consoleHeads) this.releaseConsole(thread, head, msg.epoch);
     this.nic.release(msg.nicTxHead);

@@ -393,7 +393,7 @@ export class CheckpointManager implements CheckpointControl {
       nicTable: c.nicTable,
       consoleInLines: c.consoleInLines,
       stats,
-    }, [pages]);
+    });
     return stats;
   }
 
@@ -421,7 +421,7 @@ export class CheckpointManager implements CheckpointControl {
   }
 
   /** The board is done with a staging buffer. */
-  recycle(buffer: ArrayBuffer): void {
+  recycle(buffer: SharedArrayBuffer): void {
     this.pages.recycle(buffer);
   }
 

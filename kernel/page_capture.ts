@@ -30,7 +30,15 @@ import {
 import { PAGE_BYTES } from "./abi/limits.ts";
 import type { KernelConfig } from "./abi/protocol.ts";
 
-/** Staging buffers kept for reuse once the board has written them. */
+/**
+ * Staging buffers kept for reuse once the board has written them. They are
+ * SharedArrayBuffers, passed to the board and back by reference: transferring
+ * an ArrayBuffer with every commit made fresh buffer objects on both sides each
+ * time, and the collectors that follow them (external memory) kept the board's
+ * main thread busy, so its messages waited: `checkpoint_wait` took 7.5 ms at the
+ * median instead of 1.2, and an idle machine with one syncing program used 1.8
+ * cores instead of 0.5 (docs/BENCHMARKS.md).
+ */
 const STAGING_POOL_MAX = 4;
 /** Pages the smallest staging buffer holds (so small checkpoints reuse one buffer). */
 const STAGING_PAGES_MIN = 64;
@@ -91,9 +99,9 @@ function newPageScan(bufs: PmoBuffers): PageScan {
 export class PageCapture {
   /** Per PMO (by its page-state buffer, so a destroyed PMO's entry goes with it). */
   private readonly scans = new WeakMap<SharedArrayBuffer, PageScan>();
-  private staging: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  private staging: Uint8Array<SharedArrayBuffer> = new Uint8Array(new SharedArrayBuffer(0));
   /** Staging buffers the board gave back after writing them: reused, so no page faults in the pause. */
-  private readonly pool: ArrayBuffer[] = [];
+  private readonly pool: SharedArrayBuffer[] = [];
   /** One Uint8Array view per SharedArrayBuffer, made once. */
   private readonly views = new WeakMap<SharedArrayBuffer, Uint8Array>();
   /**
@@ -242,16 +250,16 @@ export class PageCapture {
     }
   }
 
-  private stagingBuffer(bytes: number): Uint8Array<ArrayBuffer> {
+  private stagingBuffer(bytes: number): Uint8Array<SharedArrayBuffer> {
     const i = this.pool.findIndex((b) => b.byteLength >= bytes);
     const buf = i >= 0
       ? this.pool.splice(i, 1)[0]
-      : new ArrayBuffer(Math.max(bytes, STAGING_PAGES_MIN * PAGE_BYTES));
+      : new SharedArrayBuffer(Math.max(bytes, STAGING_PAGES_MIN * PAGE_BYTES));
     return new Uint8Array(buf, 0, bytes);
   }
 
   /** The board is done with a staging buffer: kept for reuse (a few at most). */
-  recycle(buffer: ArrayBuffer): void {
+  recycle(buffer: SharedArrayBuffer): void {
     if (this.pool.length < STAGING_POOL_MAX) this.pool.push(buffer);
   }
 
@@ -269,7 +277,7 @@ export class PageCapture {
    */
   copyOut(
     captures: Capture[],
-  ): { pages: ArrayBuffer; nvmPages: Int32Array; cowPages: number } {
+  ): { pages: SharedArrayBuffer; nvmPages: Int32Array; cowPages: number } {
     let cowPages = 0;
     const nvmPages = new Int32Array(captures.length);
     captures.forEach((c, i) => {
@@ -289,8 +297,8 @@ export class PageCapture {
       while (Atomics.load(state, c.page) === PageState.COW_COPYING) { /* a few µs */ }
       this.copyPage(c.bufs.backup, c.page, i);
     });
-    const pages = this.staging.buffer as ArrayBuffer;
-    this.staging = new Uint8Array(0);
+    const pages = this.staging.buffer;
+    this.staging = new Uint8Array(new SharedArrayBuffer(0));
     return { pages, nvmPages, cowPages };
   }
 

@@ -160,7 +160,7 @@ export type BoardToKernel =
   | { t: "checkpoint-ms"; ms: number }
   /** The command port's `checkpoint-now`: take one now (as `checkpoint_wait` would). */
   | { t: "checkpoint-now" }
-  | { t: "committed"; epoch: number; staging: ArrayBuffer }
+  | { t: "committed"; epoch: number; staging: SharedArrayBuffer }
   | { t: "loaded"; reqId: number }
   | { t: "worker-failed"; threadId: number; message: string }
   | { t: "inject"; target: string; fault: FaultKind; seed: number }
@@ -212,7 +212,7 @@ export type KernelToBoard =
     t: "commit";
     epoch: number;
     root: string;
-    pages: ArrayBuffer;
+    pages: SharedArrayBuffer;
     nvmPages: Int32Array;
     consoleHeads: Array<[number, number]>;
     /** The NIC transmit ring's HEAD at the cut: its frames up to it go to the switch at the commit. */
