@@ -26,7 +26,7 @@
 /// <reference lib="deno.worker" />
 
 import { ControlWord, DoorbellWord, FreezeLine, RunState } from "../../kernel/abi/layout.ts";
-import { SPIN_ITERATIONS, WAIT_SLICE_MS } from "../../kernel/abi/limits.ts";
+import { IDLE_SPIN_ITERATIONS, WAIT_SLICE_MS } from "../../kernel/abi/limits.ts";
 import type { KernelEvent, StartMessage, SyscallReply } from "../../kernel/abi/protocol.ts";
 import { Err, TardigradeError, toErrorValue } from "../../kernel/abi/errors.ts";
 import { Slot } from "../../kernel/abi/slots.ts";
@@ -136,7 +136,7 @@ class Runtime implements Waiter {
    * most a wait slice). Deno delivers a worker's messages at once to an idle
    * event loop, but to one that keeps turning through setImmediate with a
    * spin between the turns only after a dozen or so turns: about 2 ms with
-   * SPIN_ITERATIONS per turn, a system call's reply and every kernel event
+   * the old 20,000-iteration spin per turn, a system call's reply and every kernel event
    * included.
    */
   private async awaitPosted(): Promise<void> {
@@ -447,7 +447,7 @@ class Runtime implements Waiter {
       // Work, or a freeze (the loop then parks at the top): either way, round again. After a
       // wait slice that ended with nothing (the periodic wake-up), spinning is no better a
       // bet than before it, only CPU taken from busy workers: straight back to sleep.
-      const spin = this.sleptThrough ? 0 : SPIN_ITERATIONS;
+      const spin = this.sleptThrough ? 0 : IDLE_SPIN_ITERATIONS;
       if (this.drained && !this.inStep()) this.tellOutput();
       // A message on its way (a system call's reply, an event) comes fastest to an idle loop.
       if (this.messageOnItsWay()) {
