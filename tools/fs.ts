@@ -15,7 +15,9 @@
  * command failed (its `error NAME: …` line on stderr, with its line number
  * in a script); 2 bad usage or the machine would not start; 3 the image is
  * in use by a running machine (E_IMAGE_BUSY), checked before anything is
- * started or changed.
+ * started or changed; 4 the commands were not all answered within
+ * `--timeout S` seconds of the machine's start (default 120, 0: no limit):
+ * the machine is killed, and the image keeps what was committed.
  *
  * Map of this file: {@link FS_TOOL_USAGE}; {@link parseFsToolArgs};
  * {@link toRequest} (a command's words as the bytes the shell reads);
@@ -47,7 +49,12 @@ export enum FsToolExit {
   USAGE = 2,
   /** A running machine holds the image (E_IMAGE_BUSY). */
   BUSY = 3,
+  /** The commands were not all answered within `--timeout` (the machine was killed). */
+  TIMEOUT = 4,
 }
+
+/** Seconds the commands may take when `--timeout` is not given. */
+const DEFAULT_TIMEOUT_S = 120;
 
 /** `deno task fs --help`. */
 export const FS_TOOL_USAGE = `usage: deno task fs --image PATH [--fresh] [COMMAND ARGS...]
@@ -59,6 +66,8 @@ flags:
   --fresh        format a new image first (everything on PATH is lost)
   --image-mb N   with --fresh: the new image's size in MiB
   --fs-mb N      with --fresh: MiB of file data the file system gets
+  --timeout S    seconds the commands may take once the machine runs (default
+                 ${DEFAULT_TIMEOUT_S}; 0: no limit); past it the machine is killed, exit 4
   --help         this text
 
 commands:
@@ -70,7 +79,8 @@ ${
   get PATH HOST_FILE   copy a file out to the host
 
 exit codes: 0 all ok; 1 a command failed (its error on stderr); 2 bad usage or
-no machine; 3 the image is in use by a running machine (nothing was changed).`;
+no machine; 3 the image is in use by a running machine (nothing was changed);
+4 the commands timed out (--timeout; the machine was killed).`;
 
 /** What the command line asks. */
 export interface FsToolArgs {
@@ -81,11 +91,20 @@ export interface FsToolArgs {
   command: string[];
   /** Machine flags for a fresh image (`--image-mb N`, `--fs-mb N`). */
   formatFlags: string[];
+  /** Seconds the commands may take (`--timeout S`); 0: no limit. */
+  timeoutS: number;
 }
 
 /** Parses the tool's flags (before the command); throws a {@link UsageError} on a bad one. */
 export function parseFsToolArgs(argv: string[]): FsToolArgs {
-  const out: FsToolArgs = { help: false, image: "", fresh: false, command: [], formatFlags: [] };
+  const out: FsToolArgs = {
+    help: false,
+    image: "",
+    fresh: false,
+    command: [],
+    formatFlags: [],
+    timeoutS: DEFAULT_TIMEOUT_S,
+  };
   let i = 0;
   for (; i < argv.length && argv[i].startsWith("--"); i++) {
     const a = argv[i];
@@ -96,6 +115,12 @@ export function parseFsToolArgs(argv: string[]): FsToolArgs {
     else if ((a === "--image-mb" || a === "--fs-mb") && i + 1 < argv.length) {
       if (!/^[0-9]+$/.test(argv[i + 1])) throw new UsageError(`${a} takes a number of MiB`);
       out.formatFlags.push(a, argv[++i]);
+    } else if (a === "--timeout" && i + 1 < argv.length) {
+      const s = Number(argv[++i]);
+      if (!/^[0-9.]+$/.test(argv[i]) || !Number.isFinite(s)) {
+        throw new UsageError(`--timeout takes a number of seconds (0: no limit), not ${argv[i]}`);
+      }
+      out.timeoutS = s;
     } else if (a === "--") {
       i++;
       break;
@@ -376,12 +401,40 @@ export async function runFsTool(argv: string[], io: FsToolIo = processIo()): Pro
         failed++;
         io.err(`${where}error EINVAL: ${message}\n`);
       });
-    failed += await exchange(booted.port, requests, io);
+    const answered = exchange(booted.port, requests, io);
+    const outcome = await withinTimeout(answered, args.timeoutS);
+    if (outcome === "timeout") {
+      answered.catch(() => {}); // the killed machine's port closes under it
+      io.err(
+        `fs: the commands were not all answered within ${args.timeoutS} s (--timeout); ` +
+          `the machine was killed, the image keeps what was committed. Give a larger ` +
+          `--timeout (0: no limit), or look at why the machine hangs (deno task boot)\n`,
+      );
+      return FsToolExit.TIMEOUT;
+    }
+    failed += outcome.failed;
     clean = true;
   } finally {
     await stop(booted, clean);
   }
   return failed > 0 ? FsToolExit.FAILED : FsToolExit.OK;
+}
+
+/** `work`'s result, or "timeout" once `seconds` have passed first (0: waits for ever). */
+async function withinTimeout(
+  work: Promise<number>,
+  seconds: number,
+): Promise<{ failed: number } | "timeout"> {
+  if (seconds <= 0) return { failed: await work };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), seconds * 1000);
+  });
+  try {
+    return await Promise.race([work.then((failed) => ({ failed })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** True when `path` exists. */

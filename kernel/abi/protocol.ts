@@ -99,8 +99,12 @@ export interface ConnectionHandle {
 export type KernelEvent =
   | { t: "accept"; endpointSlot: number; conn: ConnectionHandle }
   | { t: "peer-doorbell"; connId: number; peerDoorbell: SharedArrayBuffer }
-  /** The peer died; `restarting` when the kernel starts it again (its rings keep their messages). */
-  | { t: "closed"; connId: number; reason: string; restarting?: boolean }
+  /**
+   * The peer died; `restarting` when the kernel starts it again (its rings keep their messages).
+   * `endpointSlot` is set when the kernel tells a server again, as it serves that endpoint, of a
+   * connection closed for good: the first telling may have been lost (see endpoint_serve).
+   */
+  | { t: "closed"; connId: number; reason: string; restarting?: boolean; endpointSlot?: number }
   | { t: "cap"; connId: number; slot: number; badge: number }
   | { t: "inject"; fault: FaultKind; seed: number };
 

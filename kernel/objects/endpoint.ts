@@ -164,6 +164,18 @@ export const endpointSyscalls = {
       await offer(k, ep, c);
       offered++;
     }
+    // Connections closed for good are told again: the first "closed" is volatile, lost when the
+    // server was not running (restarting, dormant) or when a crash came before a cut covered its
+    // handling. A server's close handling must be idempotent.
+    for (const c of k.table.ofKind(ObjKind.CONNECTION)) {
+      if (c.endpoint !== ep.id || !c.closed) continue;
+      k.postEvent(t.rec.id, {
+        t: "closed",
+        connId: c.id,
+        reason: "closed for good before this serve",
+        endpointSlot: cap.slot,
+      });
+    }
     return offered;
   },
 

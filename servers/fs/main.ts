@@ -26,7 +26,9 @@
  * every buffer again before it serves. When a connection closes for good
  * (its client died for good, or its capability was revoked) the server
  * closes its descriptors and forgets its buffer; a client that only
- * restarts keeps both.
+ * restarts keeps both. The kernel tells it again of every such close each
+ * time it serves (start, restart, resume), so {@link FsServer.onClosed}
+ * is idempotent.
  *
  * @module
  */
@@ -164,7 +166,7 @@ class FsServer {
     }).finally(() => this.mapping.delete(conn));
   }
 
-  /** A connection closed: for good, its descriptors and buffer go. */
+  /** A connection closed: for good, its descriptors and buffer go (again: nothing happens). */
   onClosed(conn: number, restarting: boolean): void {
     if (restarting) return;
     const n = this.fs.closeAll(conn);

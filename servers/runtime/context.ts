@@ -62,7 +62,10 @@ export interface Context {
    * Runs `handler(connId, restarting)` when a connection this program
    * serves is closed: for good (the client's cap group died, or its
    * capability was revoked), or, with `restarting` true, while the client's
-   * worker restarts (its connection comes back with it).
+   * worker restarts (its connection comes back with it). Each time this
+   * program serves an endpoint, the kernel tells it again of every
+   * connection to it closed for good (a close told before may have been
+   * lost to a crash or a restart), so the handler must be idempotent.
    */
   onConnectionClosed(handler: (connId: number, restarting: boolean) => void): void;
 }

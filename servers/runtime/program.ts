@@ -188,7 +188,9 @@ class Runtime implements Waiter {
         return;
       }
       case "closed": {
-        const served = this.servers.delete(msg.connId);
+        // A close told again as the endpoint is served (endpoint_serve) was never accepted here.
+        const retold = msg.endpointSlot !== undefined && this.handlers.has(msg.endpointSlot);
+        const served = this.servers.delete(msg.connId) || retold;
         this.clients.get(msg.connId)?.failPending(msg.reason, msg.restarting === true);
         if (served) { for (const h of this.closedHandlers) h(msg.connId, msg.restarting === true); }
         return;

@@ -198,3 +198,17 @@ Deno.test("fs runs a stdin script of 1,000 operations in one boot", async () => 
     removeImage(image);
   }
 });
+
+Deno.test("fs --timeout: a tiny timeout on a large script kills the machine and exits 4, saying what timed out", async () => {
+  const image = tempImage("fs-timeout");
+  try {
+    const script = Array.from({ length: 3000 }, (_, i) => `write /f${i} x`).join("\n") + "\n";
+    const r = await fsTool(["--image", image, "--fresh", "--timeout", "0.001"], script);
+    assert.equal(r.code, FsToolExit.TIMEOUT, r.stderr);
+    assert.match(r.stderr, /not all answered within 0\.001 s \(--timeout\)/);
+    const bad = await inProcess(["--image", image, "--timeout", "soon"]);
+    assert.equal(bad.code, FsToolExit.USAGE);
+  } finally {
+    removeImage(image);
+  }
+});
