@@ -16,7 +16,7 @@
  * in a script); 2 bad usage or the machine would not start; 3 the image is
  * in use by a running machine (E_IMAGE_BUSY), checked before anything is
  * started or changed; 4 the commands were not all answered within
- * `--timeout S` seconds of the machine's start (default 120, 0: no limit):
+ * `--timeout S` seconds of the booted machine's first command (default 120, 0: no limit):
  * the machine is killed, and the image keeps what was committed.
  *
  * Map of this file: {@link FS_TOOL_USAGE}; {@link parseFsToolArgs};
